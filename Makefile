@@ -1,0 +1,48 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CONFIG ?= etc/sigcore.yaml
+SCTP_VM ?= ../shared/tools/sctp-vm
+
+.PHONY: run test test-fast test-sctp lint typecheck deps venv bench clean
+
+$(BIN)/sigcore: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(BIN)/sigcore
+
+deps:
+	./scripts/install-debian-deps.sh
+
+## make run: HSS + REST API on 127.0.0.1 with SQLite and a demo subscriber
+run: venv
+	$(BIN)/sigcore demo --config $(CONFIG)
+	$(BIN)/sigcore run --config $(CONFIG)
+
+## make test: everything, real peers included (Debian packages installed when root)
+test: deps venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -m "not sctp"
+	@if [ -x $(SCTP_VM) ]; then $(MAKE) test-sctp; else echo "SKIP sctp: $(SCTP_VM) not found"; fi
+
+## make test-fast: the unit layer only (no outside programs), for the edit loop
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not interop and not slow and not sctp"
+
+test-sctp: venv
+	$(SCTP_VM) -- $(CURDIR)/$(BIN)/python -u -m pytest -q -p no:cacheprovider -m sctp tests/
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: venv
+	$(BIN)/python bench/codec.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
