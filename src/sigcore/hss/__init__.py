@@ -1,0 +1,1 @@
+"""Home Subscriber Server: authentication centre, subscriber data and the Diameter interfaces it serves."""
