@@ -1,0 +1,98 @@
+"""Building answers: the common AVPs every answer carries, and error answers from DiameterError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigcore.diameter.avp import Avp
+from sigcore.diameter.constants import FLAG_ERROR, FLAG_PROXIABLE, FLAG_REQUEST, VENDOR_3GPP
+from sigcore.diameter.dictionary import DICTIONARY
+from sigcore.diameter.errors import DiameterError
+from sigcore.diameter.message import Header, Message
+
+_D = DICTIONARY
+_SESSION_ID = _D.avp("Session-Id").key
+_PROXY_INFO = _D.avp("Proxy-Info").key
+
+
+@dataclass(slots=True)
+class Identity:
+    """Who we are on the Diameter network (the Origin-* of everything we send)."""
+
+    origin_host: str
+    origin_realm: str
+    host_ip_addresses: list[str] = field(default_factory=lambda: ["127.0.0.1"])
+    vendor_id: int = 0
+    product_name: str = "sigcore"
+    firmware_revision: int = 1
+    origin_state_id: int = 1
+    origin_avps: list[Avp] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.origin_avps = [_D.build("Origin-Host", self.origin_host), _D.build("Origin-Realm", self.origin_realm)]
+
+
+def answer(request: Message | Header, identity: Identity, result_code: int | None = None,
+           avps: list[Avp] | None = None, *, experimental: tuple[int, int] | None = None,
+           error_message: str | None = None, failed_avps: list[Avp] | None = None) -> Message:
+    """An answer to ``request`` with Session-Id first, Origin-*, and Result-Code or Experimental-Result.
+
+    ``experimental`` is (vendor, code), e.g. (10415, 5001) for DIAMETER_ERROR_USER_UNKNOWN.
+    """
+    is_header = isinstance(request, Header)
+    code = request.code
+    app_id = request.app_id
+    flags = request.flags & FLAG_PROXIABLE
+    out: list[Avp] = []
+    req_avps: list[Avp] = [] if is_header else request.avps  # type: ignore[union-attr]
+    for a in req_avps:
+        if (a.code, a.vendor) == _SESSION_ID:
+            out.append(a)
+            break
+    if avps:
+        out.extend(avps)
+    if result_code is not None:
+        out.append(_D.build("Result-Code", result_code))
+    if experimental is not None:
+        out.append(_D.build("Experimental-Result", [("Vendor-Id", experimental[0]),
+                                                     ("Experimental-Result-Code", experimental[1])]))
+    out.extend(identity.origin_avps)
+    if error_message:
+        out.append(_D.build("Error-Message", error_message))
+    for f in failed_avps or ():
+        out.append(_D.build("Failed-AVP", [f]))
+    out.extend(a for a in req_avps if (a.code, a.vendor) == _PROXY_INFO)
+    return Message(code, app_id, flags, request.hop_by_hop, request.end_to_end, out)
+
+
+def error_answer(request: Message | Header, identity: Identity, err: DiameterError) -> Message:
+    """The answer RFC 6733 §7 prescribes for ``err``: E-bit for protocol errors (3xxx)."""
+    msg = answer(request, identity, err.result_code, error_message=err.error_message,
+                 failed_avps=err.failed_avps)
+    if err.is_protocol_error:
+        msg.flags |= FLAG_ERROR
+    return msg
+
+
+def result_of(msg: Message) -> int | None:
+    """Result-Code, or the Experimental-Result-Code when only that is present."""
+    rc = msg.get("Result-Code")
+    if rc is not None:
+        return int(rc)
+    exp = msg.get("Experimental-Result")
+    if exp is not None:
+        return int(exp.get("Experimental-Result-Code", 0))
+    return None
+
+
+def request(code: int, app_id: int, avps: list[Avp], *, proxiable: bool = True) -> Message:
+    flags = FLAG_REQUEST | (FLAG_PROXIABLE if proxiable else 0)
+    return Message(code, app_id, flags, 0, 0, avps)
+
+
+def build(name: str, value: Any) -> Avp:
+    return _D.build(name, value)
+
+
+__all__ = ["VENDOR_3GPP", "Identity", "answer", "build", "error_answer", "request", "result_of"]

@@ -1,0 +1,97 @@
+"""Numbers fixed by RFC 6733, RFC 4006 and 3GPP: header flags, result codes, application ids."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+HEADER_LEN = 20
+VERSION = 1
+MAX_MESSAGE_LEN = 1 << 20  # 1 MiB: far above any real message; larger frames are refused
+
+# Header flags (RFC 6733 §3)
+FLAG_REQUEST = 0x80
+FLAG_PROXIABLE = 0x40
+FLAG_ERROR = 0x20
+FLAG_RETRANSMIT = 0x10
+HEADER_RESERVED = 0x0F
+
+# AVP flags (RFC 6733 §4.1)
+AVP_VENDOR = 0x80
+AVP_MANDATORY = 0x40
+AVP_PROTECTED = 0x20
+
+VENDOR_NONE = 0
+VENDOR_3GPP = 10415
+VENDOR_ETSI = 13019
+
+
+class AppId(IntEnum):
+    BASE = 0
+    BASE_ACCOUNTING = 3
+    CREDIT_CONTROL = 4
+    CX = 16777216
+    SH = 16777217
+    S6A = 16777251
+    S13 = 16777252
+    SLH = 16777291
+    RELAY = 0xFFFFFFFF
+
+
+class Cmd(IntEnum):
+    CAPABILITIES_EXCHANGE = 257
+    RE_AUTH = 258
+    ACCOUNTING = 271
+    CREDIT_CONTROL = 272
+    ABORT_SESSION = 274
+    SESSION_TERMINATION = 275
+    DEVICE_WATCHDOG = 280
+    DISCONNECT_PEER = 282
+
+
+class ResultCode(IntEnum):
+    """Base Result-Code values (RFC 6733 §7.1)."""
+
+    MULTI_ROUND_AUTH = 1001
+    SUCCESS = 2001
+    LIMITED_SUCCESS = 2002
+    COMMAND_UNSUPPORTED = 3001
+    UNABLE_TO_DELIVER = 3002
+    REALM_NOT_SERVED = 3003
+    TOO_BUSY = 3004
+    LOOP_DETECTED = 3005
+    REDIRECT_INDICATION = 3006
+    APPLICATION_UNSUPPORTED = 3007
+    INVALID_HDR_BITS = 3008
+    INVALID_AVP_BITS = 3009
+    UNKNOWN_PEER = 3010
+    AUTHENTICATION_REJECTED = 4001
+    OUT_OF_SPACE = 4002
+    ELECTION_LOST = 4003
+    AVP_UNSUPPORTED = 5001
+    UNKNOWN_SESSION_ID = 5002
+    AUTHORIZATION_REJECTED = 5003
+    INVALID_AVP_VALUE = 5004
+    MISSING_AVP = 5005
+    RESOURCES_EXCEEDED = 5006
+    CONTRADICTING_AVPS = 5007
+    AVP_NOT_ALLOWED = 5008
+    AVP_OCCURS_TOO_MANY_TIMES = 5009
+    NO_COMMON_APPLICATION = 5010
+    UNSUPPORTED_VERSION = 5011
+    UNABLE_TO_COMPLY = 5012
+    INVALID_BIT_IN_HEADER = 5013
+    INVALID_AVP_LENGTH = 5014
+    INVALID_MESSAGE_LENGTH = 5015
+    INVALID_AVP_BIT_COMBO = 5016
+    NO_COMMON_SECURITY = 5017
+
+
+def is_protocol_error(result_code: int) -> bool:
+    """Protocol errors (3xxx) are answered with the E-bit set (RFC 6733 §7.1.3)."""
+    return 3000 <= result_code < 4000
+
+
+class DisconnectCause(IntEnum):
+    REBOOTING = 0
+    BUSY = 1
+    DO_NOT_WANT_TO_TALK_TO_YOU = 2

@@ -1,0 +1,404 @@
+"""The Diameter dictionary: AVP and command definitions loaded from data files.
+
+Definitions live in ``dictdata/*.json`` (one file per application family); adding an AVP or an
+application is a data change. The dictionary turns names into (code, vendor), builds AVPs from Python
+values, decodes values, and validates messages against the specs' Command Code Format (CCF) with the
+Result-Codes of RFC 6733 §7.1.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from sigcore.diameter.avp import Avp
+from sigcore.diameter.constants import AVP_MANDATORY, AVP_VENDOR, ResultCode
+from sigcore.diameter.errors import DecodeError, DiameterError, EncodeError
+from sigcore.diameter.message import Message, parse_avps
+from sigcore.diameter.types import CODECS, FIXED_SIZE, LengthError
+
+DATA_DIR: Final = Path(__file__).with_name("dictdata")
+INFINITY: Final = 1 << 30
+_MISSING: Final = object()
+_RULE_RE: Final = re.compile(r"^\s*(\d*)\s*(\*?)\s*(\d*)\s*([<{\[])\s*([A-Za-z0-9_.-]+)\s*([>}\]])\s*$")
+
+
+class DictionaryError(Exception):
+    """The dictionary data itself is inconsistent (a bug in dictdata, reported at load time)."""
+
+
+class Group(list[Avp]):
+    """The children of a Grouped AVP, with name-based access like a message."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            return DICTIONARY.get_value(self, key)
+        return list.__getitem__(self, key)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return DICTIONARY.get_value(self, name, default)
+
+    def get_all(self, name: str) -> list[Any]:
+        return DICTIONARY.get_values(self, name)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One CCF line: ``min*max{ Name }``."""
+
+    name: str
+    key: tuple[int, int] | None  # None for the "AVP" wildcard
+    min: int
+    max: int
+    fixed: bool
+
+
+@dataclass(slots=True)
+class RuleSet:
+    rules: list[Rule]
+    by_key: dict[tuple[int, int], Rule] = field(default_factory=dict)
+    required: list[Rule] = field(default_factory=list)
+    allow_any: bool = False
+
+    def __post_init__(self) -> None:
+        for r in self.rules:
+            if r.key is None:
+                self.allow_any = True
+                continue
+            self.by_key[r.key] = r
+            if r.min > 0:
+                self.required.append(r)
+
+
+def parse_rule(text: str) -> tuple[str, int, int, bool]:
+    """Parse ``"1*{ Name }"`` into (name, min, max, fixed) following RFC 6733 §3.2 defaults."""
+    m = _RULE_RE.match(text)
+    if not m:
+        raise DictionaryError(f"cannot parse rule {text!r}")
+    lo, star, hi, opening, name, closing = m.groups()
+    if {"<": ">", "{": "}", "[": "]"}[opening] != closing:
+        raise DictionaryError(f"unbalanced brackets in rule {text!r}")
+    if not star:
+        if lo or hi:
+            raise DictionaryError(f"qualifier without '*' in rule {text!r}")
+        mn, mx = (0, 1) if opening == "[" else (1, 1)
+    else:
+        mn = int(lo) if lo else (1 if opening == "{" else 0)
+        mx = int(hi) if hi else INFINITY
+    return name, mn, mx, opening == "<"
+
+
+class AvpDef:
+    """One AVP's definition and its pre-bound codec."""
+
+    __slots__ = (
+        "closed", "code", "decode", "encode", "enum", "enum_names", "fixed_size", "flags",
+        "must_not", "name", "rule_texts", "rules", "type", "vendor",
+    )
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.code: int = int(raw["code"])
+        self.vendor: int = int(raw.get("vendor", 0))
+        self.name: str = raw["name"]
+        self.type: str = raw["type"]
+        if self.type not in CODECS:
+            raise DictionaryError(f"{self.name}: unknown type {self.type!r}")
+        flag_text = raw.get("flags", "M")
+        self.flags = (AVP_MANDATORY if "M" in flag_text else 0) | (AVP_VENDOR if self.vendor else 0)
+        self.must_not = AVP_MANDATORY if "M" in raw.get("must_not", "") else 0
+        self.enum: dict[str, int] = dict(raw.get("enum", {}))
+        self.enum_names: dict[int, str] = {v: k for k, v in self.enum.items()}
+        self.closed: bool = bool(raw.get("closed", False))
+        self.rule_texts: list[str] = list(raw.get("rules", []))
+        self.rules: RuleSet | None = None
+        self.decode, self.encode, _ = CODECS[self.type]
+        self.fixed_size = FIXED_SIZE.get(self.type)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.code, self.vendor)
+
+    def example(self) -> Avp:
+        """A zero-filled AVP of minimum length (the Failed-AVP content for 5005, RFC 6733 §7.5)."""
+        size = CODECS[self.type][2]
+        data = b"\0\1" + b"\0" * 4 if self.type == "Address" else b"\0" * size
+        return Avp(self.code, data, self.flags, self.vendor)
+
+    def __repr__(self) -> str:
+        return f"AvpDef({self.name}, {self.code}/{self.vendor}, {self.type})"
+
+
+@dataclass(slots=True)
+class CommandDef:
+    code: int
+    application: int
+    request: bool
+    name: str
+    short: str
+    flags: str
+    rule_texts: list[str]
+    rules: RuleSet | None = None
+
+
+class Dictionary:
+    """All AVP and command definitions, indexed for the hot path."""
+
+    def __init__(self) -> None:
+        self.avps: dict[tuple[int, int], AvpDef] = {}
+        self.by_name: dict[str, AvpDef] = {}
+        self.commands: dict[tuple[int, int, bool], CommandDef] = {}
+        self.command_names: dict[str, CommandDef] = {}
+        self.applications: dict[int, str] = {}
+        self.vendors: dict[int, str] = {0: "IETF"}
+
+    # --- loading -------------------------------------------------------------------------------
+    @classmethod
+    def from_files(cls, paths: Iterable[Path]) -> Dictionary:
+        d = cls()
+        for p in sorted(paths):
+            d.add_data(json.loads(p.read_text()), source=p.name)
+        d.compile()
+        return d
+
+    def add_data(self, data: Mapping[str, Any], source: str = "?") -> None:
+        for vid, vname in data.get("vendors", {}).items():
+            self.vendors[int(vid)] = vname
+        for app in data.get("applications", []):
+            self.applications[int(app["id"])] = app["name"]
+        for raw in data.get("avps", []):
+            d = AvpDef(raw)
+            if d.key in self.avps and self.avps[d.key].name != d.name:
+                raise DictionaryError(f"{source}: {d.name} reuses {d.key} of {self.avps[d.key].name}")
+            self.avps[d.key] = d
+            self.by_name[d.name] = d
+        for raw in data.get("commands", []):
+            c = CommandDef(
+                code=int(raw["code"]), application=int(raw.get("application", 0)),
+                request=bool(raw["request"]), name=raw["name"], short=raw.get("short", ""),
+                flags=raw.get("flags", ""), rule_texts=list(raw.get("rules", [])),
+            )
+            self.commands[(c.application, c.code, c.request)] = c
+            self.command_names[c.name] = c
+            if c.short:
+                self.command_names[c.short] = c
+
+    def _ruleset(self, texts: list[str], owner: str) -> RuleSet:
+        rules = []
+        for t in texts:
+            name, mn, mx, fixed = parse_rule(t)
+            if name == "AVP":
+                rules.append(Rule(name, None, mn, mx, fixed))
+                continue
+            d = self.by_name.get(name)
+            if d is None:
+                raise DictionaryError(f"{owner}: rule {t!r} names an undefined AVP")
+            rules.append(Rule(name, d.key, mn, mx, fixed))
+        return RuleSet(rules)
+
+    def compile(self) -> None:
+        for d in self.avps.values():
+            if d.type == "Grouped" and d.rule_texts:
+                d.rules = self._ruleset(d.rule_texts, d.name)
+        for c in self.commands.values():
+            c.rules = self._ruleset(c.rule_texts, c.name)
+
+    # --- lookup --------------------------------------------------------------------------------
+    def avp(self, name: str) -> AvpDef:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise EncodeError(f"no AVP named {name!r} in the dictionary") from None
+
+    def command(self, app_id: int, code: int, request: bool) -> CommandDef | None:
+        """The command definition; base commands (RAR, STR, ASR...) apply under any application."""
+        return self.commands.get((app_id, code, request)) or self.commands.get((0, code, request))
+
+    def name_of(self, avp: Avp) -> str:
+        d = self.avps.get((avp.code, avp.vendor))
+        return d.name if d else f"AVP-{avp.code}" + (f"/{avp.vendor}" if avp.vendor else "")
+
+    # --- building ------------------------------------------------------------------------------
+    def build(self, name: str, value: Any, flags: int | None = None) -> Avp:
+        """Build an AVP from a Python value. Grouped values are lists of Avp, (name, value) pairs, or a
+        mapping of name -> value (a list value repeats the AVP)."""
+        d = self.avp(name)
+        if d.type == "Grouped":
+            data = b"".join([a.to_bytes() for a in self.build_many(value)])
+        else:
+            if d.enum and isinstance(value, str):
+                try:
+                    value = d.enum[value]
+                except KeyError:
+                    raise EncodeError(f"{name}: no enumeration value {value!r}") from None
+            try:
+                data = d.encode(value)
+            except ValueError as err:
+                raise EncodeError(f"{name}: {err}") from None
+        avp = Avp.__new__(Avp)
+        avp.code = d.code
+        avp.vendor = d.vendor
+        avp.flags = d.flags if flags is None else (flags | (AVP_VENDOR if d.vendor else 0))
+        avp.data = data
+        return avp
+
+    def build_many(self, items: Any) -> list[Avp]:
+        if isinstance(items, Mapping):
+            pairs: Iterable[Any] = items.items()
+        else:
+            pairs = items
+        out: list[Avp] = []
+        for item in pairs:
+            if isinstance(item, Avp):
+                out.append(item)
+                continue
+            name, value = item
+            if isinstance(value, list) and self.avp(name).type != "Grouped":
+                out.extend(self.build(name, v) for v in value)
+            elif isinstance(value, list) and value and isinstance(value[0], (Mapping, Group)):
+                out.extend(self.build(name, v) for v in value)  # repeated Grouped AVP
+            elif value is not None:
+                out.append(self.build(name, value))
+        return out
+
+    # --- reading -------------------------------------------------------------------------------
+    def value(self, avp: Avp) -> Any:
+        """The decoded value of ``avp`` (a Group for Grouped, raw bytes for unknown AVPs)."""
+        d = self.avps.get((avp.code, avp.vendor))
+        if d is None:
+            return avp.data
+        if d.type == "Grouped":
+            return Group(parse_avps(avp.data, 0, len(avp.data)))
+        return d.decode(avp.data)
+
+    def get_value(self, avps: Iterable[Avp], name: str, default: Any = _MISSING) -> Any:
+        d = self.avp(name)
+        code, vendor = d.code, d.vendor
+        for a in avps:
+            if a.code == code and a.vendor == vendor:
+                if d.type == "Grouped":
+                    return Group(parse_avps(a.data, 0, len(a.data)))
+                return d.decode(a.data)
+        if default is _MISSING:
+            raise KeyError(name)
+        return default
+
+    def get_values(self, avps: Iterable[Avp], name: str) -> list[Any]:
+        d = self.avp(name)
+        return [self.value(a) for a in avps if a.code == d.code and a.vendor == d.vendor]
+
+    # --- validation ----------------------------------------------------------------------------
+    def validate(self, msg: Message) -> CommandDef | None:
+        """Check ``msg`` against its command's CCF; raise DiameterError with Failed-AVP on the first
+        fault. Returns None (and checks nothing) for a command the dictionary does not know."""
+        cmd = self.command(msg.app_id, msg.code, msg.is_request)
+        if cmd is None:
+            return None
+        assert cmd.rules is not None
+        self.check_avps(msg.avps, cmd.rules)
+        return cmd
+
+    def check_avps(self, avps: list[Avp], rules: RuleSet | None) -> None:
+        counts: dict[tuple[int, int], int] = {}
+        known = self.avps
+        by_key = rules.by_key if rules is not None else {}
+        allow_any = rules.allow_any if rules is not None else True
+        for a in avps:
+            key = (a.code, a.vendor)
+            d = known.get(key)
+            if d is None:
+                if a.flags & AVP_MANDATORY:
+                    raise DiameterError(ResultCode.AVP_UNSUPPORTED,
+                                        f"AVP {a.code} (vendor {a.vendor}) is not supported", [a])
+                continue
+            if a.flags & d.must_not:
+                raise DiameterError(ResultCode.INVALID_AVP_BITS, f"{d.name} must not have the M-bit", [a])
+            rule = by_key.get(key)
+            if rule is None:
+                if not allow_any:
+                    raise DiameterError(ResultCode.AVP_NOT_ALLOWED, f"{d.name} is not allowed here", [a])
+            else:
+                n = counts.get(key, 0) + 1
+                counts[key] = n
+                if n > rule.max:
+                    raise DiameterError(ResultCode.AVP_OCCURS_TOO_MANY_TIMES,
+                                        f"{d.name} occurs more than {rule.max} time(s)", [a])
+            self._check_value(a, d)
+        if rules is not None:
+            for rule in rules.required:
+                if counts.get(rule.key, 0) < rule.min:  # type: ignore[arg-type]
+                    d = known[rule.key]  # type: ignore[index]
+                    raise DiameterError(ResultCode.MISSING_AVP, f"{d.name} is missing", [d.example()])
+
+    def _check_value(self, a: Avp, d: AvpDef) -> None:
+        size = d.fixed_size
+        if size is not None:
+            if len(a.data) != size:
+                raise DiameterError(ResultCode.INVALID_AVP_LENGTH,
+                                    f"{d.name} must be {size} octets, got {len(a.data)}", [a])
+            if d.closed:
+                value = d.decode(a.data)
+                if value not in d.enum_names:
+                    raise DiameterError(ResultCode.INVALID_AVP_VALUE, f"{d.name}: unknown value {value}", [a])
+            return
+        if d.type == "Grouped":
+            try:
+                children = parse_avps(a.data, 0, len(a.data))
+                self.check_avps(children, d.rules)
+            except DiameterError as err:
+                inner = b"".join([f.to_bytes() for f in err.failed_avps])
+                err.failed_avps = [Avp(a.code, inner, a.flags, a.vendor)]
+                raise
+            return
+        if d.type == "OctetString":
+            return
+        try:
+            d.decode(a.data)
+        except LengthError as err:
+            raise DiameterError(ResultCode.INVALID_AVP_LENGTH, f"{d.name}: {err}", [a]) from None
+        except ValueError as err:
+            raise DiameterError(ResultCode.INVALID_AVP_VALUE, f"{d.name}: {err}", [a]) from None
+
+    # --- rendering -------------------------------------------------------------------------------
+    def dump(self, msg: Message) -> str:
+        """A readable tree of the message, like freeDiameter's dbg_msg_dumps (secrets are the caller's
+        business: use it only where the log level allows message dumps)."""
+        cmd = self.command(msg.app_id, msg.code, msg.is_request)
+        title = cmd.name if cmd else f"Command-{msg.code}"
+        lines = [f"{title} app={self.applications.get(msg.app_id, msg.app_id)} flags=0x{msg.flags:02x} "
+                 f"hbh=0x{msg.hop_by_hop:08x} e2e=0x{msg.end_to_end:08x}"]
+        self._dump_avps(msg.avps, lines, 1)
+        return "\n".join(lines)
+
+    def _dump_avps(self, avps: list[Avp], lines: list[str], depth: int) -> None:
+        pad = "  " * depth
+        for a in avps:
+            d = self.avps.get((a.code, a.vendor))
+            if d is not None and d.type == "Grouped":
+                lines.append(f"{pad}{d.name}:")
+                try:
+                    self._dump_avps(parse_avps(a.data, 0, len(a.data)), lines, depth + 1)
+                except DecodeError:
+                    lines.append(f"{pad}  <malformed {len(a.data)} octets>")
+                continue
+            try:
+                v: Any = self.value(a)
+                if d is not None and d.enum_names and v in d.enum_names:
+                    v = f"{d.enum_names[v]} ({v})"
+            except ValueError:
+                v = f"<invalid {a.data.hex()}>"
+            if isinstance(v, bytes):
+                v = "0x" + v.hex()
+            lines.append(f"{pad}{self.name_of(a)}: {v}")
+
+
+def load_default() -> Dictionary:
+    return Dictionary.from_files(DATA_DIR.glob("*.json"))
+
+
+DICTIONARY: Final = load_default()

@@ -1,0 +1,215 @@
+"""Diameter messages: the 20-byte header and a flat list of top-level AVPs.
+
+Decoding parses the header and the top-level AVP headers only; Grouped payloads and values are parsed
+when asked for. ``peek_header`` reads routing facts from raw bytes without building anything.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Iterator
+from struct import Struct
+from typing import Any, Final, NamedTuple
+
+from sigcore.diameter.avp import Avp
+from sigcore.diameter.constants import (
+    AVP_VENDOR,
+    FLAG_ERROR,
+    FLAG_PROXIABLE,
+    FLAG_REQUEST,
+    FLAG_RETRANSMIT,
+    HEADER_LEN,
+    VERSION,
+    ResultCode,
+)
+from sigcore.diameter.errors import DecodeError
+
+_HEADER: Final = Struct(">I4I")  # version|length, flags|code, app id, hop-by-hop, end-to-end
+_U32X2: Final = Struct(">II")
+_U32: Final = Struct(">I")
+_ZERO_PAD: Final = (b"", b"\0\0\0", b"\0\0", b"\0")
+
+
+class Header(NamedTuple):
+    version: int
+    length: int
+    flags: int
+    code: int
+    app_id: int
+    hop_by_hop: int
+    end_to_end: int
+
+    @property
+    def is_request(self) -> bool:
+        return bool(self.flags & FLAG_REQUEST)
+
+
+def peek_header(buf: bytes | bytearray | memoryview, offset: int = 0) -> Header:
+    """Read the header at ``offset`` (at least 20 bytes must be there)."""
+    vl, fc, app, hbh, e2e = _HEADER.unpack_from(buf, offset)
+    return Header(vl >> 24, vl & 0xFFFFFF, fc >> 24, fc & 0xFFFFFF, app, hbh, e2e)
+
+
+def _failed_header(buf: bytes, off: int, end: int) -> Avp:
+    """The offending AVP's header, zero-padded where it was cut short (RFC 6733 §7.1.5, 5014)."""
+    head = bytes(buf[off:min(end, off + 12)]).ljust(8, b"\0")
+    code, flags_len = _U32X2.unpack_from(head)
+    flags = flags_len >> 24
+    vendor = _U32.unpack_from(head.ljust(12, b"\0"), 8)[0] if flags & AVP_VENDOR else 0
+    return Avp(code, b"", flags, vendor)
+
+
+def parse_avps(buf: bytes, off: int, end: int) -> list[Avp]:
+    """Parse the AVP headers in ``buf[off:end]``; payloads are sliced, not decoded."""
+    avps: list[Avp] = []
+    append = avps.append
+    unpack_from = _U32X2.unpack_from
+    new = Avp.__new__
+    while off < end:
+        if end - off < 8:
+            raise DecodeError(ResultCode.INVALID_AVP_LENGTH, "truncated AVP header",
+                              [_failed_header(buf, off, end)])
+        code, flags_len = unpack_from(buf, off)
+        flags = flags_len >> 24
+        length = flags_len & 0xFFFFFF
+        if flags & AVP_VENDOR:
+            hl = 12
+            if end - off < 12:
+                raise DecodeError(ResultCode.INVALID_AVP_LENGTH, "truncated vendor AVP header",
+                                  [_failed_header(buf, off, end)])
+            vendor = unpack_from(buf, off + 4)[1]
+        else:
+            hl = 8
+            vendor = 0
+        if length < hl or off + length > end:
+            raise DecodeError(ResultCode.INVALID_AVP_LENGTH,
+                              f"AVP {code} length {length} does not fit (offset {off})",
+                              [_failed_header(buf, off, end)])
+        avp = new(Avp)
+        avp.code = code
+        avp.flags = flags
+        avp.vendor = vendor
+        avp.data = buf[off + hl:off + length]
+        append(avp)
+        off += (length + 3) & ~3
+    return avps
+
+
+def encode_avps(avps: Iterable[Avp]) -> bytes:
+    return b"".join([a.to_bytes() for a in avps])
+
+
+_ids = itertools.count(int.from_bytes(os.urandom(3), "big"))
+
+
+def next_hop_by_hop() -> int:
+    return next(_ids) & 0xFFFFFFFF
+
+
+def new_end_to_end() -> int:
+    """RFC 6733 §3: high 12 bits from the clock at start-up, low 20 bits random-then-incrementing."""
+    return next_hop_by_hop()
+
+
+class Message:
+    """A Diameter message. ``avps`` is the ordered list of top-level AVPs."""
+
+    __slots__ = ("app_id", "avps", "code", "end_to_end", "flags", "hop_by_hop")
+
+    def __init__(
+        self,
+        code: int,
+        app_id: int = 0,
+        flags: int = FLAG_REQUEST | FLAG_PROXIABLE,
+        hop_by_hop: int = 0,
+        end_to_end: int = 0,
+        avps: list[Avp] | None = None,
+    ) -> None:
+        self.code = code
+        self.app_id = app_id
+        self.flags = flags
+        self.hop_by_hop = hop_by_hop
+        self.end_to_end = end_to_end
+        self.avps: list[Avp] = avps if avps is not None else []
+
+    # --- flags -------------------------------------------------------------------------------
+    @property
+    def is_request(self) -> bool:
+        return bool(self.flags & FLAG_REQUEST)
+
+    @property
+    def is_error(self) -> bool:
+        return bool(self.flags & FLAG_ERROR)
+
+    @property
+    def is_proxiable(self) -> bool:
+        return bool(self.flags & FLAG_PROXIABLE)
+
+    @property
+    def is_retransmit(self) -> bool:
+        return bool(self.flags & FLAG_RETRANSMIT)
+
+    # --- wire --------------------------------------------------------------------------------
+    @classmethod
+    def decode(cls, buf: bytes) -> Message:
+        """Decode one whole message (exactly ``len(buf)`` bytes, as framed by the length field)."""
+        n = len(buf)
+        if n < HEADER_LEN:
+            raise DecodeError(ResultCode.INVALID_MESSAGE_LENGTH, f"{n} octets is shorter than a header",
+                              fatal=True)
+        h = peek_header(buf)
+        if h.version != VERSION:
+            raise DecodeError(ResultCode.UNSUPPORTED_VERSION, f"version {h.version}", header=h)
+        if h.length != n or n & 3:
+            raise DecodeError(ResultCode.INVALID_MESSAGE_LENGTH,
+                              f"header says {h.length} octets, message has {n}", header=h)
+        try:
+            avps = parse_avps(buf, HEADER_LEN, n)
+        except DecodeError as err:
+            err.header = h
+            raise
+        msg = cls.__new__(cls)
+        msg.code = h.code
+        msg.app_id = h.app_id
+        msg.flags = h.flags
+        msg.hop_by_hop = h.hop_by_hop
+        msg.end_to_end = h.end_to_end
+        msg.avps = avps
+        return msg
+
+    def encode(self) -> bytes:
+        body = b"".join([a.to_bytes() for a in self.avps])
+        return _HEADER.pack(
+            (VERSION << 24) | (HEADER_LEN + len(body)),
+            (self.flags << 24) | self.code,
+            self.app_id,
+            self.hop_by_hop,
+            self.end_to_end,
+        ) + body
+
+    # --- AVP access (by code/vendor; name-based access lives in the dictionary) --------------
+    def find(self, code: int, vendor: int = 0) -> Avp | None:
+        for a in self.avps:
+            if a.code == code and a.vendor == vendor:
+                return a
+        return None
+
+    def find_all(self, code: int, vendor: int = 0) -> Iterator[Avp]:
+        return (a for a in self.avps if a.code == code and a.vendor == vendor)
+
+    def __getitem__(self, name: str) -> Any:
+        """``msg["Origin-Host"]``: the first value of that AVP, KeyError if absent."""
+        from sigcore.diameter.dictionary import DICTIONARY
+
+        return DICTIONARY.get_value(self.avps, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        from sigcore.diameter.dictionary import DICTIONARY
+
+        return DICTIONARY.get_value(self.avps, name, default)
+
+    def __repr__(self) -> str:
+        kind = "request" if self.is_request else "answer"
+        return (f"Message(code={self.code}, app={self.app_id}, {kind}, flags=0x{self.flags:02x}, "
+                f"hbh=0x{self.hop_by_hop:08x}, avps={len(self.avps)})")

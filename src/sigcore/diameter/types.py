@@ -1,0 +1,169 @@
+"""Value codecs for the RFC 6733 base and derived AVP data types.
+
+Each type has a decoder (payload bytes -> Python value) and an encoder (value -> payload bytes).
+Decoders raise ``ValueError`` subclasses the dictionary turns into 5014/5004 with the offending AVP:
+``LengthError`` for a payload of the wrong size, ``ValueError`` for a value that is not valid.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+# Seconds between the NTP epoch (1900) and the Unix epoch (1970).
+NTP_UNIX_DELTA: Final = 2_208_988_800
+# RFC 6733 §4.3.1 / RFC 5905: values with the top bit clear are after 2036-02-07 (NTP era 1).
+_NTP_ERA1: Final = 1 << 32
+
+ADDRESS_FAMILY_IPV4: Final = 1
+ADDRESS_FAMILY_IPV6: Final = 2
+
+
+class LengthError(ValueError):
+    """The payload size does not fit the type (DIAMETER_INVALID_AVP_LENGTH)."""
+
+
+Decoder = Callable[[bytes], Any]
+Encoder = Callable[[Any], bytes]
+
+
+def _fixed(fmt: str) -> tuple[Decoder, Encoder, int]:
+    s = struct.Struct(fmt)
+    size = s.size
+    unpack = s.unpack
+    pack = s.pack
+
+    def dec(data: bytes) -> Any:
+        if len(data) != size:
+            raise LengthError(f"expected {size} octets, got {len(data)}")
+        return unpack(data)[0]
+
+    def enc(value: Any) -> bytes:
+        try:
+            return pack(value)
+        except struct.error as err:
+            raise ValueError(f"{value!r} does not fit {fmt}: {err}") from None
+
+    return dec, enc, size
+
+
+def _octets_enc(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode()
+    raise ValueError(f"expected bytes, got {type(value).__name__}")
+
+
+def _octets_dec(data: bytes) -> bytes:
+    return bytes(data)
+
+
+def _utf8_dec(data: bytes) -> str:
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"not UTF-8: {err.reason} at octet {err.start}") from None
+
+
+def _utf8_enc(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return value
+    raise ValueError(f"expected str, got {type(value).__name__}")
+
+
+def _identity_dec(data: bytes) -> str:
+    """DiameterIdentity is an FQDN or realm: ASCII per RFC 6733 §4.3.1 (IDNs are A-labels)."""
+    try:
+        text = bytes(data).decode("ascii")
+    except UnicodeDecodeError:
+        raise ValueError("DiameterIdentity is not ASCII") from None
+    if not text:
+        raise ValueError("empty DiameterIdentity")
+    return text
+
+
+def _address_dec(data: bytes) -> Any:
+    if len(data) < 2:
+        raise LengthError("Address shorter than its 2-octet family")
+    family = int.from_bytes(data[:2], "big")
+    raw = bytes(data[2:])
+    if family == ADDRESS_FAMILY_IPV4:
+        if len(raw) != 4:
+            raise LengthError(f"IPv4 Address with {len(raw)} octets")
+        return str(ipaddress.IPv4Address(raw))
+    if family == ADDRESS_FAMILY_IPV6:
+        if len(raw) != 16:
+            raise LengthError(f"IPv6 Address with {len(raw)} octets")
+        return str(ipaddress.IPv6Address(raw))
+    if family == 0 or family > 0xFFFE:
+        raise ValueError(f"address family {family} is reserved")
+    return (family, raw)  # e.g. E.164 (8): kept as (family, octets)
+
+
+def _address_enc(value: Any) -> bytes:
+    if isinstance(value, tuple):
+        family, raw = value
+        return int(family).to_bytes(2, "big") + bytes(raw)
+    ip = ipaddress.ip_address(value)
+    family = ADDRESS_FAMILY_IPV4 if ip.version == 4 else ADDRESS_FAMILY_IPV6
+    return family.to_bytes(2, "big") + ip.packed
+
+
+def _time_dec(data: bytes) -> datetime:
+    if len(data) != 4:
+        raise LengthError(f"Time must be 4 octets, got {len(data)}")
+    secs = int.from_bytes(data, "big")
+    if secs < 0x80000000:  # after 2036: NTP era 1
+        secs += _NTP_ERA1
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=secs - NTP_UNIX_DELTA)
+
+
+def _time_enc(value: Any) -> bytes:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        secs = int(value.timestamp()) + NTP_UNIX_DELTA
+    else:
+        secs = int(value)  # already NTP seconds
+    return (secs % _NTP_ERA1).to_bytes(4, "big")
+
+
+_i32 = _fixed(">i")
+_i64 = _fixed(">q")
+_u32 = _fixed(">I")
+_u64 = _fixed(">Q")
+_f32 = _fixed(">f")
+_f64 = _fixed(">d")
+
+#: type name -> (decoder, encoder, minimum payload length for a zero-filled example)
+CODECS: Final[dict[str, tuple[Decoder, Encoder, int]]] = {
+    "OctetString": (_octets_dec, _octets_enc, 0),
+    "Integer32": _i32,
+    "Integer64": _i64,
+    "Unsigned32": _u32,
+    "Unsigned64": _u64,
+    "Float32": _f32,
+    "Float64": _f64,
+    "Enumerated": _i32,
+    "Address": (_address_dec, _address_enc, 6),
+    "Time": (_time_dec, _time_enc, 4),
+    "UTF8String": (_utf8_dec, _utf8_enc, 0),
+    "DiameterIdentity": (_identity_dec, _utf8_enc, 0),
+    "DiameterURI": (_identity_dec, _utf8_enc, 0),
+    "IPFilterRule": (_utf8_dec, _utf8_enc, 0),
+    "Grouped": (_octets_dec, _octets_enc, 0),
+}
+
+#: Types whose payload has one fixed size, checked without decoding.
+FIXED_SIZE: Final[dict[str, int]] = {
+    "Integer32": 4, "Integer64": 8, "Unsigned32": 4, "Unsigned64": 8,
+    "Float32": 4, "Float64": 8, "Enumerated": 4, "Time": 4,
+}

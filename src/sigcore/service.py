@@ -1,0 +1,49 @@
+"""Assemble and run the configured services in one process: the Diameter node with its applications,
+and (when the areas are installed) the REST API and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from sigcore.config import Config
+from sigcore.diameter.aio import Node, NodeSettings
+
+log = logging.getLogger("sigcore.service")
+
+#: Functions that attach an application (HSS interfaces, DRA...) to a node: (node, config, services) -> None.
+#: Each area appends its installer here at import time of ``sigcore.service_areas``.
+Installer = Callable[[Node, Config, dict[str, Any]], None]
+
+
+def build_node(cfg: Config) -> Node:
+    return Node(NodeSettings.from_config(cfg))
+
+
+async def serve(cfg: Config, installers: list[Installer] | None = None, ready: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM: start the node, every installed area, then stop them in reverse."""
+    node = build_node(cfg)
+    services: dict[str, Any] = {"node": node, "stoppers": []}
+    for install in installers or []:
+        install(node, cfg, services)
+    await node.start()
+    for start in services.get("starters", []):
+        await start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    log.info("sigcore %s (%s) running", cfg.diameter.origin_host, cfg.diameter.origin_realm)
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    log.info("stopping")
+    for stopper in reversed(services["stoppers"]):
+        await stopper()
+    await node.stop()
