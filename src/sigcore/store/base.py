@@ -1,0 +1,119 @@
+"""What every repository part of `Store` shares: the engine, the secret box, transactions, id lookups."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+from sigcore.store import tables as t
+from sigcore.store.crypto import SecretBox
+from sigcore.store.engine import SqliteSync, make_engine
+from sigcore.store.errors import KeyUnavailable, NotFound, SchemaNotCurrent
+from sigcore.store.migrate import current_revision, head_revision, migrate
+
+SUBSCRIBER_ID_BY_IMSI = select(t.subscribers.c.id).where(t.subscribers.c.imsi == bindparam("imsi"))
+"""Also used as a scalar subquery, so that hot statements address a subscriber's rows in one round trip."""
+SUBSCRIBER_ID_SUBQUERY = SUBSCRIBER_ID_BY_IMSI.scalar_subquery()
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite and MariaDB return naive datetimes; everything the store writes is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+class StoreBase:
+    """Holds the engine (one per store, created once) and the key box; see `sigcore.store.Store`."""
+
+    def __init__(
+        self,
+        url: str | URL,
+        kek: bytes | None,
+        *,
+        pool_size: int = 5,
+        sqlite_synchronous: SqliteSync = "normal",
+        auto_migrate: bool = False,
+        kek_error: str | None = None,
+    ) -> None:
+        self.engine: Engine = make_engine(url, pool_size=pool_size, sqlite_synchronous=sqlite_synchronous)
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        self._box = SecretBox(kek) if kek is not None else None
+        self._kek_error = kek_error or "no key-encryption key was given to the store"
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if auto_migrate:
+            migrate(self.engine)
+        self._check_schema()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.engine.url!r})"  # URL repr masks the password
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> StoreBase:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _check_schema(self) -> None:
+        with self.engine.connect() as conn:
+            have = current_revision(conn)
+        want = head_revision()
+        if have != want:
+            raise SchemaNotCurrent(
+                f"database {self.engine.url!r} is at schema revision {have or 'none (empty)'}, this sigcore "
+                f"needs {want}: run sigcore.store.migrate (or `sigcore db upgrade`)"
+            )
+
+    @property
+    def box(self) -> SecretBox:
+        """The key box; raises `KeyUnavailable` (with the configuration hint) when no KEK is loaded."""
+        if self._box is None:
+            raise KeyUnavailable(self._kek_error)
+        return self._box
+
+    def session(self) -> Session:
+        """An ORM session on this store's engine, for areas that prefer the ORM over the repository."""
+        return self._sessions()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads; its implicit transaction is rolled back on exit."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """One transaction, committed on normal exit, rolled back on an exception.
+
+        On SQLite it starts with ``BEGIN IMMEDIATE``: the write lock is taken before the first read, so a
+        read-then-write (SQN reservation, serving MME swap) cannot interleave with another process's.
+        """
+        with self.engine.connect() as conn:
+            if self._sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @staticmethod
+    def subscriber_id(conn: Connection, imsi: str) -> int:
+        found = conn.execute(SUBSCRIBER_ID_BY_IMSI, {"imsi": imsi}).scalar_one_or_none()
+        if found is None:
+            raise NotFound(f"no subscriber with IMSI {imsi}")
+        return int(found)
+

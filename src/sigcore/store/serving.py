@@ -1,0 +1,125 @@
+"""Serving state (which MME/SGSN holds the subscriber) and roaming rules."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy import bindparam, delete, insert, select, update
+
+from sigcore.store import tables as t
+from sigcore.store import validate as v
+from sigcore.store.auc import AucRepository
+from sigcore.store.base import SUBSCRIBER_ID_SUBQUERY, as_utc, utc_now
+from sigcore.store.errors import NotFound
+from sigcore.store.records import RoamingRule, ServingNode, ServingState
+
+Node = Literal["mme", "sgsn"]
+_S = t.serving_state.c
+_SERVING = select(t.serving_state).where(_S.subscriber_id == SUBSCRIBER_ID_SUBQUERY)
+_SERVING_FOR_UPDATE = _SERVING.with_for_update()
+
+
+def _set_node(node: Node) -> Any:
+    return (
+        update(t.serving_state)
+        .where(_S.subscriber_id == bindparam("sid"))
+        .values({f"{node}_host": bindparam("host"), f"{node}_realm": bindparam("realm"),
+                 f"{node}_peer": bindparam("peer"), f"{node}_updated_at": bindparam("now"),
+                 f"{node}_purged": False})
+    )
+
+
+_SET_NODE = {node: _set_node(node) for node in ("mme", "sgsn")}
+_PURGE = {
+    node: update(t.serving_state)
+    .where(_S.subscriber_id == bindparam("sid"))
+    .values({f"{node}_purged": True, f"{node}_updated_at": bindparam("now")})
+    for node in ("mme", "sgsn")
+}
+_RULES = select(t.roaming_rules, t.subscribers.c.imsi).outerjoin(
+    t.subscribers, t.subscribers.c.id == t.roaming_rules.c.subscriber_id
+)
+
+
+def _node(m: Any, node: Node) -> ServingNode | None:
+    host = m[f"{node}_host"]
+    if host is None:
+        return None
+    return ServingNode(host, m[f"{node}_realm"], m[f"{node}_peer"], as_utc(m[f"{node}_updated_at"]),
+                       bool(m[f"{node}_purged"]))
+
+
+class ServingRepository(AucRepository):
+    def get_serving(self, imsi: str) -> ServingState:
+        with self.reading() as conn:
+            row = conn.execute(_SERVING, {"imsi": imsi}).first()
+        if row is None:
+            raise NotFound(f"no subscriber with IMSI {imsi}")
+        return ServingState(_node(row._mapping, "mme"), _node(row._mapping, "sgsn"))
+
+    def update_serving_mme(self, imsi: str, host: str, realm: str | None, peer: str | None) -> ServingNode | None:
+        """Record the MME of a ULR; returns the MME it replaces (the target of a CLR when hosts differ)."""
+        return self._update_serving("mme", imsi, host, realm, peer)
+
+    def update_serving_sgsn(self, imsi: str, host: str, realm: str | None, peer: str | None) -> ServingNode | None:
+        return self._update_serving("sgsn", imsi, host, realm, peer)
+
+    def purge(self, imsi: str, host: str | None = None, *, node: Node = "mme") -> bool:
+        """Mark the MME (or SGSN) registration purged (PUR); with `host`, only if it is the serving one.
+
+        Returns whether the flag was set, i.e. whether `host` was the serving node (TS 29.272 §5.2.3.1.3).
+        """
+        with self.writing() as conn:
+            row = conn.execute(_SERVING_FOR_UPDATE, {"imsi": imsi}).first()
+            if row is None:
+                raise NotFound(f"no subscriber with IMSI {imsi}")
+            serving = row._mapping[f"{node}_host"]
+            if serving is None or (host is not None and host != serving):
+                return False
+            conn.execute(_PURGE[node], {"sid": row.subscriber_id, "now": utc_now()})
+            return True
+
+    def _update_serving(
+        self, node: Node, imsi: str, host: str, realm: str | None, peer: str | None
+    ) -> ServingNode | None:
+        with self.writing() as conn:
+            row = conn.execute(_SERVING_FOR_UPDATE, {"imsi": imsi}).first()
+            if row is None:
+                raise NotFound(f"no subscriber with IMSI {imsi}")
+            params = {"sid": row.subscriber_id, "host": host, "realm": realm, "peer": peer, "now": utc_now()}
+            conn.execute(_SET_NODE[node], params)
+            return _node(row._mapping, node)
+
+    # -- roaming rules --------------------------------------------------------------------------------
+
+    def set_roaming_rule(self, plmn: str, allowed: bool, imsi: str | None = None) -> RoamingRule:
+        """Allow or deny the visited PLMN for one subscriber (or, without `imsi`, for all); replaces a rule."""
+        plmn = v.plmn(plmn)
+        with self.writing() as conn:
+            sid = self.subscriber_id(conn, imsi) if imsi is not None else None
+            scope = t.roaming_rules.c.subscriber_id
+            conn.execute(delete(t.roaming_rules).where(
+                t.roaming_rules.c.plmn == plmn, scope == sid if sid is not None else scope.is_(None)))
+            rid = conn.execute(
+                insert(t.roaming_rules), {"plmn": plmn, "allowed": bool(allowed), "subscriber_id": sid}
+            ).inserted_primary_key[0]
+        return RoamingRule(rid, plmn, bool(allowed), imsi)
+
+    def list_roaming_rules(self, imsi: str | None = None) -> list[RoamingRule]:
+        query = _RULES.order_by(t.roaming_rules.c.plmn, t.roaming_rules.c.id)
+        if imsi is not None:
+            query = query.where(t.subscribers.c.imsi == imsi)
+        with self.reading() as conn:
+            return [RoamingRule(r.id, r.plmn, bool(r.allowed), r.imsi) for r in conn.execute(query)]
+
+    def delete_roaming_rule(self, rule_id: int) -> None:
+        with self.writing() as conn:
+            if conn.execute(delete(t.roaming_rules).where(t.roaming_rules.c.id == rule_id)).rowcount != 1:
+                raise NotFound(f"no roaming rule {rule_id}")
+
+    def roaming_rule(self, imsi: str, plmn: str) -> bool | None:
+        """The rule for `imsi` in the visited `plmn`: the subscriber's own, else the global one, else None."""
+        rules = [r for r in self.list_roaming_rules() if r.plmn == plmn and r.imsi in (imsi, None)]
+        own = [r for r in rules if r.imsi == imsi]
+        chosen = own or rules
+        return chosen[0].allowed if chosen else None

@@ -1,0 +1,311 @@
+"""Subscribers and their APN lists (no secrets here: keys live in `auc.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, Select, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from sigcore.store import tables as t
+from sigcore.store import validate as v
+from sigcore.store.apns import ApnRepository, apn_from_row
+from sigcore.store.base import SUBSCRIBER_ID_BY_IMSI, as_utc, utc_now
+from sigcore.store.errors import Conflict, InvalidValue, NotFound
+from sigcore.store.records import (
+    AddedSubscriber,
+    ApnAssignment,
+    ApnProfile,
+    ApnRequest,
+    AuthAlgorithm,
+    NetworkAccessMode,
+    RoamingPolicy,
+    Subscriber,
+    SubscriberFilter,
+    SubscriberStatus,
+)
+
+PROFILE_FIELDS = frozenset(
+    {
+        "msisdn", "iccid", "enabled", "status", "odb", "nam", "ue_ambr_ul", "ue_ambr_dl",
+        "access_restriction", "roaming_policy", "tau_timer",
+    }
+)
+"""Plain columns of a subscriber that `add_subscriber` and `update_subscriber` accept by name."""
+
+_APN_COLUMNS = [c.label(f"apn_{c.name}") for c in t.apn_profiles.c]
+_ASSIGNMENT_COLUMNS = [
+    t.subscriber_apns.c.context_id, t.subscriber_apns.c.static_ipv4, t.subscriber_apns.c.static_ipv6, *_APN_COLUMNS
+]
+_PROFILE_BY = (
+    select(t.subscribers, *_ASSIGNMENT_COLUMNS)
+    .select_from(
+        t.subscribers.outerjoin(t.subscriber_apns, t.subscriber_apns.c.subscriber_id == t.subscribers.c.id)
+        .outerjoin(t.apn_profiles, t.apn_profiles.c.id == t.subscriber_apns.c.apn_id)
+    )
+    .order_by(t.subscriber_apns.c.context_id)
+)
+_PROFILE_BY_IMSI = _PROFILE_BY.where(t.subscribers.c.imsi == bindparam("imsi"))
+_PROFILE_BY_MSISDN = _PROFILE_BY.where(t.subscribers.c.msisdn == bindparam("msisdn"))
+_APNS_OF = (
+    select(t.subscriber_apns.c.subscriber_id, *_ASSIGNMENT_COLUMNS)
+    .join(t.apn_profiles, t.apn_profiles.c.id == t.subscriber_apns.c.apn_id)
+    .where(t.subscriber_apns.c.subscriber_id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.subscriber_apns.c.subscriber_id, t.subscriber_apns.c.context_id)
+)
+_MSISDN_OWNER = select(t.subscribers.c.imsi).where(t.subscribers.c.msisdn == bindparam("msisdn"))
+
+
+def profile_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Check subscriber profile fields and turn them into column values."""
+    unknown = set(fields) - PROFILE_FIELDS
+    if unknown:
+        raise InvalidValue(f"{sorted(unknown)[0]}: not a field of a subscriber")
+    out = dict(fields)
+    if "msisdn" in out:
+        out["msisdn"] = v.optional_digits("msisdn", out["msisdn"], 1, 15)
+    if "iccid" in out:
+        out["iccid"] = v.optional_digits("iccid", out["iccid"], 18, 22)
+    for name, enum in (("status", SubscriberStatus), ("nam", NetworkAccessMode), ("roaming_policy", RoamingPolicy)):
+        if name in out:
+            out[name] = v.choice(name, enum, out[name]).value
+    for name, high in (("odb", 2**31 - 1), ("access_restriction", 2**31 - 1), ("ue_ambr_ul", 2**63 - 1),
+                       ("ue_ambr_dl", 2**63 - 1)):
+        if name in out:
+            v.int_range(name, out[name], 0, high)
+    if out.get("tau_timer") is not None:
+        v.int_range("tau_timer", out["tau_timer"], 0, 2**31 - 1)
+    if "enabled" in out:
+        out["enabled"] = bool(out["enabled"])
+    return out
+
+
+def _apn_requests(apns: Iterable[str | ApnRequest], default_apn: str | None) -> list[ApnRequest]:
+    """Normalise an APN list: requests, names checked, no duplicates, the default APN included (first)."""
+    requests = [a if isinstance(a, ApnRequest) else ApnRequest(a) for a in apns]
+    requests = [
+        ApnRequest(v.apn_name(r.name), v.ip("static_ipv4", r.static_ipv4, 4), v.ip("static_ipv6", r.static_ipv6, 6))
+        for r in requests
+    ]
+    names = [r.name for r in requests]
+    if len(set(names)) != len(names):
+        raise InvalidValue("apns: an APN is listed twice")
+    if default_apn is not None and v.apn_name(default_apn) not in names:
+        requests.insert(0, ApnRequest(v.apn_name(default_apn)))
+    return requests
+
+
+def _assignment(m: Mapping[str, Any]) -> ApnAssignment:
+    profile = apn_from_row({c.name: m[f"apn_{c.name}"] for c in t.apn_profiles.c})
+    return ApnAssignment(profile, m["context_id"], m["static_ipv4"], m["static_ipv6"])
+
+
+def _subscriber(m: Mapping[str, Any], apns: Sequence[ApnAssignment]) -> Subscriber:
+    default = next((a.name for a in apns if a.profile.id == m["default_apn_id"]), None)
+    return Subscriber(
+        id=m["id"], imsi=m["imsi"], msisdn=m["msisdn"], iccid=m["iccid"], enabled=bool(m["enabled"]),
+        status=SubscriberStatus(m["status"]), odb=m["odb"], nam=NetworkAccessMode(m["nam"]),
+        ue_ambr_ul=m["ue_ambr_ul"], ue_ambr_dl=m["ue_ambr_dl"], default_apn=default, apns=tuple(apns),
+        access_restriction=m["access_restriction"], roaming_policy=RoamingPolicy(m["roaming_policy"]),
+        tau_timer=m["tau_timer"], created_at=as_utc(m["created_at"]), updated_at=as_utc(m["updated_at"]),
+    )
+
+
+def _subscriber_from_join(rows: Sequence[Row[Any]]) -> Subscriber | None:
+    if not rows:
+        return None
+    first = rows[0]._mapping
+    apns = [_assignment(r._mapping) for r in rows if r._mapping["apn_id"] is not None]
+    return _subscriber(first, apns)
+
+
+class SubscriberRepository(ApnRepository):
+    def add_subscriber(
+        self,
+        imsi: str,
+        *,
+        ki: bytes | str,
+        opc: bytes | str | None = None,
+        op: bytes | str | None = None,
+        amf: int = 0x8000,
+        sqn: int = 0,
+        algorithm: str = AuthAlgorithm.MILENAGE,
+        apns: Iterable[str | ApnRequest] = (),
+        default_apn: str | None = None,
+        create_missing_apns: bool = True,
+        **profile: Any,
+    ) -> AddedSubscriber:
+        """Provision a subscriber with its keys, APNs, empty serving state; all or nothing.
+
+        Exactly one of `opc` and `op` is required. APN names without a profile get the default profile
+        (when `create_missing_apns`) and are listed in the result's ``created_apns`` so the caller can say
+        so. The default APN is `default_apn`, else the first of `apns`.
+        """
+        imsi = v.imsi(imsi)
+        secrets = self._sealed_keys(imsi, ki=ki, opc=opc, op=op, require_one_of_opc_op=True)
+        columns = {**profile_columns(profile), "imsi": imsi}
+        requests = _apn_requests(apns, default_apn)
+        profiles, created = self._resolve_apns(requests, create_missing_apns)
+        auth = {**secrets, "amf": v.amf(amf), "sqn": v.sqn(sqn),
+                "algorithm": v.choice("algorithm", AuthAlgorithm, algorithm).value}
+        try:
+            with self.writing() as conn:
+                if conn.execute(SUBSCRIBER_ID_BY_IMSI, {"imsi": imsi}).first() is not None:
+                    raise Conflict(f"a subscriber with IMSI {imsi} exists")
+                self._check_msisdn_free(conn, columns.get("msisdn"), imsi)
+                if profiles:
+                    columns["default_apn_id"] = profiles[0].id if default_apn is None else next(
+                        p.id for p in profiles if p.name == v.apn_name(default_apn))
+                sid = conn.execute(insert(t.subscribers), columns).inserted_primary_key[0]
+                self._write_apns(conn, sid, requests, profiles)
+                conn.execute(insert(t.auth_data), {**auth, "subscriber_id": sid})
+                conn.execute(insert(t.serving_state), {"subscriber_id": sid})
+                subscriber = self._profile(conn, imsi)
+        except IntegrityError:
+            raise Conflict(f"IMSI {imsi} or its MSISDN is already provisioned") from None
+        return AddedSubscriber(subscriber, tuple(created))
+
+    def get_subscriber(self, imsi: str) -> Subscriber:
+        """The profile and APNs of `imsi` in one query (the ULR hot path); `NotFound` if unknown."""
+        with self.reading() as conn:
+            return self._profile(conn, imsi)
+
+    def get_subscriber_by_msisdn(self, msisdn: str) -> Subscriber:
+        with self.reading() as conn:
+            found = _subscriber_from_join(conn.execute(_PROFILE_BY_MSISDN, {"msisdn": msisdn}).all())
+        if found is None:
+            raise NotFound(f"no subscriber with MSISDN {msisdn}")
+        return found
+
+    def list_subscribers(
+        self, offset: int = 0, limit: int = 100, filters: SubscriberFilter | None = None
+    ) -> list[Subscriber]:
+        """A page of subscribers ordered by IMSI: one query for the page, one for all their APNs."""
+        query = _filtered(select(t.subscribers), filters or SubscriberFilter())
+        query = query.order_by(t.subscribers.c.imsi).offset(max(offset, 0)).limit(max(min(limit, 10_000), 0))
+        with self.reading() as conn:
+            rows = [r._mapping for r in conn.execute(query)]
+            apns: dict[int, list[ApnAssignment]] = {r["id"]: [] for r in rows}
+            if rows:
+                for row in conn.execute(_APNS_OF, {"ids": list(apns)}):
+                    apns[row.subscriber_id].append(_assignment(row._mapping))
+        return [_subscriber(r, apns[r["id"]]) for r in rows]
+
+    def count_subscribers(self, filters: SubscriberFilter | None = None) -> int:
+        query = _filtered(select(func.count()).select_from(t.subscribers), filters or SubscriberFilter())
+        with self.reading() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def update_subscriber(self, imsi: str, **changes: Any) -> Subscriber:
+        """Change profile fields, ``apns`` (replaces the list) and/or ``default_apn``; returns the result.
+
+        APN names without a profile get the default profile, as in `add_subscriber`.
+        """
+        apns = changes.pop("apns", None)
+        default_apn = changes.pop("default_apn", None)
+        columns = profile_columns(changes)
+        requests = _apn_requests(apns, default_apn) if apns is not None else None
+        profiles = self._resolve_apns(requests, True)[0] if requests is not None else None
+        with self.writing() as conn:
+            current = self._profile(conn, imsi)
+            self._check_msisdn_free(conn, columns.get("msisdn"), imsi)
+            if requests is not None and profiles is not None:
+                conn.execute(delete(t.subscriber_apns).where(t.subscriber_apns.c.subscriber_id == current.id))
+                self._write_apns(conn, current.id, requests, profiles)
+                available = {p.name: p.id for p in profiles}
+                keep = default_apn or current.default_apn
+                chosen = keep if keep in available else (profiles[0].name if profiles else None)
+                columns["default_apn_id"] = available.get(chosen) if chosen else None
+            elif default_apn is not None:
+                assignment = current.apn(v.apn_name(default_apn))
+                if assignment is None:
+                    raise InvalidValue(f"default_apn: {default_apn!r} is not one of the subscriber's APNs")
+                columns["default_apn_id"] = assignment.profile.id
+            columns["updated_at"] = utc_now()
+            conn.execute(update(t.subscribers).where(t.subscribers.c.id == current.id), columns)
+            return self._profile(conn, imsi)
+
+    def delete_subscriber(self, imsi: str) -> None:
+        """Remove the subscriber and every row that belongs to it (explicitly, not relying on cascades)."""
+        with self.writing() as conn:
+            sid = self.subscriber_id(conn, imsi)
+            for table in (t.subscriber_apns, t.auth_data, t.serving_state, t.roaming_rules):
+                conn.execute(delete(table).where(table.c.subscriber_id == sid))
+            conn.execute(delete(t.subscribers).where(t.subscribers.c.id == sid))
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def _sealed_keys(self, imsi: str, **keys: Any) -> dict[str, bytes | None]:
+        """Validate and encrypt the given keys into ``*_enc`` columns (only those given, unless required)."""
+        require = keys.pop("require_one_of_opc_op", False)
+        if require and (keys.get("opc") is None) == (keys.get("op") is None):
+            raise InvalidValue("opc: give exactly one of opc and op")
+        sealed: dict[str, bytes | None] = {}
+        for name, value in keys.items():
+            if value is not None:
+                sealed[f"{name}_enc"] = self.box.seal(name, imsi, v.key(name, value))
+        if "opc_enc" in sealed or require:
+            sealed.setdefault("op_enc", None)
+        if "op_enc" in sealed:
+            sealed.setdefault("opc_enc", None)
+        return sealed
+
+    def _resolve_apns(self, requests: Sequence[ApnRequest], create: bool) -> tuple[list[ApnProfile], list[str]]:
+        profiles: list[ApnProfile] = []
+        created: list[str] = []
+        for request in requests:
+            if create:
+                profile, was_created = self.ensure_apn(request.name)
+                if was_created:
+                    created.append(profile.name)
+            else:
+                try:
+                    profile = self.get_apn(request.name)
+                except NotFound:
+                    raise InvalidValue(f"apns: no APN profile named {request.name!r}") from None
+            profiles.append(profile)
+        return profiles, created
+
+    @staticmethod
+    def _write_apns(conn: Connection, sid: int, requests: Sequence[ApnRequest], profiles: Sequence[ApnProfile]) -> None:
+        rows = [
+            {"subscriber_id": sid, "apn_id": p.id, "context_id": i, "static_ipv4": r.static_ipv4,
+             "static_ipv6": r.static_ipv6}
+            for i, (r, p) in enumerate(zip(requests, profiles, strict=True), start=1)
+        ]
+        if rows:
+            conn.execute(insert(t.subscriber_apns), rows)
+
+    @staticmethod
+    def _check_msisdn_free(conn: Connection, msisdn: str | None, imsi: str) -> None:
+        if msisdn is None:
+            return
+        owner = conn.execute(_MSISDN_OWNER, {"msisdn": msisdn}).scalar_one_or_none()
+        if owner is not None and owner != imsi:
+            raise Conflict(f"MSISDN {msisdn} belongs to IMSI {owner}")
+
+    @staticmethod
+    def _profile(conn: Connection, imsi: str) -> Subscriber:
+        found = _subscriber_from_join(conn.execute(_PROFILE_BY_IMSI, {"imsi": imsi}).all())
+        if found is None:
+            raise NotFound(f"no subscriber with IMSI {imsi}")
+        return found
+
+
+def _filtered(query: Select[Any], filters: SubscriberFilter) -> Select[Any]:
+    s = t.subscribers.c
+    if filters.imsi_prefix:
+        query = query.where(s.imsi.startswith(filters.imsi_prefix, autoescape=True))
+    if filters.msisdn_prefix:
+        query = query.where(s.msisdn.startswith(filters.msisdn_prefix, autoescape=True))
+    if filters.enabled is not None:
+        query = query.where(s.enabled == filters.enabled)
+    if filters.apn:
+        users = (
+            select(t.subscriber_apns.c.subscriber_id)
+            .join(t.apn_profiles, t.apn_profiles.c.id == t.subscriber_apns.c.apn_id)
+            .where(t.apn_profiles.c.name == filters.apn)
+        )
+        query = query.where(s.id.in_(users))
+    return query

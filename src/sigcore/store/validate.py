@@ -1,0 +1,98 @@
+"""Field checks shared by the repository parts. Each error names the field, never a secret's value."""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from typing import TypeVar
+
+from sigcore.store.errors import InvalidValue
+
+E = TypeVar("E", bound=StrEnum)
+
+SQN_MAX = (1 << 48) - 1
+KEY_BYTES = 16
+
+
+def digits(field: str, value: str, low: int, high: int) -> str:
+    if not (value.isascii() and value.isdigit() and low <= len(value) <= high):
+        raise InvalidValue(f"{field}: expected {low}-{high} decimal digits")
+    return value
+
+
+def imsi(value: str) -> str:
+    return digits("imsi", value, 6, 15)
+
+
+def optional_digits(field: str, value: str | None, low: int, high: int) -> str | None:
+    return None if value in (None, "") else digits(field, value, low, high)  # type: ignore[arg-type]
+
+
+def key(field: str, value: bytes | str) -> bytes:
+    """A 128-bit key given as bytes or hex; the message never repeats the value."""
+    if isinstance(value, str):
+        try:
+            value = bytes.fromhex(value)
+        except ValueError:
+            raise InvalidValue(f"{field}: not hexadecimal") from None
+    if len(value) != KEY_BYTES:
+        raise InvalidValue(f"{field}: expected {KEY_BYTES} bytes ({KEY_BYTES * 2} hex digits)")
+    return bytes(value)
+
+
+def int_range(field: str, value: int, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidValue(f"{field}: expected an integer from {low} to {high}")
+    return value
+
+
+def sqn(value: int) -> int:
+    return int_range("sqn", value, 0, SQN_MAX)
+
+
+def amf(value: int) -> int:
+    return int_range("amf", value, 0, 0xFFFF)
+
+
+def choice(field: str, enum: type[E], value: str) -> E:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise InvalidValue(f"{field}: expected one of {allowed}") from None
+
+
+def ip(field: str, value: str | None, version: int) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        address = ipaddress.ip_address(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise InvalidValue(f"{field}: not an IP address") from None
+    if address.version != version:
+        raise InvalidValue(f"{field}: expected an IPv{version} address")
+    return str(address)
+
+
+def hex_digits(field: str, value: str | None, length: int) -> str | None:
+    if value in (None, ""):
+        return None
+    assert value is not None
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        raise InvalidValue(f"{field}: expected {length} hex digits") from None
+    if len(value) != length:
+        raise InvalidValue(f"{field}: expected {length} hex digits")
+    return value.upper()
+
+
+def apn_name(value: str) -> str:
+    name = value.strip()
+    if not name or len(name) > 100 or any(c.isspace() for c in name):
+        raise InvalidValue("apn: a name of 1-100 characters without spaces")
+    return name
+
+
+def plmn(value: str) -> str:
+    return digits("plmn", value, 5, 6)
