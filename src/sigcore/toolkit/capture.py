@@ -1,0 +1,150 @@
+"""`sigcore capture`: stream packets matching a BPF filter to a remote Wireshark as TZSP (Scratch'n'Sniff).
+
+libpcap access is delegated to ``tcpdump -U --immediate-mode -w -`` run as a subprocess, and its pcap stream
+is parsed here (see docs/toolkit.md for why): tcpdump is packaged everywhere, maintained, compiles the BPF
+filter, and drops root privileges after opening the interface.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sigcore.toolkit import frames, pcap, tzsp
+
+_SLL_HEADER = 16
+_SLL2_HEADER = 20
+_RAW_LINKTYPES = {pcap.LINKTYPE_RAW, 12, 14}
+
+
+class CaptureError(RuntimeError):
+    """The capture could not start or tcpdump failed; the message says why in words."""
+
+
+@dataclass
+class CaptureStats:
+    packets: int = 0
+    octets: int = 0
+    skipped: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        """Packets per second since the start."""
+        elapsed = time.monotonic() - self.started
+        return self.packets / elapsed if elapsed > 0 else 0.0
+
+
+def parse_destination(value: str, default_port: int = tzsp.TZSP_PORT) -> tuple[str, int]:
+    """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or bare ``V6`` into ``(host, port)``."""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else default_port
+    if value.count(":") == 1:
+        host, port = value.split(":")
+        return host, int(port)
+    return value, default_port
+
+
+def exclusion_filter(user_filter: str, collector: tuple[str, int]) -> str:
+    """The user's filter minus our own TZSP stream, which would otherwise be captured and resent forever."""
+    own = f"udp and dst host {collector[0]} and dst port {collector[1]}"
+    if not user_filter.strip():
+        return f"not ({own})"
+    return f"({user_filter}) and not ({own})"
+
+
+def tcpdump_command(interface: str, bpf: str, count: int | None = None) -> list[str]:
+    tcpdump = shutil.which("tcpdump")
+    if tcpdump is None:
+        raise CaptureError("tcpdump not found: install it (Debian: apt install tcpdump)")
+    command = [tcpdump, "-i", interface, "-n", "-U", "--immediate-mode", "-s", "0", "-w", "-"]
+    if count is not None:
+        command += ["-c", str(count)]
+    return [*command, bpf]
+
+
+def to_ethernet(linktype: int, data: bytes) -> bytes | None:
+    """Re-frame a captured packet as Ethernet (TZSP encapsulation 1); None for link types we cannot map."""
+    if linktype == pcap.LINKTYPE_ETHERNET:
+        return data
+    if linktype == pcap.LINKTYPE_LINUX_SLL and len(data) >= _SLL_HEADER:
+        return frames.ethernet(data[_SLL_HEADER:], int.from_bytes(data[14:16], "big"))
+    if linktype == pcap.LINKTYPE_LINUX_SLL2 and len(data) >= _SLL2_HEADER:
+        return frames.ethernet(data[_SLL2_HEADER:], int.from_bytes(data[0:2], "big"))
+    if linktype in _RAW_LINKTYPES and data:
+        version = data[0] >> 4
+        return frames.ethernet(data, frames.ETHERTYPE_IPV4 if version == 4 else frames.ETHERTYPE_IPV6)
+    return None
+
+
+def stream(interface: str, bpf: str, collector: tuple[str, int], count: int | None = None,
+           on_listening: Callable[[str], None] | None = None,
+           on_packet: Callable[[CaptureStats], None] | None = None) -> CaptureStats:
+    """Capture on ``interface`` and send each packet to ``collector`` as TZSP until tcpdump ends.
+
+    Raises :class:`CaptureError` with tcpdump's own words when it fails (bad filter, no permission).
+    KeyboardInterrupt propagates after tcpdump has been stopped, so Ctrl-C ends the capture cleanly.
+    """
+    family, _, _, _, sockaddr = socket.getaddrinfo(collector[0], collector[1], type=socket.SOCK_DGRAM)[0]
+    resolved = (str(sockaddr[0]), int(sockaddr[1]))
+    command = tcpdump_command(interface, exclusion_filter(bpf, resolved), count)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    errors: list[str] = []
+    watcher = threading.Thread(target=_watch_stderr, args=(process.stderr, errors, on_listening), daemon=True)
+    watcher.start()
+    stats = CaptureStats()
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sender:
+            reader = pcap.PcapReader(process.stdout)
+            for packet in reader:
+                frame = to_ethernet(reader.linktype, packet.data)
+                if frame is None:
+                    stats.skipped += 1
+                    continue
+                sender.sendto(tzsp.encode(frame), sockaddr)
+                stats.packets += 1
+                stats.octets += len(frame)
+                if on_packet is not None:
+                    on_packet(stats)
+    except ValueError as err:
+        _stop(process, watcher)
+        raise CaptureError("; ".join(errors) or str(err)) from None
+    finally:
+        _stop(process, watcher)
+    if process.returncode not in (0, -2, -15):
+        raise CaptureError("; ".join(errors) or f"tcpdump exited with {process.returncode}")
+    return stats
+
+
+def _watch_stderr(stderr: object, errors: list[str], on_listening: Callable[[str], None] | None) -> None:
+    for raw in stderr:  # type: ignore[attr-defined]
+        line = raw.decode(errors="replace").strip()
+        if "listening on" in line:
+            if on_listening is not None:
+                on_listening(line)
+        elif line and "packets" not in line:
+            errors.append(line)
+
+
+def _stop(process: subprocess.Popen[bytes], watcher: threading.Thread) -> None:
+    """Terminate tcpdump (idempotent), let the stderr watcher drain, then close the pipes."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    watcher.join(timeout=2)
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()

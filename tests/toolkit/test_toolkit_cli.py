@@ -1,0 +1,53 @@
+"""The toolkit's sub-commands through a local Typer app with ``register`` (as src/sigcore/cli.py does)."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from sigcore.toolkit.cli import register
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    root = typer.Typer()
+    register(root)
+    return root
+
+
+def run(app: typer.Typer, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (("tbcd", "encode", "123456"), "214365"),
+    (("tbcd", "decode", "21f3"), "123"),
+    (("tbcd", "encode", "*21"), "2af1"),
+    (("plmn", "encode", "001", "01"), "00f110"),
+    (("plmn", "decode", "130014"), "MCC 310 MNC 410"),
+    (("fteid", "encode", "7", "0x01020304", "--ipv4", "192.0.2.1"), "570009008701020304c0000201"),
+])
+def test_commands_print_the_result(app: typer.Typer, args: tuple[str, ...], expected: str) -> None:
+    assert run(app, *args) == (0, expected + "\n")
+
+
+def test_fteid_decode_names_the_interface(app: typer.Typer) -> None:
+    code, out = run(app, "fteid", "decode", "570009008701020304c0000201")
+    assert code == 0
+    assert "interface type 7 (S5/S8 PGW GTP-C interface)" in out and "IPv4 192.0.2.1" in out
+
+
+def test_fteid_types_lists_the_whole_table(app: typer.Typer) -> None:
+    code, out = run(app, "fteid", "types")
+    assert code == 0 and len(out.splitlines()) == 41 and "S2b-U PGW GTP-U interface" in out
+
+
+@pytest.mark.parametrize("args", [("tbcd", "encode", "12x"), ("tbcd", "decode", "zz"), ("plmn", "encode", "1", "2"),
+                                  ("fteid", "decode", "5700")])
+def test_bad_input_is_an_error_message_not_a_traceback(app: typer.Typer, args: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ")
+    assert result.exception is None or isinstance(result.exception, SystemExit)
