@@ -95,7 +95,7 @@ class UsimModel:
     def sqn_ms(self) -> int:
         """The highest SQN accepted anywhere in the array (SEQ and the IND of its slot)."""
         slot = max(range(len(self.seq_ms)), key=lambda i: self.seq_ms[i])
-        return self.seq_ms[slot] * 2**self.ind_bits + slot
+        return (self.seq_ms[slot] << self.ind_bits) | slot
 
     def auts(self, rand: bytes) -> bytes:
         """AUTS = (SQN_MS ⊕ AK*) ‖ MAC-S, MAC-S = f1*(SQN_MS, RAND, AMF = 0x0000) (TS 33.102 §6.3.3)."""

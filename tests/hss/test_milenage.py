@@ -223,10 +223,7 @@ def test_agrees_with_the_independent_model_on_any_input(
     out1 = usim_model.milenage_f1_block(k, opc, rand, sqn, amf)
     assert m.f1(rand, sqn, amf) + m.f1_star(rand, sqn, amf) == out1
     res, ck, ik, ak = m.f2345(rand)
-    assert (
-        res + ak
-        == usim_model.milenage_out(k, opc, rand, 2)[8:] + usim_model.milenage_out(k, opc, rand, 2)[:6]
-    )
+    assert res + ak == usim_model.milenage_out(k, opc, rand, 2)[8:] + usim_model.milenage_out(k, opc, rand, 2)[:6]
     assert ck == usim_model.milenage_out(k, opc, rand, 3)
     assert ik == usim_model.milenage_out(k, opc, rand, 4)
     assert m.f5_star(rand) == usim_model.milenage_out(k, opc, rand, 5)[:6]

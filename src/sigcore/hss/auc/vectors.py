@@ -102,9 +102,7 @@ def _utran(milenage: Milenage, amf: int, sqn: int, rand: bytes) -> UtranVector:
     return UtranVector(rand, xres, autn, ck, ik, sqn)
 
 
-def eutran_vector(
-    k: bytes, opc: bytes, amf: bytes, sqn: int, plmn: bytes, rand: bytes | None = None
-) -> EutranVector:
+def eutran_vector(k: bytes, opc: bytes, amf: bytes, sqn: int, plmn: bytes, rand: bytes | None = None) -> EutranVector:
     """One E-UTRAN vector for serving network `plmn` (the 3 octets of Visited-PLMN-Id)."""
     _check_plmn(plmn)
     return _eutran(Milenage(k, opc), _amf_value(amf, True), sqn, plmn, _or_new(rand))
