@@ -100,6 +100,8 @@ def test_conversion_functions_on_short_and_long_xres() -> None:
     assert c3_kc(bytes(8) + b"\x01" * 8, b"\x02" * 8 + bytes(8)) == b"\x03" * 8
     with pytest.raises(ValueError):
         c2_sres(bytes(3))
+    with pytest.raises(ValueError):
+        c3_kc(bytes(8), bytes(16))
 
 
 @given(key=st.binary(max_size=64), message=st.binary(max_size=200))

@@ -143,6 +143,8 @@ def c2_sres(xres: bytes) -> bytes:
 
 def c3_kc(ck: bytes, ik: bytes) -> bytes:
     """c3 (TS 33.102 §6.8.1.2): Kc = CK1 ⊕ CK2 ⊕ IK1 ⊕ IK2 over the 64-bit halves of CK and IK."""
+    if len(ck) != 16 or len(ik) != 16:
+        raise ValueError("CK and IK are 16 octets each")
     c, i = int.from_bytes(ck, "big"), int.from_bytes(ik, "big")
     return (((c >> 64) ^ c ^ (i >> 64) ^ i) & _MASK64).to_bytes(8, "big")
 
