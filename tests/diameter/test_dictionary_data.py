@@ -64,6 +64,7 @@ WIRESHARK_TYPE_EXCEPTIONS: dict[tuple[int, int], tuple[str, str]] = {
     (298, 0): ("Enumerated", "Experimental-Result-Code: RFC 6733 §7.7 Unsigned32"),
     (299, 0): ("Enumerated", "Inband-Security-Id: RFC 6733 §6.10 Unsigned32"),
     (270, 0): ("Enumerated", "Session-Binding: RFC 6733 §8.17 Unsigned32 (a bit mask, not a choice)"),
+    (719, 10415): ("Enumerated", "UDR-Flags: TS 29.329 §6.3.28 Unsigned32 bit mask"),
     # Wireshark has Integer32; RFC 6733 §8.9 says Unsigned32.
     (291, 0): ("Integer32", "Authorization-Lifetime: RFC 6733 §8.9 Unsigned32"),
 }
@@ -370,6 +371,9 @@ def test_known_spec_values() -> None:
     assert (sh_user_data["code"], sh_user_data["vendor"], sh_user_data["type"]) == (702, 10415, "OctetString")
     assert AVPS_BY_NAME["User-Data"]["code"] == 606  # Cx, TS 29.229 §6.3.11
     assert AVPS_BY_NAME["RAT-Type"]["enum"]["EUTRAN"] == 1004
+    # Cx's SIP-* AVPs are 3GPP's (TS 29.229 §6.3), not RFC 4740's same-named IETF AVPs 376-382
+    assert (AVPS_BY_NAME["SIP-Auth-Data-Item"]["code"], AVPS_BY_NAME["SIP-Auth-Data-Item"]["vendor"]) == (612, 10415)
+    assert AVPS_BY_NAME["SIP-Number-Auth-Items"]["code"] == 607
     assert AVPS_BY_NAME["Auth-Session-State"]["closed"] is True
     rir = next(c for _, c in ALL_COMMANDS if c["short"] == "RIR")
     assert (rir["code"], rir["application"]) == (8388622, 16777291)
