@@ -113,7 +113,7 @@ def sim_read(reader: int = typer.Option(0, "--reader", "-r", help="reader index 
              path: str | None = typer.Option(None, "--file", help="also dump an EF, e.g. 3F00/2FE2"),
              as_json: bool = typer.Option(False, "--json")) -> None:
     """Read ICCID, IMSI and MNC length from a SIM card; explain any error status word."""
-    from sigcore.toolkit.sim import ApduError, pcsc, read_path, read_sim
+    from sigcore.toolkit.sim import ApduError, CardIOError, pcsc, read_path, read_sim
 
     try:
         if list_only:
@@ -128,7 +128,7 @@ def sim_read(reader: int = typer.Option(0, "--reader", "-r", help="reader index 
     if path is not None:
         try:
             dump = read_path(card, _parse_path(path)).hex()
-        except ApduError as err:
+        except (ApduError, CardIOError) as err:
             report.errors[path] = str(err)
     result = _report_fields(name, report)
     if dump is not None:
