@@ -19,6 +19,25 @@ log = logging.getLogger("sigcore.service")
 Installer = Callable[[Node, Config, dict[str, Any]], None]
 
 
+#: Modules exposing ``install(node, cfg, services)``, in start order; missing optional areas are skipped.
+INSTALLERS = ("sigcore.hss.service", "sigcore.api.service", "sigcore.metrics.service", "sigcore.toolkit.mirror")
+
+
+def installers() -> list[Installer]:
+    import importlib
+
+    found: list[Installer] = []
+    for name in INSTALLERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name and name.startswith(err.name):
+                continue
+            raise
+        found.append(module.install)
+    return found
+
+
 def build_node(cfg: Config) -> Node:
     return Node(NodeSettings.from_config(cfg))
 

@@ -1,0 +1,18 @@
+"""Typer apps shared by several areas: the root ``app`` and the command groups areas add to."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="sigcore: Diameter HSS, routing agent, charging and telecom toolkit.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
+config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
+subscriber_app = typer.Typer(help="Subscribers (IMSI, keys, APNs).", no_args_is_help=True)
+apn_app = typer.Typer(help="APN profiles.", no_args_is_help=True)
+ims_app = typer.Typer(help="IMS identities (IMPI/IMPU).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(subscriber_app, name="subscriber")
+app.add_typer(apn_app, name="apn")
+app.add_typer(ims_app, name="ims")
+
+ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (default: $SIGCORE_CONFIG)")
