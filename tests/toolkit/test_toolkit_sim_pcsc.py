@@ -182,3 +182,24 @@ def test_reads_any_transparent_file_by_path(virtual_card) -> None:
     code, out = _sim_read("--file", "3F00/7FF0/6F07")
     assert code == 0, out
     assert f"file 3F00/7FF0/6F07 {FULL_CARD['imsi'].hex()}" in out
+
+
+def test_provision_creates_the_subscriber_from_the_card(virtual_card, tmp_path: Path) -> None:
+    from sigcore.store import Store, create_key_file, migrate
+
+    url = f"sqlite:///{tmp_path / 'hss.sqlite'}"
+    migrate(url)
+    key_file = tmp_path / "kek.hex"
+    kek = create_key_file(key_file)
+    config = tmp_path / "sigcore.yaml"
+    config.write_text(f"database:\n  url: '{url}'\n  key_file: '{key_file}'\n")
+    ki, opc = "000102030405060708090a0b0c0d0e0f", "f0e0d0c0b0a090807060504030201000"
+    virtual_card(FULL_CARD)
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["sim", "provision", "--ki", ki, "--opc", opc, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "provisioned IMSI 001010123456789 (ICCID 89019990001234567893)" in result.output
+    assert ki not in result.output and opc not in result.output
+    subscriber = Store(url, kek).get_subscriber("001010123456789")
+    assert subscriber.iccid == "89019990001234567893"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
 import typer
 
@@ -142,6 +143,35 @@ def sim_read(reader: int = typer.Option(0, "--reader", "-r", help="reader index 
             typer.echo(f"{step:<12} unavailable: {message}")
     if report.iccid is None and report.imsi is None:
         raise typer.Exit(3)
+
+
+@sim_app.command("provision")
+def sim_provision(reader: int = typer.Option(0, "--reader", "-r"),
+                  ki: str = typer.Option(..., "--ki", help="subscriber key K, 32 hex digits (never printed)"),
+                  opc: str = typer.Option(..., "--opc", help="OPc, 32 hex digits (never printed)"),
+                  apn: list[str] = typer.Option([], "--apn", help="APN to allow; repeatable"),
+                  config: str | None = typer.Option(None, "--config", "-c", help="YAML config (database)"),
+                  ) -> None:
+    """Create the card's subscriber (IMSI and ICCID read from the card) in the HSS store."""
+    from sigcore.config import ConfigError, load_config
+    from sigcore.store import Store, StoreError
+    from sigcore.toolkit.sim import pcsc, read_sim
+
+    try:
+        _, card = pcsc.connect(reader)
+    except pcsc.ReaderError as err:
+        raise _fail(str(err), 2) from None
+    report = read_sim(card)
+    if report.imsi is None:
+        reason = report.errors.get("IMSI", "; ".join(report.errors.values()))
+        raise _fail(f"cannot provision without the IMSI: {reason}", 3)
+    profile: dict[str, Any] = {"iccid": report.iccid.number} if report.iccid is not None else {}
+    try:
+        store = Store.from_config(load_config(config).database)
+        store.add_subscriber(report.imsi, ki=ki, opc=opc, apns=apn, **profile)
+    except (ConfigError, StoreError, ValueError) as err:
+        raise _fail(f"provisioning IMSI {report.imsi} failed: {err}") from None
+    typer.echo(f"provisioned IMSI {report.imsi}" + (f" (ICCID {report.iccid.number})" if report.iccid else ""))
 
 
 def _report_fields(reader_name: str, report: object) -> dict[str, str]:
