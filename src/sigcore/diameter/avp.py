@@ -18,9 +18,9 @@ _PAD: Final = (b"", b"\0\0\0", b"\0\0", b"\0")
 
 class Avp:
     """One AVP. ``data`` is the payload without header or padding; for Grouped it holds the children's
-    wire bytes."""
+    wire bytes. Treat an Avp as immutable: its wire form is cached on first use."""
 
-    __slots__ = ("code", "data", "flags", "vendor")
+    __slots__ = ("_wire", "code", "data", "flags", "vendor")
 
     def __init__(self, code: int, data: bytes, flags: int = AVP_MANDATORY, vendor: int = 0) -> None:
         self.code = code
@@ -50,12 +50,17 @@ class Avp:
         return (n + 3) & ~3
 
     def to_bytes(self) -> bytes:
+        try:
+            return self._wire
+        except AttributeError:
+            pass
         data = self.data
         if self.flags & AVP_VENDOR:
             head = _HDR_V.pack(self.code, (self.flags << 24) | (12 + len(data)), self.vendor)
         else:
             head = _HDR.pack(self.code, (self.flags << 24) | (8 + len(data)))
-        return head + data + _PAD[len(data) & 3]
+        wire = self._wire = head + data + _PAD[len(data) & 3]
+        return wire
 
     def children(self) -> list[Avp]:
         """Parse ``data`` as a Grouped AVP's children (raises InvalidAvpLength if malformed)."""

@@ -13,18 +13,40 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from struct import Struct
 from typing import Any, Final
 
 from sigcore.diameter.avp import Avp
-from sigcore.diameter.constants import AVP_MANDATORY, AVP_VENDOR, ResultCode
+from sigcore.diameter.constants import AVP_MANDATORY, AVP_VENDOR, HEADER_LEN, ResultCode
 from sigcore.diameter.errors import DecodeError, DiameterError, EncodeError
-from sigcore.diameter.message import Message, parse_avps
+from sigcore.diameter.message import Message, _failed_header, parse_avps
 from sigcore.diameter.types import CODECS, FIXED_SIZE, LengthError
 
 DATA_DIR: Final = Path(__file__).with_name("dictdata")
 INFINITY: Final = 1 << 30
+_new_avp = Avp.__new__
 _MISSING: Final = object()
+_HDR: Final = Struct(">II")
+_HDR_V: Final = Struct(">III")
+_PAD: Final = (b"", b"\0\0\0", b"\0\0", b"\0")
+_KIND_RAW, _KIND_FIXED, _KIND_GROUPED, _KIND_DECODE = range(4)
 _RULE_RE: Final = re.compile(r"^\s*(\d*)\s*(\*?)\s*(\d*)\s*([<{\[])\s*([A-Za-z0-9_.-]+)\s*([>}\]])\s*$")
+
+
+_NO_COUNTS: Final[dict[tuple[int, int], int]] = {}
+_NO_RULES: Final[dict[tuple[int, int], Rule]] = {}
+
+
+def _raw_avp(buf: bytes, off: int, end: int) -> Avp:
+    """The AVP at ``off`` as an object, for Failed-AVP: the whole AVP when it fits, else its header
+    padded with zeros (RFC 6733 §7.1.5)."""
+    if end - off >= 8:
+        flags_len = int.from_bytes(buf[off + 4:off + 8], "big")
+        hl = 12 if flags_len >> 24 & AVP_VENDOR else 8
+        length = flags_len & 0xFFFFFF
+        if hl <= length and off + length <= end:
+            return parse_avps(buf, off, off + length)[0]
+    return _failed_header(buf, off, end)
 
 
 class DictionaryError(Exception):
@@ -65,6 +87,8 @@ class RuleSet:
     by_key: dict[tuple[int, int], Rule] = field(default_factory=dict)
     required: list[Rule] = field(default_factory=list)
     allow_any: bool = False
+    #: key -> maximum occurrences, only for AVPs whose count must be checked (max < infinity or min > 0)
+    counted: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for r in self.rules:
@@ -74,6 +98,8 @@ class RuleSet:
             self.by_key[r.key] = r
             if r.min > 0:
                 self.required.append(r)
+            if r.min > 0 or r.max < INFINITY:
+                self.counted[r.key] = r.max
 
 
 def parse_rule(text: str) -> tuple[str, int, int, bool]:
@@ -98,8 +124,8 @@ class AvpDef:
     """One AVP's definition and its pre-bound codec."""
 
     __slots__ = (
-        "closed", "code", "decode", "encode", "enum", "enum_names", "fixed_size", "flags",
-        "must_not", "name", "rule_texts", "rules", "type", "vendor",
+        "closed", "code", "decode", "encode", "enum", "enum_names", "fixed_head", "fixed_size", "flags",
+        "kind", "must_not", "name", "rule_texts", "rules", "type", "vendor",
     )
 
     def __init__(self, raw: Mapping[str, Any]) -> None:
@@ -119,6 +145,15 @@ class AvpDef:
         self.rules: RuleSet | None = None
         self.decode, self.encode, _ = CODECS[self.type]
         self.fixed_size = FIXED_SIZE.get(self.type)
+        self.fixed_head: bytes | None = self.head(self.fixed_size) if self.fixed_size is not None else None
+        self.kind = (_KIND_FIXED if self.fixed_size is not None else _KIND_GROUPED if self.type == "Grouped"
+                     else _KIND_RAW if self.type == "OctetString" else _KIND_DECODE)
+
+    def head(self, payload_len: int) -> bytes:
+        """The AVP header for a payload of ``payload_len`` octets with our default flags."""
+        if self.vendor:
+            return _HDR_V.pack(self.code, (self.flags << 24) | (12 + payload_len), self.vendor)
+        return _HDR.pack(self.code, (self.flags << 24) | (8 + payload_len))
 
     @property
     def key(self) -> tuple[int, int]:
@@ -227,11 +262,14 @@ class Dictionary:
     def build(self, name: str, value: Any, flags: int | None = None) -> Avp:
         """Build an AVP from a Python value. Grouped values are lists of Avp, (name, value) pairs, or a
         mapping of name -> value (a list value repeats the AVP)."""
-        d = self.avp(name)
-        if d.type == "Grouped":
+        try:
+            d = self.by_name[name]
+        except KeyError:
+            raise EncodeError(f"no AVP named {name!r} in the dictionary") from None
+        if d.kind == _KIND_GROUPED:
             data = b"".join([a.to_bytes() for a in self.build_many(value)])
         else:
-            if d.enum and isinstance(value, str):
+            if d.enum and type(value) is str:
                 try:
                     value = d.enum[value]
                 except KeyError:
@@ -240,11 +278,16 @@ class Dictionary:
                 data = d.encode(value)
             except ValueError as err:
                 raise EncodeError(f"{name}: {err}") from None
-        avp = Avp.__new__(Avp)
+        avp = _new_avp(Avp)
         avp.code = d.code
         avp.vendor = d.vendor
-        avp.flags = d.flags if flags is None else (flags | (AVP_VENDOR if d.vendor else 0))
         avp.data = data
+        if flags is None:
+            avp.flags = d.flags
+            head = d.fixed_head or d.head(len(data))
+            avp._wire = head + data + _PAD[len(data) & 3]
+        else:
+            avp.flags = flags | (AVP_VENDOR if d.vendor else 0)
         return avp
 
     def build_many(self, items: Any) -> list[Avp]:
@@ -254,9 +297,10 @@ class Dictionary:
             pairs = items
         out: list[Avp] = []
         for item in pairs:
-            if isinstance(item, Avp):
-                out.append(item)
-                continue
+            if type(item) is not tuple:
+                if isinstance(item, Avp):
+                    out.append(item)
+                    continue
             name, value = item
             if isinstance(value, list) and self.avp(name).type != "Grouped":
                 out.extend(self.build(name, v) for v in value)
@@ -299,70 +343,98 @@ class Dictionary:
         cmd = self.command(msg.app_id, msg.code, msg.is_request)
         if cmd is None:
             return None
-        assert cmd.rules is not None
-        self.check_avps(msg.avps, cmd.rules)
+        raw = msg.raw
+        if raw is not None:  # just decoded: validate the received bytes themselves
+            self.check_raw(raw, HEADER_LEN, len(raw), cmd.rules)
+        else:
+            self.check_avps(msg.avps, cmd.rules)
         return cmd
 
     def check_avps(self, avps: list[Avp], rules: RuleSet | None) -> None:
+        """Validate a list of AVPs (a message's top level) against ``rules``."""
+        buf = b"".join([a.to_bytes() for a in avps])
+        self.check_raw(buf, 0, len(buf), rules)
+
+    def check_raw(self, buf: bytes, off: int, end: int, rules: RuleSet | None) -> None:
+        """Validate the AVPs encoded in ``buf[off:end]`` without building objects for them.
+
+        Order of checks per AVP follows RFC 6733 §7: length (5014), unsupported M-bit AVP (5001),
+        flag bits (3009), placement (5008), occurrences (5009), value (5014/5004); then 5005.
+        """
         counts: dict[tuple[int, int], int] = {}
         known = self.avps
-        by_key = rules.by_key if rules is not None else {}
+        counted = rules.counted if rules is not None else _NO_COUNTS
+        by_key = rules.by_key if rules is not None else _NO_RULES
         allow_any = rules.allow_any if rules is not None else True
-        for a in avps:
-            key = (a.code, a.vendor)
+        unpack_from = _HDR.unpack_from
+        while off < end:
+            if end - off < 8:
+                raise DiameterError(ResultCode.INVALID_AVP_LENGTH, "truncated AVP header",
+                                    [_raw_avp(buf, off, end)])
+            code, flags_len = unpack_from(buf, off)
+            flags = flags_len >> 24
+            length = flags_len & 0xFFFFFF
+            if flags & AVP_VENDOR:
+                hl = 12
+                vendor = unpack_from(buf, off + 4)[1] if end - off >= 12 else 0
+            else:
+                hl = 8
+                vendor = 0
+            if length < hl or off + length > end:
+                raise DiameterError(ResultCode.INVALID_AVP_LENGTH, f"AVP {code} length {length} does not fit",
+                                    [_raw_avp(buf, off, end)])
+            key = (code, vendor)
             d = known.get(key)
             if d is None:
-                if a.flags & AVP_MANDATORY:
+                if flags & AVP_MANDATORY:
                     raise DiameterError(ResultCode.AVP_UNSUPPORTED,
-                                        f"AVP {a.code} (vendor {a.vendor}) is not supported", [a])
+                                        f"AVP {code} (vendor {vendor}) is not supported", [_raw_avp(buf, off, end)])
+                off += (length + 3) & ~3
                 continue
-            if a.flags & d.must_not:
-                raise DiameterError(ResultCode.INVALID_AVP_BITS, f"{d.name} must not have the M-bit", [a])
-            rule = by_key.get(key)
-            if rule is None:
-                if not allow_any:
-                    raise DiameterError(ResultCode.AVP_NOT_ALLOWED, f"{d.name} is not allowed here", [a])
-            else:
+            if flags & d.must_not:
+                raise DiameterError(ResultCode.INVALID_AVP_BITS, f"{d.name} must not have the M-bit",
+                                    [_raw_avp(buf, off, end)])
+            mx = counted.get(key)
+            if mx is not None:
                 n = counts.get(key, 0) + 1
                 counts[key] = n
-                if n > rule.max:
+                if n > mx:
                     raise DiameterError(ResultCode.AVP_OCCURS_TOO_MANY_TIMES,
-                                        f"{d.name} occurs more than {rule.max} time(s)", [a])
-            self._check_value(a, d)
+                                        f"{d.name} occurs more than {mx} time(s)", [_raw_avp(buf, off, end)])
+            elif not allow_any and key not in by_key:
+                raise DiameterError(ResultCode.AVP_NOT_ALLOWED, f"{d.name} is not allowed here",
+                                    [_raw_avp(buf, off, end)])
+            kind = d.kind
+            if kind == _KIND_FIXED:
+                if length - hl != d.fixed_size:
+                    raise DiameterError(ResultCode.INVALID_AVP_LENGTH,
+                                        f"{d.name} must be {d.fixed_size} octets, got {length - hl}",
+                                        [_raw_avp(buf, off, end)])
+                if d.closed and d.decode(buf[off + hl:off + length]) not in d.enum_names:
+                    raise DiameterError(ResultCode.INVALID_AVP_VALUE, f"{d.name}: unknown value",
+                                        [_raw_avp(buf, off, end)])
+            elif kind == _KIND_GROUPED:
+                try:
+                    self.check_raw(buf, off + hl, off + length, d.rules)
+                except DiameterError as err:
+                    inner = b"".join([f.to_bytes() for f in err.failed_avps])
+                    err.failed_avps = [Avp(code, inner, flags, vendor)]
+                    raise
+            elif kind == _KIND_DECODE:
+                try:
+                    d.decode(buf[off + hl:off + length])
+                except LengthError as err:
+                    raise DiameterError(ResultCode.INVALID_AVP_LENGTH, f"{d.name}: {err}",
+                                        [_raw_avp(buf, off, end)]) from None
+                except ValueError as err:
+                    raise DiameterError(ResultCode.INVALID_AVP_VALUE, f"{d.name}: {err}",
+                                        [_raw_avp(buf, off, end)]) from None
+            off += (length + 3) & ~3
         if rules is not None:
             for rule in rules.required:
                 if counts.get(rule.key, 0) < rule.min:  # type: ignore[arg-type]
                     d = known[rule.key]  # type: ignore[index]
                     raise DiameterError(ResultCode.MISSING_AVP, f"{d.name} is missing", [d.example()])
-
-    def _check_value(self, a: Avp, d: AvpDef) -> None:
-        size = d.fixed_size
-        if size is not None:
-            if len(a.data) != size:
-                raise DiameterError(ResultCode.INVALID_AVP_LENGTH,
-                                    f"{d.name} must be {size} octets, got {len(a.data)}", [a])
-            if d.closed:
-                value = d.decode(a.data)
-                if value not in d.enum_names:
-                    raise DiameterError(ResultCode.INVALID_AVP_VALUE, f"{d.name}: unknown value {value}", [a])
-            return
-        if d.type == "Grouped":
-            try:
-                children = parse_avps(a.data, 0, len(a.data))
-                self.check_avps(children, d.rules)
-            except DiameterError as err:
-                inner = b"".join([f.to_bytes() for f in err.failed_avps])
-                err.failed_avps = [Avp(a.code, inner, a.flags, a.vendor)]
-                raise
-            return
-        if d.type == "OctetString":
-            return
-        try:
-            d.decode(a.data)
-        except LengthError as err:
-            raise DiameterError(ResultCode.INVALID_AVP_LENGTH, f"{d.name}: {err}", [a]) from None
-        except ValueError as err:
-            raise DiameterError(ResultCode.INVALID_AVP_VALUE, f"{d.name}: {err}", [a]) from None
 
     # --- rendering -------------------------------------------------------------------------------
     def dump(self, msg: Message) -> str:

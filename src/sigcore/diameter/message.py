@@ -115,7 +115,7 @@ def new_end_to_end() -> int:
 class Message:
     """A Diameter message. ``avps`` is the ordered list of top-level AVPs."""
 
-    __slots__ = ("app_id", "avps", "code", "end_to_end", "flags", "hop_by_hop")
+    __slots__ = ("app_id", "avps", "code", "end_to_end", "flags", "hop_by_hop", "raw")
 
     def __init__(
         self,
@@ -132,6 +132,7 @@ class Message:
         self.hop_by_hop = hop_by_hop
         self.end_to_end = end_to_end
         self.avps: list[Avp] = avps if avps is not None else []
+        self.raw: bytes | None = None  # the bytes it was decoded from; None once built or changed here
 
     # --- flags -------------------------------------------------------------------------------
     @property
@@ -176,6 +177,7 @@ class Message:
         msg.hop_by_hop = h.hop_by_hop
         msg.end_to_end = h.end_to_end
         msg.avps = avps
+        msg.raw = buf
         return msg
 
     def encode(self) -> bytes:
