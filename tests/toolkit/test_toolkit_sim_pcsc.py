@@ -203,3 +203,12 @@ def test_provision_creates_the_subscriber_from_the_card(virtual_card, tmp_path: 
     assert ki not in result.output and opc not in result.output
     subscriber = Store(url, kek).get_subscriber("001010123456789")
     assert subscriber.iccid == "89019990001234567893"
+
+
+def test_sigcore_command_end_to_end(virtual_card) -> None:
+    """Through the real `sigcore` entry point (src/sigcore/cli.py's register hook), in a separate process."""
+    virtual_card(FULL_CARD)
+    done = subprocess.run([sys.executable, "-m", "sigcore.cli", "sim", "read", "--json"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["IMSI"] == "001010123456789"
