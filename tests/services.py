@@ -17,6 +17,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -49,6 +50,7 @@ class _Server:
     """A temporary directory plus one logged server process; `stop` removes both."""
 
     name = "server"
+    stop_signal: signal.Signals | None = None  # sent before LoggedProcess's SIGINT, for servers ignoring it
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix=f"sigcore-{self.name}-"))
@@ -63,6 +65,8 @@ class _Server:
 
     def stop(self) -> None:
         if self.process is not None:
+            if self.stop_signal is not None and self.process.pid is not None and self.process.is_running():
+                os.killpg(self.process.pid, self.stop_signal)
             self.process.stop(timeout=20.0)
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -104,6 +108,7 @@ class MariaDBServer(_Server):
     """``mariadb-install-db`` + ``mariadbd --no-defaults``; a password user for TCP, root via the socket."""
 
     name = "mariadb"
+    stop_signal = signal.SIGTERM  # mariadbd shuts down on SIGTERM, not SIGINT
     user = "sigcore"
     password = "sigcore-test"
 

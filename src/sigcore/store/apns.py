@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sigcore.store import tables as t
 from sigcore.store import validate as v
 from sigcore.store.base import StoreBase
-from sigcore.store.errors import Conflict, NotFound
+from sigcore.store.errors import Conflict, InvalidValue, NotFound
 from sigcore.store.records import ApnProfile, PdnType
 
 APN_FIELDS = frozenset(
@@ -51,7 +51,7 @@ def apn_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
     """Check APN profile fields and turn them into column values; unknown names are an error."""
     unknown = set(fields) - APN_FIELDS
     if unknown:
-        raise v.InvalidValue(f"{sorted(unknown)[0]}: not a field of an APN profile")
+        raise InvalidValue(f"{sorted(unknown)[0]}: not a field of an APN profile")
     out = dict(fields)
     checks = {"qci": (1, 255), "arp_priority": (1, 15), "ambr_ul": (0, 2**63 - 1), "ambr_dl": (0, 2**63 - 1)}
     for name, (low, high) in checks.items():

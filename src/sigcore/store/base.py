@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, CursorResult, Engine, bindparam, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +20,13 @@ from sigcore.store.migrate import current_revision, head_revision, migrate
 SUBSCRIBER_ID_BY_IMSI = select(t.subscribers.c.id).where(t.subscribers.c.imsi == bindparam("imsi"))
 """Also used as a scalar subquery, so that hot statements address a subscriber's rows in one round trip."""
 SUBSCRIBER_ID_SUBQUERY = SUBSCRIBER_ID_BY_IMSI.scalar_subquery()
+
+
+def new_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just created (portable: no RETURNING needed)."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def utc_now() -> dt.datetime:

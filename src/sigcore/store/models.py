@@ -121,9 +121,9 @@ class AuthDataRow(Base):
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
     )
-    ki_enc: Mapped[bytes] = mapped_column(LargeBinary(64))
-    opc_enc: Mapped[bytes | None] = mapped_column(LargeBinary(64))
-    op_enc: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+    ki_enc: Mapped[bytes] = mapped_column(LargeBinary())
+    opc_enc: Mapped[bytes | None] = mapped_column(LargeBinary())
+    op_enc: Mapped[bytes | None] = mapped_column(LargeBinary())
     amf: Mapped[int] = mapped_column(Integer, default=0x8000)
     sqn: Mapped[int] = mapped_column(BigInteger, default=0, doc="last SQN handed out (48 bits)")
     algorithm: Mapped[str] = mapped_column(String(16), default="milenage")

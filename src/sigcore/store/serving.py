@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sigcore.store import tables as t
 from sigcore.store import validate as v
 from sigcore.store.auc import AucRepository
-from sigcore.store.base import SUBSCRIBER_ID_SUBQUERY, as_utc, utc_now
+from sigcore.store.base import SUBSCRIBER_ID_SUBQUERY, as_utc, new_id, utc_now
 from sigcore.store.errors import NotFound
 from sigcore.store.records import RoamingRule, ServingNode, ServingState
 
@@ -100,9 +100,9 @@ class ServingRepository(AucRepository):
             scope = t.roaming_rules.c.subscriber_id
             conn.execute(delete(t.roaming_rules).where(
                 t.roaming_rules.c.plmn == plmn, scope == sid if sid is not None else scope.is_(None)))
-            rid = conn.execute(
+            rid = new_id(conn.execute(
                 insert(t.roaming_rules), {"plmn": plmn, "allowed": bool(allowed), "subscriber_id": sid}
-            ).inserted_primary_key[0]
+            ))
         return RoamingRule(rid, plmn, bool(allowed), imsi)
 
     def list_roaming_rules(self, imsi: str | None = None) -> list[RoamingRule]:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sigcore.store import tables as t
 from sigcore.store import validate as v
 from sigcore.store.apns import ApnRepository, apn_from_row
-from sigcore.store.base import SUBSCRIBER_ID_BY_IMSI, as_utc, utc_now
+from sigcore.store.base import SUBSCRIBER_ID_BY_IMSI, as_utc, new_id, utc_now
 from sigcore.store.errors import Conflict, InvalidValue, NotFound
 from sigcore.store.records import (
     AddedSubscriber,
@@ -96,12 +96,12 @@ def _apn_requests(apns: Iterable[str | ApnRequest], default_apn: str | None) -> 
     return requests
 
 
-def _assignment(m: Mapping[str, Any]) -> ApnAssignment:
+def _assignment(m: Mapping[Any, Any]) -> ApnAssignment:
     profile = apn_from_row({c.name: m[f"apn_{c.name}"] for c in t.apn_profiles.c})
     return ApnAssignment(profile, m["context_id"], m["static_ipv4"], m["static_ipv6"])
 
 
-def _subscriber(m: Mapping[str, Any], apns: Sequence[ApnAssignment]) -> Subscriber:
+def _subscriber(m: Mapping[Any, Any], apns: Sequence[ApnAssignment]) -> Subscriber:
     default = next((a.name for a in apns if a.profile.id == m["default_apn_id"]), None)
     return Subscriber(
         id=m["id"], imsi=m["imsi"], msisdn=m["msisdn"], iccid=m["iccid"], enabled=bool(m["enabled"]),
@@ -157,7 +157,7 @@ class SubscriberRepository(ApnRepository):
                 if profiles:
                     columns["default_apn_id"] = profiles[0].id if default_apn is None else next(
                         p.id for p in profiles if p.name == v.apn_name(default_apn))
-                sid = conn.execute(insert(t.subscribers), columns).inserted_primary_key[0]
+                sid = new_id(conn.execute(insert(t.subscribers), columns))
                 self._write_apns(conn, sid, requests, profiles)
                 conn.execute(insert(t.auth_data), {**auth, "subscriber_id": sid})
                 conn.execute(insert(t.serving_state), {"subscriber_id": sid})

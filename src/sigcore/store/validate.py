@@ -25,7 +25,7 @@ def imsi(value: str) -> str:
 
 
 def optional_digits(field: str, value: str | None, low: int, high: int) -> str | None:
-    return None if value in (None, "") else digits(field, value, low, high)  # type: ignore[arg-type]
+    return None if value in (None, "") else digits(field, value, low, high)
 
 
 def key(field: str, value: bytes | str) -> bytes:
@@ -66,7 +66,7 @@ def ip(field: str, value: str | None, version: int) -> str | None:
     if value in (None, ""):
         return None
     try:
-        address = ipaddress.ip_address(value)  # type: ignore[arg-type]
+        address = ipaddress.ip_address(value)
     except ValueError:
         raise InvalidValue(f"{field}: not an IP address") from None
     if address.version != version:

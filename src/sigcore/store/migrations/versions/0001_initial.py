@@ -88,9 +88,9 @@ def upgrade() -> None:
     op.create_table(
         "auth_data",
         sa.Column("subscriber_id", sa.Integer(), nullable=False),
-        sa.Column("ki_enc", sa.LargeBinary(64), nullable=False),
-        sa.Column("opc_enc", sa.LargeBinary(64), nullable=True),
-        sa.Column("op_enc", sa.LargeBinary(64), nullable=True),
+        sa.Column("ki_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("opc_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("op_enc", sa.LargeBinary(), nullable=True),
         sa.Column("amf", sa.Integer(), nullable=False),
         sa.Column("sqn", sa.BigInteger(), nullable=False),
         sa.Column("algorithm", sa.String(16), nullable=False),
