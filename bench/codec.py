@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from samples import build_air, build_ula, count_avps  # noqa: E402
+from samples import build_air, build_ula, count_avps
 
-from sigcore.diameter import DICTIONARY, Message  # noqa: E402
+from sigcore.diameter import DICTIONARY, Message
 
 
 def rate(fn: Callable[[], object], seconds: float) -> float:

@@ -69,7 +69,7 @@ class RawPeer:
         """True if the server closed the connection (EOF) within ``timeout``."""
         try:
             data = await asyncio.wait_for(self.reader.read(65536), timeout)
-        except (ConnectionResetError, asyncio.TimeoutError):
+        except (TimeoutError, ConnectionResetError):
             return False
         return data == b""
 

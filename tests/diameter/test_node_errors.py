@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from nodefixtures import Served, start_server
+from rawpeer import RawPeer, ccr, ccr_avps
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import FLAG_ERROR, FLAG_RETRANSMIT, ResultCode
 from sigcore.diameter.message import Message
-
-from nodefixtures import Served, start_server
-from rawpeer import RawPeer, ccr, ccr_avps
 
 
 def failed_avps(ans: Message) -> list[Avp]:
@@ -72,14 +71,14 @@ async def test_5014_avp_length_beyond_message(server: Served) -> None:
 
 async def test_5014_fixed_size_type_with_wrong_length(server: Served) -> None:
     bad = Avp(D.avp("CC-Request-Number").code, b"\0\0\0\0\1")
-    ans = await ask(server, ccr(avps=ccr_avps(CC_Request_Number=None) + [bad]).encode())
+    ans = await ask(server, ccr(avps=[*ccr_avps(CC_Request_Number=None), bad]).encode())
     assert ans["Result-Code"] == ResultCode.INVALID_AVP_LENGTH
     assert failed_avps(ans) == [bad]
 
 
 async def test_5004_invalid_utf8(server: Served) -> None:
     bad = Avp(D.avp("Service-Context-Id").code, b"\xff\xfe@3gpp.org")
-    ans = await ask(server, ccr(avps=ccr_avps(Service_Context_Id=None) + [bad]).encode())
+    ans = await ask(server, ccr(avps=[*ccr_avps(Service_Context_Id=None), bad]).encode())
     assert ans["Result-Code"] == ResultCode.INVALID_AVP_VALUE
     assert failed_avps(ans) == [bad]
     assert "UTF-8" in ans["Error-Message"]
