@@ -44,7 +44,7 @@ def _fixed(fmt: str) -> tuple[Decoder, Encoder, int]:
     def enc(value: Any) -> bytes:
         try:
             return pack(value)
-        except struct.error as err:
+        except (struct.error, OverflowError) as err:  # OverflowError: a float beyond Float32's range
             raise ValueError(f"{value!r} does not fit {fmt}: {err}") from None
 
     return dec, enc, size
