@@ -102,6 +102,11 @@ class RuleSet:
                 self.counted[r.key] = r.max
 
 
+def _is_repeated_group(value: Any) -> bool:
+    """A list of groups (each a list/mapping/Group) repeats a Grouped AVP; a list of pairs is one group."""
+    return type(value) is list and bool(value) and isinstance(value[0], (Mapping, Group, list))
+
+
 def parse_rule(text: str) -> tuple[str, int, int, bool]:
     """Parse ``"1*{ Name }"`` into (name, min, max, fixed) following RFC 6733 §3.2 defaults."""
     m = _RULE_RE.match(text)
@@ -261,54 +266,73 @@ class Dictionary:
     # --- building ------------------------------------------------------------------------------
     def build(self, name: str, value: Any, flags: int | None = None) -> Avp:
         """Build an AVP from a Python value. Grouped values are lists of Avp, (name, value) pairs, or a
-        mapping of name -> value (a list value repeats the AVP)."""
-        try:
-            d = self.by_name[name]
-        except KeyError:
-            raise EncodeError(f"no AVP named {name!r} in the dictionary") from None
-        if d.kind == _KIND_GROUPED:
-            data = b"".join([a.to_bytes() for a in self.build_many(value)])
-        else:
-            if d.enum and type(value) is str:
-                try:
-                    value = d.enum[value]
-                except KeyError:
-                    raise EncodeError(f"{name}: no enumeration value {value!r}") from None
-            try:
-                data = d.encode(value)
-            except ValueError as err:
-                raise EncodeError(f"{name}: {err}") from None
+        mapping of name -> value (a list value repeats the AVP; None leaves it out)."""
+        d = self._def(name)
+        data = self._payload(d, value)
         avp = _new_avp(Avp)
         avp.code = d.code
         avp.vendor = d.vendor
         avp.data = data
         if flags is None:
             avp.flags = d.flags
-            head = d.fixed_head or d.head(len(data))
-            avp._wire = head + data + _PAD[len(data) & 3]
+            avp._wire = (d.fixed_head or d.head(len(data))) + data + _PAD[len(data) & 3]
         else:
             avp.flags = flags | (AVP_VENDOR if d.vendor else 0)
         return avp
 
     def build_many(self, items: Any) -> list[Avp]:
-        if isinstance(items, Mapping):
-            pairs: Iterable[Any] = items.items()
-        else:
-            pairs = items
+        """AVP objects for a list of (name, value) pairs / Avp objects, or a mapping."""
         out: list[Avp] = []
-        for item in pairs:
+        for item in items.items() if isinstance(items, Mapping) else items:
             if type(item) is not tuple:
-                if isinstance(item, Avp):
-                    out.append(item)
-                    continue
+                out.append(item)
+                continue
             name, value = item
-            if isinstance(value, list) and self.avp(name).type != "Grouped":
+            if value is None:
+                continue
+            if (type(value) is list and self._def(name).kind != _KIND_GROUPED) or _is_repeated_group(value):
                 out.extend(self.build(name, v) for v in value)
-            elif isinstance(value, list) and value and isinstance(value[0], (Mapping, Group)):
-                out.extend(self.build(name, v) for v in value)  # repeated Grouped AVP
-            elif value is not None:
+            else:
                 out.append(self.build(name, value))
         return out
+
+    def _def(self, name: str) -> AvpDef:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise EncodeError(f"no AVP named {name!r} in the dictionary") from None
+
+    def _payload(self, d: AvpDef, value: Any) -> bytes:
+        if d.kind == _KIND_GROUPED:
+            return self._wires(value)
+        if d.enum and type(value) is str:
+            try:
+                value = d.enum[value]
+            except KeyError:
+                raise EncodeError(f"{d.name}: no enumeration value {value!r}") from None
+        try:
+            return d.encode(value)  # type: ignore[no-any-return]
+        except ValueError as err:
+            raise EncodeError(f"{d.name}: {err}") from None
+
+    def _wires(self, items: Any) -> bytes:
+        """The wire bytes of a Grouped payload, built without intermediate Avp objects."""
+        parts: list[bytes] = []
+        append = parts.append
+        for item in items.items() if isinstance(items, Mapping) else items:
+            if type(item) is not tuple:
+                append(item.to_bytes())
+                continue
+            name, value = item
+            if value is None:
+                continue
+            d = self._def(name)
+            repeated = (type(value) is list and d.kind != _KIND_GROUPED) or _is_repeated_group(value)
+            values = value if repeated else (value,)
+            for v in values:
+                data = self._payload(d, v)
+                append((d.fixed_head or d.head(len(data))) + data + _PAD[len(data) & 3])
+        return b"".join(parts)
 
     # --- reading -------------------------------------------------------------------------------
     def value(self, avp: Avp) -> Any:
