@@ -52,12 +52,18 @@ def peek_header(buf: bytes | bytearray | memoryview, offset: int = 0) -> Header:
 
 
 def _failed_header(buf: bytes, off: int, end: int) -> Avp:
-    """The offending AVP's header, zero-padded where it was cut short (RFC 6733 §7.1.5, 5014)."""
+    """The offending AVP's header, zero-padded where it was cut short, with a zero-filled payload of the
+    minimum length for its type (empty for Grouped or unknown AVPs): RFC 6733 §7.1.5, 5014."""
+    from sigcore.diameter.dictionary import DICTIONARY
+
     head = bytes(buf[off:min(end, off + 12)]).ljust(8, b"\0")
     code, flags_len = _U32X2.unpack_from(head)
     flags = flags_len >> 24
     vendor = _U32.unpack_from(head.ljust(12, b"\0"), 8)[0] if flags & AVP_VENDOR else 0
-    return Avp(code, b"", flags, vendor)
+    known = DICTIONARY.avps.get((code, vendor))
+    avp = Avp(code, known.example().data if known is not None else b"", flags, vendor)
+    avp.flags = flags  # keep a V-bit whose vendor id was cut off (it reads as vendor 0)
+    return avp
 
 
 def parse_avps(buf: bytes, off: int, end: int) -> list[Avp]:
