@@ -423,6 +423,9 @@ class Dictionary:
                 n = counts.get(key, 0) + 1
                 counts[key] = n
                 if n > mx:
+                    if mx == 0:  # RFC 6733 §3.2: a maximum of zero means the AVP MUST NOT be present
+                        raise DiameterError(ResultCode.AVP_NOT_ALLOWED, f"{d.name} must not be present",
+                                            [_raw_avp(buf, off, end)])
                     raise DiameterError(ResultCode.AVP_OCCURS_TOO_MANY_TIMES,
                                         f"{d.name} occurs more than {mx} time(s)", [_raw_avp(buf, off, end)])
             elif not allow_any and key not in by_key:
