@@ -9,8 +9,8 @@ S6A = 16777251
 VENDOR_3GPP = 10415
 
 
-def build_air() -> Message:
-    avps = D.build_many([
+def air_spec() -> list[tuple[str, object]]:
+    return [
         ("Session-Id", "mme.epc.mnc001.mcc001.3gppnetwork.org;1234567;1;air"),
         ("Vendor-Specific-Application-Id", [("Vendor-Id", VENDOR_3GPP), ("Auth-Application-Id", S6A)]),
         ("Auth-Session-State", 1),
@@ -21,8 +21,11 @@ def build_air() -> Message:
         ("Requested-EUTRAN-Authentication-Info", [("Number-Of-Requested-Vectors", 1),
                                                   ("Immediate-Response-Preferred", 1)]),
         ("Visited-PLMN-Id", bytes.fromhex("00f110")),
-    ])
-    return Message(318, S6A, 0xC0, 0x1234, 0x5678, avps)
+    ]
+
+
+def build_air() -> Message:
+    return Message(318, S6A, 0xC0, 0x1234, 0x5678, D.build_many(air_spec()))
 
 
 def _apn(ctx: int, name: str) -> list[tuple[str, object]]:
@@ -39,7 +42,7 @@ def _apn(ctx: int, name: str) -> list[tuple[str, object]]:
     ]
 
 
-def build_ula() -> Message:
+def ula_spec() -> list[tuple[str, object]]:
     sub = [
         ("MSISDN", bytes.fromhex("5155214365f7")),
         ("Subscriber-Status", 0),
@@ -54,7 +57,7 @@ def build_ula() -> Message:
         ]),
         ("Subscribed-Periodic-RAU-TAU-Timer", 600),
     ]
-    avps = D.build_many([
+    return [
         ("Session-Id", "mme.epc.mnc001.mcc001.3gppnetwork.org;1234567;1;ulr"),
         ("Vendor-Specific-Application-Id", [("Vendor-Id", VENDOR_3GPP), ("Auth-Application-Id", S6A)]),
         ("Result-Code", 2001),
@@ -63,8 +66,44 @@ def build_ula() -> Message:
         ("Origin-Realm", "localdomain"),
         ("ULA-Flags", 1),
         ("Subscription-Data", sub),
-    ])
-    return Message(316, S6A, 0x40, 0x1234, 0x5678, avps)
+    ]
+
+
+def build_ula() -> Message:
+    return Message(316, S6A, 0x40, 0x1234, 0x5678, D.build_many(ula_spec()))
+
+
+def python_diameter_builder(spec: list[tuple[str, object]], code: int, request: bool):  # type: ignore[no-untyped-def]
+    """A function building the same message with python-diameter's generic API (Avp.new from values);
+    AVP codes are resolved once up front, which favours python-diameter."""
+    from diameter.message import Message as PdMessage
+    from diameter.message.avp import Avp as PdAvp
+
+    def resolve(items: list[tuple[str, object]]) -> list[tuple[int, int, object]]:
+        out = []
+        for name, value in items:
+            d = D.avp(name)
+            if d.type == "Grouped":
+                value = resolve(value)  # type: ignore[arg-type]
+            elif d.type in ("DiameterIdentity", "DiameterURI") and isinstance(value, str):
+                value = value.encode()  # python-diameter takes identities as bytes
+            out.append((d.code, d.vendor, value))
+        return out
+
+    resolved = resolve(spec)
+
+    def make(items: list[tuple[int, int, object]]) -> list[PdAvp]:
+        return [PdAvp.new(c, v, value=make(val) if isinstance(val, list) else val) for c, v, val in items]
+
+    def build() -> bytes:
+        msg = PdMessage()
+        msg.header.command_code = code
+        msg.header.application_id = S6A
+        msg.header.is_request = request
+        msg.avps = make(resolved)
+        return msg.as_bytes()
+
+    return build
 
 
 def count_avps(msg: Message) -> int:

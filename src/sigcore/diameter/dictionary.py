@@ -20,7 +20,7 @@ from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import AVP_MANDATORY, AVP_VENDOR, HEADER_LEN, ResultCode
 from sigcore.diameter.errors import DecodeError, DiameterError, EncodeError
 from sigcore.diameter.message import Message, _failed_header, parse_avps
-from sigcore.diameter.types import CODECS, FIXED_SIZE, LengthError
+from sigcore.diameter.types import CODECS, ENCODE_ERRORS, FIXED_SIZE, LengthError
 
 DATA_DIR: Final = Path(__file__).with_name("dictdata")
 INFINITY: Final = 1 << 30
@@ -267,8 +267,16 @@ class Dictionary:
     def build(self, name: str, value: Any, flags: int | None = None) -> Avp:
         """Build an AVP from a Python value. Grouped values are lists of Avp, (name, value) pairs, or a
         mapping of name -> value (a list value repeats the AVP; None leaves it out)."""
-        d = self._def(name)
-        data = self._payload(d, value)
+        d = self.by_name.get(name) or self._def(name)
+        if d.kind == _KIND_GROUPED:
+            data = self._wires(value)
+        elif d.fixed_head is not None and not d.enum:
+            try:
+                data = d.encode(value)
+            except ENCODE_ERRORS as err:
+                raise EncodeError(f"{d.name}: {err}") from None
+        else:
+            data = self._payload(d, value)
         avp = _new_avp(Avp)
         avp.code = d.code
         avp.vendor = d.vendor
@@ -283,7 +291,9 @@ class Dictionary:
     def build_many(self, items: Any) -> list[Avp]:
         """AVP objects for a list of (name, value) pairs / Avp objects, or a mapping."""
         out: list[Avp] = []
-        for item in items.items() if isinstance(items, Mapping) else items:
+        if type(items) is dict or isinstance(items, Mapping):
+            items = items.items()
+        for item in items:
             if type(item) is not tuple:
                 out.append(item)
                 continue
@@ -312,26 +322,38 @@ class Dictionary:
                 raise EncodeError(f"{d.name}: no enumeration value {value!r}") from None
         try:
             return d.encode(value)  # type: ignore[no-any-return]
-        except ValueError as err:
+        except ENCODE_ERRORS as err:
             raise EncodeError(f"{d.name}: {err}") from None
 
     def _wires(self, items: Any) -> bytes:
-        """The wire bytes of a Grouped payload, built without intermediate Avp objects."""
+        """The wire bytes of a Grouped payload, built without intermediate Avp objects (hot path: inlined)."""
+        if type(items) is dict or isinstance(items, Mapping):
+            items = items.items()
         parts: list[bytes] = []
         append = parts.append
-        for item in items.items() if isinstance(items, Mapping) else items:
+        by_name = self.by_name
+        for item in items:
             if type(item) is not tuple:
                 append(item.to_bytes())
                 continue
             name, value = item
             if value is None:
                 continue
-            d = self._def(name)
-            repeated = (type(value) is list and d.kind != _KIND_GROUPED) or _is_repeated_group(value)
-            values = value if repeated else (value,)
-            for v in values:
-                data = self._payload(d, v)
-                append((d.fixed_head or d.head(len(data))) + data + _PAD[len(data) & 3])
+            d = by_name.get(name) or self._def(name)
+            if type(value) is list and (d.kind != _KIND_GROUPED or _is_repeated_group(value)):
+                for v in value:
+                    data = self._payload(d, v)
+                    append(d.head(len(data)) + data + _PAD[len(data) & 3])
+                continue
+            fixed_head = d.fixed_head
+            if fixed_head is not None and not d.enum:
+                try:
+                    append(fixed_head + d.encode(value))
+                except ENCODE_ERRORS as err:
+                    raise EncodeError(f"{d.name}: {err}") from None
+                continue
+            data = self._wires(value) if d.kind == _KIND_GROUPED else self._payload(d, value)
+            append((fixed_head or d.head(len(data))) + data + _PAD[len(data) & 3])
         return b"".join(parts)
 
     # --- reading -------------------------------------------------------------------------------

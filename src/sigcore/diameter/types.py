@@ -22,6 +22,10 @@ ADDRESS_FAMILY_IPV4: Final = 1
 ADDRESS_FAMILY_IPV6: Final = 2
 
 
+#: What an encoder raises for a value it cannot encode (struct.error comes from the fixed-size packers).
+ENCODE_ERRORS: Final = (ValueError, TypeError, struct.error, OverflowError)
+
+
 class LengthError(ValueError):
     """The payload size does not fit the type (DIAMETER_INVALID_AVP_LENGTH)."""
 
