@@ -27,6 +27,7 @@ from sigcore.diameter.capabilities import (
     summarise,
 )
 from sigcore.diameter.constants import Cmd, DisconnectCause, ResultCode
+from sigcore.diameter.errors import DiameterError
 from sigcore.diameter.events import Action, Connect, Deliver, Disconnect, PeerDown, PeerUp, Send
 from sigcore.diameter.message import Message
 
@@ -203,23 +204,25 @@ class Peer:
             if conn is not self.conn:
                 return
             self._watchdog_at = now + self._tw()  # any traffic resets the watchdog (RFC 3539)
+            self.suspect = False  # RFC 3539 §3.4.1: any message received in SUSPECT returns to OKAY
             if code == Cmd.DEVICE_WATCHDOG:
                 if msg.is_request:
                     self._emit(Send(conn, make_dwa(msg, self.local.identity)))
                 else:
                     self._dwr_pending = False
-                    self.suspect = False
                 return
             if code == Cmd.DISCONNECT_PEER and msg.is_request:
                 self._emit(Send(conn, make_dpa(msg, self.local.identity)))
-                cause = msg.get("Disconnect-Cause", DisconnectCause.REBOOTING)
+                try:
+                    cause = msg.get("Disconnect-Cause", DisconnectCause.REBOOTING)
+                except (DiameterError, ValueError):  # malformed: the peer still wants to go
+                    cause = DisconnectCause.REBOOTING
                 self._closed(now, f"peer sent DPR ({_cause_name(cause)})", cause=int(cause))
                 return
             if code == Cmd.CAPABILITIES_EXCHANGE:
                 if msg.is_request:
                     self._emit(Send(conn, make_cea(msg, self.local, ResultCode.SUCCESS)))
                 return
-            self.suspect = False
             self._emit(Deliver(conn, msg))
             return
         if st is State.CLOSING and conn is self.conn:
@@ -299,14 +302,23 @@ class Peer:
             self._closed(now, "no common application", reconnect=False)
             return
         self._emit(Send(conn, make_cea(cer, self.local, ResultCode.SUCCESS)))
-        self._open(conn, State.R_OPEN, cer, apps, now)
+        self._open(conn, State.R_OPEN, summarise(cer), apps, now)
 
     def _process_cea(self, cea: Message, now: float) -> None:
-        rc = cea.get("Result-Code")
+        # The CEA is not validated against its CCF (lenient towards peers' extras), but every value
+        # read from it must decode: a malformed one closes the connection instead of raising.
+        try:
+            rc = cea.get("Result-Code")
+            if rc == ResultCode.SUCCESS:
+                remote_apps = remote_applications(cea)
+                remote = summarise(cea)
+        except (DiameterError, ValueError) as err:
+            self._error(now, f"malformed CEA: {err}")
+            return
         if rc != ResultCode.SUCCESS:
             self._error(now, f"CEA Result-Code {rc}", reconnect=rc != ResultCode.NO_COMMON_APPLICATION)
             return
-        apps = common_applications(self.local.applications, remote_applications(cea))
+        apps = common_applications(self.local.applications, remote_apps)
         if not apps:
             self._error(now, "no common application in CEA", reconnect=False)
             return
@@ -314,12 +326,12 @@ class Peer:
             self._emit(Disconnect(self.r_conn))
             self.r_conn = None
             self._r_cer = None
-        self._open(self.i_conn, State.I_OPEN, cea, apps, now)
+        self._open(self.i_conn, State.I_OPEN, remote, apps, now)
 
-    def _open(self, conn: Any, state: State, caps: Message, apps: frozenset[int], now: float) -> None:
+    def _open(self, conn: Any, state: State, remote: dict[str, Any], apps: frozenset[int], now: float) -> None:
         self.conn = conn
         self.applications = apps
-        self.remote = summarise(caps)
+        self.remote = remote
         self._deadline = None
         self._dwr_pending = False
         self.suspect = False
@@ -328,9 +340,7 @@ class Peer:
         self._emit(PeerUp(conn, apps, self.remote))
 
     def _error(self, now: float, reason: str, reconnect: bool = True) -> None:
-        for c in {id(x): x for x in (self.i_conn, self.r_conn, self.conn) if x is not None}.values():
-            self._emit(Disconnect(c))
-        self._closed(now, reason, reconnect=reconnect)
+        self._closed(now, reason, reconnect=reconnect)  # _closed disconnects every connection, once
 
     def _closed(self, now: float, reason: str, cause: int | None = None, reconnect: bool = True) -> None:
         was_open = self.is_open or self.state is State.CLOSING
