@@ -1,0 +1,72 @@
+"""``sigcore snmp-agent``: the SNMP view of the counters every sigcore process flushes to Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import typer
+
+from sigcore.cli_groups import ConfigOption
+from sigcore.config import ConfigError, load_config, split_host_port
+from sigcore.metrics.redis_store import connect, read_snapshot
+from sigcore.metrics.snapshot import Snapshot
+from sigcore.metrics.snmp.agent import AgentSettings, SnmpAgent
+
+log = logging.getLogger("sigcore.metrics.cli")
+
+
+async def run_agent(settings: AgentSettings, redis_url: str | None, stop: asyncio.Event | None = None) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM)."""
+    client = connect(redis_url) if redis_url else None
+
+    async def source() -> Snapshot:
+        if client is None:
+            return Snapshot(source="local")
+        return await read_snapshot(client)
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    agent = SnmpAgent(settings, source)
+    await agent.start()
+    print(f"snmp-agent listening on udp {settings.host}:{settings.port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await agent.stop()
+        if client is not None:
+            await client.aclose()
+
+
+def snmp_agent(
+    config: str | None = ConfigOption,
+    listen: str | None = typer.Option(None, help="UDP host:port (default: metrics.snmp.listen)"),
+    refresh: float = typer.Option(1.0, help="seconds between re-reads of the Redis counters"),
+) -> None:
+    """Serve the metrics over SNMP (v2c community and/or v3 USM authPriv) under the SIGCORE-MIB tree."""
+    try:
+        cfg = load_config(config)
+    except ConfigError as err:
+        typer.echo(f"invalid configuration: {err}", err=True)
+        raise typer.Exit(2) from None
+    snmp = cfg.metrics.snmp
+    host, port = split_host_port(listen or snmp.listen, 1161)
+    settings = AgentSettings(host, port, snmp.community, snmp.v3_user, snmp.v3_auth_key, snmp.v3_priv_key, refresh)
+    if not cfg.metrics.redis.url:
+        typer.echo("warning: metrics.redis.url is not set: the agent has no counters to serve", err=True)
+    logging.basicConfig(level=cfg.logging.level.upper())
+    try:
+        asyncio.run(run_agent(settings, cfg.metrics.redis.url))
+    except ValueError as err:
+        typer.echo(f"invalid SNMP settings: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("snmp-agent")(snmp_agent)
