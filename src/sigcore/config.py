@@ -91,6 +91,8 @@ class DiameterConfig(_Section):
     transport: Literal["tcp", "sctp", "both"] = "tcp"
     bind: list[str] = Field(default_factory=list)
     tls: TlsConfig = Field(default_factory=TlsConfig)
+    mirror: str | None = Field(None, description="'host:port' of a TZSP collector that receives a copy of "
+                                                 "every Diameter message (Wireshark on udp/37008)")
 
     @field_validator("listen")
     @classmethod
