@@ -21,6 +21,7 @@ class Avp:
     wire bytes. Treat an Avp as immutable: its wire form is cached on first use."""
 
     __slots__ = ("_wire", "code", "data", "flags", "vendor")
+    _wire: bytes
 
     def __init__(self, code: int, data: bytes, flags: int = AVP_MANDATORY, vendor: int = 0) -> None:
         self.code = code
