@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Iterable, Iterator
 from struct import Struct
 from typing import Any, Final, NamedTuple
@@ -106,16 +107,18 @@ def encode_avps(avps: Iterable[Avp]) -> bytes:
     return b"".join([a.to_bytes() for a in avps])
 
 
-_ids = itertools.count(int.from_bytes(os.urandom(3), "big"))
+_hop_by_hop = itertools.count(int.from_bytes(os.urandom(4), "big"))
+# RFC 6733 §3: End-to-End ids start with the low 12 bits of the start-up time in the high 12 bits and a
+# random low 20 bits, then increase, so they stay unique across restarts for a long time.
+_end_to_end = itertools.count(((int(time.time()) & 0xFFF) << 20) | int.from_bytes(os.urandom(3), "big") & 0xFFFFF)
 
 
 def next_hop_by_hop() -> int:
-    return next(_ids) & 0xFFFFFFFF
+    return next(_hop_by_hop) & 0xFFFFFFFF
 
 
 def new_end_to_end() -> int:
-    """RFC 6733 §3: high 12 bits from the clock at start-up, low 20 bits random-then-incrementing."""
-    return next_hop_by_hop()
+    return next(_end_to_end) & 0xFFFFFFFF
 
 
 class Message:
