@@ -1,0 +1,41 @@
+"""The FastAPI application: `create_app(store, services)` wires the routers, auth, audit and error handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from sigcore.api.auth import authenticate_and_audit
+from sigcore.api.context import ApiContext
+from sigcore.api.errors import COMMON_RESPONSES, install_error_handlers
+from sigcore.api.routes import admin, apns, auth_data, peers, subscribers
+from sigcore.hss.auc import DEFAULT_IND_BITS
+from sigcore.store import Store
+from sigcore.store.tokens import TokenRepository
+
+API_V1 = "/api/v1"
+DESCRIPTION = """\
+Provisioning for the sigcore HSS: subscribers, their authentication data, APN profiles; read-only serving
+state and Diameter peers.
+
+Every `/api/` request (except this document and the docs page) needs `Authorization: Bearer <token>`
+(create one with `sigcore token create --role read|provision|admin`). Roles: **read** reads,
+**provision** also writes subscribers and APNs, **admin** also manages tokens and reads the audit log.
+Ki, OPc and OP are write-only: no answer ever contains them.
+"""
+
+
+def create_app(store: Store, services: dict[str, Any] | None = None, *, ind_bits: int = DEFAULT_IND_BITS) -> FastAPI:
+    """The API over `store`. From `services`: ``hss`` (IDR/CLR notifier) and ``node`` (peer listing), if present."""
+    services = services if services is not None else {}
+    app = FastAPI(title="sigcore provisioning API", version="1", description=DESCRIPTION,
+                  openapi_url=f"{API_V1}/openapi.json", docs_url=f"{API_V1}/docs", redoc_url=None,
+                  swagger_ui_oauth2_redirect_url=f"{API_V1}/docs/oauth2-redirect")
+    app.state.ctx = ApiContext(store=store, tokens=TokenRepository(store), services=services, ind_bits=ind_bits)
+    app.state.public_paths = frozenset({app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url})
+    app.middleware("http")(authenticate_and_audit)
+    install_error_handlers(app)
+    for module in (subscribers, auth_data, apns, peers, admin):
+        app.include_router(module.router, prefix=API_V1, responses=COMMON_RESPONSES)
+    return app

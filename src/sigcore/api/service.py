@@ -1,0 +1,90 @@
+"""The API inside `sigcore run`: uvicorn serving `create_app` in the same asyncio loop as the Diameter node.
+
+uvicorn's own signal capture is switched off: `sigcore.service.serve` owns SIGINT/SIGTERM and stops the
+API through the stopper registered here. The listening socket is bound before uvicorn starts, so a busy
+port fails `sigcore run` with a clear message instead of uvicorn's ``sys.exit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from sigcore.api.app import create_app
+from sigcore.config import Config, split_host_port
+from sigcore.store import Store
+
+log = logging.getLogger("sigcore.api")
+DEFAULT_PORT = 8080
+
+
+class _EmbeddedServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, reuse_port=False)
+    except OSError as err:
+        raise RuntimeError(f"REST API cannot listen on {host}:{port}: {err.strerror}") from None
+
+
+class ApiServer:
+    """One uvicorn server for `app` on `host:port` (port 0: any free port, see `port`), in the running loop."""
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+        self.app, self.host, self.port = app, host, port
+        self._server: _EmbeddedServer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        sock = bind(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_config=None, lifespan="off", server_header=False,
+                                timeout_graceful_shutdown=5)
+        self._server = _EmbeddedServer(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="sigcore-api")
+        while not self._server.started:
+            if self._task.done():
+                sock.close()
+                await self._task  # raises what stopped it
+                raise RuntimeError("the REST API stopped while starting")
+            await asyncio.sleep(0.01)
+        log.info("REST API on %s/api/v1 (docs: %s/api/v1/docs)", self.url, self.url)
+
+    async def stop(self) -> None:
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._server = self._task = None
+
+
+def install(_node: Any, cfg: Config, services: dict[str, Any]) -> None:
+    """Add the API to `sigcore run` (unless ``api.enabled`` is false), sharing the HSS's store if it has one."""
+    if not cfg.api.enabled:
+        return
+    store = services.get("store")
+    if store is None:
+        store = services["store"] = Store.from_config(cfg.database)
+    host, port = split_host_port(cfg.api.listen, DEFAULT_PORT)
+    server = ApiServer(create_app(store, services, ind_bits=cfg.hss.ind_bits), host, port)
+    services["api"] = server
+    services.setdefault("starters", []).append(server.start)
+    services.setdefault("stoppers", []).append(server.stop)
