@@ -41,7 +41,7 @@ class Registry:
         bucket = (family + "_bucket", *labels, bisect_left(self.buckets, seconds))
         counters[bucket] = counters.get(bucket, 0) + 1
         total = (family + "_sum_us", *labels)
-        counters[total] = counters.get(total, 0) + int(seconds * 1_000_000)
+        counters[total] = counters.get(total, 0) + round(seconds * 1_000_000)
 
     def clear(self) -> None:
         self.counters.clear()
