@@ -64,10 +64,17 @@ def of_type(actions: list[Action], kind: type) -> list[Any]:
     return [a for a in actions if isinstance(a, kind)]
 
 
-def open_as_initiator(peer: Peer, now: float = 0.0) -> Conn:
+def waiting_for_cea(peer: Peer, now: float = 0.0) -> Conn:
+    """Start the peer and complete its connection: it has sent its CER (actions drained)."""
     conn = Conn("i")
     peer.start(now)
     peer.conn_ack(conn, now)
+    peer.drain()
+    return conn
+
+
+def open_as_initiator(peer: Peer, now: float = 0.0) -> Conn:
+    conn = waiting_for_cea(peer, now)
     peer.receive(conn, remote_cea(peer), now)
     peer.drain()
     assert peer.state is State.I_OPEN
@@ -131,9 +138,7 @@ def test_relay_application_matches_everything() -> None:
 
 def test_initiator_cea_without_common_application_closes_for_good() -> None:
     peer = make_peer()
-    conn = Conn("i")
-    peer.start(0.0)
-    peer.conn_ack(conn, 0.0)
+    conn = waiting_for_cea(peer)
     peer.receive(conn, remote_cea(peer, apps={16777251: 10415}), 1.0)
     assert disconnects(peer.drain()) == [conn]
     assert peer.state is State.CLOSED and peer.next_timer() is None
@@ -142,10 +147,7 @@ def test_initiator_cea_without_common_application_closes_for_good() -> None:
 @pytest.mark.parametrize("initiate", [True, False])
 def test_cea_with_an_error_closes_and_reconnects_after_tc_for_initiating_peers(initiate: bool) -> None:
     peer = make_peer(initiate=initiate)
-    conn = Conn("i")
-    peer.start(0.0)
-    peer.conn_ack(conn, 0.0)
-    peer.drain()
+    conn = waiting_for_cea(peer)
     peer.receive(conn, remote_cea(peer, ResultCode.UNKNOWN_PEER), 1.0)
     actions = peer.drain()
     assert disconnects(actions) == [conn] and not of_type(actions, PeerDown)  # never was up
@@ -170,10 +172,7 @@ def test_connection_refused_retries_after_tc() -> None:
 
 def test_no_cea_before_the_timeout_closes() -> None:
     peer = make_peer()
-    conn = Conn("i")
-    peer.start(0.0)
-    peer.conn_ack(conn, 0.0)
-    peer.drain()
+    conn = waiting_for_cea(peer)
     peer.handle_timer(peer.next_timer() or 0.0)
     assert disconnects(peer.drain()) == [conn] and peer.state is State.CLOSED
 
@@ -183,10 +182,7 @@ def test_no_cea_before_the_timeout_closes() -> None:
 @pytest.mark.parametrize(("local", "won"), [("z.localdomain", True), ("a.localdomain", False)])
 def test_election_from_wait_i_cea(local: str, won: bool) -> None:
     peer = make_peer(origin=local)
-    i_conn, r_conn = Conn("i"), Conn("r")
-    peer.start(0.0)
-    peer.conn_ack(i_conn, 0.0)
-    peer.drain()
+    i_conn, r_conn = waiting_for_cea(peer), Conn("r")
     peer.r_conn_cer(r_conn, remote_cer(), 0.5)
     actions = peer.drain()
     if won:  # higher Origin-Host keeps the responder connection
@@ -203,9 +199,7 @@ def test_election_from_wait_i_cea(local: str, won: bool) -> None:
 
 def test_election_lost_and_cea_arrives_first_drops_the_responder_connection() -> None:
     peer = make_peer(origin="a.localdomain")
-    i_conn, r_conn = Conn("i"), Conn("r")
-    peer.start(0.0)
-    peer.conn_ack(i_conn, 0.0)
+    i_conn, r_conn = waiting_for_cea(peer), Conn("r")
     peer.r_conn_cer(r_conn, remote_cer(), 0.5)
     peer.drain()
     peer.receive(i_conn, remote_cea(peer), 0.7)
@@ -278,7 +272,7 @@ def test_tw_is_jittered_within_two_seconds() -> None:
     for seed in range(40):
         peer = Peer(REMOTE, caps(LOCAL), PeerPolicy(tw=TW, jitter=2.0, initiate=True), random.Random(seed))
         open_as_initiator(peer)
-        delays.append(peer.next_timer())
+        delays.append(peer.next_timer() or 0.0)
     assert all(TW - 2 <= d <= TW + 2 for d in delays)
     assert len(set(delays)) > 1
 
@@ -412,10 +406,7 @@ def test_stop_without_dpa_closes_after_the_timeout() -> None:
 
 def test_stop_before_open_drops_the_attempt() -> None:
     peer = make_peer()
-    conn = Conn("i")
-    peer.start(0.0)
-    peer.conn_ack(conn, 0.0)
-    peer.drain()
+    conn = waiting_for_cea(peer)
     peer.stop(1.0)
     assert disconnects(peer.drain()) == [conn]
     assert peer.state is State.CLOSED and peer.next_timer() is None
@@ -439,10 +430,7 @@ def test_messages_before_open_are_not_delivered() -> None:
     assert peer.drain() == [] and peer.state is State.CLOSED
     with pytest.raises(ConnectionError):
         peer.send(ccr())
-    conn = Conn("i")
-    peer.start(0.0)
-    peer.conn_ack(conn, 0.0)
-    peer.drain()
+    conn = waiting_for_cea(peer)
     peer.receive(conn, ccr(), 0.5)  # not the CEA we wait for
     actions = peer.drain()
     assert not of_type(actions, Deliver) and disconnects(actions) == [conn]
@@ -476,10 +464,7 @@ def test_send_uses_the_open_connection() -> None:
 )
 def test_malformed_cea_closes_instead_of_raising(breakage: Any) -> None:
     peer = make_peer()
-    conn = Conn("i")
-    peer.start(0.0)
-    peer.conn_ack(conn, 0.0)
-    peer.drain()
+    conn = waiting_for_cea(peer)
     good = remote_cea(peer, apps={4: 0, 16777251: 10415})
     bad = Message(good.code, good.app_id, good.flags, good.hop_by_hop, good.end_to_end, breakage(good))
     peer.receive(conn, Message.decode(bad.encode()), 1.0)
