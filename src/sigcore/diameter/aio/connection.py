@@ -55,11 +55,14 @@ class Connection(asyncio.Protocol):
         except FramingError as err:
             self.node.on_framing_error(self, err)
             return
-        node = self.node
         for frame in frames:
             if self.closed:
                 break
-            node.on_frame(self, frame)
+            self.frame_received(frame)
+
+    def frame_received(self, frame: bytes) -> None:
+        """One whole Diameter message; transports that must look at it first (TLS identity) override this."""
+        self.node.on_frame(self, frame)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

@@ -35,6 +35,8 @@ _DUP_CACHE_SIZE = 8192
 
 Handler = Callable[[Message, "RequestContext"], Message | Awaitable[Message]]
 Tap = Callable[[str, Connection, bytes], None]
+# Transport hooks (sigcore.diameter.transport): extra listeners (SCTP, TLS) and the outgoing dialer.
+Dialer = Callable[["Node", "PeerSettings", Callable[[Connection], None]], Awaitable[Any]]
 
 
 @dataclass(slots=True)
@@ -58,6 +60,10 @@ class NodeSettings:
     relay: bool = False  # a routing agent advertises the Relay application
     server_ssl: ssl.SSLContext | None = None
     client_ssl: ssl.SSLContext | None = None
+    # Extra listeners, each with ``async open(node) -> server`` (``close``/``wait_closed``/``sockets``)
+    listeners: list[Any] = field(default_factory=list)
+    # Opens the connection to a configured peer and calls ``on_made(conn)``; None = plain create_connection
+    dialer: Dialer | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> NodeSettings:
@@ -99,7 +105,7 @@ class Node:
         self.on_answer_sent: Callable[[Message, Message], None] | None = None
         self.on_peer_change: Callable[[Peer], None] | None = None
         self._allow = [ipaddress.ip_network(n, strict=False) for n in settings.allow]
-        self._servers: list[asyncio.base_events.Server] = []
+        self._servers: list[Any] = []
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._pending: dict[tuple[int, int], asyncio.Future[Message]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -138,6 +144,8 @@ class Node:
                                                     ssl=self.settings.server_ssl)
             self._servers.append(server)
             log.info("diameter listening on %s:%s", host, port)
+        for listener in self.settings.listeners:
+            self._servers.append(await listener.open(self))
         for ps in self.settings.peers:
             peer = self._peer(ps.name, initiate=ps.mode == "connect")
             if ps.mode == "connect":
@@ -247,9 +255,12 @@ class Node:
             conn.peer = peer
 
         try:
-            await self._loop.create_connection(
-                lambda: Connection(self, initiated=True, on_made=made), ps.address, ps.port,
-                ssl=self.settings.client_ssl, server_hostname=ps.name if self.settings.client_ssl else None)
+            if self.settings.dialer is not None:
+                await self.settings.dialer(self, ps, made)
+            else:
+                await self._loop.create_connection(
+                    lambda: Connection(self, initiated=True, on_made=made), ps.address, ps.port,
+                    ssl=self.settings.client_ssl, server_hostname=ps.name if self.settings.client_ssl else None)
         except (OSError, ssl.SSLError) as err:
             log.info("connect to %s (%s:%s) failed: %s", peer.name, ps.address, ps.port, err)
             peer.conn_nack(self._now(), str(err))
