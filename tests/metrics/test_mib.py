@@ -50,7 +50,7 @@ def test_every_served_oid_is_a_mib_object_of_the_same_syntax(mib_view) -> None: 
     served = rows(snap)
     names = set()
     for oid, kind, _ in served:
-        node_oid, label, suffix = mib.get_node_name(oid)
+        _node_oid, label, suffix = mib.get_node_name(oid)
         (obj,) = mib_builder.import_symbols("SIGCORE-MIB", label[-1])
         assert obj.maxAccess == "read-only", label[-1]
         expected = SYNTAX[kind]
