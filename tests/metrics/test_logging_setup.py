@@ -1,0 +1,69 @@
+"""Structured logs: formats, secret redaction, message dumps and run-time level changes."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from sigcore.config import LoggingConfig
+from sigcore.diameter.message import Message
+from sigcore.logging_setup import configure, dump_message, enable_message_dumps, set_level, step_level
+
+from .helpers import ccr
+
+KI = "465B5CE8B199B49FAA5F0A2EE238A6BC"
+
+
+@pytest.fixture
+def restore_root() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    enable_message_dumps(False)
+
+
+def _configure(fmt: str, level: str = "INFO", dumps: bool = False) -> io.StringIO:
+    stream = io.StringIO()
+    configure(LoggingConfig(level=level, format=fmt, dump_messages=dumps), stream)
+    return stream
+
+
+def test_json_lines_carry_extra_fields_and_never_a_key(restore_root: None) -> None:
+    stream = _configure("json")
+    logging.getLogger("sigcore.test").info("provisioned %s ki=%s", "001010000000001", KI,
+                                            extra={"imsi": "001010000000001", "opc": KI})
+    line = json.loads(stream.getvalue())
+    assert line["level"] == "INFO" and line["imsi"] == "001010000000001"
+    assert KI not in stream.getvalue() and line["opc"] == "***" and line["msg"].endswith("ki=***")
+
+
+def test_kv_format_quotes_values_with_spaces(restore_root: None) -> None:
+    stream = _configure("kv")
+    logging.getLogger("sigcore.test").warning("peer down", extra={"peer": "mme.localdomain", "reason": "no DWA"})
+    text = stream.getvalue()
+    assert "level=WARNING" in text and 'msg="peer down"' in text and 'reason="no DWA"' in text
+
+
+def test_message_dump_only_when_enabled_and_at_debug(restore_root: None) -> None:
+    msg = Message.decode(ccr(7).encode())
+    stream = _configure("text", level="INFO", dumps=True)
+    log = logging.getLogger("sigcore.dump")
+    dump_message(log, "in", msg)
+    assert stream.getvalue() == ""
+    set_level("DEBUG")
+    dump_message(log, "in", msg)
+    assert "Credit-Control-Request" in stream.getvalue() and "CC-Request-Number: 7" in stream.getvalue()
+
+
+def test_level_steps_at_run_time(restore_root: None) -> None:
+    _configure("text", level="WARNING")
+    assert step_level(more_verbose=True) == "INFO"
+    assert step_level(more_verbose=False) == "WARNING"
+    with pytest.raises(ValueError):
+        set_level("LOUD")
