@@ -114,14 +114,14 @@ class BulkImporter:
         taken_msisdns = set(conn.execute(_EXISTING_MSISDNS, {"values": msisdns}).scalars()) if msisdns else set()
         accepted = []
         for row in rows:
-            if row.imsi in taken_imsis:
-                self.reject(row.line, row.imsi, "imsi: already provisioned")
-            elif row.imsi in self._seen_imsis:
+            if row.imsi in self._seen_imsis:
                 self.reject(row.line, row.imsi, "imsi: repeated in this file")
-            elif row.msisdn and row.msisdn in taken_msisdns:
-                self.reject(row.line, row.imsi, f"msisdn: {row.msisdn} belongs to another subscriber")
+            elif row.imsi in taken_imsis:
+                self.reject(row.line, row.imsi, "imsi: already provisioned")
             elif row.msisdn and row.msisdn in self._seen_msisdns:
                 self.reject(row.line, row.imsi, f"msisdn: {row.msisdn} repeated in this file")
+            elif row.msisdn and row.msisdn in taken_msisdns:
+                self.reject(row.line, row.imsi, f"msisdn: {row.msisdn} belongs to another subscriber")
             else:
                 accepted.append(row)
                 self._seen_imsis.add(row.imsi)
