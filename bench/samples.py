@@ -25,7 +25,7 @@ def air_spec() -> list[tuple[str, object]]:
 
 
 def build_air() -> Message:
-    return Message(318, S6A, 0xC0, 0x1234, 0x5678, D.build_many(air_spec()))
+    return D.message(318, S6A, 0xC0, air_spec(), 0x1234, 0x5678)
 
 
 def _apn(ctx: int, name: str) -> list[tuple[str, object]]:
@@ -70,7 +70,7 @@ def ula_spec() -> list[tuple[str, object]]:
 
 
 def build_ula() -> Message:
-    return Message(316, S6A, 0x40, 0x1234, 0x5678, D.build_many(ula_spec()))
+    return D.message(316, S6A, 0x40, ula_spec(), 0x1234, 0x5678)
 
 
 def python_diameter_builder(spec: list[tuple[str, object]], code: int, request: bool):  # type: ignore[no-untyped-def]

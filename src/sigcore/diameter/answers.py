@@ -34,36 +34,35 @@ class Identity:
 
 
 def answer(request: Message | Header, identity: Identity, result_code: int | None = None,
-           avps: list[Avp] | None = None, *, experimental: tuple[int, int] | None = None,
+           avps: list[Any] | None = None, *, experimental: tuple[int, int] | None = None,
            error_message: str | None = None, failed_avps: list[Avp] | None = None) -> Message:
-    """An answer to ``request`` with Session-Id first, Origin-*, and Result-Code or Experimental-Result.
+    """An answer to ``request``: Session-Id first, then ``avps`` (Avp objects or (name, value) pairs),
+    Result-Code or Experimental-Result, Origin-Host/Realm, Error-Message, Failed-AVP and the request's
+    Proxy-Info. Built straight to bytes.
 
     ``experimental`` is (vendor, code), e.g. (10415, 5001) for DIAMETER_ERROR_USER_UNKNOWN.
     """
-    is_header = isinstance(request, Header)
-    code = request.code
-    app_id = request.app_id
-    flags = request.flags & FLAG_PROXIABLE
-    out: list[Avp] = []
-    req_avps: list[Avp] = [] if is_header else request.avps  # type: ignore[union-attr]
+    parts: list[Any] = []
+    req_avps: list[Avp] = [] if isinstance(request, Header) else request.avps
     for a in req_avps:
         if (a.code, a.vendor) == _SESSION_ID:
-            out.append(a)
+            parts.append(a)
             break
     if avps:
-        out.extend(avps)
+        parts.extend(avps)
     if result_code is not None:
-        out.append(_D.build("Result-Code", result_code))
+        parts.append(("Result-Code", result_code))
     if experimental is not None:
-        out.append(_D.build("Experimental-Result", [("Vendor-Id", experimental[0]),
-                                                     ("Experimental-Result-Code", experimental[1])]))
-    out.extend(identity.origin_avps)
+        parts.append(("Experimental-Result", [("Vendor-Id", experimental[0]),
+                                              ("Experimental-Result-Code", experimental[1])]))
+    parts.extend(identity.origin_avps)
     if error_message:
-        out.append(_D.build("Error-Message", error_message))
+        parts.append(("Error-Message", error_message))
     for f in failed_avps or ():
-        out.append(_D.build("Failed-AVP", [f]))
-    out.extend(a for a in req_avps if (a.code, a.vendor) == _PROXY_INFO)
-    return Message(code, app_id, flags, request.hop_by_hop, request.end_to_end, out)
+        parts.append(("Failed-AVP", [f]))
+    parts.extend(a for a in req_avps if (a.code, a.vendor) == _PROXY_INFO)
+    return _D.message(request.code, request.app_id, request.flags & FLAG_PROXIABLE, parts,
+                      request.hop_by_hop, request.end_to_end)
 
 
 def error_answer(request: Message | Header, identity: Identity, err: DiameterError) -> Message:

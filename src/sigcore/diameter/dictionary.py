@@ -288,6 +288,16 @@ class Dictionary:
             avp.flags = flags | (AVP_VENDOR if d.vendor else 0)
         return avp
 
+    def message(self, code: int, app_id: int, flags: int, items: Any, hop_by_hop: int = 0,
+                end_to_end: int = 0) -> Message:
+        """A message whose AVPs (Avp objects and/or (name, value) pairs) are encoded straight to bytes:
+        the hot path for answers, with no per-AVP objects unless someone reads ``msg.avps`` later."""
+        return Message(code, app_id, flags, hop_by_hop, end_to_end, body=self._wires(items))
+
+    def encode_items(self, items: Any) -> bytes:
+        """The wire bytes of a sequence of AVPs given as Avp objects and/or (name, value) pairs."""
+        return self._wires(items)
+
     def build_many(self, items: Any) -> list[Avp]:
         """AVP objects for a list of (name, value) pairs / Avp objects, or a mapping."""
         out: list[Avp] = []

@@ -124,7 +124,7 @@ def new_end_to_end() -> int:
 class Message:
     """A Diameter message. ``avps`` is the ordered list of top-level AVPs."""
 
-    __slots__ = ("app_id", "avps", "code", "end_to_end", "flags", "hop_by_hop", "raw")
+    __slots__ = ("_avps", "_body", "app_id", "code", "end_to_end", "flags", "hop_by_hop", "raw")
 
     def __init__(
         self,
@@ -134,14 +134,32 @@ class Message:
         hop_by_hop: int = 0,
         end_to_end: int = 0,
         avps: list[Avp] | None = None,
+        body: bytes | None = None,
     ) -> None:
+        """``body`` is the AVPs already encoded (the fast path for answers built straight to bytes); the
+        ``avps`` list is then parsed from it only if someone asks for it."""
         self.code = code
         self.app_id = app_id
         self.flags = flags
         self.hop_by_hop = hop_by_hop
         self.end_to_end = end_to_end
-        self.avps: list[Avp] = avps if avps is not None else []
+        self._avps: list[Avp] | None = avps if avps is not None else ([] if body is None else None)
+        self._body = body if avps is None else None
         self.raw: bytes | None = None  # the bytes it was decoded from; None once built or changed here
+
+    @property
+    def avps(self) -> list[Avp]:
+        avps = self._avps
+        if avps is None:
+            body = self._body or b""
+            avps = self._avps = parse_avps(body, 0, len(body))
+            self._body = None
+        return avps
+
+    @avps.setter
+    def avps(self, value: list[Avp]) -> None:
+        self._avps = value
+        self._body = None
 
     # --- flags -------------------------------------------------------------------------------
     @property
@@ -185,12 +203,14 @@ class Message:
         msg.flags = h.flags
         msg.hop_by_hop = h.hop_by_hop
         msg.end_to_end = h.end_to_end
-        msg.avps = avps
+        msg._avps = avps
+        msg._body = None
         msg.raw = buf
         return msg
 
     def encode(self) -> bytes:
-        body = b"".join([a.to_bytes() for a in self.avps])
+        avps = self._avps
+        body = (self._body or b"") if avps is None else b"".join([a.to_bytes() for a in avps])
         return _HEADER.pack(
             (VERSION << 24) | (HEADER_LEN + len(body)),
             (self.flags << 24) | self.code,
