@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import logging
 
 import typer
 
@@ -46,10 +45,12 @@ def load_or_exit(path: str | None):  # type: ignore[no-untyped-def]
 @app.command("run")
 def run(config: str | None = ConfigOption) -> None:
     """Start the configured services: the Diameter node (HSS applications), REST API and metrics."""
+    from sigcore.logging_setup import configure, install_signal_handlers
     from sigcore.service import installers, serve
 
     cfg = load_or_exit(config)
-    logging.basicConfig(level=cfg.logging.level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(cfg.logging)
+    install_signal_handlers()  # SIGUSR1/SIGUSR2: more/less verbose at run time
     asyncio.run(serve(cfg, installers()))
 
 
