@@ -5,15 +5,22 @@ BIN    := $(VENV)/bin
 CONFIG ?= etc/sigcore.yaml
 SCTP_VM ?= ../shared/tools/sctp-vm
 
-.PHONY: run test test-fast test-sctp lint typecheck deps venv bench clean
+.PHONY: run test test-fast test-sctp lint deps venv test-venv bench clean
 
 $(BIN)/sigcore: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+# Test extras (python-diameter, hypothesis, schemathesis, pyscard...); pyscard builds against the Debian
+# packages `make deps` installs, so this comes after deps in `make test`.
+$(VENV)/.test-deps: $(BIN)/sigcore pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
 venv: $(BIN)/sigcore
+test-venv: $(VENV)/.test-deps
 
 deps:
 	./scripts/install-debian-deps.sh
@@ -24,24 +31,24 @@ run: venv
 	$(BIN)/sigcore run --config $(CONFIG)
 
 ## make test: everything, real peers included (Debian packages installed when root)
-test: deps venv
+test: deps test-venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -m "not sctp"
 	@if [ -x $(SCTP_VM) ]; then $(MAKE) test-sctp; else echo "SKIP sctp: $(SCTP_VM) not found"; fi
 
 ## make test-fast: the unit layer only (no outside programs), for the edit loop
-test-fast: venv
+test-fast: test-venv
 	$(BIN)/python -m pytest -q -m "not interop and not slow and not sctp"
 
-test-sctp: venv
+test-sctp: test-venv
 	$(SCTP_VM) -- $(CURDIR)/$(BIN)/python -u -m pytest -q -p no:cacheprovider -m sctp tests/
 
-lint: venv
+lint: test-venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-bench: venv
+bench: test-venv
 	$(BIN)/python bench/codec.py
 
 clean:
