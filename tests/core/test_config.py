@@ -1,0 +1,72 @@
+"""Configuration: defaults, the fixed key names, and errors that name the bad key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sigcore.cli import app
+from sigcore.config import ConfigError, load_config, parse_config
+from sigcore.diameter.aio import NodeSettings
+
+
+def test_defaults() -> None:
+    cfg = parse_config({})
+    assert cfg.diameter.origin_host == "hss.localdomain"
+    assert cfg.diameter.origin_realm == "localdomain"
+    assert cfg.diameter.listen == ["127.0.0.1:3868"]
+    assert cfg.database.url.startswith("sqlite")
+    assert cfg.api.listen == "127.0.0.1:8080"
+    assert cfg.metrics.snmp.listen == "127.0.0.1:1161"
+    assert cfg.diameter.allow == ["127.0.0.0/8", "::1/128"]
+
+
+def test_fixed_keys_are_read() -> None:
+    cfg = parse_config({
+        "diameter": {"origin_host": "hss1.epc", "origin_realm": "epc", "listen": ["[::1]:3870", "127.0.0.2:3871"]},
+        "database": {"url": "postgresql://u@127.0.0.1/db"},
+        "api": {"listen": "127.0.0.1:9000"},
+        "metrics": {"snmp": {"listen": "127.0.0.1:1700"}},
+    })
+    settings = NodeSettings.from_config(cfg)
+    assert settings.listen == [("::1", 3870), ("127.0.0.2", 3871)]
+    assert settings.identity.origin_host == "hss1.epc"
+    assert cfg.database.url == "postgresql://u@127.0.0.1/db"
+    assert cfg.metrics.snmp.listen == "127.0.0.1:1700"
+
+
+@pytest.mark.parametrize(("data", "named"), [
+    ({"diameter": {"listne": []}}, "diameter.listne: unknown key"),
+    ({"diameter": {"timers": {"tw": 0}}}, "diameter.timers.tw"),
+    ({"diameter": {"listen": ["nohostport:0"]}}, "diameter.listen"),
+    ({"diameter": {"allow": ["not-a-network"]}}, "diameter.allow"),
+    ({"api": {"listen": "127.0.0.1:99999"}}, "api.listen"),
+    ({"diameter": {"peers": [{"name": "mme", "mode": "sometimes"}]}}, "diameter.peers.0.mode"),
+])
+def test_errors_name_the_bad_key(data: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert named in str(err.value)
+
+
+def test_env_variable_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("diameter:\n  origin_host: from-env.localdomain\n")
+    monkeypatch.setenv("SIGCORE_CONFIG", str(path))
+    assert load_config().diameter.origin_host == "from-env.localdomain"
+
+
+def test_config_check_command(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("diameter:\n  origin_host: a.b\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("database:\n  ulr: x\n")
+    runner = CliRunner()
+    ok = runner.invoke(app, ["config", "check", str(good)])
+    assert ok.exit_code == 0 and "a.b" in ok.output
+    ko = runner.invoke(app, ["config", "check", str(bad)])
+    assert ko.exit_code == 1 and "database.ulr: unknown key" in ko.output
+    missing = runner.invoke(app, ["config", "check", str(tmp_path / "none.yaml")])
+    assert missing.exit_code == 1 and "cannot read" in missing.output
