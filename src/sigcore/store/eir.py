@@ -1,0 +1,196 @@
+"""EIR data: equipment rules (exact IMEI or IMEI prefix/TAC, optionally bound to an IMSI) and the history
+of ME identity checks.
+
+The store only keeps and finds rules; which candidate wins is the business rule of `sigcore.hss.eir`.
+`EirRepository.candidates(imei, imsi)` returns every rule that *could* apply to one check in one indexed
+query: the patterns it asks for are the 14 prefixes of the IMEI, so no LIKE and no dialect-specific SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, cast
+
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Table, bindparam, delete, func, insert, or_, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sigcore.store import validate as v
+from sigcore.store.base import StoreBase, as_utc, new_id, utc_now
+from sigcore.store.errors import Conflict, InvalidValue, NotFound
+from sigcore.store.models import IMSI_LEN, Base
+
+IMEI_DIGITS = 14  # TAC (8) + serial number (6), without the check/spare digit (TS 23.003 §6.2.1)
+SOFTWARE_VERSION_LEN = 2
+
+
+class EquipmentStatus(StrEnum):
+    """Equipment-Status of TS 29.272 §7.3.51; `code` is the value on the wire."""
+
+    WHITELISTED = "whitelisted"
+    BLACKLISTED = "blacklisted"
+    GREYLISTED = "greylisted"
+
+    @property
+    def code(self) -> int:
+        return _STATUS_CODES[self]
+
+    @classmethod
+    def from_code(cls, code: int) -> EquipmentStatus:
+        return _STATUS_BY_CODE[code]
+
+
+_STATUS_CODES = {EquipmentStatus.WHITELISTED: 0, EquipmentStatus.BLACKLISTED: 1, EquipmentStatus.GREYLISTED: 2}
+_STATUS_BY_CODE = {code: status for status, code in _STATUS_CODES.items()}
+
+
+class EirRuleRow(Base):
+    __tablename__ = "eir_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pattern: Mapped[str] = mapped_column(String(IMEI_DIGITS), doc="a whole IMEI (exact) or its first digits")
+    exact: Mapped[bool] = mapped_column(Boolean, doc="true: the IMEI itself; false: any IMEI starting so")
+    imsi: Mapped[str | None] = mapped_column(String(IMSI_LEN), doc="the rule applies only with this IMSI")
+    status: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    __table_args__ = (Index("ix_eir_rules_pattern", "pattern"),)
+
+
+class EirCheckRow(Base):
+    __tablename__ = "eir_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
+    imei: Mapped[str] = mapped_column(String(IMEI_DIGITS), index=True)
+    software_version: Mapped[str | None] = mapped_column(String(SOFTWARE_VERSION_LEN))
+    imsi: Mapped[str | None] = mapped_column(String(IMSI_LEN))
+    status: Mapped[str | None] = mapped_column(String(16), doc="NULL when the equipment was unknown")
+    rule_id: Mapped[int | None] = mapped_column(Integer, doc="the rule that decided; not a foreign key, so "
+                                                             "deleting a rule keeps its history")
+    origin_host: Mapped[str | None] = mapped_column(String(255), doc="the MME/SGSN that asked")
+
+
+eir_rules = cast(Table, EirRuleRow.__table__)
+eir_history = cast(Table, EirCheckRow.__table__)
+
+_CANDIDATES = select(eir_rules).where(
+    eir_rules.c.pattern.in_(bindparam("patterns", expanding=True)),
+    or_(eir_rules.c.imsi.is_(None), eir_rules.c.imsi == bindparam("imsi")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EirRule:
+    id: int
+    pattern: str
+    exact: bool
+    imsi: str | None
+    status: EquipmentStatus
+    comment: str | None = None
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EirCheck:
+    id: int
+    checked_at: dt.datetime | None
+    imei: str
+    software_version: str | None
+    imsi: str | None
+    status: EquipmentStatus | None
+    rule_id: int | None
+    origin_host: str | None
+
+
+def _rule(m: Any) -> EirRule:
+    return EirRule(m["id"], m["pattern"], bool(m["exact"]), m["imsi"], EquipmentStatus(m["status"]), m["comment"],
+                   as_utc(m["created_at"]))
+
+
+def _check(m: Any) -> EirCheck:
+    status = EquipmentStatus(m["status"]) if m["status"] else None
+    return EirCheck(m["id"], as_utc(m["checked_at"]), m["imei"], m["software_version"], m["imsi"], status,
+                    m["rule_id"], m["origin_host"])
+
+
+def imei_digits(field: str, value: str, exact: bool) -> str:
+    """A 14-digit IMEI (exact) or a 1-14 digit prefix of one; the check digit is the caller's business."""
+    return v.digits(field, value, IMEI_DIGITS if exact else 1, IMEI_DIGITS)
+
+
+class EirRepository:
+    """EIR rules and check history in the subscriber store's database (see the module docstring)."""
+
+    def __init__(self, store: StoreBase) -> None:
+        self.store = store
+
+    def add_rule(self, pattern: str, status: EquipmentStatus | str, *, exact: bool, imsi: str | None = None,
+                 comment: str | None = None) -> EirRule:
+        """A new rule; `Conflict` if one with the same pattern, kind and IMSI binding exists."""
+        pattern = imei_digits("imei" if exact else "prefix", pattern, exact)
+        chosen = v.choice("status", EquipmentStatus, str(status))
+        imsi = None if imsi in (None, "") else v.imsi(str(imsi))
+        if comment is not None and len(comment) > 255:
+            raise InvalidValue("comment: at most 255 characters")
+        same = select(eir_rules.c.id).where(eir_rules.c.pattern == pattern, eir_rules.c.exact == exact,
+                                           eir_rules.c.imsi.is_(None) if imsi is None else eir_rules.c.imsi == imsi)
+        values = {"pattern": pattern, "exact": exact, "imsi": imsi, "status": chosen.value, "comment": comment,
+                  "created_at": utc_now()}
+        with self.store.writing() as conn:
+            existing = conn.execute(same).scalar_one_or_none()
+            if existing is not None:
+                raise Conflict(f"rule {existing} already covers {'IMEI' if exact else 'prefix'} {pattern}"
+                               + (f" with IMSI {imsi}" if imsi else ""))
+            rule_id = new_id(conn.execute(insert(eir_rules), values))
+        return EirRule(rule_id, pattern, exact, imsi, chosen, comment, values["created_at"])  # type: ignore[arg-type]
+
+    def get_rule(self, rule_id: int) -> EirRule:
+        with self.store.reading() as conn:
+            row = conn.execute(select(eir_rules).where(eir_rules.c.id == rule_id)).first()
+        if row is None:
+            raise NotFound(f"no EIR rule {rule_id}")
+        return _rule(row._mapping)
+
+    def list_rules(self, offset: int = 0, limit: int = 1000) -> list[EirRule]:
+        query = (select(eir_rules).order_by(eir_rules.c.pattern, eir_rules.c.id)
+                 .offset(max(offset, 0)).limit(max(min(limit, 10_000), 0)))
+        with self.store.reading() as conn:
+            return [_rule(r._mapping) for r in conn.execute(query)]
+
+    def delete_rule(self, rule_id: int) -> None:
+        with self.store.writing() as conn:
+            done = conn.execute(delete(eir_rules).where(eir_rules.c.id == rule_id))
+        if done.rowcount != 1:
+            raise NotFound(f"no EIR rule {rule_id}")
+
+    def candidates(self, imei: str, imsi: str | None) -> list[EirRule]:
+        """Every rule that matches `imei` (exactly or by prefix) and is unbound or bound to `imsi`."""
+        imei = imei_digits("imei", imei, exact=True)
+        patterns = [imei[:n] for n in range(1, IMEI_DIGITS + 1)]
+        with self.store.reading() as conn:
+            rows = conn.execute(_CANDIDATES, {"patterns": patterns, "imsi": imsi or ""}).all()
+        return [_rule(row._mapping) for row in rows]
+
+    # -- history --------------------------------------------------------------------------------------
+
+    def record_check(self, imei: str, *, software_version: str | None, imsi: str | None,
+                     status: EquipmentStatus | None, rule_id: int | None, origin_host: str | None) -> None:
+        values = {"checked_at": utc_now(), "imei": imei, "software_version": software_version, "imsi": imsi,
+                  "status": status.value if status else None, "rule_id": rule_id,
+                  "origin_host": origin_host[:255] if origin_host else None}
+        with self.store.writing() as conn:
+            conn.execute(insert(eir_history), values)
+
+    def history(self, imei: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[EirCheck], int]:
+        """A page of checks, newest first, and the total matching count."""
+        query = select(eir_history)
+        if imei:
+            query = query.where(eir_history.c.imei == imei)
+        count = select(func.count()).select_from(query.subquery())
+        page = query.order_by(eir_history.c.id.desc()).offset(max(offset, 0)).limit(max(min(limit, 1000), 0))
+        with self.store.reading() as conn:
+            total = int(conn.execute(count).scalar_one())
+            return [_check(r._mapping) for r in conn.execute(page)], total
