@@ -11,6 +11,7 @@ short detail without any secret value) and when, for every write of the API and 
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 import hmac
@@ -133,11 +134,13 @@ class TokenRepository:
         if len(name) > 100:
             raise InvalidValue("name: at most 100 characters")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
-        values = {"name": name, "role": role.value, "token_sha256": digest(secret),
-                  "prefix": secret[:SHOWN_PREFIX_LEN], "created_at": utc_now()}
+        prefix = secret[:SHOWN_PREFIX_LEN]
+        created_at = utc_now()
+        values = {"name": name, "role": role.value, "token_sha256": digest(secret), "prefix": prefix,
+                  "created_at": created_at}
         with self.store.writing() as conn:
             token_id = new_id(conn.execute(insert(api_tokens), values))
-        return IssuedToken(secret, ApiToken(token_id, name, role, values["prefix"], values["created_at"], None))
+        return IssuedToken(secret, ApiToken(token_id, name, role, prefix, created_at, None))
 
     def authenticate(self, secret: str) -> ApiToken | None:
         """The live token whose digest matches `secret`, or None (unknown, malformed or revoked)."""
@@ -184,7 +187,7 @@ class TokenRepository:
             conn.execute(insert(audit_log), values)
 
     def audit_entries(self, offset: int = 0, limit: int = 100, actor: str | None = None,
-                      since: dt.datetime | None = None) -> tuple[list[AuditEntry], int]:
+                      since: dt.datetime | None = None) -> tuple[builtins.list[AuditEntry], int]:
         """A page of the log, newest first, and the total matching count."""
         query = select(audit_log)
         if actor:
