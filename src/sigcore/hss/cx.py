@@ -1,0 +1,342 @@
+"""Cx/Dx (TS 29.228 procedures, TS 29.229 protocol): UAR, MAR, SAR and LIR answered; RTR and PPR sent.
+
+Each handler reads the store in a worker thread (`Worker`), asks `sigcore.hss.ims.assignment` what to
+answer and what to write, writes it, and builds the answer. Authentication vectors come from the same
+AUC and the same atomic SQN reservation as S6a, so an IMS and an EPS authentication of one USIM never
+reuse a sequence number.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sigcore.diameter import DICTIONARY as D
+from sigcore.diameter.aio import Node, RequestContext
+from sigcore.diameter.answers import result_of
+from sigcore.diameter.avp import Avp
+from sigcore.diameter.constants import ResultCode
+from sigcore.diameter.message import Message
+from sigcore.hss.auc import AutsMacError, derive_opc, ims_aka_vector, next_sqns, resync
+from sigcore.hss.ims import assignment
+from sigcore.hss.ims.codes import CX_APP, VENDOR, CxCommand, CxResult, ReasonCode
+from sigcore.hss.ims.documents import ProfileGroup, ims_subscription
+from sigcore.hss.ims.wire import Worker, new_request, reply, required, text
+from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegState
+from sigcore.store.store import Store
+
+log = logging.getLogger("sigcore.hss.cx")
+
+AKA_SCHEMES = ("Digest-AKAv1-MD5", "Digest-AKAv2-MD5")
+DIGEST_SCHEME = "SIP Digest"
+# What S-CSCFs put in a MAR for plain digest: TS 29.229's name, RFC 4740's, and Kamailio's ("Digest-MD5").
+_DIGEST_ALIASES = {DIGEST_SCHEME.lower(), "digest", "digest-md5", "md5"}
+_UNKNOWN_SCHEME = "unknown"
+_AUTS_OFFSET = 16  # SIP-Authorization for resync = RAND (16) || AUTS (14), TS 29.229 §6.3.12
+_AUTS_LEN = 14
+
+
+@dataclass(slots=True)
+class CxSettings:
+    """``home_networks``: Visited-Network-Identifier values that are not roaming (the HSS realm is one)."""
+
+    home_networks: tuple[str, ...] = ()
+    max_auth_items: int = 10
+    qop: str = "auth"
+
+
+class CxError(Exception):
+    """An answer other than success, decided in the worker thread."""
+
+    def __init__(self, experimental: int | None = None, result: int | None = None, why: str = "") -> None:
+        super().__init__(why)
+        self.experimental = experimental
+        self.result = result
+
+
+def has_unregistered_services(ims: ImsStore, impu: PublicIdentity) -> bool:
+    """Services for the unregistered state: an iFC of the unregistered profile part or case (TS 29.228 B.2.2)."""
+    profile = ims.profile(impu.profile_id)
+    return any(i.profile_part == 1 or i.session_case == 2 for i in profile.ifcs)
+
+
+class CxService:
+    """The Cx/Dx application of the HSS; ``install`` registers its handlers on a node."""
+
+    def __init__(self, store: Store, settings: CxSettings | None = None, worker: Worker | None = None) -> None:
+        self.store = store
+        self.ims = ImsStore(store)
+        self.settings = settings or CxSettings()
+        self.worker = worker or Worker(name="cx")
+        self.node: Node | None = None
+        #: Called with the IMPUs whose registration state a SAR changed (Sh notifies its subscribers).
+        self.on_registration_change: Callable[[list[PublicIdentity]], Awaitable[None]] | None = None
+
+    def install(self, node: Node) -> None:
+        self.node = node
+        if not self.settings.home_networks:
+            self.settings.home_networks = (node.identity.origin_realm,)
+        for code, handler in ((CxCommand.UAR, self.on_uar), (CxCommand.MAR, self.on_mar),
+                              (CxCommand.SAR, self.on_sar), (CxCommand.LIR, self.on_lir)):
+            node.register(CX_APP, code, handler, VENDOR)
+
+    async def _serve(self, req: Message, ctx: RequestContext, work: Any) -> Message:
+        try:
+            avps, result, changed = await self.worker.run(work, req)
+        except CxError as err:
+            log.info("Cx command %d answered %s: %s", req.code, err.experimental or err.result, err)
+            return reply(req, ctx.node.identity, [], result=err.result, experimental=err.experimental)
+        if changed and self.on_registration_change is not None:
+            await self.on_registration_change(changed)
+        if isinstance(result, CxResult):
+            return reply(req, ctx.node.identity, avps, experimental=int(result))
+        return reply(req, ctx.node.identity, avps, result=result)
+
+    async def on_uar(self, req: Message, ctx: RequestContext) -> Message:
+        return await self._serve(req, ctx, self._uar)
+
+    async def on_mar(self, req: Message, ctx: RequestContext) -> Message:
+        return await self._serve(req, ctx, self._mar)
+
+    async def on_sar(self, req: Message, ctx: RequestContext) -> Message:
+        return await self._serve(req, ctx, self._sar)
+
+    async def on_lir(self, req: Message, ctx: RequestContext) -> Message:
+        return await self._serve(req, ctx, self._lir)
+
+    # --- identities ----------------------------------------------------------------------------
+    def _identities(self, impi_name: str | None, impu_name: str) -> tuple[PrivateIdentity | None, PublicIdentity]:
+        """The IMPI and IMPU named in a request: 5001 if either is unknown, 5002 if they are not linked."""
+        impu = self.ims.get_impu(impu_name)
+        if impu is None:
+            raise CxError(CxResult.USER_UNKNOWN, why=f"unknown IMPU {impu_name}")
+        if impi_name is None:
+            return None, impu
+        impi = self.ims.find_impi(impi_name)
+        if impi is None:
+            raise CxError(CxResult.USER_UNKNOWN, why=f"unknown IMPI {impi_name}")
+        if not self.ims.is_linked(impi, impu):
+            raise CxError(CxResult.IDENTITIES_DONT_MATCH, why=f"{impu_name} does not belong to {impi_name}")
+        return impi, impu
+
+    def _capabilities(self, impu: PublicIdentity) -> Avp:
+        profile = self.ims.profile(impu.profile_id)
+        items: list[tuple[str, Any]] = [("Mandatory-Capability", c) for c in profile.mandatory_capabilities]
+        items += [("Optional-Capability", c) for c in profile.optional_capabilities]
+        if impu.preferred_scscf:
+            items.append(("Server-Name", impu.preferred_scscf))
+        return D.build("Server-Capabilities", items)
+
+    # --- UAR -----------------------------------------------------------------------------------
+    def _uar(self, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
+        impi, impu = self._identities(text(required(req, "User-Name")), text(required(req, "Public-Identity")))
+        assert impi is not None
+        visited = text(req.get("Visited-Network-Identifier", b""))
+        roaming_ok = impi.roaming_allowed or not visited or visited in self.settings.home_networks
+        decision = assignment.authorize(self.ims.implicit_set(impu), int(req.get("User-Authorization-Type", 0)),
+                                        roaming_ok)
+        if decision.rejected:
+            raise CxError(result=ResultCode.AUTHORIZATION_REJECTED, why="every identity of the set is barred")
+        if decision.result in (CxResult.ROAMING_NOT_ALLOWED, CxResult.IDENTITY_NOT_REGISTERED):
+            raise CxError(decision.result, why=str(decision.result))
+        avps = [D.build("Server-Name", decision.server_name)] if decision.server_name else []
+        if decision.capabilities:
+            avps.append(self._capabilities(impu))
+        return avps, decision.result, []
+
+    # --- MAR -----------------------------------------------------------------------------------
+    def _mar(self, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
+        impi_name, impu_name = text(required(req, "User-Name")), text(required(req, "Public-Identity"))
+        impi, impu = self._identities(impi_name, impu_name)
+        assert impi is not None
+        item = req.get("SIP-Auth-Data-Item")
+        scheme = text(item.get("SIP-Authentication-Scheme", _UNKNOWN_SCHEME)) if item is not None else _UNKNOWN_SCHEME
+        authorization = item.get("SIP-Authorization") if item is not None else None
+        wanted = max(1, min(int(req.get("SIP-Number-Auth-Items", 1)), self.settings.max_auth_items))
+        if scheme.lower() == _UNKNOWN_SCHEME:
+            scheme = AKA_SCHEMES[0] if impi.imsi else DIGEST_SCHEME
+        if scheme in AKA_SCHEMES:
+            if impi.imsi is None:
+                raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"{impi_name} has no AKA credentials")
+            items = self._aka_items(impi.imsi, scheme, wanted, authorization)
+        elif scheme.lower() in _DIGEST_ALIASES:
+            if impi.digest_ha1 is None or impi.digest_realm is None:
+                raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"{impi_name} has no digest credentials")
+            items = [self._digest_item(impi)]
+        else:
+            raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"scheme {scheme}")
+        self._note_pending_server(impu, text(required(req, "Server-Name")), req)
+        avps = [D.build("User-Name", impi_name), D.build("Public-Identity", impu_name),
+                D.build("SIP-Number-Auth-Items", len(items))]
+        avps += [D.build("SIP-Auth-Data-Item", i) for i in items]
+        return avps, ResultCode.SUCCESS, []
+
+    def _aka_items(self, imsi: str, scheme: str, count: int,
+                   authorization: bytes | None) -> list[list[tuple[str, Any]]]:
+        material = self.store.get_auth_material(imsi)
+        opc = material.opc or derive_opc(material.ki, material.op or b"")
+        if authorization and len(authorization) >= _AUTS_OFFSET + _AUTS_LEN:
+            rand, auts = authorization[:_AUTS_OFFSET], authorization[_AUTS_OFFSET:_AUTS_OFFSET + _AUTS_LEN]
+            try:
+                new_sqn = resync(material.ki, opc, rand, auts, material.sqn)
+            except AutsMacError:
+                log.warning("MAR resync for %s: AUTS MAC-S wrong, SQN kept", imsi)
+            else:
+                if new_sqn != material.sqn:
+                    self.store.set_sqn(imsi, new_sqn)
+        sqns = self.store.reserve_sqns(imsi, count, lambda old: next_sqns(old, count))
+        amf = material.amf.to_bytes(2, "big")
+        items = []
+        for number, sqn in enumerate(sqns, 1):
+            v = ims_aka_vector(material.ki, opc, amf, sqn)
+            items.append([("SIP-Item-Number", number), ("SIP-Authentication-Scheme", scheme),
+                          ("SIP-Authenticate", v.sip_authenticate), ("SIP-Authorization", v.sip_authorization),
+                          ("Confidentiality-Key", v.confidentiality_key), ("Integrity-Key", v.integrity_key)])
+        return items
+
+    def _digest_item(self, impi: PrivateIdentity) -> list[tuple[str, Any]]:
+        return [("SIP-Item-Number", 1), ("SIP-Authentication-Scheme", DIGEST_SCHEME),
+                ("SIP-Digest-Authenticate", [("Digest-Realm", impi.digest_realm), ("Digest-Algorithm", "MD5"),
+                                             ("Digest-QoP", self.settings.qop), ("Digest-HA1", impi.digest_ha1)])]
+
+    def _note_pending_server(self, impu: PublicIdentity, server: str, req: Message) -> None:
+        """TS 29.228 §6.3: an S-CSCF authenticating a user that is not registered is stored for it."""
+        if impu.reg_state in (RegState.NOT_REGISTERED, RegState.AUTH_PENDING):
+            self.ims.set_registration(self.ims.implicit_set(impu), RegState.AUTH_PENDING, scscf_name=server,
+                                      scscf_host=text(req["Origin-Host"]), scscf_realm=text(req["Origin-Realm"]))
+
+    # --- SAR -----------------------------------------------------------------------------------
+    def _sar(self, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
+        names = [text(v) for v in D.get_values(req.avps, "Public-Identity")]
+        wildcard = req.get("Wildcarded-Public-Identity")
+        if wildcard is not None:
+            names.append(text(wildcard))
+        user_name = req.get("User-Name")
+        if not names and user_name is None:
+            raise CxError(result=ResultCode.MISSING_AVP, why="neither Public-Identity nor User-Name")
+        impi: PrivateIdentity | None = None
+        if names:
+            impi, impu = self._identities(text(user_name) if user_name is not None else None, names[0])
+        else:
+            impi = self.ims.find_impi(text(user_name))
+            if impi is None:
+                raise CxError(CxResult.USER_UNKNOWN, why=f"unknown IMPI {text(user_name)}")
+            own = self.ims.impus_of(impi)
+            impu = next((i for i in own if i.reg_state != RegState.NOT_REGISTERED), own[0])
+        sat = int(required(req, "Server-Assignment-Type"))
+        server = text(required(req, "Server-Name"))
+        unreg_services = has_unregistered_services(self.ims, impu)
+        decision = assignment.server_assignment(sat, impu, server, unreg_services,
+                                                int(req.get("User-Data-Already-Available", 0)) == 1)
+        if decision.unable_to_comply:
+            raise CxError(result=ResultCode.UNABLE_TO_COMPLY, why="NO_ASSIGNMENT from another S-CSCF")
+        if decision.error is not None:
+            raise CxError(decision.error, why=f"assignment type {sat}")
+        targets = [impu] + [self.ims.get_impu(n) for n in names[1:]]
+        changed: list[PublicIdentity] = []
+        if decision.new_state is not None:
+            for target in {t.implicit_set: t for t in targets if t is not None}.values():
+                keep = decision.keep_server
+                members = self.ims.implicit_set(target)
+                changed += [m for m in members if m.reg_state != decision.new_state]
+                self.ims.set_registration(
+                    members, decision.new_state, scscf_name=server if keep else None,
+                    scscf_host=text(req["Origin-Host"]) if keep else None,
+                    scscf_realm=text(req["Origin-Realm"]) if keep else None)
+        private = impi.impi if impi is not None else self.ims.impis_of(impu)[0]
+        avps = [D.build("User-Name", private)]
+        if decision.send_user_data:
+            avps += self.profile_avps(private, impu)
+        others = [i for i in self.ims.impis_of(impu) if i != private]
+        if others:
+            avps.append(D.build("Associated-Identities", [("User-Name", i) for i in others]))
+        if impu.wildcard:
+            avps.append(D.build("Wildcarded-Public-Identity", impu.impu))
+        return avps, ResultCode.SUCCESS, changed
+
+    def user_data(self, impi: str, impu: PublicIdentity) -> bytes:
+        """The IMSSubscription of ``impu``'s implicit set, one ServiceProfile per profile used."""
+        members = self.ims.implicit_set(impu)
+        groups: dict[int, list[PublicIdentity]] = {}
+        for member in members:
+            groups.setdefault(member.profile_id, []).append(member)
+        return ims_subscription(impi, [ProfileGroup(self.ims.profile(pid), ids) for pid, ids in groups.items()])
+
+    def profile_avps(self, impi: str, impu: PublicIdentity) -> list[Avp]:
+        """User-Data and (when the profile names charging functions) Charging-Information."""
+        avps = [D.build("User-Data", self.user_data(impi, impu))]
+        charging = self.ims.profile(impu.profile_id).charging
+        if charging:
+            avps.append(D.build("Charging-Information", charging_items(charging)))
+        return avps
+
+    # --- LIR -----------------------------------------------------------------------------------
+    def _lir(self, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
+        _, impu = self._identities(None, text(required(req, "Public-Identity")))
+        decision = assignment.locate(impu, has_unregistered_services(self.ims, impu))
+        if decision.result == CxResult.IDENTITY_NOT_REGISTERED:
+            raise CxError(decision.result, why="not registered")
+        avps = [D.build("Server-Name", decision.server_name)] if decision.server_name else []
+        if decision.capabilities:
+            avps.append(self._capabilities(impu))
+        if impu.wildcard:
+            avps.append(D.build("Wildcarded-Public-Identity", impu.impu))
+        return avps, decision.result or ResultCode.SUCCESS, []
+
+    # --- HSS-initiated: RTR and PPR ------------------------------------------------------------
+    async def deregister(self, impi_name: str, reason: ReasonCode = ReasonCode.PERMANENT_TERMINATION,
+                         info: str = "administrative deregistration") -> list[int | None]:
+        """Send an RTR to every S-CSCF serving ``impi_name``'s identities; clear them where it succeeded.
+
+        Returns the result of each RTA (one per S-CSCF).
+        """
+        assert self.node is not None, "CxService.install(node) first"
+        impi = await self.worker.run(self.ims.get_impi, impi_name)
+        served = [i for i in await self.worker.run(self.ims.impus_of, impi) if i.scscf_host]
+        results: list[int | None] = []
+        for host, identities in _by_server(served).items():
+            realm = identities[0].scscf_realm or self.node.identity.origin_realm
+            avps: list[tuple[str, Any]] = [("User-Name", impi_name)]
+            avps += [("Public-Identity", i.impu) for i in identities]
+            avps.append(("Deregistration-Reason", [("Reason-Code", int(reason)), ("Reason-Info", info)]))
+            rtr = new_request(self.node.identity, CX_APP, CxCommand.RTR, host, realm, avps)
+            rta = await self.node.request(rtr)
+            result = result_of(rta)
+            results.append(result)
+            if result == ResultCode.SUCCESS:
+                await self.worker.run(lambda ids=identities: self.ims.set_registration(
+                    ids, RegState.NOT_REGISTERED, scscf_name=None, scscf_host=None, scscf_realm=None))
+        return results
+
+    async def push_profile(self, impi_name: str) -> list[int | None]:
+        """Send a PPR with the current User-Data to every S-CSCF serving ``impi_name`` (after a change)."""
+        assert self.node is not None, "CxService.install(node) first"
+        impi = await self.worker.run(self.ims.get_impi, impi_name)
+        served = [i for i in await self.worker.run(self.ims.impus_of, impi)
+                  if i.scscf_host and i.reg_state in (RegState.REGISTERED, RegState.UNREGISTERED)]
+        results: list[int | None] = []
+        for host, identities in _by_server(served).items():
+            realm = identities[0].scscf_realm or self.node.identity.origin_realm
+            profile = await self.worker.run(self.profile_avps, impi_name, identities[0])
+            ppr = new_request(self.node.identity, CX_APP, CxCommand.PPR, host, realm, [("User-Name", impi_name)])
+            ppr.avps.extend(profile)
+            results.append(result_of(await self.node.request(ppr)))
+        return results
+
+
+def charging_items(charging: dict[str, str]) -> list[tuple[str, str]]:
+    names = (("ecf_primary", "Primary-Event-Charging-Function-Name"),
+             ("ecf_secondary", "Secondary-Event-Charging-Function-Name"),
+             ("ccf_primary", "Primary-Charging-Collection-Function-Name"),
+             ("ccf_secondary", "Secondary-Charging-Collection-Function-Name"))
+    return [(avp, charging[key]) for key, avp in names if charging.get(key)]
+
+
+def _by_server(identities: list[PublicIdentity]) -> dict[str, list[PublicIdentity]]:
+    grouped: dict[str, list[PublicIdentity]] = {}
+    for impu in identities:
+        assert impu.scscf_host is not None
+        grouped.setdefault(impu.scscf_host, []).append(impu)
+    return grouped

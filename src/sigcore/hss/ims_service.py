@@ -1,0 +1,36 @@
+"""Installer for ``sigcore run``: the Cx/Dx and Sh applications on the node, sharing one store.
+
+``services["cx"]`` (`CxService`: ``deregister``/``push_profile``) and ``services["sh"]`` (`ShService`:
+``notify``) are what the API and CLI call for HSS-initiated requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sigcore.config import Config
+from sigcore.diameter.aio import Node
+from sigcore.hss.cx import CxService, CxSettings
+from sigcore.hss.ims.wire import Worker
+from sigcore.hss.sh import ShService
+from sigcore.store.store import Store
+
+
+def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
+    store = services.get("store")
+    if store is None:
+        store = Store.from_config(cfg.database)
+        services["store"] = store
+    worker = Worker(name="ims")
+    cx = CxService(store, CxSettings(home_networks=(cfg.diameter.origin_realm,)), worker)
+    cx.install(node)
+    sh = ShService(store, worker)
+    sh.install(node)
+    cx.on_registration_change = sh.registration_changed
+    services["cx"] = cx
+    services["sh"] = sh
+
+    async def stop() -> None:
+        worker.close()
+
+    services.setdefault("stoppers", []).append(stop)

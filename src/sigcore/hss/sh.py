@@ -1,0 +1,270 @@
+"""Sh (TS 29.328 procedures, TS 29.329 protocol): UDR, PUR and SNR answered; PNR sent on a change.
+
+Sh-User-Data (AVP 702, not Cx's User-Data 606) carries an Sh-Data XML document valid against
+`schemas/ShDataType.xsd`. Only RepositoryData is writable (PUR); the other Data-References sigcore
+holds are read (UDR) and can be subscribed to (SNR): IMSPublicIdentity, IMSUserState, S-CSCFName,
+InitialFilterCriteria, ChargingInformation, MSISDN and IMSI.
+
+Notification policy: a PUR notifies the other subscribed application servers, not the one that wrote
+(its PUA already carries the new sequence number); registration changes notify every subscriber.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from sigcore.diameter import DICTIONARY as D
+from sigcore.diameter.aio import Node, RequestContext
+from sigcore.diameter.answers import result_of
+from sigcore.diameter.avp import Avp
+from sigcore.diameter.message import Message
+from sigcore.hss.ims.codes import SH_APP, VENDOR, DataReference, IdentitySet, ImsUserState, ShCommand, ShResult
+from sigcore.hss.ims.documents import DocumentError, ShDataParts, parse_repository_updates, sh_data
+from sigcore.hss.ims.wire import Worker, new_request, reply, required, text
+from sigcore.store.base import utc_now
+from sigcore.store.ims import (
+    ImsStore,
+    PublicIdentity,
+    RegState,
+    SequenceOutOfSync,
+    ShSubscription,
+    next_sh_sequence,
+)
+from sigcore.store.store import Store
+
+log = logging.getLogger("sigcore.hss.sh")
+
+MAX_REPOSITORY_BYTES = 16384
+MAX_SUBSCRIPTION = dt.timedelta(days=7)
+SUBSCRIBE, UNSUBSCRIBE = 0, 1
+_NOTIFIABLE = {DataReference.REPOSITORY_DATA, DataReference.IMS_USER_STATE, DataReference.S_CSCF_NAME,
+               DataReference.INITIAL_FILTER_CRITERIA, DataReference.CHARGING_INFORMATION,
+               DataReference.IMS_PUBLIC_IDENTITY}
+_USER_STATE = {RegState.NOT_REGISTERED: ImsUserState.NOT_REGISTERED, RegState.REGISTERED: ImsUserState.REGISTERED,
+               RegState.UNREGISTERED: ImsUserState.REGISTERED_UNREG_SERVICES,
+               RegState.AUTH_PENDING: ImsUserState.AUTHENTICATION_PENDING}
+
+
+class ShError(Exception):
+    def __init__(self, experimental: int | None = None, result: int | None = None, why: str = "") -> None:
+        super().__init__(why)
+        self.experimental = experimental
+        self.result = result
+
+
+class ShService:
+    """The Sh application of the HSS; ``notify`` sends PNRs to subscribed application servers."""
+
+    def __init__(self, store: Store, worker: Worker | None = None) -> None:
+        self.ims = ImsStore(store)
+        self.worker = worker or Worker(name="sh")
+        self.node: Node | None = None
+
+    def install(self, node: Node) -> None:
+        self.node = node
+        for code, work in ((ShCommand.UDR, self._udr), (ShCommand.PUR, self._pur), (ShCommand.SNR, self._snr)):
+            node.register(SH_APP, code, self._handler(work), VENDOR)
+
+    def _handler(self, work: Any) -> Any:
+        async def handle(req: Message, ctx: RequestContext) -> Message:
+            try:
+                avps, changed = await self.worker.run(work, req)
+            except ShError as err:
+                log.info("Sh command %d answered %s: %s", req.code, err.experimental or err.result, err)
+                return reply(req, ctx.node.identity, [], result=err.result, experimental=err.experimental)
+            for impu, reference, service_indication in changed:
+                await self.notify(impu, reference, service_indication, exclude=text(req["Origin-Host"]))
+            return reply(req, ctx.node.identity, avps)
+
+        return handle
+
+    # --- shared --------------------------------------------------------------------------------
+    def _user(self, req: Message) -> PublicIdentity:
+        identity = required(req, "User-Identity")
+        found: PublicIdentity | None = None
+        wildcard = req.get("Wildcarded-Public-Identity")
+        public = identity.get("Public-Identity")
+        msisdn = identity.get("MSISDN")
+        if wildcard is not None:
+            found = self.ims.get_impu(text(wildcard))
+        elif public is not None:
+            found = self.ims.get_impu(text(public))
+        elif msisdn is not None:
+            found = self.ims.get_impu_by_msisdn(_tbcd_or_text(msisdn))
+        if found is None:
+            raise ShError(ShResult.USER_UNKNOWN, why="unknown user")
+        return found
+
+    def data(self, impu: PublicIdentity, references: Sequence[int], service_indications: Sequence[str] = (),
+             identity_sets: Sequence[int] = ()) -> ShDataParts:
+        """The parts of Sh-Data for ``references`` (raises `ShError` for one sigcore does not hold)."""
+        parts = ShDataParts()
+        for ref in references:
+            if ref == DataReference.REPOSITORY_DATA:
+                parts.repository = self.ims.repository_data(impu, service_indications)
+            elif ref == DataReference.IMS_PUBLIC_IDENTITY:
+                parts.public_identities = self._identity_set(impu, identity_sets)
+            elif ref == DataReference.IMS_USER_STATE:
+                parts.ims_user_state = int(_USER_STATE[impu.reg_state])
+            elif ref == DataReference.S_CSCF_NAME:
+                parts.scscf_name = impu.scscf_name or ""
+            elif ref == DataReference.INITIAL_FILTER_CRITERIA:
+                profile = self.ims.profile(impu.profile_id)
+                shared = [i for s in profile.shared_ifc_sets for i in self.ims.shared_ifcs(s)]
+                parts.ifcs = sorted(list(profile.ifcs) + shared, key=lambda i: i.priority)
+            elif ref == DataReference.CHARGING_INFORMATION:
+                parts.charging = self.ims.profile(impu.profile_id).charging
+            elif ref == DataReference.MSISDN:
+                msisdn = self.ims.msisdn_of(impu)
+                parts.msisdns = [msisdn] if msisdn else []
+            elif ref == DataReference.IMSI:
+                parts.imsi = self.ims.imsi_of(impu)
+                if parts.imsi is None:
+                    raise ShError(ShResult.USER_DATA_NOT_AVAILABLE, why="no IMSI linked")
+            else:
+                raise ShError(ShResult.USER_DATA_CANNOT_BE_READ, why=f"Data-Reference {ref} not held")
+        if parts.scscf_name == "":
+            parts.scscf_name = None
+            if list(references) == [DataReference.S_CSCF_NAME]:
+                raise ShError(ShResult.USER_DATA_NOT_AVAILABLE, why="no S-CSCF assigned")
+        return parts
+
+    def _identity_set(self, impu: PublicIdentity, sets: Sequence[int]) -> list[str]:
+        members = self.ims.implicit_set(impu)
+        if IdentitySet.REGISTERED_IDENTITIES in sets:
+            members = [m for m in members if m.reg_state == RegState.REGISTERED]
+        if IdentitySet.ALL_IDENTITIES in sets:
+            owners = [self.ims.get_impi(i) for i in self.ims.impis_of(impu)]
+            members = list({m.impu: m for o in owners for m in self.ims.impus_of(o)}.values())
+        return [m.impu for m in members]
+
+    # --- UDR -----------------------------------------------------------------------------------
+    def _udr(self, req: Message) -> tuple[list[Avp], list[Any]]:
+        impu = self._user(req)
+        references = [int(r) for r in D.get_values(req.avps, "Data-Reference")]
+        sis = [text(s) for s in D.get_values(req.avps, "Service-Indication")]
+        parts = self.data(impu, references, sis, [int(s) for s in D.get_values(req.avps, "Identity-Set")])
+        if references == [DataReference.REPOSITORY_DATA] and not parts.repository:
+            raise ShError(ShResult.USER_DATA_NOT_AVAILABLE, why="no repository data")
+        return [D.build("Sh-User-Data", sh_data(parts))], []
+
+    # --- PUR -----------------------------------------------------------------------------------
+    def _pur(self, req: Message) -> tuple[list[Avp], list[Any]]:
+        impu = self._user(req)
+        if int(required(req, "Data-Reference")) != DataReference.REPOSITORY_DATA:
+            raise ShError(ShResult.USER_DATA_CANNOT_BE_MODIFIED, why="only RepositoryData is writable")
+        document = bytes(required(req, "Sh-User-Data"))
+        try:
+            updates = parse_repository_updates(document)
+        except DocumentError as err:
+            raise ShError(ShResult.USER_DATA_NOT_RECOGNIZED, why=str(err)) from None
+        if not updates:
+            raise ShError(ShResult.USER_DATA_NOT_RECOGNIZED, why="no RepositoryData")
+        avps: list[Avp] = []
+        changed = []
+        for update in updates:
+            if update.data is not None and len(update.data) > MAX_REPOSITORY_BYTES:
+                raise ShError(ShResult.TOO_MUCH_DATA, why=f"{len(update.data)} octets")
+            try:
+                self.ims.put_repository_data(impu, update.service_indication, update.sequence, update.data)
+            except SequenceOutOfSync as err:
+                raise ShError(ShResult.TRANSPARENT_DATA_OUT_OF_SYNC, why=str(err)) from None
+            avps.append(D.build("Repository-Data-ID", [("Service-Indication", update.service_indication.encode()),
+                                                       ("Sequence-Number", update.sequence)]))
+            changed.append((impu, DataReference.REPOSITORY_DATA, update.service_indication))
+        avps.append(D.build("Data-Reference", DataReference.REPOSITORY_DATA))
+        return avps, changed
+
+    # --- SNR -----------------------------------------------------------------------------------
+    def _snr(self, req: Message) -> tuple[list[Avp], list[Any]]:
+        impu = self._user(req)
+        references = [int(r) for r in D.get_values(req.avps, "Data-Reference")]
+        sis = [text(s) for s in D.get_values(req.avps, "Service-Indication")]
+        as_host, as_realm = text(req["Origin-Host"]), text(req["Origin-Realm"])
+        if any(r not in _NOTIFIABLE for r in references):
+            raise ShError(ShResult.USER_DATA_CANNOT_BE_NOTIFIED, why=f"Data-References {references}")
+        keys = [(r, si) for r in references for si in (sis if r == DataReference.REPOSITORY_DATA and sis else [""])]
+        if int(required(req, "Subs-Req-Type")) == UNSUBSCRIBE:
+            removed = [self.ims.unsubscribe(impu, as_host, r, si) for r, si in keys]
+            if not any(removed):
+                raise ShError(ShResult.NO_SUBSCRIPTION_TO_DATA, why="nothing to unsubscribe")
+            return [], []
+        if DataReference.REPOSITORY_DATA in references and sis:
+            held = {r.service_indication for r in self.ims.repository_data(impu, sis)}
+            if not held:
+                raise ShError(ShResult.SUBS_DATA_ABSENT, why=f"no repository data for {sis}")
+        expiry = _granted_expiry(req.get("Expiry-Time"))
+        one_time = req.get("One-Time-Notification") is not None
+        for ref, si in keys:
+            self.ims.subscribe(ShSubscription(impu.impu, as_host, as_realm, ref, si, expiry, one_time))
+        avps = [D.build("Expiry-Time", expiry)] if expiry is not None else []
+        if int(req.get("Send-Data-Indication", 0)) == 1:
+            avps.insert(0, D.build("Sh-User-Data", sh_data(self.data(impu, references, sis))))
+        return avps, []
+
+    # --- PNR -----------------------------------------------------------------------------------
+    async def notify(self, impu: PublicIdentity, reference: int, service_indication: str | None = None,
+                     exclude: str | None = None) -> list[int | None]:
+        """Send a PNR with the current data to every AS subscribed to ``reference`` of ``impu``."""
+        assert self.node is not None, "ShService.install(node) first"
+        subs = await self.worker.run(self.ims.subscriptions, impu, reference, service_indication)
+        results: list[int | None] = []
+        for sub in subs:
+            if sub.as_host == exclude:
+                continue
+            current = await self.worker.run(self.ims.get_impu, impu.impu)
+            sis = [service_indication] if service_indication else []
+            parts = await self.worker.run(self.data, current or impu, [reference], sis)
+            pnr = new_request(self.node.identity, SH_APP, ShCommand.PNR, sub.as_host, sub.as_realm,
+                              [("User-Identity", [("Public-Identity", impu.impu)]),
+                               ("Sh-User-Data", sh_data(parts))])
+            try:
+                results.append(result_of(await self.node.request(pnr)))
+            except Exception as err:
+                log.warning("PNR to %s failed: %s", sub.as_host, err)
+                results.append(None)
+        return results
+
+    async def registration_changed(self, identities: Sequence[PublicIdentity]) -> None:
+        """Cx changed the state of these IMPUs: notify IMSUserState and S-CSCFName subscribers."""
+        for impu in identities:
+            for ref in (DataReference.IMS_USER_STATE, DataReference.S_CSCF_NAME):
+                await self.notify(impu, ref)
+
+    async def put_repository_data(self, impu_name: str, service_indication: str, data: bytes | None) -> None:
+        """Provisioning write of repository data (next sequence number), notifying every subscriber."""
+        impu = await self.worker.run(self.ims.get_impu, impu_name)
+        if impu is None:
+            raise LookupError(impu_name)
+        stored = await self.worker.run(self.ims.repository_data, impu, [service_indication])
+        sequence = next_sh_sequence(stored[0].sequence) if stored else 0
+        await self.worker.run(self.ims.put_repository_data, impu, service_indication, sequence, data)
+        await self.notify(impu, DataReference.REPOSITORY_DATA, service_indication)
+
+
+def _granted_expiry(requested: Any) -> dt.datetime | None:
+    """TS 29.328 §6.1.3: the HSS may shorten the requested expiry; sigcore caps it at a week."""
+    limit = utc_now() + MAX_SUBSCRIPTION
+    if requested is None:
+        return limit
+    when = requested if isinstance(requested, dt.datetime) else dt.datetime.fromtimestamp(float(requested), dt.UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return min(when, limit)
+
+
+def _tbcd_or_text(value: Any) -> str:
+    """MSISDN is TBCD octets on Sh (TS 29.329 §6.3.2); tolerate a client sending digits as text."""
+    raw = bytes(value)
+    if raw.isdigit():
+        return raw.decode()
+    digits = []
+    for octet in raw:
+        for nibble in (octet & 0x0F, octet >> 4):
+            if nibble < 10:
+                digits.append(str(nibble))
+    return "".join(digits)
+
