@@ -19,6 +19,7 @@ AREAS = (
     "sigcore.api.cli",
     "sigcore.metrics.cli",
     "sigcore.ims_cli",
+    "sigcore.eir_cli",
 )
 
 

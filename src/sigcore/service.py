@@ -20,7 +20,14 @@ Installer = Callable[[Node, Config, dict[str, Any]], None]
 
 
 #: Modules exposing ``install(node, cfg, services)``, in start order; missing optional areas are skipped.
-INSTALLERS = ("sigcore.hss.service", "sigcore.api.service", "sigcore.metrics.service", "sigcore.toolkit.mirror")
+INSTALLERS = (
+    "sigcore.hss.service",  # S6a/S6d
+    "sigcore.hss.ims_service",  # Cx/Dx, Sh
+    "sigcore.hss.lcs_service",  # SLh, S13
+    "sigcore.api.service",
+    "sigcore.metrics.service",
+    "sigcore.toolkit.mirror",
+)
 
 
 def installers() -> list[Installer]:
