@@ -34,6 +34,7 @@ _RECV_SIZE = 65536
 _ANC_SIZE = socket.CMSG_SPACE(64) if hasattr(socket, "CMSG_SPACE") else 128
 _PENDING_ANSWERS = 65536  # hop-by-hop ids remembered for answer streams; the oldest are forgotten
 _TRACE = 4096
+_PATH_TROUBLE = {"UNREACHABLE", "REMOVED", "POTENTIALLY_FAILED"}
 
 
 @dataclass(slots=True)
@@ -263,8 +264,9 @@ class SctpTransport(asyncio.Transport):
     def _notified(self, note: so.Notification) -> None:
         self.notifications.append(note)
         if note.kind == "PEER_ADDR_CHANGE":
-            log.warning("sctp peer address %s:%s %s (error %d)", *(note.address or ("?", 0)), note.state,
-                        note.error)
+            level = logging.WARNING if note.state in _PATH_TROUBLE else logging.INFO
+            log.log(level, "sctp peer address %s:%s %s (error %d)", *(note.address or ("?", 0)), note.state,
+                    note.error)
         else:
             log.info("sctp %s %s", note.kind, note.state)
         if self.on_notification is not None:
