@@ -10,8 +10,10 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sigcore.api.schemas import ErrorOut, ValidationErrorOut
 from sigcore.hss.auc import AucError
@@ -72,7 +74,16 @@ def _other_store_error(_request: Request, err: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"store unavailable: {type(err).__name__}"}, status_code=503)
 
 
+async def _http_error(request: Request, err: Exception) -> Response:
+    """FastAPI answers a body it cannot decode (not UTF-8, say) with 400; that is a validation failure too."""
+    assert isinstance(err, StarletteHTTPException)
+    if err.status_code == 400:
+        return field_error("body", str(err.detail), "body_unreadable")
+    return await http_exception_handler(request, err)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(InvalidValue, _invalid_value)
     app.add_exception_handler(AucError, _auc_error)
