@@ -1,0 +1,148 @@
+"""One database thread for the hot path: requests queue up, each batch is one transaction per kind.
+
+At thousands of AIR/ULR per second the cost of a transaction (SQLAlchemy execution, a commit, a round
+trip or an fsync) dominates, not the rows. So handlers do not each open a transaction: they `submit` an
+item and await its result, and this worker drains everything queued, runs one `BatchKind` at a time over
+all its items in a single transaction (`Store.writing`: ``BEGIN IMMEDIATE`` on SQLite, row locks elsewhere),
+and resolves all the futures with one call into the event loop. Under light load a batch is one item, so
+latency is a single transaction; under heavy load the batch grows and the per-item cost falls.
+
+Nothing is resolved before the commit returns: a batch that fails to commit fails every item in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection
+
+from sigcore.store import Store
+
+log = logging.getLogger("sigcore.hss.batch")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class BatchKind(Generic[Item, Result]):
+    """A kind of work: ``run(conn, items)`` returns one result (or an Exception instance) per item,
+    inside the transaction; ``after(items, results)`` runs after the commit (e.g. computing vectors)."""
+
+    name = "batch"
+
+    def run(self, conn: Connection, items: Sequence[Item]) -> list[Result | Exception]:
+        raise NotImplementedError
+
+    def after(self, items: Sequence[Item], results: list[Result | Exception]) -> list[Any]:
+        return list(results)
+
+
+_Job = tuple[BatchKind[Any, Any], Any, asyncio.Future[Any]]
+_STOP = object()
+
+
+class BatchWorker:
+    """The thread and its queue. `await submit(kind, item)` from the event loop; `start()`/`stop()`."""
+
+    def __init__(self, store: Store, max_batch: int = 512, attempts: int = 5) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self.attempts = attempts
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.batches = 0
+        self.items = 0
+        self.fail_before_commit: Callable[[BatchKind[Any, Any]], None] | None = None  # tests: crash injection
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        if self._thread is not None:
+            return
+        self._loop = loop or asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._serve, name="sigcore-hss-db", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._queue.put(_STOP)
+        await asyncio.get_running_loop().run_in_executor(None, thread.join, 10.0)
+
+    async def submit(self, kind: BatchKind[Item, Result], item: Item) -> Result:
+        if self._thread is None:
+            self.start()
+        assert self._loop is not None
+        fut: asyncio.Future[Result] = self._loop.create_future()
+        self._queue.put((kind, item, fut))
+        return await fut
+
+    # --- the thread ----------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            jobs: list[_Job] = [first]
+            stop = False
+            while len(jobs) < self.max_batch:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is _STOP:
+                    stop = True
+                    break
+                jobs.append(job)
+            by_kind: dict[int, list[_Job]] = {}
+            for job in jobs:
+                by_kind.setdefault(id(job[0]), []).append(job)
+            for group in by_kind.values():
+                self._run_group(group)
+            if stop:
+                return
+
+    def _run_group(self, group: list[_Job]) -> None:
+        kind = group[0][0]
+        items = [item for _, item, _ in group]
+        outcome: list[Any]
+        try:
+            outcome = kind.after(items, self._transaction(kind, items))
+        except Exception as err:  # the transaction failed: every item fails, nothing was handed out
+            log.warning("%s batch of %d failed: %s", kind.name, len(items), type(err).__name__)
+            outcome = [err] * len(items)
+        self.batches += 1
+        self.items += len(items)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(_resolve, [fut for _, _, fut in group], outcome)
+
+    def _transaction(self, kind: BatchKind[Any, Any], items: list[Any]) -> list[Any]:
+        last: Exception | None = None
+        for _ in range(self.attempts):
+            try:
+                with self.store.writing() as conn:
+                    results = kind.run(conn, items)
+                    if self.fail_before_commit is not None:
+                        self.fail_before_commit(kind)
+                return results
+            except Retry as err:
+                last = err
+        raise last or RuntimeError("unreachable")
+
+
+class Retry(Exception):
+    """Raised inside `BatchKind.run` when a compare-and-set lost: the whole batch is rolled back and rerun."""
+
+
+def _resolve(futures: list[asyncio.Future[Any]], outcome: list[Any]) -> None:
+    for fut, value in zip(futures, outcome, strict=True):
+        if fut.done():
+            continue
+        if isinstance(value, BaseException):
+            fut.set_exception(value)
+        else:
+            fut.set_result(value)

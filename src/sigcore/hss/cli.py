@@ -1,0 +1,170 @@
+"""``sigcore subscriber add/show/list/delete`` and ``sigcore demo``: provisioning for the tour and for tests.
+
+Every command opens the store named by ``--config`` (migrating it to the current schema, as on a fresh
+install). Keys go in as hex and never come out: `show` and `list` print the profile only. SQN is decimal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sigcore.cli_groups import ConfigOption, app, subscriber_app
+from sigcore.config import ConfigError, load_config
+from sigcore.store import NotFound, Store, StoreError, Subscriber, SubscriberFilter, create_key_file
+
+DEMO_IMSI = "001010000000001"
+# TS 35.207 test set 1: public test values, fine for a demo, never for a real SIM.
+DEMO_KI = "465b5ce8b199b49faa5f0a2ee238a6bc"
+DEMO_OPC = "cd63cb71954a9f4e48a5994e37a02baf"
+DEMO_MSISDN = "15550100001"
+DEMO_APN = "internet"
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _open(config: str | None) -> Store:
+    try:
+        return Store.from_config(load_config(config).database, auto_migrate=True)
+    except (ConfigError, StoreError) as err:
+        raise _fail(str(err), 2) from None
+
+
+def _hex_int(text: str, name: str) -> int:
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise _fail(f"{name} must be hexadecimal, got {text!r}", 2) from None
+
+
+def describe(sub: Subscriber) -> list[str]:
+    """The profile as ``key: value`` lines; by construction there is no key material to print."""
+    lines = [
+        f"imsi: {sub.imsi}",
+        f"msisdn: {sub.msisdn or '-'}",
+        f"enabled: {'yes' if sub.enabled else 'no'}",
+        f"status: {sub.status.value}",
+        f"network access mode: {sub.nam.value}",
+        f"ue-ambr ul/dl: {sub.ue_ambr_ul}/{sub.ue_ambr_dl} bit/s",
+        f"roaming policy: {sub.roaming_policy.value}",
+        f"default apn: {sub.default_apn or '-'}",
+    ]
+    for a in sub.apns:
+        p = a.profile
+        static = ", ".join(x for x in (a.static_ipv4, a.static_ipv6) if x) or "dynamic"
+        lines.append(f"apn {a.name}: context {a.context_id}, qci {p.qci}, arp {p.arp_priority}, "
+                     f"{p.pdn_type.value}, {static}")
+    return lines
+
+
+@subscriber_app.command("add")
+def add(
+    imsi: str = typer.Option(..., "--imsi", help="15 digits (or 6 to 15)"),
+    ki: str = typer.Option(..., "--ki", help="K, 32 hex digits"),
+    opc: str | None = typer.Option(None, "--opc", help="OPc, 32 hex digits (or give --op)"),
+    op: str | None = typer.Option(None, "--op", help="OP, 32 hex digits; OPc is derived from it"),
+    amf: str = typer.Option("8000", "--amf", help="AMF, 4 hex digits"),
+    sqn: int = typer.Option(0, "--sqn", help="the last SQN used, decimal"),
+    msisdn: str | None = typer.Option(None, "--msisdn"),
+    apn: list[str] = typer.Option([], "--apn", help="APN name (repeatable); the first is the default"),
+    config: str | None = ConfigOption,
+) -> None:
+    """Provision a subscriber. An APN with no profile yet gets the default one (QCI 9, ARP 8)."""
+    if (opc is None) == (op is None):
+        raise _fail("give exactly one of --opc and --op", 2)
+    store = _open(config)
+    try:
+        added = store.add_subscriber(imsi, ki=ki, opc=opc, op=op, amf=_hex_int(amf, "--amf"), sqn=sqn,
+                                     msisdn=msisdn, apns=apn)
+    except StoreError as err:
+        raise _fail(str(err)) from None
+    finally:
+        store.close()
+    for name in added.created_apns:
+        typer.echo(f"created APN profile {name!r} with the default QoS (QCI 9, ARP priority 8, no pre-emption)")
+    typer.echo(f"added subscriber {added.subscriber.imsi}")
+
+
+@subscriber_app.command("show")
+def show(imsi: str = typer.Argument(...), config: str | None = ConfigOption) -> None:
+    """A subscriber's profile, APNs and serving MME (no keys)."""
+    store = _open(config)
+    try:
+        sub = store.get_subscriber(imsi)
+        serving = store.get_serving(imsi)
+    except NotFound as err:
+        raise _fail(str(err)) from None
+    finally:
+        store.close()
+    for line in describe(sub):
+        typer.echo(line)
+    mme = serving.mme
+    typer.echo(f"serving mme: {mme.host + (' (purged)' if mme.purged else '') if mme else '-'}")
+
+
+@subscriber_app.command("list")
+def list_(
+    prefix: str | None = typer.Option(None, "--prefix", help="IMSI prefix"),
+    limit: int = typer.Option(100, "--limit"),
+    offset: int = typer.Option(0, "--offset"),
+    config: str | None = ConfigOption,
+) -> None:
+    """IMSI, MSISDN, state and APNs, one subscriber a line, ordered by IMSI."""
+    store = _open(config)
+    try:
+        subs = store.list_subscribers(offset, limit, SubscriberFilter(imsi_prefix=prefix))
+    finally:
+        store.close()
+    for s in subs:
+        apns = ",".join(a.name for a in s.apns) or "-"
+        typer.echo(f"{s.imsi}  {s.msisdn or '-':15}  {'enabled ' if s.enabled else 'disabled'}  {apns}")
+
+
+@subscriber_app.command("delete")
+def delete(imsi: str = typer.Argument(...), config: str | None = ConfigOption) -> None:
+    """Remove a subscriber and everything stored about it."""
+    store = _open(config)
+    try:
+        store.delete_subscriber(imsi)
+    except NotFound as err:
+        raise _fail(str(err)) from None
+    finally:
+        store.close()
+    typer.echo(f"deleted subscriber {imsi}")
+
+
+@app.command("demo")
+def demo(config: str | None = ConfigOption) -> None:
+    """Make the demo ready: key-encryption key file, database, demo subscriber (idempotent)."""
+    try:
+        cfg = load_config(config)
+    except ConfigError as err:
+        raise _fail(str(err), 2) from None
+    key_file = cfg.database.key_file
+    if key_file:
+        existed = Path(key_file).exists()
+        create_key_file(key_file)
+        if not existed:
+            typer.echo(f"created key-encryption key {key_file} (mode 0600; back it up)")
+    store = _open(config)
+    try:
+        store.get_subscriber(DEMO_IMSI)
+        typer.echo(f"demo subscriber {DEMO_IMSI} already provisioned")
+    except NotFound:
+        try:
+            added = store.add_subscriber(DEMO_IMSI, ki=DEMO_KI, opc=DEMO_OPC, msisdn=DEMO_MSISDN, apns=[DEMO_APN])
+        except StoreError as err:
+            raise _fail(str(err)) from None
+        for name in added.created_apns:
+            typer.echo(f"created APN profile {name!r} with the default QoS (QCI 9, ARP priority 8)")
+        typer.echo(f"provisioned demo subscriber {DEMO_IMSI} (TS 35.207 test set 1 keys), MSISDN {DEMO_MSISDN}")
+    finally:
+        store.close()
+
+
+def register(_app: typer.Typer) -> None:
+    """Commands are attached to the shared groups at import; nothing else to add."""

@@ -1,0 +1,235 @@
+"""S6a/S6d handlers (TS 29.272 §5.2): AIR, ULR, PUR, NOR. Each reads the request, asks the services, answers.
+
+The work lives elsewhere: vectors and SQNs in `auth`, serving state and profiles in `registration`,
+Subscription-Data in `subscription`, roaming in `roaming`, CLR/IDR/DSR in `notify`. Failures map to the
+Experimental-Result codes of §7.4 and keep the S6a application id; answers carry
+Vendor-Specific-Application-Id and Auth-Session-State (NO_STATE_MAINTAINED) as §7.2 shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sigcore.diameter import DICTIONARY as D
+from sigcore.diameter.aio import Node, RequestContext
+from sigcore.diameter.answers import answer
+from sigcore.diameter.avp import Avp
+from sigcore.diameter.constants import ResultCode
+from sigcore.diameter.errors import DiameterError, InvalidAvpValue
+from sigcore.diameter.message import Message
+from sigcore.hss import auc
+from sigcore.hss.auth import AuthService, VectorRequest, Vectors
+from sigcore.hss.batch import BatchWorker
+from sigcore.hss.codes import (
+    RAT_RESTRICTION,
+    S6A,
+    VENDOR,
+    CancellationType,
+    Command,
+    PuaFlags,
+    PurFlags,
+    S6aResult,
+    UlaFlags,
+    UlrFlags,
+)
+from sigcore.hss.messages import APPLICATION_AVPS
+from sigcore.hss.notify import HssNotifier
+from sigcore.hss.registration import NodeKind, ProfileCache, ServingUpdate, ServingUpdates
+from sigcore.hss.roaming import RoamingPolicyCheck, plmn_digits
+from sigcore.hss.subscription import has_eps_subscription, subscription_data
+from sigcore.store import KeyUnavailable, NotFound, Store, Subscriber
+
+log = logging.getLogger("sigcore.hss.s6a")
+SUCCESS = int(ResultCode.SUCCESS)
+SUPPORTED_FEATURES_S6A = 0  # Feature-List-ID 1 bits we implement (§7.3.10): none of the optional ones yet
+RESYNC_INFO_LENGTH = 30  # RAND (16) ‖ AUTS (14)
+_PURGES: tuple[tuple[PurFlags, NodeKind, PuaFlags], ...] = (
+    (PurFlags.UE_PURGED_IN_MME, "mme", PuaFlags.FREEZE_M_TMSI),
+    (PurFlags.UE_PURGED_IN_SGSN, "sgsn", PuaFlags.FREEZE_P_TMSI),
+)
+
+
+class S6aReject(Exception):
+    """Answer with this Experimental-Result (vendor 10415)."""
+
+    def __init__(self, code: S6aResult, why: str) -> None:
+        super().__init__(why)
+        self.code = code
+
+
+class S6aHandlers:
+    def __init__(self, store: Store, worker: BatchWorker, auth: AuthService, profiles: ProfileCache,
+                 roaming: RoamingPolicyCheck, notifier: HssNotifier, max_vectors: int = 5) -> None:
+        self.store = store
+        self.worker = worker
+        self.auth = auth
+        self.profiles = profiles
+        self.roaming = roaming
+        self.notifier = notifier
+        self.max_vectors = max_vectors
+        self.serving = ServingUpdates()
+
+    def register(self, node: Node) -> None:
+        node.register(S6A, Command.AIR, self.air, VENDOR)
+        node.register(S6A, Command.ULR, self.ulr, VENDOR)
+        node.register(S6A, Command.PUR, self.pur, VENDOR)
+        node.register(S6A, Command.NOR, self.nor, VENDOR)
+
+    # --- AIR ------------------------------------------------------------------------------------------
+    async def air(self, req: Message, ctx: RequestContext) -> Message:
+        imsi = str(req["User-Name"])
+        plmn = _plmn(req)
+        eutran = req.get("Requested-EUTRAN-Authentication-Info")
+        utran = req.get("Requested-UTRAN-GERAN-Authentication-Info")
+        if eutran is None and utran is None:
+            raise DiameterError(ResultCode.MISSING_AVP, "no Requested-EUTRAN- or -UTRAN-GERAN-Authentication-Info",
+                                [D.build("Requested-EUTRAN-Authentication-Info", [])])
+        resync = _resync_info(eutran, utran)
+        try:
+            if not self.roaming.is_home(plmn_digits(plmn)):
+                await self._check_roaming(await self.profiles.get(imsi), plmn)
+            wanted = VectorRequest(imsi, plmn, self._count(eutran), self._count(utran), resync)
+            vectors = await self.auth.vectors(wanted)
+        except S6aReject as err:
+            return self._reject(req, ctx, err)
+        except NotFound:
+            return self._reject(req, ctx, S6aReject(S6aResult.USER_UNKNOWN, "unknown IMSI"))
+        except auc.AutsMacError:
+            log.warning("AIR for IMSI %s from %s: AUTS failed MAC-S verification, SQN unchanged", imsi, ctx.peer.name)
+            return self._reject(req, ctx, S6aReject(S6aResult.AUTHENTICATION_DATA_UNAVAILABLE, "AUTS refused"))
+        except (auc.AucError, KeyUnavailable) as err:
+            log.error("AIR for IMSI %s: no vectors (%s)", imsi, type(err).__name__)
+            return self._reject(req, ctx, S6aReject(S6aResult.AUTHENTICATION_DATA_UNAVAILABLE, "no vectors"))
+        return answer(req, ctx.node.identity, SUCCESS, [*APPLICATION_AVPS, *_supported_features(req),
+                                                        D.build("Authentication-Info", _auth_info(vectors))])
+
+    def _count(self, group: Any) -> int:
+        if group is None:
+            return 0
+        return max(1, min(int(group.get("Number-Of-Requested-Vectors", 1)), self.max_vectors))
+
+    # --- ULR ------------------------------------------------------------------------------------------
+    async def ulr(self, req: Message, ctx: RequestContext) -> Message:
+        imsi = str(req["User-Name"])
+        flags = UlrFlags(int(req["ULR-Flags"]))
+        origin_host, origin_realm = str(req["Origin-Host"]), str(req["Origin-Realm"])
+        try:
+            sub = await self.profiles.get(imsi)
+            self._check_registration(sub, int(req["RAT-Type"]))
+            await self._check_roaming(sub, _plmn(req))
+            node: NodeKind = "mme" if flags & UlrFlags.S6A_S6D_INDICATOR else "sgsn"
+            reg = await self.worker.submit(self.serving, ServingUpdate(imsi, node, origin_host, origin_realm,
+                                                                       ctx.peer.name))
+        except S6aReject as err:
+            return self._reject(req, ctx, err)
+        except NotFound:
+            return self._reject(req, ctx, S6aReject(S6aResult.USER_UNKNOWN, "unknown IMSI"))
+        sub = await self.profiles.fresh(sub, reg.profile_updated_at)
+        previous = reg.previous
+        if previous is not None and previous.host.lower() != origin_host.lower():
+            kind = (CancellationType.INITIAL_ATTACH_PROCEDURE if flags & UlrFlags.INITIAL_ATTACH
+                    else CancellationType.MME_UPDATE_PROCEDURE if node == "mme"
+                    else CancellationType.SGSN_UPDATE_PROCEDURE)
+            self.notifier.cancel_old_node(imsi, previous, kind, s6a=node == "mme")
+        avps = [*APPLICATION_AVPS, *_supported_features(req), D.build("ULA-Flags", int(UlaFlags.SEPARATION_INDICATION))]
+        if not flags & UlrFlags.SKIP_SUBSCRIBER_DATA:
+            avps.append(D.build("Subscription-Data", subscription_data(sub)))
+        return answer(req, ctx.node.identity, SUCCESS, avps)
+
+    def _check_registration(self, sub: Subscriber, rat_type: int) -> None:
+        if not sub.enabled:
+            raise S6aReject(S6aResult.USER_UNKNOWN, "subscriber disabled")
+        restriction = RAT_RESTRICTION.get(rat_type)
+        if restriction is not None and sub.access_restriction & restriction:
+            raise S6aReject(S6aResult.RAT_NOT_ALLOWED, f"RAT-Type {rat_type} not allowed")
+        if not has_eps_subscription(sub):
+            raise S6aReject(S6aResult.UNKNOWN_EPS_SUBSCRIPTION, "no APN subscribed")
+
+    async def _check_roaming(self, sub: Subscriber, plmn: bytes) -> None:
+        if self.roaming.is_home(plmn_digits(plmn)):
+            return
+        allowed = await asyncio.get_running_loop().run_in_executor(None, self.roaming.allowed, sub, plmn)
+        if not allowed:
+            raise S6aReject(S6aResult.ROAMING_NOT_ALLOWED, f"roaming in {plmn_digits(plmn)} not allowed")
+
+    # --- PUR ------------------------------------------------------------------------------------------
+    async def pur(self, req: Message, ctx: RequestContext) -> Message:
+        """§5.3.2.4: the flag is set only when the purging node is the registered one; PUA-Flags tell it
+        to freeze its temporary identity. A PUR from another node is answered success without flags."""
+        imsi, host = str(req["User-Name"]), str(req["Origin-Host"])
+        asked = PurFlags(int(req.get("PUR-Flags", PurFlags.UE_PURGED_IN_MME)))
+        loop = asyncio.get_running_loop()
+        pua = PuaFlags(0)
+        try:
+            for purged, node, freeze in _PURGES:
+                if not asked & purged:
+                    continue
+                if await loop.run_in_executor(None, _purge, self.store, imsi, host, node):
+                    pua |= freeze
+        except NotFound:
+            return self._reject(req, ctx, S6aReject(S6aResult.USER_UNKNOWN, "unknown IMSI"))
+        return answer(req, ctx.node.identity, SUCCESS, [*APPLICATION_AVPS, D.build("PUA-Flags", int(pua))])
+
+    # --- NOR ------------------------------------------------------------------------------------------
+    async def nor(self, req: Message, ctx: RequestContext) -> Message:
+        """§5.2.5.1.3: accepted from the registered MME/SGSN only (else 5423 UNKNOWN_SERVING_NODE)."""
+        imsi, host = str(req["User-Name"]), str(req["Origin-Host"]).lower()
+        try:
+            serving = await asyncio.get_running_loop().run_in_executor(None, self.store.get_serving, imsi)
+        except NotFound:
+            return self._reject(req, ctx, S6aReject(S6aResult.USER_UNKNOWN, "unknown IMSI"))
+        if not any(n is not None and n.host.lower() == host for n in (serving.mme, serving.sgsn)):
+            return self._reject(req, ctx, S6aReject(S6aResult.UNKNOWN_SERVING_NODE, "not the serving node"))
+        return answer(req, ctx.node.identity, SUCCESS, list(APPLICATION_AVPS))
+
+    # --- shared ---------------------------------------------------------------------------------------
+    def _reject(self, req: Message, ctx: RequestContext, err: S6aReject) -> Message:
+        log.info("%s for IMSI %s from %s: %s (%d)", Command(req.code).name, req.get("User-Name"), ctx.peer.name,
+                 err, err.code)
+        return answer(req, ctx.node.identity, None, list(APPLICATION_AVPS), experimental=(VENDOR, int(err.code)))
+
+
+def _purge(store: Store, imsi: str, host: str, node: NodeKind) -> bool:
+    return store.purge(imsi, host, node=node)
+
+
+def _plmn(req: Message) -> bytes:
+    plmn = bytes(req["Visited-PLMN-Id"])
+    try:
+        plmn_digits(plmn)
+    except ValueError:
+        raise InvalidAvpValue("Visited-PLMN-Id is not a PLMN identity", [D.build("Visited-PLMN-Id", plmn)]) from None
+    return plmn
+
+
+def _resync_info(*groups: Any) -> bytes | None:
+    for group in groups:
+        info = group.get("Re-Synchronization-Info") if group is not None else None
+        if info is not None:
+            info = bytes(info)
+            if len(info) != RESYNC_INFO_LENGTH:
+                raise InvalidAvpValue("Re-Synchronization-Info must be RAND (16) and AUTS (14)",
+                                      [D.build("Re-Synchronization-Info", info)])
+            return info
+    return None
+
+
+def _auth_info(v: Vectors) -> list[tuple[str, Any]]:
+    eutran = [[("Item-Number", n), ("RAND", x.rand), ("XRES", x.xres), ("AUTN", x.autn), ("KASME", x.kasme)]
+              for n, x in enumerate(v.eutran, 1)]
+    utran = [[("Item-Number", n), ("RAND", x.rand), ("XRES", x.xres), ("AUTN", x.autn),
+              ("Confidentiality-Key", x.ck), ("Integrity-Key", x.ik)] for n, x in enumerate(v.utran, 1)]
+    return [("E-UTRAN-Vector", eutran or None), ("UTRAN-Vector", utran or None)]
+
+
+def _supported_features(req: Message) -> list[Avp]:
+    """Echo Feature-List-ID 1 of the requester's Supported-Features, ANDed with what we implement (§7.3.10)."""
+    for group in req.find_all(*D.avp("Supported-Features").key):
+        values = D.value(group)
+        if values.get("Vendor-Id") == VENDOR and values.get("Feature-List-ID") == 1:
+            ours = int(values["Feature-List"]) & SUPPORTED_FEATURES_S6A
+            features = [("Vendor-Id", VENDOR), ("Feature-List-ID", 1), ("Feature-List", ours)]
+            return [D.build("Supported-Features", features)]
+    return []
