@@ -23,6 +23,7 @@ import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from interop.ports import free_tcp_ports, free_udp_port
 from interop.process import LoggedProcess
@@ -60,6 +61,7 @@ class ImsCore:
     icscf_sip: int = field(default_factory=free_udp_port)
     scscf_sip: int = field(default_factory=free_udp_port)
     processes: dict[str, LoggedProcess] = field(default_factory=dict)
+    capture: Any = None  # the tshark capture of the Cx traffic, when a test records one
 
     def __post_init__(self) -> None:
         self.icscf_diameter, self.scscf_diameter = free_tcp_ports(2)

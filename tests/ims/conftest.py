@@ -1,0 +1,3 @@
+"""IMS tests reuse the interop fixtures (tshark capture)."""
+
+from interop.conftest import tshark_capture  # noqa: F401  (fixture)
