@@ -53,7 +53,7 @@ class PeerConfig(_Section):
     address: str = "127.0.0.1"
     port: int = 3868
     mode: Literal["connect", "accept"] = "accept"
-    transport: Literal["tcp", "sctp", "tls"] = "tcp"
+    transport: Literal["tcp", "sctp", "tls", "tls-inband"] = "tcp"
     realm: str | None = None
 
 
@@ -71,7 +71,19 @@ class TlsConfig(_Section):
     cert: str | None = None
     key: str | None = None
     ca: str | None = None
-    listen: list[str] = Field(default_factory=list)
+    listen: list[str] = Field(default_factory=list, description="TLS listeners (RFC 6733: TLS from the first byte)")
+    inband: bool = Field(False, description="the tls.listen endpoints use RFC 3588 in-band TLS after CER/CEA")
+
+
+class SctpConfig(_Section):
+    """SCTP socket settings (docs/transports.md); None keeps the kernel default."""
+
+    streams: int = Field(8, ge=1, le=65535)
+    rto_initial_ms: int | None = None
+    rto_min_ms: int | None = None
+    rto_max_ms: int | None = None
+    path_max_retrans: int | None = None
+    heartbeat_ms: int | None = None
 
 
 class DiameterConfig(_Section):
@@ -91,6 +103,7 @@ class DiameterConfig(_Section):
     transport: Literal["tcp", "sctp", "both"] = "tcp"
     bind: list[str] = Field(default_factory=list)
     tls: TlsConfig = Field(default_factory=TlsConfig)
+    sctp: SctpConfig = Field(default_factory=SctpConfig)
     mirror: str | None = Field(None, description="'host:port' of a TZSP collector that receives a copy of "
                                                  "every Diameter message (Wireshark on udp/37008)")
 

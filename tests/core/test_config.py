@@ -70,3 +70,24 @@ def test_config_check_command(tmp_path: Path) -> None:
     assert ko.exit_code == 1 and "database.ulr: unknown key" in ko.output
     missing = runner.invoke(app, ["config", "check", str(tmp_path / "none.yaml")])
     assert missing.exit_code == 1 and "cannot read" in missing.output
+
+
+def test_transport_keys_build_listeners(tmp_path: Path) -> None:
+    """`transport: both` adds an SCTP listener next to TCP; tls.listen adds a TLS listener."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "transport"))
+    from certs import TestCA  # tests/transport/certs.py: a throw-away CA
+
+    files = TestCA(tmp_path).issue("hss.localdomain")
+    cert, key, ca = files.cert, files.key, files.ca
+    cfg = parse_config({"diameter": {
+        "transport": "both", "bind": ["127.0.0.1", "127.0.0.2"],
+        "sctp": {"streams": 4},
+        "tls": {"cert": str(cert), "key": str(key), "ca": str(ca), "listen": ["127.0.0.1:5868"], "inband": False},
+    }})
+    settings = NodeSettings.from_config(cfg)
+    kinds = sorted(type(x).__name__ for x in settings.listeners)
+    assert kinds == ["SctpListener", "TlsListener"]
+    assert settings.listen == [("127.0.0.1", 3868)]
+    assert settings.dialer is not None

@@ -73,7 +73,7 @@ class NodeSettings:
         d = cfg.diameter
         t = d.timers
         ips = d.host_ip_addresses or sorted({split_host_port(x, 3868)[0] for x in d.listen} - {"0.0.0.0", "::"})
-        return cls(
+        settings = cls(
             identity=Identity(d.origin_host, d.origin_realm, ips or ["127.0.0.1"], d.vendor_id,
                               d.product_name, d.firmware_revision),
             listen=[split_host_port(x, 3868) for x in d.listen],
@@ -82,6 +82,11 @@ class NodeSettings:
             policy=PeerPolicy(tw=t.tw, tc=t.tc, cer_timeout=t.cer_timeout, dpa_timeout=t.dpa_timeout),
             request_timeout=t.request_timeout,
         )
+        if d.transport != "tcp" or d.tls.listen or d.tls.cert or any(p.transport != "tcp" for p in d.peers):
+            from sigcore.diameter.transport.endpoints import configure
+
+            configure(settings, cfg)
+        return settings
 
 
 @dataclass(slots=True)
