@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from diameter.message import constants as pc
 
 from interop.pydiameter_peer import quiet_python_diameter_logs
 from interop.tshark import _run_tshark, check_pcap, diameter_messages
@@ -46,7 +47,6 @@ from .harness import (
     client,
     ecr,
     experimental_result,
-    pc,
     result_code,
     rir,
 )

@@ -45,6 +45,7 @@ ABSENT_USER = 4201  # TS 29.173 §6.3.4.1 (transient)
 # LCS-Capabilities-Sets (TS 29.173 §7.4.5) uses the bits of TS 29.002 SupportedLCS-CapabilitySets;
 # an SGSN registered over S6d is an S4-SGSN and supports capability set 5 (LCS release 7 or later).
 LCS_CAPABILITY_SET_5 = 1 << 4
+E164_MAX_DIGITS = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,15 @@ def serving_node_avps(serving: ServingState) -> list[Avp]:
             for i, (kind, node) in enumerate(nodes)]
 
 
+def _msisdn_digits(raw: bytes) -> str | None:
+    """The E.164 digits of a TBCD MSISDN (TS 29.329 §6.3.2), or None when it is not one."""
+    try:
+        digits = tbcd.decode(raw)
+    except ValueError:
+        return None
+    return digits if digits.isdigit() and len(digits) <= E164_MAX_DIGITS else None
+
+
 class SlhServer:
     """The HSS's SLh application: `handle_rir` is the (async) handler of command 8388622."""
 
@@ -110,11 +120,10 @@ class SlhServer:
                                     failed_avps=[DICTIONARY.avp("User-Name").example()])
         msisdn = None
         if raw_msisdn is not None:
-            try:
-                msisdn = tbcd.decode(raw_msisdn)
-            except ValueError:
+            msisdn = _msisdn_digits(raw_msisdn)
+            if msisdn is None:
                 return stateless_answer(request, self.identity, result_code=ResultCode.INVALID_AVP_VALUE,
-                                        error_message="MSISDN: not TBCD",
+                                        error_message="MSISDN: not a TBCD-coded E.164 number",
                                         failed_avps=[DICTIONARY.build("MSISDN", raw_msisdn)])
         try:
             found = await asyncio.get_running_loop().run_in_executor(None, self.locate, imsi, msisdn)

@@ -1,0 +1,55 @@
+"""`sigcore eir add/list/delete/check/history` against a store named by --config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from sigcore import eir_cli
+
+RUNNER = CliRunner()
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    config = tmp_path / "sigcore.yaml"
+    config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'db.sqlite'}\n")
+    monkeypatch.setenv("SIGCORE_KEK", "00" * 32)
+    app = typer.Typer()
+    eir_cli.register(app)
+
+    def run(*args: str, code: int = 0) -> str:
+        result = RUNNER.invoke(app, ["eir", *args, "--config", str(config)])
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return run
+
+
+def test_add_check_delete_history(cli) -> None:  # type: ignore[no-untyped-def]
+    assert "prefix 35209900* -> blacklisted" in cli("add", "--prefix", "35209900", "--status", "blacklisted")
+    # 15 digits: the check digit is verified and dropped
+    assert "2: imei 35209900176148 -> whitelisted" in cli("add", "--imei", "352099001761481",
+                                                           "--status", "whitelisted")
+    cli("add", "--imei", "35209900176148", "--imsi", "001010000000001", "--status", "greylisted",
+        "--comment", "paired")
+    cli("add", "--imei", "352099001761482", "--status", "whitelisted", code=2)  # bad check digit
+    cli("add", "--prefix", "35209900", "--status", "whitelisted", code=1)  # taken
+    cli("add", "--status", "whitelisted", code=2)  # neither --imei nor --prefix
+    assert len(cli("list").splitlines()) == 3
+
+    assert "blacklisted (1: prefix" in cli("check", "35209900000000")
+    assert "whitelisted (2:" in cli("check", "35209900176148")
+    assert "greylisted (3:" in cli("check", "35209900176148", "--imsi", "001010000000001", "--record")
+    assert "unknown equipment" in cli("check", "11111111111111", code=3)
+    assert "greylisted" in cli("check", "11111111111111", "--unknown-status", "greylisted")
+
+    cli("delete", "1")
+    cli("delete", "1", code=1)
+    assert "unknown equipment" in cli("check", "35209900000000", code=3)
+    history = cli("history")
+    assert "35209900176148 sv=- imsi=001010000000001 greylisted rule=3 from=cli" in history
+    assert "1 of 1 checks" in history
