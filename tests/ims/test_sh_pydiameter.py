@@ -20,10 +20,10 @@ from diameter.message.commands import (
     UserDataRequest,
 )
 from diameter.message.commands.user_data import UserIdentity, VendorSpecificApplicationId
-from interop.pydiameter_peer import APP_SH, PyDiameterPeer, quiet_python_diameter_logs
-from interop.sigcore_nodes import wait_open
 from lxml import etree
 
+from interop.pydiameter_peer import APP_SH, PyDiameterPeer, quiet_python_diameter_logs
+from interop.sigcore_nodes import wait_open
 from sigcore.hss.ims.codes import DataReference, ShResult
 from sigcore.hss.ims.documents import validate_sh
 from sigcore.store.ims import RegState

@@ -59,7 +59,8 @@ class CxError(Exception):
 def has_unregistered_services(ims: ImsStore, impu: PublicIdentity) -> bool:
     """Services for the unregistered state: an iFC of the unregistered profile part or case (TS 29.228 B.2.2)."""
     profile = ims.profile(impu.profile_id)
-    return any(i.profile_part == 1 or i.session_case == 2 for i in profile.ifcs)
+    shared = [i for s in profile.shared_ifc_sets for i in ims.shared_ifcs(s)]
+    return any(i.profile_part == 1 or i.session_case == 2 for i in [*profile.ifcs, *shared])
 
 
 class CxService:

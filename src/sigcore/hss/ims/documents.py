@@ -198,9 +198,12 @@ def _safe_parser() -> etree.XMLParser:
 
 def _parse(document: bytes) -> etree._Element:
     try:
-        return etree.fromstring(document, parser=_safe_parser())
+        root = etree.fromstring(document, parser=_safe_parser())
     except etree.XMLSyntaxError as err:
         raise DocumentError(f"Sh-Data is not well formed: {err}") from None
+    if root.getroottree().docinfo.doctype:
+        raise DocumentError("a document type declaration is not allowed in Sh-Data")  # no entity games
+    return root
 
 
 @cache
@@ -210,7 +213,11 @@ def _schema(name: str) -> etree.XMLSchema:
 
 def _validate(document: bytes, name: str) -> None:
     schema = _schema(name)
-    if not schema.validate(_parse(document)):
+    try:
+        valid = schema.validate(_parse(document))
+    except etree.Error as err:
+        raise DocumentError(f"not valid against {name}: {err}") from None
+    if not valid:
         raise DocumentError(f"not valid against {name}: {schema.error_log.last_error}")
 
 

@@ -1,0 +1,87 @@
+"""`sigcore ims …`: provision IMS identities (the tour and the Kamailio tests use ``ims add``).
+
+A SIP Digest password is turned into HA1 = MD5(impi:realm:password) before it reaches the store and is
+never printed; ``--imsi`` links the IMPI to that subscriber's AKA keys (and S6a's SQN).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from sigcore.cli_groups import ConfigOption, ims_app
+from sigcore.config import ConfigError, load_config
+from sigcore.store import Store, StoreError
+from sigcore.store.ims import ImsStore
+
+ImpuOption = typer.Option(..., "--impu", help="public identity (repeat for the implicit set; first is default)")
+
+
+def _open(config: str | None) -> Store:
+    try:
+        return Store.from_config(load_config(config).database, auto_migrate=True)
+    except (ConfigError, StoreError) as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from None
+
+
+@ims_app.command("add")
+def add(
+    impi: str = typer.Option(..., "--impi", help="private identity, e.g. alice@localdomain"),
+    impu: list[str] = ImpuOption,
+    password: str | None = typer.Option(None, "--password", help="SIP Digest password (stored as HA1 only)"),
+    imsi: str | None = typer.Option(None, "--imsi", help="subscriber whose AKA credentials the IMPI uses"),
+    scscf: str | None = typer.Option(None, "--scscf", help="preferred S-CSCF, e.g. sip:127.0.0.1:6060"),
+    realm: str | None = typer.Option(None, "--realm", help="digest realm (default: the IMPI's domain)"),
+    profile: str = typer.Option("default", "--profile", help="service profile name (created if missing)"),
+    config: str | None = ConfigOption,
+) -> None:
+    """Add an IMPI with its IMPUs as one implicit registration set."""
+    if (password is None) == (imsi is None):
+        typer.echo("give exactly one of --password (SIP Digest) or --imsi (AKA)", err=True)
+        raise typer.Exit(2)
+    store = _open(config)
+    try:
+        user = ImsStore(store).add_user(impi, impu, password=password, imsi=imsi, realm=realm, profile=profile,
+                                        scscf=scscf)
+    except StoreError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    scheme = f"AKA (IMSI {user.imsi})" if user.imsi else f"SIP Digest (realm {user.digest_realm})"
+    typer.echo(f"added {user.impi}: {', '.join(impu)}; {scheme}")
+
+
+@ims_app.command("show")
+def show(impi: str = typer.Argument(..., help="private identity"), config: str | None = ConfigOption) -> None:
+    """The IMPUs of an IMPI with their registration state and S-CSCF."""
+    store = _open(config)
+    try:
+        ims = ImsStore(store)
+        user = ims.get_impi(impi)
+        for i in ims.impus_of(user):
+            barred = " (barred)" if i.barred else ""
+            typer.echo(f"{i.impu}{barred}: {i.reg_state.value}" + (f" at {i.scscf_name}" if i.scscf_name else ""))
+    except StoreError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+
+
+@ims_app.command("delete")
+def delete(impi: str = typer.Argument(..., help="private identity"), config: str | None = ConfigOption) -> None:
+    """Remove an IMPI and the IMPUs no other IMPI shares (no RTR is sent: deregister first)."""
+    store = _open(config)
+    try:
+        ImsStore(store).delete_user(impi)
+    except StoreError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(f"deleted {impi}")
+
+
+def register(_app: typer.Typer) -> None:
+    """Commands are attached to the shared ``ims`` group at import; nothing else to add."""
