@@ -73,9 +73,11 @@ async def test_node_survives_100k_mutated_frames_on_one_connection() -> None:
         assert answered == expected
         assert len(expected) > FRAMES // 3  # the mutations did not simply turn everything into answers
 
-        # Still serving normally on the same connection.
+        # Still serving normally on the same connection (skipping a watchdog DWR if Tw ran out meanwhile).
         await peer.send(ccr(hbh=0xFFFFFFF0).encode())
         ok = await peer.read()
+        while ok.is_request and ok.code == 280:
+            ok = await peer.read()
         assert ok.hop_by_hop == 0xFFFFFFF0 and ok["Result-Code"] == 2001
         await peer.close()
     finally:
