@@ -7,15 +7,12 @@ same decision code as the Diameter handler; it records nothing unless ``--record
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import typer
 
 from sigcore.api.cli import audit, open_store
 from sigcore.cli_groups import ConfigOption
 from sigcore.hss.eir import Eir, InvalidImei, normalise_imei
-from sigcore.store import Store, StoreError
+from sigcore.store import StoreError
 from sigcore.store.eir import EirRepository, EirRule, EquipmentStatus
 
 eir_app = typer.Typer(help="EIR equipment rules (IMEI, TAC/prefix, IMSI binding) and check history.",
@@ -25,15 +22,6 @@ eir_app = typer.Typer(help="EIR equipment rules (IMEI, TAC/prefix, IMSI binding)
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
-
-
-@contextmanager
-def _store(config: str | None) -> Iterator[Store]:
-    store = open_store(config)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _imei(text: str) -> str:
@@ -61,7 +49,7 @@ def eir_add(status: EquipmentStatus = typer.Option(..., "--status", help="whitel
     if (imei is None) == (prefix is None):
         raise _fail("give exactly one of --imei or --prefix", 2)
     pattern = _imei(imei) if imei is not None else str(prefix)
-    with _store(config) as store:
+    with open_store(config) as store:
         try:
             rule = EirRepository(store).add_rule(pattern, status, exact=imei is not None, imsi=imsi,
                                                  comment=comment)
@@ -74,7 +62,7 @@ def eir_add(status: EquipmentStatus = typer.Option(..., "--status", help="whitel
 @eir_app.command("list")
 def eir_list(config: str | None = ConfigOption) -> None:
     """List the rules, ordered by pattern."""
-    with _store(config) as store:
+    with open_store(config) as store:
         rules = EirRepository(store).list_rules()
     for rule in rules:
         typer.echo(describe(rule))
@@ -86,7 +74,7 @@ def eir_list(config: str | None = ConfigOption) -> None:
 def eir_delete(rule_id: int = typer.Argument(..., help="the rule's id (see `sigcore eir list`)"),
                config: str | None = ConfigOption) -> None:
     """Delete a rule; its past checks stay in the history."""
-    with _store(config) as store:
+    with open_store(config) as store:
         try:
             EirRepository(store).delete_rule(rule_id)
         except StoreError as err:
@@ -104,7 +92,7 @@ def eir_check(imei: str = typer.Argument(..., help="14 digits, 15 with check dig
               config: str | None = ConfigOption) -> None:
     """What the EIR answers for IMEI (and IMSI): the status and the rule that decided. Exit 3 if unknown."""
     value = _imei(imei)
-    with _store(config) as store:
+    with open_store(config) as store:
         decision = Eir(EirRepository(store), unknown, record_history=record).check(
             value, imsi=imsi, origin_host="cli" if record else None)
     rule = describe(decision.rule) if decision.rule else "no rule (default)"
@@ -119,7 +107,7 @@ def eir_history(imei: str | None = typer.Option(None, "--imei"),
                 limit: int = typer.Option(20, "--limit"),
                 config: str | None = ConfigOption) -> None:
     """The latest ME identity checks, newest first."""
-    with _store(config) as store:
+    with open_store(config) as store:
         checks, total = EirRepository(store).history(_imei(imei) if imei else None, limit=limit)
     for c in checks:
         when = f"{c.checked_at:%Y-%m-%d %H:%M:%S}" if c.checked_at else "-"
