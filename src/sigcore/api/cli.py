@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import getpass
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +34,19 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def open_store(config: str | None) -> Store:
+@contextmanager
+def open_store(config: str | None) -> Iterator[Store]:
+    """The store of `config`, migrated to the current schema; closed on exit."""
     from sigcore.config import ConfigError, load_config
 
     try:
-        return Store.from_config(load_config(config).database, auto_migrate=True)
+        store = Store.from_config(load_config(config).database, auto_migrate=True)
     except (ConfigError, StoreError) as err:
         raise _fail(str(err), 2) from None
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def actor() -> str:

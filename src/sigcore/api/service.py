@@ -48,17 +48,20 @@ class ApiServer:
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_config=None, lifespan="off",
                                 server_header=False, timeout_graceful_shutdown=5)
         self._server = _EmbeddedServer(config)
-        self._task = asyncio.create_task(self._server.serve(), name="sigcore-api")
+        self._task = asyncio.create_task(self._serve(self._server), name="sigcore-api")
         while not self._server.started:
             if self._task.done():
-                try:
-                    self._task.result()
-                except SystemExit:  # uvicorn's answer to a bind error (it has logged the reason)
-                    pass
-                raise RuntimeError(f"the REST API could not start on {self.host}:{self.port} (see the log)")
+                self._task.result()  # raises why it stopped
+                raise RuntimeError(f"the REST API stopped while starting on {self.host}:{self.port}")
             await asyncio.sleep(0.01)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
         log.info("REST API on %s/api/v1 (docs: %s/api/v1/docs)", self.url, self.url)
+
+    async def _serve(self, server: uvicorn.Server) -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn's answer to a bind error; it has logged the reason
+            raise RuntimeError(f"the REST API could not start on {self.host}:{self.port} (see the log)") from None
 
     async def stop(self) -> None:
         if self._server is None or self._task is None:
