@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from sigcore.store.ims import Ifc, PublicIdentity, RepositoryData, ServiceProfile
 
