@@ -162,8 +162,20 @@ class LoggingConfig(_Section):
     dump_messages: bool = False
 
 
+class SlhConfig(_Section):
+    allowed_gmlcs: list[str] = Field(default_factory=list, description="GMLC hosts or realms allowed besides our "
+                                                                       "own realm ('*' = any); others get 5490")
+
+
+class EirConfig(_Section):
+    unknown_status: Literal["whitelisted", "greylisted", "blacklisted"] | None = Field(
+        None, description="Equipment-Status for an IMEI no rule matches; unset = 5422 EQUIPMENT_UNKNOWN")
+
+
 class HssConfig(_Section):
     home_plmns: list[str] = Field(default_factory=lambda: ["00101"], description="MCC+MNC digits")
+    slh: SlhConfig = Field(default_factory=SlhConfig)
+    eir: EirConfig = Field(default_factory=EirConfig)
     ind_bits: int = Field(5, ge=0, le=10, description="IND length of TS 33.102 Annex C")
     max_vectors: int = Field(5, ge=1, le=32)
     mme_peer_timeout: float = 5.0

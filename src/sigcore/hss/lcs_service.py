@@ -1,9 +1,8 @@
 """Attach SLh (GMLC → HSS routing info for location services) and S13 (MME/SGSN → EIR) to the node.
 
 `install(node, cfg, services)` is the installer `sigcore.service` runs; it shares the subscriber store
-other areas put in ``services["store"]`` (or opens it). The GMLC allow-list and the EIR's status for
-unknown equipment are constructor arguments of `SlhServer`/`Eir` until the configuration has keys for
-them; meanwhile only GMLCs of our own realm may ask, and unknown equipment is answered 5422.
+other areas put in ``services["store"]`` (or opens it). `hss.slh.allowed_gmlcs` extends the GMLCs allowed
+besides our own realm; `hss.eir.unknown_status` answers unknown equipment with a status instead of 5422.
 """
 
 from __future__ import annotations
@@ -34,4 +33,7 @@ def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
     store = services.get("store")
     if store is None:
         store = services["store"] = Store.from_config(cfg.database)
-    services["slh"], services["s13"] = attach(node, store)
+    gmlcs = GmlcPolicy.of(cfg.diameter.origin_realm, cfg.hss.slh.allowed_gmlcs)
+    unknown = cfg.hss.eir.unknown_status
+    services["slh"], services["s13"] = attach(
+        node, store, gmlcs=gmlcs, unknown_equipment=EquipmentStatus(unknown) if unknown else None)
