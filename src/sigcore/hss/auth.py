@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, bindparam, select, update
 
 from sigcore.hss import auc
-from sigcore.hss.batch import BatchKind, BatchWorker, Retry
+from sigcore.hss.batch import BatchKind, BatchWorker, check_all_updated
 from sigcore.store import NotFound, Store
 from sigcore.store import tables as t
 from sigcore.store.base import utc_now
@@ -140,9 +140,8 @@ class SqnReservation(BatchKind[VectorRequest, _Reserved]):
         now = utc_now()
         changed = [{"sid": rows[imsi].id, "old": rows[imsi].sqn, "new": sqn, "now": now}
                    for imsi, sqn in current.items() if sqn != rows[imsi].sqn]
-        for params in changed:  # one UPDATE per subscriber; rowcount checked (executemany's is not portable)
-            if conn.execute(_SQN_CAS, params).rowcount != 1:
-                raise Retry(f"SQN of subscriber {params['sid']} changed under the lock")
+        if changed:
+            check_all_updated(conn, _SQN_CAS, changed)
         return out
 
     def after(self, items: Sequence[VectorRequest], results: list[_Reserved | Exception]) -> list[object]:

@@ -1,4 +1,4 @@
-"""One database thread for the hot path: requests queue up, each batch is one transaction per kind.
+"""Batched database work for the hot path: requests queue up, each batch is one transaction per kind.
 
 At thousands of AIR/ULR per second the cost of a transaction (SQLAlchemy execution, a commit, a round
 trip or an fsync) dominates, not the rows. So handlers do not each open a transaction: they `submit` an
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
@@ -41,6 +42,7 @@ class BatchKind(Generic[Item, Result]):
         return list(results)
 
 
+SWITCH_INTERVAL = 0.0002
 _Job = tuple[BatchKind[Any, Any], Any, asyncio.Future[Any]]
 _STOP = object()
 
@@ -48,8 +50,13 @@ _STOP = object()
 class BatchWorker:
     """The thread and its queue. `await submit(kind, item)` from the event loop; `start()`/`stop()`."""
 
-    def __init__(self, store: Store, max_batch: int = 512, attempts: int = 5) -> None:
+    def __init__(self, store: Store, max_batch: int = 512, attempts: int = 5, inline: bool | None = None) -> None:
         self.store = store
+        # SQLite is in-process and a WAL commit costs no fsync: run batches on the event loop itself, which
+        # avoids the GIL hand-offs entirely. A server database (network round trips) gets the thread.
+        self.inline = store.engine.dialect.name == "sqlite" if inline is None else inline
+        self._pending: list[_Job] = []
+        self._drain_scheduled = False
         self.max_batch = max_batch
         self.attempts = attempts
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -60,9 +67,13 @@ class BatchWorker:
         self.fail_before_commit: Callable[[BatchKind[Any, Any]], None] | None = None  # tests: crash injection
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        if self._thread is not None:
-            return
         self._loop = loop or asyncio.get_running_loop()
+        if self._thread is not None or self.inline:
+            return
+        # The GIL convoy: whenever the event loop blocks in send()/recv(), this thread takes the GIL and,
+        # by default, keeps it up to 5 ms before the loop gets it back: the loop then serves a few hundred
+        # requests a second. A short switch interval bounds that wait.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._serve, name="sigcore-hss-db", daemon=True)
         self._thread.start()
 
@@ -74,12 +85,25 @@ class BatchWorker:
         await asyncio.get_running_loop().run_in_executor(None, thread.join, 10.0)
 
     async def submit(self, kind: BatchKind[Item, Result], item: Item) -> Result:
-        if self._thread is None:
+        if self._loop is None or (self._thread is None and not self.inline):
             self.start()
         assert self._loop is not None
         fut: asyncio.Future[Result] = self._loop.create_future()
-        self._queue.put((kind, item, fut))
+        if self.inline:
+            self._pending.append((kind, item, fut))
+            if not self._drain_scheduled:  # after every handler that is ready in this loop iteration
+                self._drain_scheduled = True
+                self._loop.call_soon(self._drain)
+        else:
+            self._queue.put((kind, item, fut))
         return await fut
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        while self._pending:
+            jobs, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+            for group in _by_kind(jobs):
+                _resolve([fut for _, _, fut in group], self._run_group(group))
 
     # --- the thread ----------------------------------------------------------------------------------
     def _serve(self) -> None:
@@ -98,15 +122,13 @@ class BatchWorker:
                     stop = True
                     break
                 jobs.append(job)
-            by_kind: dict[int, list[_Job]] = {}
-            for job in jobs:
-                by_kind.setdefault(id(job[0]), []).append(job)
-            for group in by_kind.values():
-                self._run_group(group)
+            assert self._loop is not None
+            for group in _by_kind(jobs):
+                self._loop.call_soon_threadsafe(_resolve, [fut for _, _, fut in group], self._run_group(group))
             if stop:
                 return
 
-    def _run_group(self, group: list[_Job]) -> None:
+    def _run_group(self, group: list[_Job]) -> list[Any]:
         kind = group[0][0]
         items = [item for _, item, _ in group]
         outcome: list[Any]
@@ -117,8 +139,7 @@ class BatchWorker:
             outcome = [err] * len(items)
         self.batches += 1
         self.items += len(items)
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(_resolve, [fut for _, _, fut in group], outcome)
+        return outcome
 
     def _transaction(self, kind: BatchKind[Any, Any], items: list[Any]) -> list[Any]:
         last: Exception | None = None
@@ -136,6 +157,27 @@ class BatchWorker:
 
 class Retry(Exception):
     """Raised inside `BatchKind.run` when a compare-and-set lost: the whole batch is rolled back and rerun."""
+
+
+def check_all_updated(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Run a compare-and-set UPDATE for every row; `Retry` unless each one matched exactly one row.
+
+    One executemany when the driver reports a summed rowcount for it (sqlite3, psycopg, PyMySQL do),
+    else one statement per row."""
+    if conn.dialect.supports_sane_multi_rowcount or len(rows) == 1:
+        if conn.execute(statement, rows).rowcount != len(rows):
+            raise Retry("a compare-and-set lost: the row changed under the lock")
+        return
+    for row in rows:
+        if conn.execute(statement, row).rowcount != 1:
+            raise Retry("a compare-and-set lost: the row changed under the lock")
+
+
+def _by_kind(jobs: list[_Job]) -> list[list[_Job]]:
+    groups: dict[int, list[_Job]] = {}
+    for job in jobs:
+        groups.setdefault(id(job[0]), []).append(job)
+    return list(groups.values())
 
 
 def _resolve(futures: list[asyncio.Future[Any]], outcome: list[Any]) -> None:

@@ -75,6 +75,7 @@ class ServingUpdates(BatchKind[ServingUpdate, Registered]):
                                                          {"imsis": sorted({i.imsi for i in items})})}
         latest: dict[tuple[str, str], ServingNode | None] = {}
         out: list[Registered | Exception] = []
+        writes: dict[tuple[str, str], dict[str, Any]] = {}
         now = utc_now()
         for item in items:
             row = rows.get(item.imsi)
@@ -83,10 +84,14 @@ class ServingUpdates(BatchKind[ServingUpdate, Registered]):
                 continue
             key = (item.imsi, item.node)
             previous = latest[key] if key in latest else _node(row, item.node)
-            conn.execute(_SET[item.node], {"sid": row["subscriber_id"], "host": item.host, "realm": item.realm,
-                                           "peer": item.peer, "now": now})
+            writes[key] = {"sid": row["subscriber_id"], "host": item.host, "realm": item.realm, "peer": item.peer,
+                           "now": now}
             latest[key] = ServingNode(item.host, item.realm, item.peer, now, False)
             out.append(Registered(previous, as_utc(row["profile_updated_at"])))
+        for node in ("mme", "sgsn"):  # the last registration of each subscriber wins; one executemany per node
+            batch = [params for (_, kind), params in writes.items() if kind == node]
+            if batch:
+                conn.execute(_SET[node], batch)
         return out
 
 

@@ -1,0 +1,237 @@
+"""S6a throughput and latency of one `sigcore run` process over real TCP: AIR/s and ULR/s.
+
+Starts `sigcore run` (one process, one event loop, one database thread) on a fresh SQLite database (or the
+PostgreSQL URL given) with SUBSCRIBERS subscribers, then for AIR and for ULR:
+
+1. full load: CLIENTS client processes, each one Diameter connection with WINDOW requests in flight,
+   spread over all subscribers, for SECONDS; prints the rate and the latency percentiles;
+2. half that rate, paced (open loop), and the latency percentiles there.
+
+The clients are sigcore's codec on raw asyncio sockets with pre-encoded requests (only the hop-by-hop and
+end-to-end ids are patched), so they cost little; on a small machine they still share the CPU with the
+server, which the report prints (server CPU seconds per request, from /proc). `--profile FILE` runs the
+server under cProfile and prints its top functions at the end: what limits the rate.
+
+Usage: .venv/bin/python bench/s6a.py [--seconds 5] [--clients 2] [--window 64] [--subscribers 2000]
+                                     [--database-url postgresql://...] [--profile /tmp/s6a.prof]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import pstats
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from sigcore.diameter import DICTIONARY as D
+from sigcore.diameter.message import Message
+from sigcore.store import Store, create_key_file, migrate
+from sigcore.toolkit import plmn
+
+S6A, VENDOR = 16777251, 10415
+K = bytes.fromhex("465b5ce8b199b49faa5f0a2ee238a6bc")
+OPC = bytes.fromhex("cd63cb71954a9f4e48a5994e37a02baf")
+HOME = plmn.encode("001", "01")
+REALM = "localdomain"
+
+
+def imsi_of(i: int) -> str:
+    return f"00101{i:010d}"
+
+
+# --- requests ---------------------------------------------------------------------------------------
+def _common(origin: str, n: int, imsi: str) -> list[tuple[str, object]]:
+    return [
+        ("Session-Id", f"{origin};bench;{n}"),
+        ("Vendor-Specific-Application-Id", [("Vendor-Id", VENDOR), ("Auth-Application-Id", S6A)]),
+        ("Auth-Session-State", 1),
+        ("Origin-Host", origin),
+        ("Origin-Realm", REALM),
+        ("Destination-Realm", REALM),
+        ("User-Name", imsi),
+    ]
+
+
+def air(origin: str, n: int, imsi: str) -> bytes:
+    avps = [*_common(origin, n, imsi),
+            ("Requested-EUTRAN-Authentication-Info", [("Number-Of-Requested-Vectors", 1),
+                                                      ("Immediate-Response-Preferred", 0)]),
+            ("Visited-PLMN-Id", HOME)]
+    return Message(318, S6A, 0xC0, 0, 0, D.build_many(avps)).encode()
+
+
+def ulr(origin: str, n: int, imsi: str) -> bytes:
+    avps = [*_common(origin, n, imsi), ("RAT-Type", 1004), ("ULR-Flags", 0b10), ("Visited-PLMN-Id", HOME)]
+    return Message(316, S6A, 0xC0, 0, 0, D.build_many(avps)).encode()
+
+
+def cer(origin: str) -> bytes:
+    avps = [("Origin-Host", origin), ("Origin-Realm", REALM), ("Host-IP-Address", "127.0.0.1"), ("Vendor-Id", 0),
+            ("Product-Name", "bench"), ("Supported-Vendor-Id", VENDOR),
+            ("Vendor-Specific-Application-Id", [("Vendor-Id", VENDOR), ("Auth-Application-Id", S6A)])]
+    return Message(257, 0, 0x80, 1, 1, D.build_many(avps)).encode()
+
+
+# --- one client process -----------------------------------------------------------------------------
+async def _client(port: int, kind: str, origin: str, first: int, count: int, window: int, seconds: float,
+                  rate: float | None) -> tuple[int, list[float], int]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    writer.write(cer(origin))
+    head = await reader.readexactly(20)
+    await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
+    make = air if kind == "air" else ulr
+    templates = [bytearray(make(origin, i, imsi_of(first + i % count))) for i in range(min(count, 4096))]
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+    errors = 0
+    hbh = 0
+    stop_at = time.perf_counter() + seconds
+    done = asyncio.Event()
+    free = asyncio.Semaphore(window)
+
+    async def read() -> None:
+        nonlocal errors
+        while True:
+            head = await reader.readexactly(20)
+            body = await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
+            t0 = sent.pop(int.from_bytes(head[12:16], "big"), None)
+            if t0 is None:
+                continue  # DWR etc.
+            latencies.append(time.perf_counter() - t0)
+            if b"\x00\x00\x01\x0c\x40\x00\x00\x0c\x00\x00\x07\xd1" not in body:  # Result-Code 2001
+                errors += 1
+            free.release()
+            if done.is_set() and not sent:
+                return
+
+    reading = asyncio.create_task(read())
+    interval = 1.0 / rate if rate else 0.0
+    next_send = time.perf_counter()
+    while time.perf_counter() < stop_at:
+        await free.acquire()
+        if interval:
+            next_send += interval
+            delay = next_send - time.perf_counter()
+            if delay > 0.0005:
+                await asyncio.sleep(delay)
+        hbh += 1
+        frame = templates[hbh % len(templates)]
+        struct.pack_into("!II", frame, 12, hbh, hbh)
+        sent[hbh] = time.perf_counter()
+        writer.write(bytes(frame))
+    done.set()
+    await asyncio.wait_for(reading, 30)
+    writer.close()
+    return len(latencies), latencies, errors
+
+
+def _client_main(args: tuple[int, str, str, int, int, int, float, float | None], out: mp.Queue) -> None:  # type: ignore[type-arg]
+    out.put(asyncio.run(_client(*args)))
+
+
+def load(port: int, kind: str, clients: int, window: int, seconds: float, subscribers: int,
+         total_rate: float | None) -> tuple[float, list[float], int]:
+    out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    share = subscribers // clients
+    procs = [mp.Process(target=_client_main, args=((port, kind, f"mme{c}.{REALM}", c * share, share, window, seconds,
+                                                    total_rate / clients if total_rate else None), out))
+             for c in range(clients)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=seconds + 60) for _ in procs]
+    for p in procs:
+        p.join()
+    answered = sum(r[0] for r in results)
+    latencies = sorted(x for r in results for x in r[1])
+    return answered / seconds, latencies, sum(r[2] for r in results)
+
+
+def pct(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))] * 1000
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- the server -------------------------------------------------------------------------------------
+def provision(url: str, kek: bytes, count: int) -> None:
+    migrate(url)
+    with Store(url, kek) as store:
+        store.ensure_apn("internet")
+        have = store.count_subscribers()
+        for i in range(have, count):
+            store.add_subscriber(imsi_of(i), ki=K, opc=OPC, apns=["internet"], msisdn=f"1555{i:07d}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--window", type=int, default=64)
+    ap.add_argument("--subscribers", type=int, default=2000)
+    ap.add_argument("--database-url", default=None)
+    ap.add_argument("--profile", default=None, help="run the server under cProfile, write the stats here")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="sigcore-bench-"))
+    url = args.database_url or f"sqlite:///{work / 'hss.sqlite'}"
+    kek = create_key_file(work / "kek.hex")
+    t0 = time.perf_counter()
+    provision(url, kek, args.subscribers)
+    print(f"database: {url.split('@')[-1]}, {args.subscribers} subscribers ({time.perf_counter() - t0:.1f} s)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = {"diameter": {"origin_host": "hss.localdomain", "origin_realm": REALM, "listen": [f"127.0.0.1:{port}"]},
+              "database": {"url": url, "key_file": str(work / "kek.hex")},
+              "api": {"enabled": False}, "metrics": {"enabled": False}, "logging": {"level": "WARNING"}}
+    (work / "sigcore.yaml").write_text(yaml.safe_dump(config))
+    prefix = [sys.executable] + (["-m", "cProfile", "-o", args.profile] if args.profile else [])
+    server = subprocess.Popen([*prefix, "-m", "sigcore.cli", "run", "--config", str(work / "sigcore.yaml")])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        print(f"{'':4} {'load':>10} {'rate/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'server CPU/req':>15}")
+        for kind in ("air", "ulr"):
+            load(port, kind, args.clients, 4, 1.0, args.subscribers, None)  # warm-up: caches, connections
+            cpu0 = cpu_seconds(server.pid)
+            rate, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers, None)
+            cpu = (cpu_seconds(server.pid) - cpu0) / max(1, rate * args.seconds)
+            print(f"{kind:4} {'full':>10} {rate:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d} "
+                  f"{cpu * 1e6:12.0f} us")
+            half, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers, rate / 2)
+            print(f"{kind:4} {'half':>10} {half:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d}")
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(60)
+    if args.profile:
+        print(f"\nserver profile ({args.profile}), top 25 by own time:")
+        pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
