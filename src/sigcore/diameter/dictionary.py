@@ -20,7 +20,7 @@ from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import AVP_MANDATORY, AVP_VENDOR, HEADER_LEN, ResultCode
 from sigcore.diameter.errors import DecodeError, DiameterError, EncodeError
 from sigcore.diameter.message import Message, _failed_header, parse_avps
-from sigcore.diameter.types import CODECS, ENCODE_ERRORS, FIXED_SIZE, LengthError
+from sigcore.diameter.types import CODECS, ENCODE_ERRORS, FIXED_SIZE, AvpEncoder, LengthError, avp_encoder
 
 DATA_DIR: Final = Path(__file__).with_name("dictdata")
 INFINITY: Final = 1 << 30
@@ -130,7 +130,7 @@ class AvpDef:
 
     __slots__ = (
         "closed", "code", "decode", "encode", "enum", "enum_names", "fixed_head", "fixed_size", "flags",
-        "kind", "must_not", "name", "rule_texts", "rules", "type", "vendor",
+        "kind", "must_not", "name", "rule_texts", "rules", "type", "vendor", "wire",
     )
 
     def __init__(self, raw: Mapping[str, Any]) -> None:
@@ -153,6 +153,8 @@ class AvpDef:
         self.fixed_head: bytes | None = self.head(self.fixed_size) if self.fixed_size is not None else None
         self.kind = (_KIND_FIXED if self.fixed_size is not None else _KIND_GROUPED if self.type == "Grouped"
                      else _KIND_RAW if self.type == "OctetString" else _KIND_DECODE)
+        #: value -> complete AVP bytes; set by the dictionary that owns this definition
+        self.wire: AvpEncoder
 
     def head(self, payload_len: int) -> bytes:
         """The AVP header for a payload of ``payload_len`` octets with our default flags."""
@@ -196,6 +198,8 @@ class Dictionary:
         self.command_names: dict[str, CommandDef] = {}
         self.applications: dict[int, str] = {}
         self.vendors: dict[int, str] = {0: "IETF"}
+        #: name -> AvpDef.wire, so the encoding loop finds an AVP's encoder with one lookup
+        self._wire_of: dict[str, AvpEncoder] = {}
 
     # --- loading -------------------------------------------------------------------------------
     @classmethod
@@ -217,6 +221,7 @@ class Dictionary:
                 raise DictionaryError(f"{source}: {d.name} reuses {d.key} of {self.avps[d.key].name}")
             self.avps[d.key] = d
             self.by_name[d.name] = d
+            d.wire = self._wire_of[d.name] = self._encoder(d)
         for raw in data.get("commands", []):
             c = CommandDef(
                 code=int(raw["code"]), application=int(raw.get("application", 0)),
@@ -335,35 +340,42 @@ class Dictionary:
         except ENCODE_ERRORS as err:
             raise EncodeError(f"{d.name}: {err}") from None
 
+    def _encoder(self, d: AvpDef) -> AvpEncoder:
+        def slow(value: Any) -> bytes:
+            return self._slow_wire(d, value)
+
+        return avp_encoder(d.type, d.code, d.flags, d.vendor, slow, self._wires)
+
+    def _slow_wire(self, d: AvpDef, value: Any) -> bytes:
+        """What the specialised encoders leave out: lists repeating the AVP, enumeration names, other
+        value types, and the EncodeError for a value that cannot be encoded."""
+        if type(value) is list and (d.kind != _KIND_GROUPED or _is_repeated_group(value)):
+            return b"".join([self._one_wire(d, v) for v in value])
+        return self._one_wire(d, value)
+
+    def _one_wire(self, d: AvpDef, value: Any) -> bytes:
+        data = self._payload(d, value)
+        return d.head(len(data)) + data + _PAD[len(data) & 3]
+
     def _wires(self, items: Any) -> bytes:
-        """The wire bytes of a Grouped payload, built without intermediate Avp objects (hot path: inlined)."""
-        if type(items) is dict or isinstance(items, Mapping):
+        """The wire bytes of a sequence of AVPs (a message body or a Grouped payload), built without
+        intermediate Avp objects: one dict lookup finds each AVP's specialised encoder."""
+        if type(items) is not list and (type(items) is dict or isinstance(items, Mapping)):
             items = items.items()
+        wire_of = self._wire_of
         parts: list[bytes] = []
         append = parts.append
-        by_name = self.by_name
         for item in items:
-            if type(item) is not tuple:
+            if type(item) is tuple:
+                name, value = item
+                if value is not None:
+                    try:
+                        encode = wire_of[name]
+                    except KeyError:
+                        encode = self._def(name).wire  # raises EncodeError for an unknown name
+                    append(encode(value))
+            else:
                 append(item.to_bytes())
-                continue
-            name, value = item
-            if value is None:
-                continue
-            d = by_name.get(name) or self._def(name)
-            if type(value) is list and (d.kind != _KIND_GROUPED or _is_repeated_group(value)):
-                for v in value:
-                    data = self._payload(d, v)
-                    append(d.head(len(data)) + data + _PAD[len(data) & 3])
-                continue
-            fixed_head = d.fixed_head
-            if fixed_head is not None and not d.enum:
-                try:
-                    append(fixed_head + d.encode(value))
-                except ENCODE_ERRORS as err:
-                    raise EncodeError(f"{d.name}: {err}") from None
-                continue
-            data = self._wires(value) if d.kind == _KIND_GROUPED else self._payload(d, value)
-            append((fixed_head or d.head(len(data))) + data + _PAD[len(data) & 3])
         return b"".join(parts)
 
     # --- reading -------------------------------------------------------------------------------
