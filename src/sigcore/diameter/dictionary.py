@@ -28,13 +28,20 @@ _new_avp = Avp.__new__
 _MISSING: Final = object()
 _HDR: Final = Struct(">II")
 _HDR_V: Final = Struct(">III")
+_V_BIT: Final = AVP_VENDOR << 24  # the flag bits as they sit in the second header word
+_M_BIT: Final = AVP_MANDATORY << 24
 _PAD: Final = (b"", b"\0\0\0", b"\0\0", b"\0")
-_KIND_RAW, _KIND_FIXED, _KIND_GROUPED, _KIND_DECODE = range(4)
+# How check_raw checks a value: by size (numbers, Time), by size and enumeration (closed Enumerated), as
+# children (Grouped), not at all (OctetString), as ASCII text or else by a decode (the text types: a slice
+# that isascii() needs no decode), or by decoding it (Address). The order lets one comparison pick a branch.
+_KIND_FIXED, _KIND_CLOSED, _KIND_GROUPED, _KIND_RAW, _KIND_TEXT, _KIND_DECODE = range(6)
+_TEXT_TYPES: Final = frozenset({"UTF8String", "DiameterIdentity", "DiameterURI", "IPFilterRule"})
 _RULE_RE: Final = re.compile(r"^\s*(\d*)\s*(\*?)\s*(\d*)\s*([<{\[])\s*([A-Za-z0-9_.-]+)\s*([>}\]])\s*$")
 
 
-_NO_COUNTS: Final[dict[tuple[int, int], int]] = {}
-_NO_RULES: Final[dict[tuple[int, int], Rule]] = {}
+#: What check_raw needs per allowed AVP, in one lookup: (M-bit if it must not be set, shifted to the
+#: flags' place in the header word; count slot; maximum count; check kind; fixed size; definition).
+CheckEntry = tuple[int, int, int, int, "int | None", "AvpDef"]
 
 
 def _raw_avp(buf: bytes, off: int, end: int) -> Avp:
@@ -89,6 +96,11 @@ class RuleSet:
     allow_any: bool = False
     #: key -> maximum occurrences, only for AVPs whose count must be checked (max < infinity or min > 0)
     counted: dict[tuple[int, int], int] = field(default_factory=dict)
+    #: key -> CheckEntry for every AVP a rule names (filled by ``index``); slot 0 counts nothing
+    entries: dict[tuple[int, int], CheckEntry] = field(default_factory=dict)
+    #: (slot, minimum, definition) of each required AVP, checked after the walk (5005)
+    required_slots: list[tuple[int, int, AvpDef]] = field(default_factory=list)
+    slots: int = 1
 
     def __post_init__(self) -> None:
         for r in self.rules:
@@ -100,6 +112,20 @@ class RuleSet:
                 self.required.append(r)
             if r.min > 0 or r.max < INFINITY:
                 self.counted[r.key] = r.max
+
+    def index(self, defs: Mapping[tuple[int, int], AvpDef]) -> None:
+        """Precompute one CheckEntry per allowed AVP, so validating an AVP costs one dict lookup and
+        counting one list slot instead of several dict operations."""
+        slot_of: dict[tuple[int, int], int] = {}
+        for key in self.by_key:
+            d = defs[key]
+            slot = slot_of.setdefault(key, len(slot_of) + 1)
+            self.entries[key] = (d.must_not << 24, slot, self.counted.get(key, INFINITY), d.kind, d.fixed_size, d)
+        self.slots = len(slot_of) + 1
+        self.required_slots = [(slot_of[r.key], r.min, defs[r.key]) for r in self.required if r.key is not None]
+
+
+_ANY_AVP: Final = RuleSet([Rule("AVP", None, 0, INFINITY, False)])  # a group without rules: anything goes
 
 
 def _is_repeated_group(value: Any) -> bool:
@@ -129,7 +155,7 @@ class AvpDef:
     """One AVP's definition and its pre-bound codec."""
 
     __slots__ = (
-        "closed", "code", "decode", "encode", "enum", "enum_names", "fixed_head", "fixed_size", "flags",
+        "closed", "code", "decode", "encode", "enum", "enum_names", "fixed_head", "fixed_size", "flags", "free_entry",
         "kind", "must_not", "name", "rule_texts", "rules", "type", "vendor", "wire",
     )
 
@@ -151,8 +177,13 @@ class AvpDef:
         self.decode, self.encode, _ = CODECS[self.type]
         self.fixed_size = FIXED_SIZE.get(self.type)
         self.fixed_head: bytes | None = self.head(self.fixed_size) if self.fixed_size is not None else None
-        self.kind = (_KIND_FIXED if self.fixed_size is not None else _KIND_GROUPED if self.type == "Grouped"
-                     else _KIND_RAW if self.type == "OctetString" else _KIND_DECODE)
+        self.kind = (
+            (_KIND_CLOSED if self.closed else _KIND_FIXED) if self.fixed_size is not None
+            else _KIND_GROUPED if self.type == "Grouped" else _KIND_RAW if self.type == "OctetString"
+            else _KIND_TEXT if self.type in _TEXT_TYPES else _KIND_DECODE
+        )
+        #: how check_raw treats this AVP where a rule set allows any AVP (nothing to count)
+        self.free_entry: CheckEntry = (self.must_not << 24, 0, INFINITY, self.kind, self.fixed_size, self)
         #: value -> complete AVP bytes; set by the dictionary that owns this definition
         self.wire: AvpEncoder
 
@@ -252,6 +283,12 @@ class Dictionary:
                 d.rules = self._ruleset(d.rule_texts, d.name)
         for c in self.commands.values():
             c.rules = self._ruleset(c.rule_texts, c.name)
+        for d in self.avps.values():
+            if d.rules is not None:
+                d.rules.index(self.avps)
+        for c in self.commands.values():
+            if c.rules is not None:
+                c.rules.index(self.avps)
 
     # --- lookup --------------------------------------------------------------------------------
     def avp(self, name: str) -> AvpDef:
@@ -428,84 +465,98 @@ class Dictionary:
 
         Order of checks per AVP follows RFC 6733 §7: length (5014), unsupported M-bit AVP (5001),
         flag bits (3009), placement (5008), occurrences (5009), value (5014/5004); then 5005.
+        Every grouped level is walked here too, so this is the hot path of every received request:
+        one dict lookup per AVP finds all it needs (``RuleSet.entries``), counts live in a list.
         """
-        counts: dict[tuple[int, int], int] = {}
-        known = self.avps
-        counted = rules.counted if rules is not None else _NO_COUNTS
-        by_key = rules.by_key if rules is not None else _NO_RULES
-        allow_any = rules.allow_any if rules is not None else True
+        if rules is None:
+            rules = _ANY_AVP
+        entries = rules.entries
+        counts = [0] * rules.slots
         unpack_from = _HDR.unpack_from
         while off < end:
             if end - off < 8:
                 raise DiameterError(ResultCode.INVALID_AVP_LENGTH, "truncated AVP header",
                                     [_raw_avp(buf, off, end)])
             code, flags_len = unpack_from(buf, off)
-            flags = flags_len >> 24
             length = flags_len & 0xFFFFFF
-            if flags & AVP_VENDOR:
-                hl = 12
+            if flags_len & _V_BIT:
+                start = off + 12
                 vendor = unpack_from(buf, off + 4)[1] if end - off >= 12 else 0
             else:
-                hl = 8
+                start = off + 8
                 vendor = 0
-            if length < hl or off + length > end:
+            stop = off + length
+            if stop < start or stop > end:
                 raise DiameterError(ResultCode.INVALID_AVP_LENGTH, f"AVP {code} length {length} does not fit",
                                     [_raw_avp(buf, off, end)])
-            key = (code, vendor)
-            d = known.get(key)
-            if d is None:
-                if flags & AVP_MANDATORY:
-                    raise DiameterError(ResultCode.AVP_UNSUPPORTED,
-                                        f"AVP {code} (vendor {vendor}) is not supported", [_raw_avp(buf, off, end)])
-                off += (length + 3) & ~3
-                continue
-            if flags & d.must_not:
+            entry = entries.get((code, vendor))
+            if entry is None:
+                entry = self._unlisted(buf, off, end, code, vendor, flags_len, rules)
+                if entry is None:
+                    off += (length + 3) & ~3
+                    continue
+            must_not, slot, most, kind, size, d = entry
+            if flags_len & must_not:
                 raise DiameterError(ResultCode.INVALID_AVP_BITS, f"{d.name} must not have the M-bit",
                                     [_raw_avp(buf, off, end)])
-            mx = counted.get(key)
-            if mx is not None:
-                n = counts.get(key, 0) + 1
-                counts[key] = n
-                if n > mx:
-                    if mx == 0:  # RFC 6733 §3.2: a maximum of zero means the AVP MUST NOT be present
-                        raise DiameterError(ResultCode.AVP_NOT_ALLOWED, f"{d.name} must not be present",
-                                            [_raw_avp(buf, off, end)])
-                    raise DiameterError(ResultCode.AVP_OCCURS_TOO_MANY_TIMES,
-                                        f"{d.name} occurs more than {mx} time(s)", [_raw_avp(buf, off, end)])
-            elif not allow_any and key not in by_key:
-                raise DiameterError(ResultCode.AVP_NOT_ALLOWED, f"{d.name} is not allowed here",
-                                    [_raw_avp(buf, off, end)])
-            kind = d.kind
-            if kind == _KIND_FIXED:
-                if length - hl != d.fixed_size:
-                    raise DiameterError(ResultCode.INVALID_AVP_LENGTH,
-                                        f"{d.name} must be {d.fixed_size} octets, got {length - hl}",
+            n = counts[slot] = counts[slot] + 1
+            if n > most:
+                if most == 0:  # RFC 6733 §3.2: a maximum of zero means the AVP MUST NOT be present
+                    raise DiameterError(ResultCode.AVP_NOT_ALLOWED, f"{d.name} must not be present",
                                         [_raw_avp(buf, off, end)])
-                if d.closed and d.decode(buf[off + hl:off + length]) not in d.enum_names:
+                raise DiameterError(ResultCode.AVP_OCCURS_TOO_MANY_TIMES,
+                                    f"{d.name} occurs more than {most} time(s)", [_raw_avp(buf, off, end)])
+            if kind <= _KIND_CLOSED:
+                if stop - start != size:
+                    raise DiameterError(ResultCode.INVALID_AVP_LENGTH,
+                                        f"{d.name} must be {size} octets, got {stop - start}",
+                                        [_raw_avp(buf, off, end)])
+                if kind == _KIND_CLOSED and d.decode(buf[start:stop]) not in d.enum_names:
                     raise DiameterError(ResultCode.INVALID_AVP_VALUE, f"{d.name}: unknown value",
                                         [_raw_avp(buf, off, end)])
             elif kind == _KIND_GROUPED:
                 try:
-                    self.check_raw(buf, off + hl, off + length, d.rules)
+                    self.check_raw(buf, start, stop, d.rules)
                 except DiameterError as err:
                     inner = b"".join([f.to_bytes() for f in err.failed_avps])
-                    err.failed_avps = [Avp(code, inner, flags, vendor)]
+                    err.failed_avps = [Avp(code, inner, flags_len >> 24, vendor)]
                     raise
-            elif kind == _KIND_DECODE:
-                try:
-                    d.decode(buf[off + hl:off + length])
-                except LengthError as err:
-                    raise DiameterError(ResultCode.INVALID_AVP_LENGTH, f"{d.name}: {err}",
-                                        [_raw_avp(buf, off, end)]) from None
-                except ValueError as err:
-                    raise DiameterError(ResultCode.INVALID_AVP_VALUE, f"{d.name}: {err}",
-                                        [_raw_avp(buf, off, end)]) from None
+            elif kind > _KIND_RAW and (kind == _KIND_DECODE or stop == start or not buf[start:stop].isascii()):
+                # ASCII text is valid UTF-8 and a valid DiameterIdentity: only other text needs decoding
+                self._check_value(d, buf, off, end, start, stop)
             off += (length + 3) & ~3
-        if rules is not None:
-            for rule in rules.required:
-                if counts.get(rule.key, 0) < rule.min:  # type: ignore[arg-type]
-                    d = known[rule.key]  # type: ignore[index]
-                    raise DiameterError(ResultCode.MISSING_AVP, f"{d.name} is missing", [d.example()])
+        for slot, least, d in rules.required_slots:
+            if counts[slot] < least:
+                raise DiameterError(ResultCode.MISSING_AVP, f"{d.name} is missing", [d.example()])
+
+    def _unlisted(self, buf: bytes, off: int, end: int, code: int, vendor: int, flags_len: int,
+                  rules: RuleSet) -> CheckEntry | None:
+        """An AVP no rule names: 5001 if unknown with the M-bit, skipped (None) if unknown without it,
+        3009 or 5008 if known but not allowed, else its free entry (counted nowhere)."""
+        d = self.avps.get((code, vendor))
+        if d is None:
+            if flags_len & _M_BIT:
+                raise DiameterError(ResultCode.AVP_UNSUPPORTED, f"AVP {code} (vendor {vendor}) is not supported",
+                                    [_raw_avp(buf, off, end)])
+            return None
+        if flags_len >> 24 & d.must_not:
+            raise DiameterError(ResultCode.INVALID_AVP_BITS, f"{d.name} must not have the M-bit",
+                                [_raw_avp(buf, off, end)])
+        if not rules.allow_any:
+            raise DiameterError(ResultCode.AVP_NOT_ALLOWED, f"{d.name} is not allowed here", [_raw_avp(buf, off, end)])
+        return d.free_entry
+
+    @staticmethod
+    def _check_value(d: AvpDef, buf: bytes, off: int, end: int, start: int, stop: int) -> None:
+        """Decode the value to check it: 5014 for a wrong size, 5004 for an invalid value."""
+        try:
+            d.decode(buf[start:stop])
+        except LengthError as err:
+            raise DiameterError(ResultCode.INVALID_AVP_LENGTH, f"{d.name}: {err}",
+                                [_raw_avp(buf, off, end)]) from None
+        except ValueError as err:
+            raise DiameterError(ResultCode.INVALID_AVP_VALUE, f"{d.name}: {err}",
+                                [_raw_avp(buf, off, end)]) from None
 
     # --- rendering -------------------------------------------------------------------------------
     def dump(self, msg: Message) -> str:
