@@ -168,7 +168,10 @@ class AvpDef:
             raise DictionaryError(f"{self.name}: unknown type {self.type!r}")
         flag_text = raw.get("flags", "M")
         self.flags = (AVP_MANDATORY if "M" in flag_text else 0) | (AVP_VENDOR if self.vendor else 0)
-        self.must_not = AVP_MANDATORY if "M" in raw.get("must_not", "") else 0
+        # 3009 for an M-bit where the definition forbids it is enforced on base-protocol AVPs only: 3GPP
+        # flag rules changed across releases and real MMEs (and python-diameter) set M on e.g. RAT-Type.
+        strict = self.vendor == 0
+        self.must_not = AVP_MANDATORY if strict and "M" in raw.get("must_not", "") else 0
         self.enum: dict[str, int] = dict(raw.get("enum", {}))
         self.enum_names: dict[int, str] = {v: k for k, v in self.enum.items()}
         self.closed: bool = bool(raw.get("closed", False))
@@ -334,7 +337,7 @@ class Dictionary:
                 end_to_end: int = 0) -> Message:
         """A message whose AVPs (Avp objects and/or (name, value) pairs) are encoded straight to bytes:
         the hot path for answers, with no per-AVP objects unless someone reads ``msg.avps`` later."""
-        return Message(code, app_id, flags, hop_by_hop, end_to_end, body=self._wires(items))
+        return Message.from_body(code, app_id, flags, hop_by_hop, end_to_end, self._wires(items))
 
     def encode_items(self, items: Any) -> bytes:
         """The wire bytes of a sequence of AVPs given as Avp objects and/or (name, value) pairs."""
