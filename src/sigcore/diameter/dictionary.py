@@ -337,7 +337,7 @@ class Dictionary:
                 end_to_end: int = 0) -> Message:
         """A message whose AVPs (Avp objects and/or (name, value) pairs) are encoded straight to bytes:
         the hot path for answers, with no per-AVP objects unless someone reads ``msg.avps`` later."""
-        return Message(code, app_id, flags, hop_by_hop, end_to_end, body=self._wires(items))
+        return Message.from_body(code, app_id, flags, hop_by_hop, end_to_end, self._wires(items))
 
     def encode_items(self, items: Any) -> bytes:
         """The wire bytes of a sequence of AVPs given as Avp objects and/or (name, value) pairs."""

@@ -147,6 +147,21 @@ class Message:
         self._body = body if avps is None else None
         self.raw: bytes | None = None  # the bytes it was decoded from; None once built or changed here
 
+    @classmethod
+    def from_body(cls, code: int, app_id: int, flags: int, hop_by_hop: int, end_to_end: int,
+                  body: bytes) -> Message:
+        """``Message(..., body=body)`` without the argument juggling: every answer is built this way."""
+        msg = cls.__new__(cls)
+        msg.code = code
+        msg.app_id = app_id
+        msg.flags = flags
+        msg.hop_by_hop = hop_by_hop
+        msg.end_to_end = end_to_end
+        msg._avps = None
+        msg._body = body
+        msg.raw = None
+        return msg
+
     @property
     def avps(self) -> list[Avp]:
         avps = self._avps

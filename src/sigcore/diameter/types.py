@@ -201,13 +201,10 @@ def avp_encoder(type_name: str, code: int, flags: int, vendor: int, slow: AvpEnc
     first item is not a (name, value) pair (Avp objects, or several groups) also goes to ``slow``.
     """
     vendor_id = vendor.to_bytes(4, "big") if vendor else b""
-    hl = 12 if vendor else 8
-    flag_bits = flags << 24
-    pack_head = _AVP_HEAD.pack
-    pad = _PAD
+    base = (flags << 24) | (12 if vendor else 8)  # the header word before adding the payload length
     size = FIXED_SIZE.get(type_name)
     if size is not None:
-        head = pack_head(code, flag_bits | (hl + size)) + vendor_id
+        head = _AVP_HEAD.pack(code, base + size) + vendor_id
         pack = _PACKERS.get(type_name)
         if pack is None:  # Time: only its datetime/int conversion is special
             return slow
@@ -219,13 +216,15 @@ def avp_encoder(type_name: str, code: int, flags: int, vendor: int, slow: AvpEnc
                 return slow(value)
 
         return fixed
+    pack_head = _AVP_HEAD.pack
+    pad = _PAD
     if type_name in _TEXT_TYPES:
         def text(value: Any) -> bytes:
             if type(value) is not str:
                 return slow(value)
             data = value.encode()
             n = len(data)
-            return pack_head(code, flag_bits | (hl + n)) + vendor_id + data + pad[n & 3]
+            return pack_head(code, base + n) + vendor_id + data + pad[n & 3]
 
         return text
     if type_name == "OctetString":
@@ -233,7 +232,7 @@ def avp_encoder(type_name: str, code: int, flags: int, vendor: int, slow: AvpEnc
             if type(value) is not bytes:
                 return slow(value)
             n = len(value)
-            return pack_head(code, flag_bits | (hl + n)) + vendor_id + value + pad[n & 3]
+            return pack_head(code, base + n) + vendor_id + value + pad[n & 3]
 
         return octets
     if type_name == "Grouped" and group_payload is not None:
@@ -241,7 +240,7 @@ def avp_encoder(type_name: str, code: int, flags: int, vendor: int, slow: AvpEnc
             if type(value) is list and value and type(value[0]) is not tuple:
                 return slow(value)
             data = group_payload(value)  # children are padded, so the group needs none
-            return pack_head(code, flag_bits | (hl + len(data))) + vendor_id + data
+            return pack_head(code, base + len(data)) + vendor_id + data
 
         return grouped
     return slow
