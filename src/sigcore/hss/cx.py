@@ -1,17 +1,22 @@
 """Cx/Dx (TS 29.228 procedures, TS 29.229 protocol): UAR, MAR, SAR and LIR answered; RTR and PPR sent.
 
-Each handler reads the store in a worker thread (`Worker`), asks `sigcore.hss.ims.assignment` what to
-answer and what to write, writes it, and builds the answer. Authentication vectors come from the same
-AUC and the same atomic SQN reservation as S6a, so an IMS and an EPS authentication of one USIM never
-reuse a sequence number.
+UAR, MAR, SAR and LIR run as items of the HSS's batch worker (`sigcore.hss.batch`, shared with S6a when
+``sigcore run`` installs both; see `sigcore.hss.ims.transaction`): each is one joined read of the IMPU, its
+implicit set and their IMPIs (`ImsStore.registration_view`) plus cached profiles, a decision by
+`sigcore.hss.ims.assignment`, and a write only when the stored state changes, all in the batch's single
+transaction. AKA vectors come from S6a's own SQN reservation (`sigcore.hss.auth.SqnReservation`) run in the
+same transaction, so an IMS and an EPS authentication of one USIM never reuse a sequence number, and they
+are computed only after the commit. RTR/PPR (rare, HSS-initiated) use the thread pool (`Worker`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from sqlalchemy import Connection
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.aio import Node, RequestContext
@@ -19,12 +24,15 @@ from sigcore.diameter.answers import result_of
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import ResultCode
 from sigcore.diameter.message import Message
-from sigcore.hss.auc import AutsMacError, derive_opc, ims_aka_vector, next_sqns, resync
+from sigcore.hss.auc import AutsMacError
+from sigcore.hss.auth import AuthService, VectorRequest, Vectors
+from sigcore.hss.batch import BatchWorker
 from sigcore.hss.ims import assignment
 from sigcore.hss.ims.codes import CX_APP, VENDOR, CxCommand, CxResult, ReasonCode
 from sigcore.hss.ims.documents import ProfileGroup, ims_subscription
+from sigcore.hss.ims.transaction import AfterCommit, CxBatch, CxError, CxWork
 from sigcore.hss.ims.wire import Worker, new_request, reply, required, text
-from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegState
+from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegistrationView, RegState
 from sigcore.store.store import Store
 
 log = logging.getLogger("sigcore.hss.cx")
@@ -36,6 +44,7 @@ _DIGEST_ALIASES = {DIGEST_SCHEME.lower(), "digest", "digest-md5", "md5"}
 _UNKNOWN_SCHEME = "unknown"
 _AUTS_OFFSET = 16  # SIP-Authorization for resync = RAND (16) || AUTS (14), TS 29.229 §6.3.12
 _AUTS_LEN = 14
+__all__ = ["CxError", "CxService", "CxSettings", "charging_items", "has_unregistered_services"]
 
 
 @dataclass(slots=True)
@@ -47,30 +56,27 @@ class CxSettings:
     qop: str = "auth"
 
 
-class CxError(Exception):
-    """An answer other than success, decided in the worker thread."""
-
-    def __init__(self, experimental: int | None = None, result: int | None = None, why: str = "") -> None:
-        super().__init__(why)
-        self.experimental = experimental
-        self.result = result
-
-
-def has_unregistered_services(ims: ImsStore, impu: PublicIdentity) -> bool:
+def has_unregistered_services(ims: ImsStore, impu: PublicIdentity, conn: Connection | None = None) -> bool:
     """Services for the unregistered state: an iFC of the unregistered profile part or case (TS 29.228 B.2.2)."""
-    profile = ims.profile(impu.profile_id)
-    shared = [i for s in profile.shared_ifc_sets for i in ims.shared_ifcs(s)]
+    profile = ims.profile(impu.profile_id, conn)
+    shared = [i for s in profile.shared_ifc_sets for i in ims.shared_ifcs(s, conn)]
     return any(i.profile_part == 1 or i.session_case == 2 for i in [*profile.ifcs, *shared])
 
 
 class CxService:
     """The Cx/Dx application of the HSS; ``install`` registers its handlers on a node."""
 
-    def __init__(self, store: Store, settings: CxSettings | None = None, worker: Worker | None = None) -> None:
+    def __init__(self, store: Store, settings: CxSettings | None = None, worker: Worker | None = None,
+                 auth: AuthService | None = None) -> None:
+        """``auth``: S6a's `AuthService` (its batch worker and SQN reservation are shared); else an own one."""
         self.store = store
         self.ims = ImsStore(store)
         self.settings = settings or CxSettings()
         self.worker = worker or Worker(name="cx")
+        self._own_batch = auth is None
+        self.auth = auth or AuthService(store, BatchWorker(store))
+        self.batch: BatchWorker = self.auth.worker
+        self.kind = CxBatch()
         self.node: Node | None = None
         #: Called with the IMPUs whose registration state a SAR changed (Sh notifies its subscribers).
         self.on_registration_change: Callable[[list[PublicIdentity]], Awaitable[None]] | None = None
@@ -83,9 +89,15 @@ class CxService:
                               (CxCommand.SAR, self.on_sar), (CxCommand.LIR, self.on_lir)):
             node.register(CX_APP, code, handler, VENDOR)
 
-    async def _serve(self, req: Message, ctx: RequestContext, work: Any) -> Message:
+    async def close(self) -> None:
+        """Stop the batch worker if this service made it (a shared one is stopped by its owner)."""
+        if self._own_batch:
+            await self.batch.stop()
+
+    async def _serve(self, req: Message, ctx: RequestContext, work: Callable[[Connection, Message], Any]) -> Message:
+        item: CxWork = lambda conn: work(conn, req)  # noqa: E731
         try:
-            avps, result, changed = await self.worker.run(work, req)
+            avps, result, changed = await self.batch.submit(self.kind, item)
         except CxError as err:
             log.info("Cx command %d answered %s: %s", req.code, err.experimental or err.result, err)
             return reply(req, ctx.node.identity, [], result=err.result, experimental=err.experimental)
@@ -108,22 +120,23 @@ class CxService:
         return await self._serve(req, ctx, self._lir)
 
     # --- identities ----------------------------------------------------------------------------
-    def _identities(self, impi_name: str | None, impu_name: str) -> tuple[PrivateIdentity | None, PublicIdentity]:
+    def _identities(self, conn: Connection, impi_name: str | None,
+                    impu_name: str) -> tuple[PrivateIdentity | None, RegistrationView]:
         """The IMPI and IMPU named in a request: 5001 if either is unknown, 5002 if they are not linked."""
-        impu = self.ims.get_impu(impu_name)
-        if impu is None:
+        view = self.ims.registration_view(impu_name, conn)
+        if view is None:
             raise CxError(CxResult.USER_UNKNOWN, why=f"unknown IMPU {impu_name}")
         if impi_name is None:
-            return None, impu
-        impi = self.ims.find_impi(impi_name)
+            return None, view
+        impi = view.private(impi_name)
         if impi is None:
-            raise CxError(CxResult.USER_UNKNOWN, why=f"unknown IMPI {impi_name}")
-        if not self.ims.is_linked(impi, impu):
+            if self.ims.find_impi(impi_name, conn) is None:
+                raise CxError(CxResult.USER_UNKNOWN, why=f"unknown IMPI {impi_name}")
             raise CxError(CxResult.IDENTITIES_DONT_MATCH, why=f"{impu_name} does not belong to {impi_name}")
-        return impi, impu
+        return impi, view
 
-    def _capabilities(self, impu: PublicIdentity) -> Avp:
-        profile = self.ims.profile(impu.profile_id)
+    def _capabilities(self, impu: PublicIdentity, conn: Connection) -> Avp:
+        profile = self.ims.profile(impu.profile_id, conn)
         items: list[tuple[str, Any]] = [("Mandatory-Capability", c) for c in profile.mandatory_capabilities]
         items += [("Optional-Capability", c) for c in profile.optional_capabilities]
         if impu.preferred_scscf:
@@ -131,26 +144,27 @@ class CxService:
         return D.build("Server-Capabilities", items)
 
     # --- UAR -----------------------------------------------------------------------------------
-    def _uar(self, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
-        impi, impu = self._identities(text(required(req, "User-Name")), text(required(req, "Public-Identity")))
+    def _uar(self, conn: Connection, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
+        impi, view = self._identities(conn, text(required(req, "User-Name")), text(required(req, "Public-Identity")))
         assert impi is not None
+        impu = view.impu
         visited = text(req.get("Visited-Network-Identifier", b""))
         roaming_ok = impi.roaming_allowed or not visited or visited in self.settings.home_networks
-        decision = assignment.authorize(self.ims.implicit_set(impu), int(req.get("User-Authorization-Type", 0)),
-                                        roaming_ok)
+        decision = assignment.authorize(list(view.members), int(req.get("User-Authorization-Type", 0)), roaming_ok)
         if decision.rejected:
             raise CxError(result=ResultCode.AUTHORIZATION_REJECTED, why="every identity of the set is barred")
         if decision.result in (CxResult.ROAMING_NOT_ALLOWED, CxResult.IDENTITY_NOT_REGISTERED):
             raise CxError(decision.result, why=str(decision.result))
         avps = [D.build("Server-Name", decision.server_name)] if decision.server_name else []
         if decision.capabilities:
-            avps.append(self._capabilities(impu))
+            avps.append(self._capabilities(impu, conn))
         return avps, decision.result, []
 
     # --- MAR -----------------------------------------------------------------------------------
-    def _mar(self, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
+    def _mar(self, conn: Connection, req: Message) -> AfterCommit | tuple[list[Avp], Any, list[PublicIdentity]]:
         impi_name, impu_name = text(required(req, "User-Name")), text(required(req, "Public-Identity"))
-        impi, impu = self._identities(impi_name, impu_name)
+        server = text(required(req, "Server-Name"))
+        impi, view = self._identities(conn, impi_name, impu_name)
         assert impi is not None
         item = req.get("SIP-Auth-Data-Item")
         scheme = text(item.get("SIP-Authentication-Scheme", _UNKNOWN_SCHEME)) if item is not None else _UNKNOWN_SCHEME
@@ -161,40 +175,48 @@ class CxService:
         if scheme in AKA_SCHEMES:
             if impi.imsi is None:
                 raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"{impi_name} has no AKA credentials")
-            items = self._aka_items(impi.imsi, scheme, wanted, authorization)
+            finish = self._reserve_aka(conn, impi.imsi, scheme, wanted, authorization)
         elif scheme.lower() in _DIGEST_ALIASES:
             if impi.digest_ha1 is None or impi.digest_realm is None:
                 raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"{impi_name} has no digest credentials")
             items = [self._digest_item(impi)]
+            finish = lambda: items  # noqa: E731
         else:
             raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"scheme {scheme}")
-        self._note_pending_server(impu, text(required(req, "Server-Name")), req)
-        avps = [D.build("User-Name", impi_name), D.build("Public-Identity", impu_name),
-                D.build("SIP-Number-Auth-Items", len(items))]
-        avps += [D.build("SIP-Auth-Data-Item", i) for i in items]
-        return avps, ResultCode.SUCCESS, []
+        self._note_pending_server(conn, view, server, req)
 
-    def _aka_items(self, imsi: str, scheme: str, count: int,
-                   authorization: bytes | None) -> list[list[tuple[str, Any]]]:
-        material = self.store.get_auth_material(imsi)
-        opc = material.opc or derive_opc(material.ki, material.op or b"")
+        def answer() -> tuple[list[Avp], Any, list[PublicIdentity]]:
+            items = finish()
+            avps = [D.build("User-Name", impi_name), D.build("Public-Identity", impu_name),
+                    D.build("SIP-Number-Auth-Items", len(items))]
+            avps += [D.build("SIP-Auth-Data-Item", i) for i in items]
+            return avps, ResultCode.SUCCESS, []
+        return AfterCommit(answer)
+
+    def _reserve_aka(self, conn: Connection, imsi: str, scheme: str, count: int,
+                     authorization: bytes | None) -> Callable[[], list[list[tuple[str, Any]]]]:
+        """Reserve ``count`` SQNs (after a resync when SIP-Authorization carries RAND‖AUTS) with S6a's own
+        reservation in this transaction; the returned function computes the vectors after the commit."""
+        resync = None
         if authorization and len(authorization) >= _AUTS_OFFSET + _AUTS_LEN:
-            rand, auts = authorization[:_AUTS_OFFSET], authorization[_AUTS_OFFSET:_AUTS_OFFSET + _AUTS_LEN]
-            try:
-                new_sqn = resync(material.ki, opc, rand, auts, material.sqn)
-            except AutsMacError:
-                log.warning("MAR resync for %s: AUTS MAC-S wrong, SQN kept", imsi)
-            else:
-                if new_sqn != material.sqn:
-                    self.store.set_sqn(imsi, new_sqn)
-        sqns = self.store.reserve_sqns(imsi, count, lambda old: next_sqns(old, count))
-        amf = material.amf.to_bytes(2, "big")
-        items = []
-        for number, sqn in enumerate(sqns, 1):
-            v = ims_aka_vector(material.ki, opc, amf, sqn)
-            items.append([("SIP-Item-Number", number), ("SIP-Authentication-Scheme", scheme),
-                          ("SIP-Authenticate", v.sip_authenticate), ("SIP-Authorization", v.sip_authorization),
-                          ("Confidentiality-Key", v.confidentiality_key), ("Integrity-Key", v.integrity_key)])
+            resync = bytes(authorization[:_AUTS_OFFSET + _AUTS_LEN])
+        wanted = VectorRequest(imsi, b"", utran=count, resync=resync)
+        reservation = self.auth.kind
+        [reserved] = reservation.run(conn, [wanted])
+        if isinstance(reserved, AutsMacError):
+            log.warning("MAR resync for %s: AUTS MAC-S wrong, SQN kept", imsi)
+            wanted = replace(wanted, resync=None)
+            [reserved] = reservation.run(conn, [wanted])
+        if isinstance(reserved, Exception):
+            raise CxError(result=ResultCode.UNABLE_TO_COMPLY, why=f"no vectors for {imsi}: {type(reserved).__name__}")
+
+        def items() -> list[list[tuple[str, Any]]]:
+            [vectors] = reservation.after([wanted], [reserved])
+            assert isinstance(vectors, Vectors)
+            return [[("SIP-Item-Number", number), ("SIP-Authentication-Scheme", scheme),
+                     ("SIP-Authenticate", v.rand + v.autn), ("SIP-Authorization", v.xres),
+                     ("Confidentiality-Key", v.ck), ("Integrity-Key", v.ik)]
+                    for number, v in enumerate(vectors.utran, 1)]
         return items
 
     def _digest_item(self, impi: PrivateIdentity) -> list[tuple[str, Any]]:
@@ -202,14 +224,15 @@ class CxService:
                 ("SIP-Digest-Authenticate", [("Digest-Realm", impi.digest_realm), ("Digest-Algorithm", "MD5"),
                                              ("Digest-QoP", self.settings.qop), ("Digest-HA1", impi.digest_ha1)])]
 
-    def _note_pending_server(self, impu: PublicIdentity, server: str, req: Message) -> None:
+    def _note_pending_server(self, conn: Connection, view: RegistrationView, server: str, req: Message) -> None:
         """TS 29.228 §6.3: an S-CSCF authenticating a user that is not registered is stored for it."""
-        if impu.reg_state in (RegState.NOT_REGISTERED, RegState.AUTH_PENDING):
-            self.ims.set_registration(self.ims.implicit_set(impu), RegState.AUTH_PENDING, scscf_name=server,
-                                      scscf_host=text(req["Origin-Host"]), scscf_realm=text(req["Origin-Realm"]))
+        if view.impu.reg_state in (RegState.NOT_REGISTERED, RegState.AUTH_PENDING):
+            self.ims.set_registration(view.members, RegState.AUTH_PENDING, scscf_name=server,
+                                      scscf_host=text(req["Origin-Host"]), scscf_realm=text(req["Origin-Realm"]),
+                                      conn=conn)
 
     # --- SAR -----------------------------------------------------------------------------------
-    def _sar(self, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
+    def _sar(self, conn: Connection, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
         names = [text(v) for v in D.get_values(req.avps, "Public-Identity")]
         wildcard = req.get("Wildcarded-Public-Identity")
         if wildcard is not None:
@@ -219,69 +242,83 @@ class CxService:
             raise CxError(result=ResultCode.MISSING_AVP, why="neither Public-Identity nor User-Name")
         impi: PrivateIdentity | None = None
         if names:
-            impi, impu = self._identities(text(user_name) if user_name is not None else None, names[0])
+            impi, view = self._identities(conn, text(user_name) if user_name is not None else None, names[0])
         else:
-            impi = self.ims.find_impi(text(user_name))
+            impi = self.ims.find_impi(text(user_name), conn)
             if impi is None:
                 raise CxError(CxResult.USER_UNKNOWN, why=f"unknown IMPI {text(user_name)}")
-            own = self.ims.impus_of(impi)
-            impu = next((i for i in own if i.reg_state != RegState.NOT_REGISTERED), own[0])
+            own = self.ims.impus_of(impi, conn)
+            first = next((i for i in own if i.reg_state != RegState.NOT_REGISTERED), own[0])
+            found = self.ims.registration_view(first.impu, conn)
+            assert found is not None
+            view = found
+        impu = view.impu
         sat = int(required(req, "Server-Assignment-Type"))
         server = text(required(req, "Server-Name"))
-        unreg_services = has_unregistered_services(self.ims, impu)
+        unreg_services = has_unregistered_services(self.ims, impu, conn)
         decision = assignment.server_assignment(sat, impu, server, unreg_services,
                                                 int(req.get("User-Data-Already-Available", 0)) == 1)
         if decision.unable_to_comply:
             raise CxError(result=ResultCode.UNABLE_TO_COMPLY, why="NO_ASSIGNMENT from another S-CSCF")
         if decision.error is not None:
             raise CxError(decision.error, why=f"assignment type {sat}")
-        targets = [impu] + [self.ims.get_impu(n) for n in names[1:]]
         changed: list[PublicIdentity] = []
         if decision.new_state is not None:
-            for target in {t.implicit_set: t for t in targets if t is not None}.values():
-                keep = decision.keep_server
-                members = self.ims.implicit_set(target)
+            sets = [view.members] + [v.members for n in names[1:]
+                                     if (v := self.ims.registration_view(n, conn)) is not None]
+            keep = decision.keep_server
+            for members in {m[0].implicit_set: m for m in sets}.values():
                 changed += [m for m in members if m.reg_state != decision.new_state]
                 self.ims.set_registration(
                     members, decision.new_state, scscf_name=server if keep else None,
                     scscf_host=text(req["Origin-Host"]) if keep else None,
-                    scscf_realm=text(req["Origin-Realm"]) if keep else None)
-        private = impi.impi if impi is not None else self.ims.impis_of(impu)[0]
+                    scscf_realm=text(req["Origin-Realm"]) if keep else None, conn=conn)
+        private = impi.impi if impi is not None else view.impis()[0]
         avps = [D.build("User-Name", private)]
         if decision.send_user_data:
-            avps += self.profile_avps(private, impu)
-        others = [i for i in self.ims.impis_of(impu) if i != private]
+            avps += self.profile_avps(private, impu, view.members, conn)
+        others = [i for i in view.impis() if i != private]
         if others:
             avps.append(D.build("Associated-Identities", [("User-Name", i) for i in others]))
         if impu.wildcard:
             avps.append(D.build("Wildcarded-Public-Identity", impu.impu))
         return avps, ResultCode.SUCCESS, changed
 
-    def user_data(self, impi: str, impu: PublicIdentity) -> bytes:
-        """The IMSSubscription of ``impu``'s implicit set, one ServiceProfile per profile used."""
-        members = self.ims.implicit_set(impu)
+    def user_data(self, impi: str, impu: PublicIdentity, members: tuple[PublicIdentity, ...] | None = None,
+                  conn: Connection | None = None) -> bytes:
+        """The IMSSubscription of ``impu``'s implicit set (``members``, read if not given), one
+        ServiceProfile per profile used. Cached with the profiles: a re-registration reuses the document."""
+        members = members if members is not None else tuple(self.ims.implicit_set(impu, conn))
+        key = ("user-data", impi, tuple((m.impu, m.identity_type, m.wildcard, m.display_name, m.barred,
+                                         m.profile_id) for m in members))
+        found: bytes | None = self.ims.cache.get(key)
+        if found is not None:
+            return found
         groups: dict[int, list[PublicIdentity]] = {}
         for member in members:
             groups.setdefault(member.profile_id, []).append(member)
-        return ims_subscription(impi, [ProfileGroup(self.ims.profile(pid), ids) for pid, ids in groups.items()])
+        return self.ims.cache.put(key, ims_subscription(
+            impi, [ProfileGroup(self.ims.profile(pid, conn), ids) for pid, ids in groups.items()]))
 
-    def profile_avps(self, impi: str, impu: PublicIdentity) -> list[Avp]:
+    def profile_avps(self, impi: str, impu: PublicIdentity, members: tuple[PublicIdentity, ...] | None = None,
+                     conn: Connection | None = None) -> list[Avp]:
         """User-Data and (when the profile names charging functions) Charging-Information."""
-        avps = [D.build("User-Data", self.user_data(impi, impu))]
-        charging = self.ims.profile(impu.profile_id).charging
+        avps = [D.build("User-Data", self.user_data(impi, impu, members, conn))]
+        charging = self.ims.profile(impu.profile_id, conn).charging
         if charging:
             avps.append(D.build("Charging-Information", charging_items(charging)))
         return avps
 
     # --- LIR -----------------------------------------------------------------------------------
-    def _lir(self, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
-        _, impu = self._identities(None, text(required(req, "Public-Identity")))
-        decision = assignment.locate(impu, has_unregistered_services(self.ims, impu))
+    def _lir(self, conn: Connection, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
+        _, view = self._identities(conn, None, text(required(req, "Public-Identity")))
+        impu = view.impu
+        decision = assignment.locate(impu, has_unregistered_services(self.ims, impu, conn))
         if decision.result == CxResult.IDENTITY_NOT_REGISTERED:
             raise CxError(decision.result, why="not registered")
         avps = [D.build("Server-Name", decision.server_name)] if decision.server_name else []
         if decision.capabilities:
-            avps.append(self._capabilities(impu))
+            avps.append(self._capabilities(impu, conn))
         if impu.wildcard:
             avps.append(D.build("Wildcarded-Public-Identity", impu.impu))
         return avps, decision.result or ResultCode.SUCCESS, []

@@ -1,7 +1,11 @@
 """`ImsStore`: IMS identities, profiles, registration state and Sh data over the subscriber store's engine.
 
-Synchronous and thread-safe like `Store` (the Cx/Sh handlers call it from a worker thread); each method
-is one short transaction. Tables: `sigcore.store.ims_models`; what the rows mean: docs/ims.md.
+Synchronous and thread-safe like `Store`. Provisioning methods are one transaction each; the lookups the
+Cx hot path uses take an optional ``conn`` so that a batch transaction (`sigcore.hss.batch`) can run them,
+and `registration_view` answers "IMPU, its implicit set, the IMPIs of each" in one joined query. Service
+profiles (with their iFCs, shared iFC sets and capabilities) are cached per store for `PROFILE_TTL`
+seconds: a change made through any `ImsStore` of this process clears the cache at once, one made by
+another process (the CLI) is seen within the TTL. Tables: `sigcore.store.ims_models`; docs/ims.md.
 """
 
 from __future__ import annotations
@@ -9,12 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from sigcore.store import tables as t
 from sigcore.store.base import as_utc, new_id, utc_now
@@ -33,6 +41,8 @@ from sigcore.store.ims_models import (
 from sigcore.store.store import Store
 
 SH_SEQUENCE_MAX = 65535
+_V = TypeVar("_V")
+PROFILE_TTL = 5.0  # seconds a cached service profile is trusted (changes by another process)
 
 
 class RegState(StrEnum):
@@ -148,18 +158,102 @@ def _public_identity(row: Any) -> PublicIdentity:
 _IMPI_SELECT = select(impis, t.subscribers.c.imsi).select_from(
     impis.outerjoin(t.subscribers, impis.c.subscriber_id == t.subscribers.c.id))
 
+_target = impus.alias("target")
+_VIEW_SELECT = (
+    select(impus, impis.c.id.label("impi_id"), impis.c.impi.label("impi_name"),
+           impis.c.digest_realm.label("impi_digest_realm"), impis.c.digest_ha1.label("impi_digest_ha1"),
+           impis.c.roaming_allowed.label("impi_roaming_allowed"), t.subscribers.c.imsi.label("impi_imsi"))
+    .select_from(_target.join(impus, impus.c.implicit_set == _target.c.implicit_set)
+                 .outerjoin(links, links.c.impu_id == impus.c.id)
+                 .outerjoin(impis, impis.c.id == links.c.impi_id)
+                 .outerjoin(t.subscribers, t.subscribers.c.id == impis.c.subscriber_id))
+    .where(_target.c.impu == bindparam("uri"))
+    .order_by(impus.c.id, impis.c.id)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationView:
+    """What a Cx request needs about one IMPU, from one query: the IMPU, its implicit set (it first) and
+    the IMPIs linked to each member (creation order)."""
+
+    impu: PublicIdentity
+    members: tuple[PublicIdentity, ...]
+    privates: dict[int, tuple[PrivateIdentity, ...]]
+
+    def private(self, impi: str) -> PrivateIdentity | None:
+        """``impi`` if it is linked to the IMPU itself."""
+        return next((p for p in self.privates.get(self.impu.id, ()) if p.impi == impi), None)
+
+    def impis(self) -> list[str]:
+        """Every IMPI sharing the IMPU (Associated-Identities)."""
+        return [p.impi for p in self.privates.get(self.impu.id, ())]
+
+
+class _ProfileCache:
+    """Service profiles, shared iFC sets and derived documents of one store (see the module docstring)."""
+
+    def __init__(self, ttl: float = PROFILE_TTL) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._loaded_at = time.monotonic()
+        self.entries: dict[Any, Any] = {}
+
+    def get(self, key: Any) -> Any:
+        if time.monotonic() - self._loaded_at > self.ttl:
+            self.clear()
+        return self.entries.get(key)
+
+    def put(self, key: Any, value: _V) -> _V:
+        self.entries[key] = value
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self.entries = {}
+            self._loaded_at = time.monotonic()
+
+
+_CACHES: weakref.WeakKeyDictionary[Store, _ProfileCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache_of(store: Store) -> _ProfileCache:
+    with _CACHES_LOCK:
+        found = _CACHES.get(store)
+        if found is None:
+            found = _CACHES[store] = _ProfileCache()
+        return found
+
+
+def _view_private(row: Any) -> PrivateIdentity:
+    return PrivateIdentity(row.impi_id, row.impi_name, row.impi_imsi, row.impi_digest_realm, row.impi_digest_ha1,
+                           row.impi_roaming_allowed)
+
 
 class ImsStore:
     """IMS data next to the subscribers, on the same engine (see the module docstring)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        #: Profiles and documents derived from them, shared by every `ImsStore` of ``store``.
+        self.cache = _cache_of(store)
+
+    @contextmanager
+    def _reading(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.store.reading() as own:
+                yield own
 
     # --- provisioning --------------------------------------------------------------------------
     def ensure_profile(self, name: str = "default", **columns: Any) -> int:
         """The id of profile ``name``, created (with ``columns``) if missing."""
         with self.store.writing() as conn:
-            return self._ensure_profile(conn, name, columns)
+            found = self._ensure_profile(conn, name, columns)
+        self.cache.clear()
+        return found
 
     @staticmethod
     def _ensure_profile(conn: Connection, name: str, columns: dict[str, Any]) -> int:
@@ -173,6 +267,7 @@ class ImsStore:
         with self.store.writing() as conn:
             if conn.execute(update(profiles).where(profiles.c.name == name).values(**columns)).rowcount != 1:
                 raise NotFound(f"no IMS service profile {name}")
+        self.cache.clear()
 
     def add_ifc(self, profile: str | None, ifc: Ifc, shared_set: int | None = None) -> None:
         """Add an iFC to ``profile`` or (profile None) to the shared iFC set ``shared_set``."""
@@ -185,17 +280,20 @@ class ImsStore:
                 default_handling=ifc.default_handling, service_info=ifc.service_info,
                 profile_part=ifc.profile_part, trigger_method=ifc.method, trigger_session_case=ifc.session_case,
                 trigger_request_uri=ifc.request_uri))
+        self.cache.clear()
 
     def use_shared_ifc_set(self, profile: str, shared_set: int) -> None:
         with self.store.writing() as conn:
             pid = self._ensure_profile(conn, profile, {})
             conn.execute(insert(profile_shared_ifcs).values(profile_id=pid, shared_set=shared_set))
+        self.cache.clear()
 
     def add_capability(self, profile: str, capability: int, mandatory: bool = True) -> None:
         with self.store.writing() as conn:
             pid = self._ensure_profile(conn, profile, {})
             conn.execute(insert(profile_capabilities).values(profile_id=pid, capability=capability,
                                                              mandatory=mandatory))
+        self.cache.clear()
 
     def add_user(
         self,
@@ -285,29 +383,54 @@ class ImsStore:
             conn.execute(delete(impis).where(impis.c.id == impi_id))
 
     # --- lookups -------------------------------------------------------------------------------
-    def get_impi(self, impi: str) -> PrivateIdentity:
-        with self.store.reading() as conn:
-            row = conn.execute(_IMPI_SELECT.where(impis.c.impi == impi)).first()
+    def get_impi(self, impi: str, conn: Connection | None = None) -> PrivateIdentity:
+        with self._reading(conn) as c:
+            row = c.execute(_IMPI_SELECT.where(impis.c.impi == impi)).first()
         if row is None:
             raise NotFound(f"no IMPI {impi}")
         return PrivateIdentity(row.id, row.impi, row.imsi, row.digest_realm, row.digest_ha1, row.roaming_allowed)
 
-    def find_impi(self, impi: str) -> PrivateIdentity | None:
+    def find_impi(self, impi: str, conn: Connection | None = None) -> PrivateIdentity | None:
         try:
-            return self.get_impi(impi)
+            return self.get_impi(impi, conn)
         except NotFound:
             return None
 
-    def get_impu(self, uri: str) -> PublicIdentity | None:
+    def registration_view(self, uri: str, conn: Connection | None = None) -> RegistrationView | None:
+        """`RegistrationView` of ``uri`` (or of the wildcarded PSI matching it) in one joined query."""
+        with self._reading(conn) as c:
+            rows = c.execute(_VIEW_SELECT, {"uri": uri}).all()
+            if not rows:
+                psi = self._wildcard_match(c, uri)
+                if psi is None:
+                    return None
+                rows = c.execute(_VIEW_SELECT, {"uri": psi.impu}).all()
+                uri = psi.impu
+        members: dict[int, PublicIdentity] = {}
+        privates: dict[int, list[PrivateIdentity]] = {}
+        for row in rows:
+            if row.id not in members:
+                members[row.id] = _public_identity(row)
+            if row.impi_id is not None:
+                privates.setdefault(row.id, []).append(_view_private(row))
+        impu = next(m for m in members.values() if m.impu == uri)
+        ordered = (impu, *(m for m in members.values() if m.id != impu.id))
+        return RegistrationView(impu, ordered, {k: tuple(v) for k, v in privates.items()})
+
+    @staticmethod
+    def _wildcard_match(conn: Connection, uri: str) -> PublicIdentity | None:
+        for w in conn.execute(select(impus).where(impus.c.identity_type == IdentityType.WILDCARDED_PSI)):
+            if w.wildcard and re.fullmatch(w.wildcard, uri):
+                return _public_identity(w)
+        return None
+
+    def get_impu(self, uri: str, conn: Connection | None = None) -> PublicIdentity | None:
         """The public identity ``uri``, or the wildcarded PSI whose pattern matches it."""
-        with self.store.reading() as conn:
+        with self._reading(conn) as conn:
             row = conn.execute(select(impus).where(impus.c.impu == uri)).first()
             if row is not None:
                 return _public_identity(row)
-            for w in conn.execute(select(impus).where(impus.c.identity_type == IdentityType.WILDCARDED_PSI)):
-                if w.wildcard and re.fullmatch(w.wildcard, uri):
-                    return _public_identity(w)
-        return None
+            return self._wildcard_match(conn, uri)
 
     def get_impu_by_msisdn(self, msisdn: str) -> PublicIdentity | None:
         """The tel: or sip:+MSISDN identity of a user, for Sh requests naming an MSISDN."""
@@ -328,22 +451,22 @@ class ImsStore:
             return conn.execute(select(links.c.impi_id).where(
                 and_(links.c.impi_id == impi.id, links.c.impu_id == impu.id))).first() is not None
 
-    def impus_of(self, impi: PrivateIdentity) -> list[PublicIdentity]:
-        with self.store.reading() as conn:
+    def impus_of(self, impi: PrivateIdentity, conn: Connection | None = None) -> list[PublicIdentity]:
+        with self._reading(conn) as conn:
             rows = conn.execute(select(impus).join(links, links.c.impu_id == impus.c.id)
                                 .where(links.c.impi_id == impi.id).order_by(impus.c.id))
             return [_public_identity(r) for r in rows]
 
-    def implicit_set(self, impu: PublicIdentity) -> list[PublicIdentity]:
+    def implicit_set(self, impu: PublicIdentity, conn: Connection | None = None) -> list[PublicIdentity]:
         """The IMPUs registered together with ``impu`` (itself first)."""
-        with self.store.reading() as conn:
+        with self._reading(conn) as conn:
             rows = conn.execute(select(impus).where(impus.c.implicit_set == impu.implicit_set)
                                 .order_by(impus.c.id != impu.id, impus.c.id))
             return [_public_identity(r) for r in rows]
 
-    def impis_of(self, impu: PublicIdentity) -> list[str]:
+    def impis_of(self, impu: PublicIdentity, conn: Connection | None = None) -> list[str]:
         """Every IMPI sharing ``impu`` (Associated-Identities), in creation order."""
-        with self.store.reading() as conn:
+        with self._reading(conn) as conn:
             rows = conn.execute(select(impis.c.impi).join(links, links.c.impi_id == impis.c.id)
                                 .where(links.c.impu_id == impu.id).order_by(impis.c.id))
             return [r.impi for r in rows]
@@ -364,8 +487,12 @@ class ImsStore:
                     .join(t.subscribers, t.subscribers.c.id == impis.c.subscriber_id))
                 .where(links.c.impu_id == impu.id).limit(1)).scalar_one_or_none()
 
-    def profile(self, profile_id: int) -> ServiceProfile:
-        with self.store.reading() as conn:
+    def profile(self, profile_id: int, conn: Connection | None = None) -> ServiceProfile:
+        """The service profile (cached, see the module docstring)."""
+        found: ServiceProfile | None = self.cache.get(("profile", profile_id))
+        if found is not None:
+            return found
+        with self._reading(conn) as conn:
             p = conn.execute(select(profiles).where(profiles.c.id == profile_id)).one()
             sets = tuple(r.shared_set for r in conn.execute(
                 select(profile_shared_ifcs.c.shared_set).where(profile_shared_ifcs.c.profile_id == profile_id)
@@ -378,16 +505,20 @@ class ImsStore:
                                      .order_by(profile_capabilities.c.capability)))
         charging = {k: getattr(p, k) for k in ("ccf_primary", "ccf_secondary", "ecf_primary", "ecf_secondary")
                     if getattr(p, k)}
-        return ServiceProfile(p.id, p.name, p.media_profile_id, own, sets,
-                              tuple(c.capability for c in caps if c.mandatory),
-                              tuple(c.capability for c in caps if not c.mandatory), charging)
+        return self.cache.put(("profile", profile_id), ServiceProfile(
+            p.id, p.name, p.media_profile_id, own, sets, tuple(c.capability for c in caps if c.mandatory),
+            tuple(c.capability for c in caps if not c.mandatory), charging))
 
-    def shared_ifcs(self, shared_set: int) -> list[Ifc]:
-        """The iFCs of a shared set, for Sh (the S-CSCF gets only the set's id over Cx)."""
-        with self.store.reading() as conn:
-            rows = conn.execute(select(ifcs).where(ifcs.c.shared_set == shared_set).order_by(ifcs.c.priority))
-            return [Ifc(r.priority, r.server_name, r.default_handling, r.service_info, r.profile_part,
-                        r.trigger_method, r.trigger_session_case, r.trigger_request_uri) for r in rows]
+    def shared_ifcs(self, shared_set: int, conn: Connection | None = None) -> list[Ifc]:
+        """The iFCs of a shared set (cached), for Sh (the S-CSCF gets only the set's id over Cx)."""
+        found: tuple[Ifc, ...] | None = self.cache.get(("shared", shared_set))
+        if found is None:
+            with self._reading(conn) as conn:
+                rows = conn.execute(select(ifcs).where(ifcs.c.shared_set == shared_set).order_by(ifcs.c.priority))
+                found = self.cache.put(("shared", shared_set), tuple(
+                    Ifc(r.priority, r.server_name, r.default_handling, r.service_info, r.profile_part,
+                        r.trigger_method, r.trigger_session_case, r.trigger_request_uri) for r in rows))
+        return list(found)
 
     def registered_impus(self, scscf_host: str | None = None) -> list[PublicIdentity]:
         cond = impus.c.reg_state != RegState.NOT_REGISTERED.value
@@ -398,13 +529,27 @@ class ImsStore:
 
     # --- registration state --------------------------------------------------------------------
     def set_registration(self, identities: Iterable[PublicIdentity], state: RegState, *,
-                         scscf_name: str | None, scscf_host: str | None, scscf_realm: str | None) -> None:
-        """Write state and S-CSCF for ``identities`` (normally a whole implicit set) in one transaction."""
-        ids = [i.id for i in identities]
-        with self.store.writing() as conn:
-            conn.execute(update(impus).where(impus.c.id.in_(ids)).values(
-                reg_state=state.value, scscf_name=scscf_name, scscf_host=scscf_host, scscf_realm=scscf_realm,
-                state_changed_at=utc_now()))
+                         scscf_name: str | None, scscf_host: str | None, scscf_realm: str | None,
+                         conn: Connection | None = None) -> list[PublicIdentity]:
+        """Write state and S-CSCF for ``identities`` (normally a whole implicit set) in one transaction.
+
+        With ``conn`` (a transaction that read ``identities`` itself, so they are current) identities that
+        hold these values already are not written: a re-registration writes nothing. Returns those written.
+        """
+        wanted = (state, scscf_name, scscf_host, scscf_realm)
+        todo = [i for i in identities
+                if conn is None or (i.reg_state, i.scscf_name, i.scscf_host, i.scscf_realm) != wanted]
+        if not todo:
+            return []
+        statement = update(impus).where(impus.c.id.in_([i.id for i in todo])).values(
+            reg_state=state.value, scscf_name=scscf_name, scscf_host=scscf_host, scscf_realm=scscf_realm,
+            state_changed_at=utc_now())
+        if conn is not None:
+            conn.execute(statement)
+        else:
+            with self.store.writing() as own:
+                own.execute(statement)
+        return todo
 
     # --- Sh repository data and subscriptions --------------------------------------------------
     def repository_data(self, impu: PublicIdentity, service_indications: Sequence[str] = ()) -> list[RepositoryData]:
