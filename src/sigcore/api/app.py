@@ -9,20 +9,21 @@ from fastapi import FastAPI
 from sigcore.api.auth import authenticate_and_audit
 from sigcore.api.context import ApiContext
 from sigcore.api.errors import COMMON_RESPONSES, install_error_handlers
-from sigcore.api.routes import admin, apns, auth_data, peers, subscribers
+from sigcore.api.routes import admin, apns, auth_data, eir, ims, peers, subscribers
 from sigcore.hss.auc import DEFAULT_IND_BITS
 from sigcore.store import Store
 from sigcore.store.tokens import TokenRepository
 
 API_V1 = "/api/v1"
 DESCRIPTION = """\
-Provisioning for the sigcore HSS: subscribers, their authentication data, APN profiles; read-only serving
-state and Diameter peers.
+Provisioning for the sigcore HSS: subscribers, their authentication data, APN profiles, IMS identities and
+service profiles, EIR rules; read-only serving state, EIR check history and Diameter peers.
 
 Every `/api/` request (except this document and the docs page) needs `Authorization: Bearer <token>`
 (create one with `sigcore token create --role read|provision|admin`). Roles: **read** reads,
-**provision** also writes subscribers and APNs, **admin** also manages tokens and reads the audit log.
-Ki, OPc and OP are write-only: no answer ever contains them.
+**provision** also writes subscribers, APNs, IMS and EIR data, **admin** also manages tokens and reads
+the audit log.
+Ki, OPc, OP and SIP passwords are write-only: no answer ever contains them (nor HA1).
 """
 
 
@@ -36,6 +37,6 @@ def create_app(store: Store, services: dict[str, Any] | None = None, *, ind_bits
     app.state.public_paths = frozenset({app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url})
     app.middleware("http")(authenticate_and_audit)
     install_error_handlers(app)
-    for module in (subscribers, auth_data, apns, peers, admin):
+    for module in (subscribers, auth_data, apns, ims, eir, peers, admin):
         app.include_router(module.router, prefix=API_V1, responses=COMMON_RESPONSES)
     return app
