@@ -201,23 +201,20 @@ class Message:
         if n < HEADER_LEN:
             raise DecodeError(ResultCode.INVALID_MESSAGE_LENGTH, f"{n} octets is shorter than a header",
                               fatal=True)
-        h = peek_header(buf)
-        if h.version != VERSION:
-            raise DecodeError(ResultCode.UNSUPPORTED_VERSION, f"version {h.version}", header=h)
-        if h.length != n or n & 3:
+        # The header's words straight into the message: a Header tuple is built only for an error answer.
+        version_len, flags_code, app_id, hop_by_hop, end_to_end = _HEADER.unpack_from(buf)
+        if version_len >> 24 != VERSION:
+            raise DecodeError(ResultCode.UNSUPPORTED_VERSION, f"version {version_len >> 24}", header=peek_header(buf))
+        if version_len & 0xFFFFFF != n or n & 3:
             raise DecodeError(ResultCode.INVALID_MESSAGE_LENGTH,
-                              f"header says {h.length} octets, message has {n}", header=h)
+                              f"header says {version_len & 0xFFFFFF} octets, message has {n}",
+                              header=peek_header(buf))
         try:
             avps = parse_avps(buf, HEADER_LEN, n)
         except DecodeError as err:
-            err.header = h
+            err.header = peek_header(buf)
             raise
-        msg = cls.__new__(cls)
-        msg.code = h.code
-        msg.app_id = h.app_id
-        msg.flags = h.flags
-        msg.hop_by_hop = h.hop_by_hop
-        msg.end_to_end = h.end_to_end
+        msg = cls.from_body(flags_code & 0xFFFFFF, app_id, flags_code >> 24, hop_by_hop, end_to_end, b"")
         msg._avps = avps
         msg._body = None
         msg.raw = buf
