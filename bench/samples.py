@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.message import Message
 
 S6A = 16777251
 VENDOR_3GPP = 10415
+
+Spec = list[tuple[str, object]]  # a message's AVPs as (name, value) pairs
 
 
 def air_spec() -> list[tuple[str, object]]:
@@ -24,8 +29,8 @@ def air_spec() -> list[tuple[str, object]]:
     ]
 
 
-def build_air() -> Message:
-    return D.message(318, S6A, 0xC0, air_spec(), 0x1234, 0x5678)
+def build_air(spec: Spec | None = None) -> Message:
+    return D.message(318, S6A, 0xC0, air_spec() if spec is None else spec, 0x1234, 0x5678)
 
 
 def _apn(ctx: int, name: str) -> list[tuple[str, object]]:
@@ -69,8 +74,19 @@ def ula_spec() -> list[tuple[str, object]]:
     ]
 
 
-def build_ula() -> Message:
-    return D.message(316, S6A, 0x40, ula_spec(), 0x1234, 0x5678)
+def build_ula(spec: Spec | None = None) -> Message:
+    return D.message(316, S6A, 0x40, ula_spec() if spec is None else spec, 0x1234, 0x5678)
+
+
+@dataclass(frozen=True)
+class Sample:
+    label: str
+    code: int
+    build: Callable[[Spec | None], Message]
+
+
+AIR = Sample("AIR", 318, build_air)
+ULA = Sample("ULA", 316, build_ula)
 
 
 def python_diameter_builder(spec: list[tuple[str, object]], code: int, request: bool):  # type: ignore[no-untyped-def]
