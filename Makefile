@@ -42,7 +42,7 @@ test-fast: test-venv
 	$(BIN)/python -m pytest -q -m "not interop and not slow and not sctp"
 
 test-sctp: test-venv
-	$(SCTP_VM) -- $(CURDIR)/$(BIN)/python -u -m pytest -q -p no:cacheprovider -m sctp tests/transport/
+	SCTP_VM_TIMEOUT=$${SCTP_VM_TIMEOUT:-1200} $(SCTP_VM) -- $(CURDIR)/$(BIN)/python -u -m pytest -q -p no:cacheprovider -m sctp tests/transport/
 
 lint: test-venv
 	$(BIN)/ruff check src tests bench
