@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -24,13 +25,12 @@ from sigcore.diameter.answers import result_of
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import ResultCode
 from sigcore.diameter.message import Message
-from sigcore.hss.auc import AutsMacError
 from sigcore.hss.auth import AuthService, VectorRequest, Vectors
 from sigcore.hss.batch import BatchWorker
 from sigcore.hss.ims import assignment
 from sigcore.hss.ims.codes import CX_APP, VENDOR, CxCommand, CxResult, ReasonCode
 from sigcore.hss.ims.documents import ProfileGroup, ims_subscription
-from sigcore.hss.ims.transaction import AfterCommit, CxBatch, CxError, CxWork
+from sigcore.hss.ims.transaction import AfterCommit, CxBatch, CxError, CxWork, NeedsSqns
 from sigcore.hss.ims.wire import Worker, new_request, reply, required, text
 from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegistrationView, RegState
 from sigcore.store.store import Store
@@ -76,7 +76,7 @@ class CxService:
         self._own_batch = auth is None
         self.auth = auth or AuthService(store, BatchWorker(store))
         self.batch: BatchWorker = self.auth.worker
-        self.kind = CxBatch()
+        self.kind = CxBatch(self.auth.kind)
         self.node: Node | None = None
         #: Called with the IMPUs whose registration state a SAR changed (Sh notifies its subscribers).
         self.on_registration_change: Callable[[list[PublicIdentity]], Awaitable[None]] | None = None
@@ -161,7 +161,7 @@ class CxService:
         return avps, decision.result, []
 
     # --- MAR -----------------------------------------------------------------------------------
-    def _mar(self, conn: Connection, req: Message) -> AfterCommit | tuple[list[Avp], Any, list[PublicIdentity]]:
+    def _mar(self, conn: Connection, req: Message) -> AfterCommit | NeedsSqns:
         impi_name, impu_name = text(required(req, "User-Name")), text(required(req, "Public-Identity"))
         server = text(required(req, "Server-Name"))
         impi, view = self._identities(conn, impi_name, impu_name)
@@ -175,49 +175,43 @@ class CxService:
         if scheme in AKA_SCHEMES:
             if impi.imsi is None:
                 raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"{impi_name} has no AKA credentials")
-            finish = self._reserve_aka(conn, impi.imsi, scheme, wanted, authorization)
-        elif scheme.lower() in _DIGEST_ALIASES:
+            self._note_pending_server(conn, view, server, req)
+            resync = None
+            if authorization and len(authorization) >= _AUTS_OFFSET + _AUTS_LEN:
+                resync = bytes(authorization[:_AUTS_OFFSET + _AUTS_LEN])
+            return NeedsSqns(VectorRequest(impi.imsi, b"", utran=wanted, resync=resync),
+                             partial(self._aka_answer, impi_name, impu_name, scheme))
+        if scheme.lower() in _DIGEST_ALIASES:
             if impi.digest_ha1 is None or impi.digest_realm is None:
                 raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"{impi_name} has no digest credentials")
+            self._note_pending_server(conn, view, server, req)
             items = [self._digest_item(impi)]
-            finish = lambda: items  # noqa: E731
-        else:
-            raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"scheme {scheme}")
-        self._note_pending_server(conn, view, server, req)
+            return AfterCommit(lambda: self._maa(impi_name, impu_name, items))
+        raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"scheme {scheme}")
 
-        def answer() -> tuple[list[Avp], Any, list[PublicIdentity]]:
-            items = finish()
-            avps = [D.build("User-Name", impi_name), D.build("Public-Identity", impu_name),
-                    D.build("SIP-Number-Auth-Items", len(items))]
-            avps += [D.build("SIP-Auth-Data-Item", i) for i in items]
-            return avps, ResultCode.SUCCESS, []
-        return AfterCommit(answer)
+    @staticmethod
+    def _maa(impi_name: str, impu_name: str,
+             items: list[list[tuple[str, Any]]]) -> tuple[list[Avp], Any, list[PublicIdentity]]:
+        avps = [D.build("User-Name", impi_name), D.build("Public-Identity", impu_name),
+                D.build("SIP-Number-Auth-Items", len(items))]
+        avps += [D.build("SIP-Auth-Data-Item", i) for i in items]
+        return avps, ResultCode.SUCCESS, []
 
-    def _reserve_aka(self, conn: Connection, imsi: str, scheme: str, count: int,
-                     authorization: bytes | None) -> Callable[[], list[list[tuple[str, Any]]]]:
-        """Reserve ``count`` SQNs (after a resync when SIP-Authorization carries RAND‖AUTS) with S6a's own
-        reservation in this transaction; the returned function computes the vectors after the commit."""
-        resync = None
-        if authorization and len(authorization) >= _AUTS_OFFSET + _AUTS_LEN:
-            resync = bytes(authorization[:_AUTS_OFFSET + _AUTS_LEN])
-        wanted = VectorRequest(imsi, b"", utran=count, resync=resync)
-        reservation = self.auth.kind
-        [reserved] = reservation.run(conn, [wanted])
-        if isinstance(reserved, AutsMacError):
-            log.warning("MAR resync for %s: AUTS MAC-S wrong, SQN kept", imsi)
-            wanted = replace(wanted, resync=None)
-            [reserved] = reservation.run(conn, [wanted])
-        if isinstance(reserved, Exception):
-            raise CxError(result=ResultCode.UNABLE_TO_COMPLY, why=f"no vectors for {imsi}: {type(reserved).__name__}")
+    def _aka_answer(self, impi_name: str, impu_name: str, scheme: str, request: VectorRequest,
+                    reserved: Any) -> AfterCommit:
+        """Once the batch reserved SQNs for ``request``: the MAA, whose vectors are computed after the commit."""
+        if isinstance(reserved, Exception):  # disabled subscriber, keys unavailable, SQN exhausted
+            raise CxError(result=ResultCode.UNABLE_TO_COMPLY,
+                          why=f"no vectors for {request.imsi}: {type(reserved).__name__}")
+        return AfterCommit(lambda: self._maa(impi_name, impu_name, self._aka_items(scheme, request, reserved)))
 
-        def items() -> list[list[tuple[str, Any]]]:
-            [vectors] = reservation.after([wanted], [reserved])
-            assert isinstance(vectors, Vectors)
-            return [[("SIP-Item-Number", number), ("SIP-Authentication-Scheme", scheme),
-                     ("SIP-Authenticate", v.rand + v.autn), ("SIP-Authorization", v.xres),
-                     ("Confidentiality-Key", v.ck), ("Integrity-Key", v.ik)]
-                    for number, v in enumerate(vectors.utran, 1)]
-        return items
+    def _aka_items(self, scheme: str, request: VectorRequest, reserved: Any) -> list[list[tuple[str, Any]]]:
+        [vectors] = self.auth.kind.after([request], [reserved])
+        assert isinstance(vectors, Vectors)
+        return [[("SIP-Item-Number", number), ("SIP-Authentication-Scheme", scheme),
+                 ("SIP-Authenticate", v.rand + v.autn), ("SIP-Authorization", v.xres),
+                 ("Confidentiality-Key", v.ck), ("Integrity-Key", v.ik)]
+                for number, v in enumerate(vectors.utran, 1)]
 
     def _digest_item(self, impi: PrivateIdentity) -> list[tuple[str, Any]]:
         return [("SIP-Item-Number", 1), ("SIP-Authentication-Scheme", DIGEST_SCHEME),

@@ -3,22 +3,29 @@
 Each request is a function of the batch's connection: it reads what it needs (one joined query, profiles
 from the cache), decides, writes only what changes, and returns the answer's content or, when the answer
 needs work that must not hold the database lock (computing AKA vectors on SQNs that must be committed
-first), an `AfterCommit` that the worker runs once the batch has committed. A refusal (`CxError`) or a
-malformed request (`DiameterError`) fails that item only; a database error fails the batch, and nothing
-of it was handed out.
+first), an `AfterCommit` that the worker runs once the batch has committed. A MAR for AKA returns
+`NeedsSqns`: the SQNs of every such MAR in the batch are then reserved by one call of S6a's
+`SqnReservation` (one locked read and one compare-and-set write for the whole batch, the same rule and
+the same rows as an AIR). A refusal (`CxError`) or a malformed request (`DiameterError`) fails that item
+only; a database error fails the batch, and nothing of it was handed out.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection
 
 from sigcore.diameter.errors import DiameterError
+from sigcore.hss.auc import AutsMacError
+from sigcore.hss.auth import SqnReservation, VectorRequest
 from sigcore.hss.batch import BatchKind
 from sigcore.store.errors import NotFound
 
+log = logging.getLogger("sigcore.hss.cx")
 CxWork = Callable[[Connection], Any]
 
 
@@ -40,8 +47,20 @@ class AfterCommit:
         self.finish = finish
 
 
+@dataclass(frozen=True, slots=True)
+class NeedsSqns:
+    """A MAR's SQN reservation, done with the batch's others; ``then(request, reserved)`` gives the answer
+    (an `AfterCommit`) or raises `CxError`. A wrong AUTS (MAC-S) is logged and the SQN kept (no resync)."""
+
+    request: VectorRequest
+    then: Callable[[VectorRequest, Any], Any]
+
+
 class CxBatch(BatchKind[CxWork, Any]):
     name = "cx"
+
+    def __init__(self, reservation: SqnReservation) -> None:
+        self.reservation = reservation
 
     def run(self, conn: Connection, items: Sequence[CxWork]) -> list[Any]:
         out: list[Any] = []
@@ -50,7 +69,25 @@ class CxBatch(BatchKind[CxWork, Any]):
                 out.append(work(conn))
             except (CxError, DiameterError, NotFound) as err:
                 out.append(err)
+        waiting = [i for i, r in enumerate(out) if isinstance(r, NeedsSqns)]
+        if waiting:
+            self._reserve(conn, out, waiting)
         return out
+
+    def _reserve(self, conn: Connection, out: list[Any], waiting: list[int]) -> None:
+        requests = {i: out[i].request for i in waiting}
+        reserved = dict(zip(waiting, self.reservation.run(conn, list(requests.values())), strict=True))
+        bad_auts = [i for i in waiting if isinstance(reserved[i], AutsMacError)]
+        if bad_auts:
+            for i in bad_auts:
+                log.warning("MAR resync for %s: AUTS MAC-S wrong, SQN kept", requests[i].imsi)
+                requests[i] = replace(requests[i], resync=None)
+            reserved.update(zip(bad_auts, self.reservation.run(conn, [requests[i] for i in bad_auts]), strict=True))
+        for i in waiting:
+            try:
+                out[i] = out[i].then(requests[i], reserved[i])
+            except CxError as err:
+                out[i] = err
 
     def after(self, items: Sequence[CxWork], results: list[Any]) -> list[Any]:
         out: list[Any] = []
