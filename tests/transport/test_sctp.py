@@ -1,8 +1,9 @@
 """Diameter over multi-homed SCTP between two sigcore nodes, on a real kernel SCTP stack.
 
 Runs inside ../shared/tools/sctp-vm (loopback with 127.0.0.2 and 127.0.0.3 added); elsewhere it skips.
-Server endpoint: 127.0.0.1 + 127.0.0.2; client endpoint: 127.0.0.1 + 127.0.0.3. Requests are CCRs to the
-credit-control stand-in handler (no S6a AIR handler exists yet in src/sigcore/hss/).
+Server endpoint: 127.0.0.1 + 127.0.0.2, the S6a HSS on a SQLite store with one provisioned subscriber;
+client endpoint: 127.0.0.1 + 127.0.0.3, an MME sending S6a AIRs whose AIAs must carry Result-Code 2001 and
+an E-UTRAN vector the subscriber's USIM (tests/usim_model.py) accepts.
 """
 
 from __future__ import annotations
@@ -10,13 +11,24 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
-from nodes import CLIENT, SERVER, ccr, client_node, open_peer, server_node, wait_until
+from nodes import (
+    AIR,
+    CLIENT,
+    SERVER,
+    client_node,
+    eutran_vector_ok,
+    hss_on,
+    open_peer,
+    s6a_air,
+    server_node,
+    wait_until,
+)
 
 from sigcore.diameter.aio import Node
 from sigcore.diameter.aio.node import PeerSettings
-from sigcore.diameter.answers import result_of
 from sigcore.diameter.constants import Cmd
 from sigcore.diameter.transport import Dialer, SctpListener
 from sigcore.diameter.transport.sctp import SctpOptions, SctpTransport
@@ -48,15 +60,19 @@ def drop_primary_path(port: int) -> list[list[str]]:
 
 
 @pytest.fixture
-async def nodes() -> AsyncIterator[tuple[Node, Node]]:
+async def nodes(tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
     server = server_node([SctpListener(SERVER_ADDRS, 0, FAST)], tw=2.0)
+    hss = hss_on(server, tmp_path)
     await server.start()
+    await hss.start()
     peer = PeerSettings(SERVER, PRIMARY, server.bound_ports[0], mode="connect", transport="sctp")
     client = client_node(peer, Dialer(sctp_local=CLIENT_ADDRS, sctp_options=FAST), tw=2.0)
     await client.start()
     yield server, client
     await client.stop(wait=2.0)
+    await hss.stop()
     await server.stop(wait=2.0)
+    hss.store.close()
 
 
 @pytest.fixture
@@ -73,9 +89,10 @@ def _transport(node: Node, peer: str) -> SctpTransport:
     return transport
 
 
-async def _requests(client: Node, numbers: range) -> list[int | None]:
-    answers = await asyncio.gather(*(client.request(ccr(n), timeout=20) for n in numbers))
-    return [result_of(a) for a in answers]
+async def _airs(client: Node, count: int) -> list[bool]:
+    """``count`` AIRs in flight at once; for each AIA, whether it is 2001 with a vector the USIM accepts."""
+    answers = await asyncio.gather(*(client.request(s6a_air(), timeout=20) for _ in range(count)))
+    return [eutran_vector_ok(a) for a in answers]
 
 
 async def test_multihomed_sctp_survives_primary_path_loss(nodes, primary_path_blocker) -> None:
@@ -87,29 +104,29 @@ async def test_multihomed_sctp_survives_primary_path_loss(nodes, primary_path_bl
     assert c_side.get_extra_info("sctp_status").primary[0] == PRIMARY
     assert (c_side.plan.outbound, s_side.plan.outbound) == (4, 4)
 
-    assert await _requests(client, range(0, 12)) == [2001] * 12
+    assert await _airs(client, 8) == [True] * 8
     await wait_until(lambda: any(r.command == Cmd.DEVICE_WATCHDOG and not r.is_request
                                  for r in (*c_side.received, *s_side.received)), 20, "DWR/DWA")
 
     for command in drop_primary_path(server.bound_ports[0]):
         subprocess.run(command, check=True)
         primary_path_blocker.append(command)
-    assert await _requests(client, range(12, 24)) == [2001] * 12  # nothing lost while failing over
+    assert await _airs(client, 8) == [True] * 8  # nothing lost while failing over
     await wait_until(lambda: any(n.kind == "PEER_ADDR_CHANGE" and n.state == "UNREACHABLE"
                                  and n.address is not None and n.address[0] == PRIMARY
                                  for n in c_side.notifications), 20, "peer address event")
-    assert await _requests(client, range(24, 30)) == [2001] * 6
+    assert await _airs(client, 4) == [True] * 4
     assert open_peer(client, SERVER) and client.peers[SERVER].conn.transport is c_side  # same association
 
     # Every request was handled exactly once.
-    ccrs = [r for r in s_side.received if r.command == Cmd.CREDIT_CONTROL]
-    assert len(ccrs) == 30 and len({r.hop_by_hop for r in ccrs}) == 30
+    airs = [r for r in s_side.received if r.command == AIR]
+    assert len(airs) == 20 and len({r.hop_by_hop for r in airs}) == 20
     # PPID 46 on every message, both directions, as recvmsg's SCTP_RCVINFO reported it.
     assert {r.ppid for r in (*c_side.received, *s_side.received)} == {DIAMETER_PPID}
     # Base protocol on stream 0; application requests spread over streams 1..3.
-    assert {r.stream for r in s_side.received if r.command != Cmd.CREDIT_CONTROL} == {0}
-    assert len({r.stream for r in ccrs}) > 1 and all(1 <= r.stream < 4 for r in ccrs)
+    assert {r.stream for r in s_side.received if r.command != AIR} == {0}
+    assert len({r.stream for r in airs}) > 1 and all(1 <= r.stream < 4 for r in airs)
     # Each answer came back on the stream its request used.
     sent = {r.hop_by_hop: r.stream for r in c_side.sent if r.is_request}
-    answered = [r for r in c_side.received if r.command == Cmd.CREDIT_CONTROL]
-    assert len(answered) == 30 and all(r.stream == sent[r.hop_by_hop] for r in answered)
+    answered = [r for r in c_side.received if r.command == AIR]
+    assert len(answered) == 20 and all(r.stream == sent[r.hop_by_hop] for r in answered)
