@@ -1,4 +1,5 @@
-"""Shared pieces of the metrics tests: a Diameter server/client pair over TCP, net-snmp calls, a private
+"""Shared pieces of the metrics tests: the S6a HSS with metrics installed as ``sigcore run`` does, a
+credit-control server/client pair (unit tests and bench/metrics_overhead.py), net-snmp calls, a private
 redis-server that can be stopped and restarted on the same port, and the SNMP agent as a real process."""
 
 from __future__ import annotations
@@ -13,22 +14,47 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from interop.ports import LOOPBACK, free_udp_port
+from interop.ports import LOOPBACK, free_tcp_port, free_udp_port
 from interop.process import LoggedProcess
 from services import RedisServer
+from sigcore import config
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.aio import Node, NodeSettings, RequestContext
 from sigcore.diameter.aio.node import PeerSettings
 from sigcore.diameter.answers import Identity, answer, request
 from sigcore.diameter.message import Message
 from sigcore.diameter.peer import PeerPolicy
+from sigcore.metrics import service as metrics_service
 from sigcore.metrics.diameter import NodeMetrics
+from sigcore.metrics.http import OpsEndpoint
+from sigcore.metrics.redis_store import RedisFlusher
 from sigcore.metrics.registry import Registry
+from usim_model import Accepted, UsimModel
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
+from s6a_harness import (
+    HOME_PLMN,
+    IMSI,
+    OPC,
+    HssThread,
+    K,
+    air,
+    experimental,
+    mme,
+    new_kek,
+    provision,
+    sqlite_url,
+)
 
 CC_APP, CCR = 4, 272
+S6A_APP, AIR = 16777251, 318
+USER_UNKNOWN = (10415, 5001)  # TS 29.272 §7.4.3.1 DIAMETER_ERROR_USER_UNKNOWN, an Experimental-Result
+MME = "mme.localdomain"
+UNKNOWN_IMSI = "001019999999999"
 V3_USER, V3_AUTH, V3_PRIV = "nms", "auth-pass-phrase", "priv-pass-phrase"
 COMMUNITY = "sigcore-test"
 EXPERIMENTAL = (10415, 5030)  # 3GPP DIAMETER_ERROR_USER_NO_... stand-in for an Experimental-Result answer
@@ -87,6 +113,94 @@ async def start_pair(registry: Registry) -> Pair:
 async def stop_pair(pair: Pair) -> None:
     await pair.client.stop(wait=0.5)
     await pair.server.stop(wait=0.5)
+
+
+class MeteredHss:
+    """The S6a HSS (SQLite store, one provisioned subscriber) on a TCP port, with metrics installed on its
+    node by ``sigcore.metrics.service.install`` as ``sigcore run`` does: the Redis flusher running every
+    ``flush_interval`` seconds and ``/metrics`` served over HTTP on ``http_port``.
+
+    The process-wide registry is replaced by a fresh one for the test (``registry``), so counts made by
+    other tests in this process cannot leak into the numbers compared here.
+    """
+
+    def __init__(self, tmp: Path, redis_url: str, flush_interval: float, registry: Registry) -> None:
+        self.registry = registry
+        self.http_port = free_tcp_port()
+        self.hss = HssThread(provision(sqlite_url(tmp), new_kek()))
+        self.services: dict[str, Any] = {}
+        cfg = config.parse_config({"metrics": {"redis": {"url": redis_url, "flush_interval": flush_interval}},
+                                   "api": {"enabled": False, "listen": f"{LOOPBACK}:{self.http_port}"}})
+        metrics_service.install(self.hss.node, cfg, self.services)
+
+    @property
+    def port(self) -> int:
+        return self.hss.port
+
+    @property
+    def flusher(self) -> RedisFlusher:
+        flusher: RedisFlusher = self.services["metrics_flusher"]
+        return flusher
+
+    @property
+    def endpoint(self) -> OpsEndpoint:
+        endpoint: OpsEndpoint = self.services["metrics"]
+        return endpoint
+
+    def flush(self) -> bool:
+        return self.hss.run(self.flusher.flush())
+
+    def start(self) -> None:
+        self.hss.start()
+        for starter in self.services["starters"]:
+            self.hss.run(starter())
+
+    def stop(self) -> None:
+        try:
+            for stopper in reversed(self.services["stoppers"]):
+                self.hss.run(stopper())
+        finally:
+            self.hss.stop()
+            self.hss.store.close()
+
+
+class S6aClient:
+    """The S6a test client (python-diameter, an independent implementation) connected to the HSS.
+
+    ``airs`` sends AIRs one after the other and keeps every AIA received; each success's E-UTRAN vector
+    is checked by the USIM model (MAC accepted, RES = XRES, KASME derived alike), so the counted answers
+    are real ones.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.peer = mme(MME, port)
+        self.usim = UsimModel(K, OPC)
+        self.received: list[Any] = []
+
+    def __enter__(self) -> S6aClient:
+        self.peer.__enter__()
+        self.peer.wait_ready()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.peer.__exit__(*exc)
+
+    def airs(self, count: int, imsi: str = IMSI) -> list[Any]:
+        answers = [air(self.peer, imsi) for _ in range(count)]
+        for aia in answers:
+            if aia.result_code == 2001:
+                vector = aia.authentication_info.e_utran_vector[0]
+                outcome = self.usim.authenticate_eutran(vector.rand, vector.autn, HOME_PLMN)
+                assert isinstance(outcome, Accepted)
+                assert (outcome.res, outcome.kasme) == (vector.xres, vector.kasme)
+        self.received += answers
+        return answers
+
+    def count(self, result: tuple[int, int]) -> int:
+        """AIAs received with this (vendor, code): vendor 0 for a Result-Code."""
+        vendor, code = result
+        return sum(1 for a in self.received
+                   if (experimental(a) if vendor else getattr(a, "result_code", None)) == code)
 
 
 def snmp(tool: str, port: int, *oids: str, v3_auth: str = V3_AUTH, version: str = "2c",

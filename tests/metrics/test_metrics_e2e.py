@@ -1,30 +1,43 @@
-"""End to end over real programs: a sigcore Node over TCP counts, flushes to a real redis-server, and the
-``snmp-agent`` process answers net-snmp's snmpget/snmpwalk/snmpbulkget with the number of answers the
-client received; ``/metrics`` shows the same number; Redis going down never disturbs Diameter.
-
-The HSS S6a handlers are not in the tree yet, so the node serves a credit-control stand-in
-(``helpers.cc_stand_in``); the counted path (``Node.on_answer_sent``) is the one S6a answers take.
+"""End to end over real programs: the S6a HSS with metrics installed (``sigcore.metrics.service.install``)
+answers AIRs from the python-diameter test client, flushes its counts to a real redis-server, and the
+``snmp-agent`` process answers net-snmp's snmpget/snmpwalk/snmpbulkget (v2c and v3 authPriv) with the
+number of AIAs the client received; ``/metrics`` over HTTP shows the same number; Redis going down never
+disturbs Diameter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import time
+from collections.abc import Callable
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from interop.ports import LOOPBACK
 from services import RedisServer
-from sigcore.metrics.http import OpsEndpoint, asgi_app
 from sigcore.metrics.redis_store import RedisFlusher, connect, read_snapshot
 from sigcore.metrics.registry import Registry
 from sigcore.metrics.snmp.oids import RESULT_ANSWERS, RESULT_ENTRY, SIGCORE_MIB, cmd_answers_oid
 
-from .helpers import CC_APP, CCR, EXPERIMENTAL, RestartableRedis, agent, counter_value, snmp, start_pair, stop_pair
+from .helpers import (
+    AIR,
+    MME,
+    S6A_APP,
+    UNKNOWN_IMSI,
+    USER_UNKNOWN,
+    MeteredHss,
+    RestartableRedis,
+    S6aClient,
+    agent,
+    counter_value,
+    snmp,
+)
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
-CMD_OID = ".".join(map(str, cmd_answers_oid(CC_APP, CCR)))
+AIR_OID = ".".join(map(str, cmd_answers_oid(S6A_APP, AIR)))
 
 
 def _needs_net_snmp() -> None:
@@ -32,113 +45,107 @@ def _needs_net_snmp() -> None:
         pytest.skip("net-snmp tools absent (apt-get install snmp)")
 
 
-async def _wait_for_snmp(port: int, oid: str, expected: int) -> int:
-    """The agent re-reads Redis every 0.2 s: poll (bounded) until it serves the flushed total."""
+def _flush_db(url: str) -> None:
+    async def flush() -> None:
+        redis = connect(url)
+        await redis.flushdb()
+        await redis.aclose()
+
+    asyncio.run(flush())
+
+
+def _wait_for_snmp(port: int, oid: str, expected: int) -> int:
+    """The flusher writes every 0.2 s and the agent re-reads Redis every 0.2 s: poll (bounded) until the
+    agent serves the expected total, and return what it served last."""
     value = -1
     for _ in range(50):
-        done = await asyncio.to_thread(snmp, "snmpget", port, oid)
+        done = snmp("snmpget", port, oid)
         if done.returncode == 0 and "Counter64" in done.stdout:
             value = counter_value(done.stdout)
             if value == expected:
                 break
-        await asyncio.sleep(0.2)
+        time.sleep(0.2)
     return value
 
 
-async def _prometheus_total(endpoint: OpsEndpoint) -> dict[tuple[str, str], float]:
-    transport = httpx.ASGITransport(app=asgi_app(endpoint))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sigcore") as client:
-        response = await client.get("/metrics")
+def _prometheus_air_answers(http_port: int) -> dict[tuple[int, int], float]:
+    """The AIA counts of ``/metrics``, over real HTTP from the server ``install`` started."""
+    with httpx.Client(base_url=f"http://{LOOPBACK}:{http_port}") as client:
+        response = client.get("/metrics")
         assert response.status_code == 200
-        assert (await client.get("/healthz")).json() == {"status": "up"}
+        assert client.get("/healthz").json() == {"status": "up"}
     families = {f.name: f for f in text_string_to_metric_families(response.text)}
-    return {(s.labels["result_vendor"], s.labels["result_code"]): s.value
-            for s in families["sigcore_diameter_answers"].samples if s.labels["command_code"] == str(CCR)}
+    return {(int(s.labels["result_vendor"]), int(s.labels["result_code"])): s.value
+            for s in families["sigcore_diameter_answers"].samples
+            if (s.labels["application_id"], s.labels["command_code"]) == (str(S6A_APP), str(AIR))}
 
 
-async def test_snmp_and_prometheus_show_the_answers_the_client_received(redis_server: RedisServer) -> None:
+def test_snmp_and_prometheus_count_the_aias_the_client_received(
+        redis_server: RedisServer, metered_hss: Callable[[str, float], MeteredHss]) -> None:
     _needs_net_snmp()
     url = redis_server.url.rsplit("/", 1)[0] + "/3"
-    registry = Registry()
-    pair = await start_pair(registry)
-    redis = connect(url)
-    await redis.flushdb()
-    flusher = RedisFlusher(registry, connect(url), interval=3600, before_flush=pair.metrics.poll)
+    _flush_db(url)
+    hss = metered_hss(url, 0.2)  # the flusher runs on its own, as in `sigcore run`
     agent_cm = agent(url)
     snmp_agent = next(agent_cm)
     try:
-        answers = await pair.send(range(1, 31)) + await pair.send(range(1001, 1011))
-        received = sum(1 for a in answers if a.code == CCR and not a.is_request)
-        experimental = sum(1 for a in answers if a.get("Experimental-Result") is not None)
-        assert (received, experimental) == (40, 5)
-        assert await flusher.flush()
+        with S6aClient(hss.port) as client:
+            client.airs(30)
+            client.airs(5, imsi=UNKNOWN_IMSI)
+            received, unknown = len(client.received), client.count(USER_UNKNOWN)
+            assert (received, client.count((0, 2001)), unknown) == (35, 30, 5)
 
-        assert await _wait_for_snmp(snmp_agent.port, CMD_OID, received) == received
-        v3 = await asyncio.to_thread(snmp, "snmpget", snmp_agent.port, CMD_OID, version="3")
-        assert v3.returncode == 0 and counter_value(v3.stdout) == received
-        wrong = await asyncio.to_thread(snmp, "snmpget", snmp_agent.port, CMD_OID, version="3",
-                                        v3_auth="not-the-auth-key")
-        assert wrong.returncode != 0 and "Counter64" not in wrong.stdout
-        assert "authentication" in (wrong.stderr + wrong.stdout).lower()
+            assert _wait_for_snmp(snmp_agent.port, AIR_OID, received) == received
+            v3 = snmp("snmpget", snmp_agent.port, AIR_OID, version="3")
+            assert v3.returncode == 0 and counter_value(v3.stdout) == received
+            wrong = snmp("snmpget", snmp_agent.port, AIR_OID, version="3", v3_auth="not-the-auth-key")
+            assert wrong.returncode != 0 and "Counter64" not in wrong.stdout
+            assert "authentication" in (wrong.stderr + wrong.stdout).lower()
 
-        walk = await asyncio.to_thread(snmp, "snmpwalk", snmp_agent.port, ".".join(map(str, RESULT_ENTRY)))
-        assert walk.returncode == 0, walk.stderr
-        results = {line.split(" = ")[0].rsplit(".", 2)[-2:][0] + "/" + line.split(" = ")[0].rsplit(".", 1)[1]:
-                   counter_value(line) for line in walk.stdout.splitlines() if "Counter64" in line}
-        assert results == {"0/2001": received - experimental, f"{EXPERIMENTAL[0]}/{EXPERIMENTAL[1]}": experimental}
-        bulk = await asyncio.to_thread(snmp, "snmpbulkget", snmp_agent.port, ".".join(map(str, SIGCORE_MIB)),
-                                       extra=("-Cn0", "-Cr5"))
-        assert bulk.returncode == 0 and CMD_OID in bulk.stdout and f"Counter64: {received}" in bulk.stdout
+            walk = snmp("snmpwalk", snmp_agent.port, ".".join(map(str, (*RESULT_ENTRY, RESULT_ANSWERS, S6A_APP, AIR))))
+            assert walk.returncode == 0, walk.stderr
+            results = {tuple(int(x) for x in line.split(" = ")[0].rsplit(".", 2)[-2:]): counter_value(line)
+                       for line in walk.stdout.splitlines() if "Counter64" in line}
+            assert results == {(0, 2001): received - unknown, USER_UNKNOWN: unknown}
+            bulk = snmp("snmpbulkget", snmp_agent.port, ".".join(map(str, SIGCORE_MIB)), extra=("-Cn0", "-Cr5"))
+            assert bulk.returncode == 0 and AIR_OID in bulk.stdout and f"Counter64: {received}" in bulk.stdout
 
-        endpoint = OpsEndpoint(Registry(), redis=redis, node=pair.server)
-        assert await _prometheus_total(endpoint) == {("0", "2001"): received - experimental,
-                                                     tuple(map(str, EXPERIMENTAL)): experimental}
-        ready, checks = await endpoint.readiness()
-        assert ready and checks["peers"] == {"mme.localdomain": "R-Open"}
-        result_oid = (*RESULT_ENTRY, RESULT_ANSWERS, CC_APP, CCR, 0, 2001)
-        assert counter_value((await asyncio.to_thread(snmp, "snmpget", snmp_agent.port,
-                                                      ".".join(map(str, result_oid)))).stdout) == 35
+            assert _prometheus_air_answers(hss.http_port) == {(0, 2001): received - unknown, USER_UNKNOWN: unknown}
+            ready, checks = hss.hss.run(hss.endpoint.readiness())
+            assert ready and checks["peers"] == {MME: "R-Open"}
     finally:
         try:
             next(agent_cm)
         except StopIteration:
             pass
-        await flusher.stop()
-        await redis.aclose()
-        await stop_pair(pair)
 
 
-async def test_redis_down_keeps_diameter_answering_and_counting_resumes(private_redis: RestartableRedis) -> None:
-    registry = Registry()
-    pair = await start_pair(registry)
-    flusher = RedisFlusher(registry, connect(private_redis.url), interval=3600, before_flush=pair.metrics.poll)
+def test_redis_down_keeps_the_hss_answering_and_counting_resumes(
+        private_redis: RestartableRedis, metered_hss: Callable[[str, float], MeteredHss]) -> None:
+    hss = metered_hss(private_redis.url, 3600.0)  # flushed by hand below
     reader = connect(private_redis.url)
-    try:
-        await pair.send(range(1, 11))
-        assert await flusher.flush()
-        assert (await read_snapshot(reader)).total("dia_answers", CC_APP, CCR) == 10
+    with S6aClient(hss.port) as client:
+        client.airs(10)
+        assert hss.flush()
+        assert hss.hss.run(read_snapshot(reader)).total("dia_answers", S6A_APP, AIR) == 10
 
         private_redis.down()
-        during = await pair.send(range(11, 31))  # the node answers while Redis is gone
-        assert len(during) == 20 and all(int(a["Result-Code"]) == 2001 for a in during)
-        assert not await flusher.flush()  # the flush fails fast, reports it, raises nothing
-        assert registry.counters[("metrics_flush_failures",)] == 1
-        endpoint = OpsEndpoint(registry, redis=reader, node=pair.server)
-        assert (await endpoint.snapshot()).source == "local"  # /metrics degrades to this process's counts
+        during = client.airs(20)  # the HSS answers, with vectors, while Redis is gone
+        assert [a.result_code for a in during] == [2001] * 20
+        assert not hss.flush()  # the flush fails fast, reports it, raises nothing
+        assert hss.registry.counters[("metrics_flush_failures",)] == 1
+        assert hss.hss.run(hss.endpoint.snapshot()).source == "local"  # /metrics degrades to this process
 
         private_redis.up()
-        await pair.send(range(31, 36))
-        assert await flusher.flush()
-        snap = await read_snapshot(connect(private_redis.url))
-        # This redis-server keeps no data across restarts, so it holds what was counted since it went down:
-        # the 20 answers of the outage (held in the process) and the 5 after; none lost, none twice.
-        assert snap.total("dia_answers", CC_APP, CCR) == 20 + 5
-        assert registry.counters[("dia_answers", CC_APP, CCR, 0, 2001)] == 35
-        assert snap.counter("metrics_flush_failures") == 1
-    finally:
-        await flusher.stop()
-        await reader.aclose()
-        await stop_pair(pair)
+        client.airs(5)
+        assert client.count((0, 2001)) == 35
+    assert hss.flush()
+    snap = hss.hss.run(read_snapshot(connect(private_redis.url)))
+    # This redis-server keeps no data across restarts, so it holds what was counted since it went down:
+    # the 20 answers of the outage (held in the process) and the 5 after; none lost, none twice.
+    assert snap.total("dia_answers", S6A_APP, AIR) == 20 + 5
+    assert hss.registry.counters[("dia_answers", S6A_APP, AIR, 0, 2001)] == 35
+    assert snap.counter("metrics_flush_failures") == 1
 
 
 async def test_a_batch_retried_after_a_lost_reply_is_applied_once(private_redis: RestartableRedis) -> None:
