@@ -14,6 +14,11 @@ server under cProfile and prints its top functions at the end: what limits the r
 
 Usage: .venv/bin/python bench/s6a.py [--seconds 5] [--clients 2] [--window 64] [--subscribers 2000]
                                      [--database-url postgresql://...] [--profile /tmp/s6a.prof]
+                                     [--metrics on|off|both] [--rounds 3] [--redis-url redis://...]
+                                     [--kinds air ulr] [--no-half]
+
+`--metrics both` measures the cost of metrics: servers with metrics off and on alternate (so the load of
+a shared machine hits both alike), and the median full-load rates are compared at the end.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import os
 import pstats
 import signal
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -180,31 +186,28 @@ def provision(url: str, kek: bytes, count: int) -> None:
             store.add_subscriber(imsi_of(i), ki=K, opc=OPC, apns=["internet"], msisdn=f"1555{i:07d}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--clients", type=int, default=2)
-    ap.add_argument("--window", type=int, default=64)
-    ap.add_argument("--subscribers", type=int, default=2000)
-    ap.add_argument("--database-url", default=None)
-    ap.add_argument("--profile", default=None, help="run the server under cProfile, write the stats here")
-    args = ap.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="sigcore-bench-"))
-    url = args.database_url or f"sqlite:///{work / 'hss.sqlite'}"
-    kek = create_key_file(work / "kek.hex")
-    t0 = time.perf_counter()
-    provision(url, kek, args.subscribers)
-    print(f"database: {url.split('@')[-1]}, {args.subscribers} subscribers ({time.perf_counter() - t0:.1f} s)")
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
+                      metrics: bool) -> dict[str, tuple[float, float]]:
+    """Start `sigcore run` (metrics.enabled = `metrics`), load it, stop it; per kind, the full-load rate and
+    the server's CPU seconds per request."""
+    port = free_port()
+    metrics_cfg: dict[str, object] = {"enabled": metrics}
+    if metrics and args.redis_url:
+        metrics_cfg["redis"] = {"url": args.redis_url}
     config = {"diameter": {"origin_host": "hss.localdomain", "origin_realm": REALM, "listen": [f"127.0.0.1:{port}"]},
               "database": {"url": url, "key_file": str(work / "kek.hex")},
-              "api": {"enabled": False}, "metrics": {"enabled": False}, "logging": {"level": "WARNING"}}
+              "api": {"enabled": False, "listen": f"127.0.0.1:{free_port()}"}, "metrics": metrics_cfg,
+              "logging": {"level": "WARNING"}}
     (work / "sigcore.yaml").write_text(yaml.safe_dump(config))
     prefix = [sys.executable] + (["-m", "cProfile", "-o", args.profile] if args.profile else [])
     server = subprocess.Popen([*prefix, "-m", "sigcore.cli", "run", "--config", str(work / "sigcore.yaml")])
+    rates: dict[str, tuple[float, float]] = {}
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -215,19 +218,68 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+        print(f"metrics {'on' if metrics else 'off'}" + (" (Redis flush)" if metrics and args.redis_url else ""))
         print(f"{'':4} {'load':>10} {'rate/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'server CPU/req':>15}")
-        for kind in ("air", "ulr"):
+        for kind in args.kinds:
             load(port, kind, args.clients, 4, 1.0, args.subscribers, None)  # warm-up: caches, connections
             cpu0 = cpu_seconds(server.pid)
             rate, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers, None)
             cpu = (cpu_seconds(server.pid) - cpu0) / max(1, rate * args.seconds)
+            rates[kind] = (rate, cpu)
             print(f"{kind:4} {'full':>10} {rate:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d} "
                   f"{cpu * 1e6:12.0f} us")
-            half, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers, rate / 2)
-            print(f"{kind:4} {'half':>10} {half:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d}")
+            if not args.no_half:
+                half, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers,
+                                         rate / 2)
+                print(f"{kind:4} {'half':>10} {half:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d}")
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(60)
+    return rates
+
+
+def compare_metrics(runs: list[tuple[bool, dict[str, tuple[float, float]]]], kinds: list[str]) -> None:
+    """Medians with metrics off and on over the interleaved runs: full-load rate and server CPU per request
+    (the CPU cost is the steadier number on a shared machine), and the cost of metrics in percent."""
+    print(f"\nmetrics cost over {len(runs)} interleaved runs (medians; load average now "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}):")
+    for kind in kinds:
+        rate = {m: statistics.median(r[kind][0] for on, r in runs if on is m) for m in (False, True)}
+        cpu = {m: statistics.median(r[kind][1] for on, r in runs if on is m) * 1e6 for m in (False, True)}
+        every = ", ".join(f"{'on' if m else 'off'} {r[kind][0]:.0f}" for m, r in runs)
+        print(f"{kind:4} rate off {rate[False]:6.0f}/s on {rate[True]:6.0f}/s: "
+              f"{100 * (rate[True] - rate[False]) / rate[False]:+5.1f} %   ({every})")
+        print(f"{kind:4} CPU/request off {cpu[False]:4.0f} us on {cpu[True]:4.0f} us: "
+              f"{100 * (cpu[True] - cpu[False]) / cpu[False]:+5.1f} %")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--window", type=int, default=64)
+    ap.add_argument("--subscribers", type=int, default=2000)
+    ap.add_argument("--database-url", default=None)
+    ap.add_argument("--profile", default=None, help="run the server under cProfile, write the stats here")
+    ap.add_argument("--metrics", choices=("on", "off", "both"), default="off",
+                    help="metrics.enabled of the server; 'both' alternates off/on servers --rounds times each")
+    ap.add_argument("--rounds", type=int, default=3, help="with --metrics both: runs of each setting")
+    ap.add_argument("--redis-url", default=None, help="with metrics on: flush the counters to this Redis")
+    ap.add_argument("--kinds", nargs="+", choices=("air", "ulr"), default=["air", "ulr"])
+    ap.add_argument("--no-half", action="store_true", help="skip the half-rate latency runs")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="sigcore-bench-"))
+    url = args.database_url or f"sqlite:///{work / 'hss.sqlite'}"
+    kek = create_key_file(work / "kek.hex")
+    t0 = time.perf_counter()
+    provision(url, kek, args.subscribers)
+    print(f"database: {url.split('@')[-1]}, {args.subscribers} subscribers ({time.perf_counter() - t0:.1f} s); "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    settings = {"off": [False], "on": [True], "both": [False, True] * args.rounds}[args.metrics]
+    runs = [(metrics, serve_and_measure(args, work, url, metrics)) for metrics in settings]
+    if args.metrics == "both":
+        compare_metrics(runs, args.kinds)
     if args.profile:
         print(f"\nserver profile ({args.profile}), top 25 by own time:")
         pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
