@@ -14,7 +14,7 @@ from sigcore.diameter.answers import result_of
 from sigcore.hss.auc import next_sqns
 from sigcore.hss.auth import VectorRequest
 from sigcore.hss.cx import CxService
-from sigcore.hss.ims.codes import AssignmentType
+from sigcore.hss.ims.codes import AssignmentType, CxResult
 from sigcore.store.ims import ImsStore, RegState
 from sigcore.store.ims_models import impus
 from sigcore.toolkit import plmn
@@ -86,3 +86,17 @@ async def test_wrong_auts_keeps_the_sqn_and_still_answers(cx: CxService) -> None
     maa = await mar(cx, impi, public[0], "Digest-AKAv1-MD5", authorization=bytes(16) + b"\x01" * 14)
     assert result_of(maa) == 2001 and maa["SIP-Number-Auth-Items"] == 1
     assert cx.store.get_auth_material(BOB_IMSI).sqn == next_sqns(before, 1)[-1]
+
+
+async def test_requests_of_one_batch_see_each_others_writes(cx: CxService) -> None:
+    """Views read ahead for a batch are dropped by a write: the later SAR sees the earlier registration."""
+    cx.kind.ims = cx.ims  # read ahead on SQLite too (by default only server databases do)
+    alice, bob = ALICE[1][0], BOB[1][0]
+    answers = await asyncio.gather(
+        sar(cx, bob, AssignmentType.REGISTRATION, BOB[0]),
+        sar(cx, alice, AssignmentType.REGISTRATION, ALICE[0]),
+        sar(cx, alice, AssignmentType.UNREGISTERED_USER, server="sip:other.localdomain:6060"),
+        sar(cx, bob, AssignmentType.RE_REGISTRATION, BOB[0]))
+    assert [result_of(a) for a in answers] == [2001, 2001, CxResult.IDENTITY_ALREADY_REGISTERED, 2001]
+    stored = cx.ims.get_impu(alice)
+    assert stored is not None and stored.scscf_name == SCSCF and stored.reg_state == RegState.REGISTERED

@@ -30,7 +30,7 @@ from sigcore.hss.batch import BatchWorker
 from sigcore.hss.ims import assignment
 from sigcore.hss.ims.codes import CX_APP, VENDOR, CxCommand, CxResult, ReasonCode
 from sigcore.hss.ims.documents import ProfileGroup, ims_subscription
-from sigcore.hss.ims.transaction import AfterCommit, CxBatch, CxError, CxWork, NeedsSqns
+from sigcore.hss.ims.transaction import AfterCommit, CxBatch, CxError, CxItem, NeedsSqns
 from sigcore.hss.ims.wire import Worker, new_request, reply, required, text
 from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegistrationView, RegState
 from sigcore.store.store import Store
@@ -76,7 +76,7 @@ class CxService:
         self._own_batch = auth is None
         self.auth = auth or AuthService(store, BatchWorker(store))
         self.batch: BatchWorker = self.auth.worker
-        self.kind = CxBatch(self.auth.kind)
+        self.kind = CxBatch(self.auth.kind, self.ims)
         self.node: Node | None = None
         #: Called with the IMPUs whose registration state a SAR changed (Sh notifies its subscribers).
         self.on_registration_change: Callable[[list[PublicIdentity]], Awaitable[None]] | None = None
@@ -95,7 +95,8 @@ class CxService:
             await self.batch.stop()
 
     async def _serve(self, req: Message, ctx: RequestContext, work: Callable[[Connection, Message], Any]) -> Message:
-        item: CxWork = lambda conn: work(conn, req)  # noqa: E731
+        public = req.get("Public-Identity")
+        item = CxItem(lambda conn: work(conn, req), text(public) if public is not None else None)
         try:
             avps, result, changed = await self.batch.submit(self.kind, item)
         except CxError as err:

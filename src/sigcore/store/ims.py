@@ -160,17 +160,18 @@ _IMPI_SELECT = select(impis, t.subscribers.c.imsi).select_from(
     impis.outerjoin(t.subscribers, impis.c.subscriber_id == t.subscribers.c.id))
 
 _target = impus.alias("target")
-_VIEW_SELECT = (
-    select(impus, impis.c.id.label("impi_id"), impis.c.impi.label("impi_name"),
-           impis.c.digest_realm.label("impi_digest_realm"), impis.c.digest_ha1.label("impi_digest_ha1"),
-           impis.c.roaming_allowed.label("impi_roaming_allowed"), t.subscribers.c.imsi.label("impi_imsi"))
-    .select_from(_target.join(impus, impus.c.implicit_set == _target.c.implicit_set)
-                 .outerjoin(links, links.c.impu_id == impus.c.id)
-                 .outerjoin(impis, impis.c.id == links.c.impi_id)
-                 .outerjoin(t.subscribers, t.subscribers.c.id == impis.c.subscriber_id))
-    .where(_target.c.impu == bindparam("uri"))
-    .order_by(impus.c.id, impis.c.id)
-)
+_VIEW_COLUMNS = (impus, impis.c.id.label("impi_id"), impis.c.impi.label("impi_name"),
+                 impis.c.digest_realm.label("impi_digest_realm"), impis.c.digest_ha1.label("impi_digest_ha1"),
+                 impis.c.roaming_allowed.label("impi_roaming_allowed"), t.subscribers.c.imsi.label("impi_imsi"))
+_VIEW_FROM = (_target.join(impus, impus.c.implicit_set == _target.c.implicit_set)
+              .outerjoin(links, links.c.impu_id == impus.c.id)
+              .outerjoin(impis, impis.c.id == links.c.impi_id)
+              .outerjoin(t.subscribers, t.subscribers.c.id == impis.c.subscriber_id))
+_VIEW_SELECT = (select(*_VIEW_COLUMNS).select_from(_VIEW_FROM).where(_target.c.impu == bindparam("uri"))
+                .order_by(impus.c.id, impis.c.id))
+_VIEWS_SELECT = (select(_target.c.impu.label("target_impu"), *_VIEW_COLUMNS).select_from(_VIEW_FROM)
+                 .where(_target.c.impu.in_(bindparam("uris", expanding=True)))
+                 .order_by(_target.c.id, impus.c.id, impis.c.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +190,19 @@ class RegistrationView:
     def impis(self) -> list[str]:
         """Every IMPI sharing the IMPU (Associated-Identities)."""
         return [p.impi for p in self.privates.get(self.impu.id, ())]
+
+
+def _view_of(rows: Sequence[Any], uri: str) -> RegistrationView:
+    members: dict[int, PublicIdentity] = {}
+    privates: dict[int, list[PrivateIdentity]] = {}
+    for row in rows:
+        if row.id not in members:
+            members[row.id] = _public_identity(row)
+        if row.impi_id is not None:
+            privates.setdefault(row.id, []).append(_view_private(row))
+    impu = next(m for m in members.values() if m.impu == uri)
+    ordered = (impu, *(m for m in members.values() if m.id != impu.id))
+    return RegistrationView(impu, ordered, {k: tuple(v) for k, v in privates.items()})
 
 
 class _ProfileCache:
@@ -267,6 +281,8 @@ class ImsStore:
         self.store = store
         #: Profiles and documents derived from them, shared by every `ImsStore` of ``store``.
         self.cache = _cache_of(store)
+        #: Views read ahead for the batch transaction in progress (`prefetch_views`); dropped on any write.
+        self._batch_views: dict[str, RegistrationView] = {}
 
     @contextmanager
     def _reading(self, conn: Connection | None) -> Iterator[Connection]:
@@ -425,8 +441,23 @@ class ImsStore:
         except NotFound:
             return None
 
+    def prefetch_views(self, conn: Connection, uris: Sequence[str]) -> None:
+        """Read the views of ``uris`` with one query for the batch transaction ``conn``; later
+        `registration_view(uri, conn)` calls use them until a write (`set_registration`) or `end_batch`."""
+        grouped: dict[str, list[Any]] = {}
+        for row in conn.execute(_VIEWS_SELECT, {"uris": sorted(set(uris))}):
+            grouped.setdefault(row.target_impu, []).append(row)
+        self._batch_views = {uri: _view_of(rows, uri) for uri, rows in grouped.items()}
+
+    def end_batch(self) -> None:
+        self._batch_views = {}
+
     def registration_view(self, uri: str, conn: Connection | None = None) -> RegistrationView | None:
         """`RegistrationView` of ``uri`` (or of the wildcarded PSI matching it) in one joined query."""
+        if conn is not None:
+            found = self._batch_views.get(uri)
+            if found is not None:
+                return found
         with self._reading(conn) as c:
             rows = _raw_rows(c, _VIEW_SELECT, {"uri": uri})
             if not rows:
@@ -435,16 +466,7 @@ class ImsStore:
                     return None
                 rows = _raw_rows(c, _VIEW_SELECT, {"uri": psi.impu})
                 uri = psi.impu
-        members: dict[int, PublicIdentity] = {}
-        privates: dict[int, list[PrivateIdentity]] = {}
-        for row in rows:
-            if row.id not in members:
-                members[row.id] = _public_identity(row)
-            if row.impi_id is not None:
-                privates.setdefault(row.id, []).append(_view_private(row))
-        impu = next(m for m in members.values() if m.impu == uri)
-        ordered = (impu, *(m for m in members.values() if m.id != impu.id))
-        return RegistrationView(impu, ordered, {k: tuple(v) for k, v in privates.items()})
+        return _view_of(rows, uri)
 
     @staticmethod
     def _wildcard_match(conn: Connection, uri: str) -> PublicIdentity | None:
@@ -570,6 +592,7 @@ class ImsStore:
                 if conn is None or (i.reg_state, i.scscf_name, i.scscf_host, i.scscf_realm) != wanted]
         if not todo:
             return []
+        self._batch_views = {}  # what was read ahead is stale now
         statement = update(impus).where(impus.c.id.in_([i.id for i in todo])).values(
             reg_state=state.value, scscf_name=scscf_name, scscf_host=scscf_host, scscf_realm=scscf_realm,
             state_changed_at=utc_now())
