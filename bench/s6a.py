@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 import yaml
+from loadgen import cpu_seconds, pct
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.message import Message
@@ -163,17 +164,6 @@ def load(port: int, kind: str, clients: int, window: int, seconds: float, subscr
     answered = sum(r[0] for r in results)
     latencies = sorted(x for r in results for x in r[1])
     return answered / seconds, latencies, sum(r[2] for r in results)
-
-
-def pct(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))] * 1000
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- the server -------------------------------------------------------------------------------------
