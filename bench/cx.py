@@ -28,7 +28,6 @@ import os
 import pstats
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from loadgen import cpu_seconds, pct
+from loadgen import cpu_seconds, drive, pct
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.message import Message
@@ -53,7 +52,6 @@ SCSCF = "sip:scscf.localdomain:6060"
 K = bytes.fromhex("465b5ce8b199b49faa5f0a2ee238a6bc")
 OPC = bytes.fromhex("cd63cb71954a9f4e48a5994e37a02baf")
 HOME = plmn.encode("001", "01")
-RESULT_2001 = b"\x00\x00\x01\x0c\x40\x00\x00\x0c\x00\x00\x07\xd1"  # Result-Code AVP, DIAMETER_SUCCESS
 
 
 def imsi_of(n: int) -> str:
@@ -105,45 +103,8 @@ def cer(origin: str) -> bytes:
 # --- one client process -----------------------------------------------------------------------------
 async def _client(port: int, kind: str, origin: str, first: int, count: int, window: int,
                   seconds: float) -> tuple[list[float], int]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    writer.write(cer(origin))
-    head = await reader.readexactly(20)
-    await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
     templates = [bytearray(KINDS[kind](origin, first + i)) for i in range(count)]
-    sent: dict[int, float] = {}
-    latencies: list[float] = []
-    errors = hbh = 0
-    done = asyncio.Event()
-    free = asyncio.Semaphore(window)
-
-    async def read() -> None:
-        nonlocal errors
-        while True:
-            head = await reader.readexactly(20)
-            body = await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
-            t0 = sent.pop(int.from_bytes(head[12:16], "big"), None)
-            if t0 is None:
-                continue  # DWR
-            latencies.append(time.perf_counter() - t0)
-            errors += RESULT_2001 not in body
-            free.release()
-            if done.is_set() and not sent:
-                return
-
-    reading = asyncio.create_task(read())
-    stop_at = time.perf_counter() + seconds
-    while time.perf_counter() < stop_at:
-        await free.acquire()
-        hbh += 1
-        frame = templates[hbh % len(templates)]
-        struct.pack_into("!II", frame, 12, hbh, hbh)
-        sent[hbh] = time.perf_counter()
-        writer.write(bytes(frame))
-    done.set()
-    await asyncio.wait_for(reading, 60)
-    writer.close()
-    return latencies, errors
+    return await drive(port, cer(origin), templates, window, seconds)
 
 
 def _client_main(args: tuple[Any, ...], out: mp.Queue) -> None:  # type: ignore[type-arg]

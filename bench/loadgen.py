@@ -1,10 +1,16 @@
-"""Helpers shared by the over-TCP benchmarks (bench/s6a.py, bench/cx.py): latency percentiles and the
-server's CPU time read from /proc."""
+"""Helpers shared by the over-TCP benchmarks (bench/s6a.py, bench/cx.py): the load-generating client,
+latency percentiles and the server's CPU time read from /proc."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import struct
+import time
 from pathlib import Path
+
+from sigcore.diameter import DICTIONARY as D
 
 
 def pct(sorted_values: list[float], p: float) -> float:
@@ -18,3 +24,58 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+
+
+RESULT_2001 = D.build("Result-Code", 2001).to_bytes()
+
+
+async def drive(port: int, cer: bytes, templates: list[bytearray], window: int, seconds: float,
+                rate: float | None = None) -> tuple[list[float], int]:
+    """One Diameter connection: CER, then the pre-encoded request ``templates`` in turn (only the
+    hop-by-hop/end-to-end ids patched) with at most ``window`` in flight, for ``seconds``; paced to ``rate``
+    per second when given (open loop). Returns the latencies and how many answers were not 2001."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    writer.write(cer)
+    head = await reader.readexactly(20)
+    await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+    errors = hbh = 0
+    done = asyncio.Event()
+    free = asyncio.Semaphore(window)
+
+    async def read() -> None:
+        nonlocal errors
+        while True:
+            head = await reader.readexactly(20)
+            body = await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
+            t0 = sent.pop(int.from_bytes(head[12:16], "big"), None)
+            if t0 is None:
+                continue  # a DWR from the server
+            latencies.append(time.perf_counter() - t0)
+            errors += RESULT_2001 not in body
+            free.release()
+            if done.is_set() and not sent:
+                return
+
+    reading = asyncio.create_task(read())
+    interval = 1.0 / rate if rate else 0.0
+    stop_at = next_send = time.perf_counter()
+    stop_at += seconds
+    while time.perf_counter() < stop_at:
+        await free.acquire()
+        if interval:
+            next_send += interval
+            delay = next_send - time.perf_counter()
+            if delay > 0.0005:
+                await asyncio.sleep(delay)
+        hbh += 1
+        frame = templates[hbh % len(templates)]
+        struct.pack_into("!II", frame, 12, hbh, hbh)
+        sent[hbh] = time.perf_counter()
+        writer.write(bytes(frame))
+    done.set()
+    await asyncio.wait_for(reading, 60)
+    writer.close()
+    return latencies, errors

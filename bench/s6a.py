@@ -31,7 +31,6 @@ import pstats
 import signal
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ import time
 from pathlib import Path
 
 import yaml
-from loadgen import cpu_seconds, pct
+from loadgen import cpu_seconds, drive, pct
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.message import Message
@@ -93,55 +92,9 @@ def cer(origin: str) -> bytes:
 # --- one client process -----------------------------------------------------------------------------
 async def _client(port: int, kind: str, origin: str, first: int, count: int, window: int, seconds: float,
                   rate: float | None) -> tuple[int, list[float], int]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    sock = writer.get_extra_info("socket")
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    writer.write(cer(origin))
-    head = await reader.readexactly(20)
-    await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
     make = air if kind == "air" else ulr
     templates = [bytearray(make(origin, i, imsi_of(first + i % count))) for i in range(min(count, 4096))]
-    sent: dict[int, float] = {}
-    latencies: list[float] = []
-    errors = 0
-    hbh = 0
-    stop_at = time.perf_counter() + seconds
-    done = asyncio.Event()
-    free = asyncio.Semaphore(window)
-
-    async def read() -> None:
-        nonlocal errors
-        while True:
-            head = await reader.readexactly(20)
-            body = await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
-            t0 = sent.pop(int.from_bytes(head[12:16], "big"), None)
-            if t0 is None:
-                continue  # DWR etc.
-            latencies.append(time.perf_counter() - t0)
-            if b"\x00\x00\x01\x0c\x40\x00\x00\x0c\x00\x00\x07\xd1" not in body:  # Result-Code 2001
-                errors += 1
-            free.release()
-            if done.is_set() and not sent:
-                return
-
-    reading = asyncio.create_task(read())
-    interval = 1.0 / rate if rate else 0.0
-    next_send = time.perf_counter()
-    while time.perf_counter() < stop_at:
-        await free.acquire()
-        if interval:
-            next_send += interval
-            delay = next_send - time.perf_counter()
-            if delay > 0.0005:
-                await asyncio.sleep(delay)
-        hbh += 1
-        frame = templates[hbh % len(templates)]
-        struct.pack_into("!II", frame, 12, hbh, hbh)
-        sent[hbh] = time.perf_counter()
-        writer.write(bytes(frame))
-    done.set()
-    await asyncio.wait_for(reading, 30)
-    writer.close()
+    latencies, errors = await drive(port, cer(origin), templates, window, seconds, rate)
     return len(latencies), latencies, errors
 
 
