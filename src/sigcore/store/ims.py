@@ -659,12 +659,18 @@ class ImsStore:
 
     def subscriptions(self, impu: PublicIdentity, data_reference: int,
                       service_indication: str | None = None) -> list[ShSubscription]:
-        """Live subscriptions to ``data_reference`` of ``impu``; expired ones are deleted on the way."""
+        """Live subscriptions to ``data_reference`` of ``impu``; expired ones are deleted on the way.
+
+        Every registration change from a SAR asks this for each IMPU of the set: the usual answer (nobody
+        subscribed) comes from a plain read, so it never queues for the write lock the Cx batches hold."""
         now = utc_now()
         cond = and_(sh_subscriptions.c.impu_id == impu.id, sh_subscriptions.c.data_reference == data_reference)
         if service_indication is not None:
             cond = and_(cond, or_(sh_subscriptions.c.service_indication == service_indication,
                                   sh_subscriptions.c.service_indication == ""))
+        with self.store.reading() as conn:
+            if conn.execute(select(sh_subscriptions.c.id).where(cond).limit(1)).first() is None:
+                return []
         with self.store.writing() as conn:
             rows = list(conn.execute(select(sh_subscriptions).where(cond).order_by(sh_subscriptions.c.id)))
             expired = [r.id for r in rows if r.expires_at is not None and as_utc(r.expires_at) <= now]  # type: ignore[operator]
