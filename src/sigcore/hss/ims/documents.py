@@ -107,6 +107,15 @@ def ims_subscription(impi: str, groups: Iterable[ProfileGroup]) -> bytes:
     return _serialise(root)
 
 
+@dataclass(frozen=True, slots=True)
+class EpsLocation:
+    """EPSLocationInformation (TS 29.328 §7.6.6): the MME's Diameter identity and the minutes since the MME
+    last updated the location; both None renders the empty element that says "not available"."""
+
+    mme_name: str | None = None
+    age_minutes: int | None = None
+
+
 @dataclass(slots=True)
 class ShDataParts:
     """What one UDA/SNA/PNR carries; every part is optional (only the requested Data-References)."""
@@ -118,13 +127,21 @@ class ShDataParts:
     ifcs: Sequence[Ifc] | None = None
     ims_user_state: int | None = None
     charging: dict[str, str] | None = None
+    cs_location_unavailable: bool = False
+    ps_location_unavailable: bool = False
+    cs_user_state: int | None = None
+    ps_user_state: int | None = None
+    eps_user_state: int | None = None
+    eps_location: EpsLocation | None = None
     imsi: str | None = None
+    private_identities: Sequence[str] = ()
 
     def has_ims_data(self) -> bool:
         return any(x is not None for x in (self.scscf_name, self.ifcs, self.ims_user_state, self.charging))
 
 
 def sh_data(parts: ShDataParts) -> bytes:
+    """Sh-Data in the element order of TS 29.328 Annex D (tShData, then the Extension chain)."""
     root = etree.Element("Sh-Data")
     if parts.public_identities is not None or parts.msisdns:
         ids = _sub(root, "PublicIdentifiers")
@@ -140,23 +157,59 @@ def sh_data(parts: ShDataParts) -> bytes:
         for child in _service_data_children(repo.data):
             service_data.append(child)
     if parts.has_ims_data():
-        ims = _sub(root, "Sh-IMS-Data")
-        if parts.scscf_name is not None:
-            _sub(ims, "S-CSCFName", parts.scscf_name)
-        if parts.ifcs is not None:
-            holder = _sub(ims, "IFCs")
-            for ifc in parts.ifcs:
-                _ifc(holder, ifc)
-        if parts.ims_user_state is not None:
-            _sub(ims, "IMSUserState", parts.ims_user_state)
-        if parts.charging is not None:
-            charging = _sub(ims, "ChargingInformation")
-            for key, tag in _CHARGING_ELEMENTS:
-                if parts.charging.get(key):
-                    _sub(charging, tag, parts.charging[key])
-    if parts.imsi is not None:
-        _sub(_sub(root, "Extension"), "IMSI", parts.imsi)
+        _sh_ims_data(_sub(root, "Sh-IMS-Data"), parts)
+    if parts.cs_location_unavailable:
+        _sub(root, "CSLocationInformation")
+    if parts.ps_location_unavailable:
+        _sub(root, "PSLocationInformation")
+    if parts.cs_user_state is not None:
+        _sub(root, "CSUserState", parts.cs_user_state)
+    if parts.ps_user_state is not None:
+        _sub(root, "PSUserState", parts.ps_user_state)
+    _sh_data_extensions(root, parts)
     return _serialise(root)
+
+
+def _sh_ims_data(ims: etree._Element, parts: ShDataParts) -> None:
+    if parts.scscf_name is not None:
+        _sub(ims, "SCSCFName", parts.scscf_name)
+    if parts.ifcs is not None:
+        holder = _sub(ims, "IFCs")
+        for ifc in parts.ifcs:
+            _ifc(holder, ifc)
+    if parts.ims_user_state is not None:
+        _sub(ims, "IMSUserState", parts.ims_user_state)
+    if parts.charging is not None:
+        charging = _sub(ims, "ChargingInformation")
+        for key, tag in _CHARGING_ELEMENTS:
+            if parts.charging.get(key):
+                _sub(charging, tag, parts.charging[key])
+
+
+def _sh_data_extensions(root: etree._Element, parts: ShDataParts) -> None:
+    """The nested Extension chain of tShData: level 4 holds the EPS user state and location, level 5 the
+    IMSI and the private identities (levels 1-3 hold identity sets, DeletedIdentities, TADS: not emitted)."""
+    eps = parts.eps_user_state is not None or parts.eps_location is not None
+    level5 = parts.imsi is not None or bool(parts.private_identities)
+    if not (eps or level5):
+        return
+    level = root
+    for _ in range(4):
+        level = _sub(level, "Extension")
+    if parts.eps_user_state is not None:
+        _sub(level, "EPSUserState", parts.eps_user_state)
+    if parts.eps_location is not None:
+        location = _sub(level, "EPSLocationInformation")
+        if parts.eps_location.mme_name is not None:
+            _sub(location, "MMEName", parts.eps_location.mme_name)
+        if parts.eps_location.age_minutes is not None:
+            _sub(location, "AgeOfLocationInformation", parts.eps_location.age_minutes)
+    if level5:
+        level = _sub(level, "Extension")
+        if parts.imsi is not None:
+            _sub(level, "IMSI", parts.imsi)
+        for impi in parts.private_identities:
+            _sub(level, "IMSPrivateUserIdentity", impi)
 
 
 def _service_data_children(data: bytes) -> list[etree._Element]:
