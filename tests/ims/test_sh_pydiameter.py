@@ -1,6 +1,6 @@
 """python-diameter 0.9.0 as an independent Sh application server against sigcore: UDR, PUR (including
-5105 TRANSPARENT_DATA_OUT_OF_SYNC), SNR, then a PNR after a change. Every Sh-Data sigcore sends is
-validated against the TS 29.328 schema.
+5105 TRANSPARENT_DATA_OUT_OF_SYNC), SNR, then a PNR after a change; UserState and LocationInformation of
+a user whose MME is recorded. Every Sh-Data sigcore sends is validated against the TS 29.328 schema.
 
 python-diameter maps its ``user_data`` attribute to Cx's User-Data (606) even on Sh, so Sh-User-Data
 (AVP 702, TS 29.329 §6.3.1) is added and read by code here.
@@ -24,11 +24,11 @@ from lxml import etree
 
 from interop.pydiameter_peer import APP_SH, PyDiameterPeer, quiet_python_diameter_logs
 from interop.sigcore_nodes import wait_open
-from sigcore.hss.ims.codes import DataReference, ShResult
+from sigcore.hss.ims.codes import DataReference, PsUserState, RequestedDomain, ShResult
 from sigcore.hss.ims.documents import validate_sh
 from sigcore.store.ims import RegState
 
-from .hss_fixture import ALICE, HSS_HOST, REALM, Hss, make_hss, make_store
+from .hss_fixture import ALICE, BOB, BOB_IMSI, HSS_HOST, REALM, Hss, make_hss, make_store
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 AS_HOST = "as.localdomain"
@@ -147,3 +147,17 @@ async def test_udr_unknown_user_is_5001(hss_and_as: tuple[Hss, PyDiameterPeer]) 
     udr.data_reference = DataReference.IMS_USER_STATE
     uda = await asyncio.to_thread(peer.request, udr)
     assert _experimental(uda) == 5001
+
+
+async def test_udr_user_state_and_location_of_an_attached_user(hss_and_as: tuple[Hss, PyDiameterPeer]) -> None:
+    hss, peer = hss_and_as
+    hss.store.update_serving_mme(BOB_IMSI, "mme1.localdomain", REALM, "mme1.localdomain")  # as a ULR records it
+    udr = _prepare(peer, UserDataRequest())
+    udr.user_identity = UserIdentity(public_identity=BOB[1][0])
+    udr.data_reference = [DataReference.USER_STATE, DataReference.LOCATION_INFORMATION]
+    udr.requested_domain = RequestedDomain.PS_DOMAIN
+    udr.current_location = 0
+    data = _sh_data(await asyncio.to_thread(peer.request, udr))
+    eps = "Extension/Extension/Extension/Extension"
+    assert data.findtext(f"{eps}/EPSUserState") == str(PsUserState.ATTACHED_REACHABLE_FOR_PAGING)
+    assert data.findtext(f"{eps}/EPSLocationInformation/MMEName") == "mme1.localdomain"

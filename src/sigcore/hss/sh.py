@@ -2,8 +2,10 @@
 
 Sh-User-Data (AVP 702, not Cx's User-Data 606) carries an Sh-Data XML document valid against
 `schemas/ShDataType.xsd`. Only RepositoryData is writable (PUR); the other Data-References sigcore
-holds are read (UDR) and can be subscribed to (SNR): IMSPublicIdentity, IMSUserState, S-CSCFName,
-InitialFilterCriteria, ChargingInformation, MSISDN and IMSI.
+holds are read (UDR): IMSPublicIdentity, IMSUserState, S-CSCFName, InitialFilterCriteria,
+ChargingInformation, MSISDN, IMSI, IMSPrivateUserIdentity, and UserState / LocationInformation derived
+from the S6a serving state (`sigcore.hss.sh_location`). Subscriptions (SNR) cover the IMS data and
+RepositoryData. References sigcore has no data model for answer 5102 USER_DATA_CANNOT_BE_READ.
 
 Notification policy: a PUR notifies the other subscribed application servers, not the one that wrote
 (its PUA already carries the new sequence number); registration changes notify every subscriber.
@@ -24,7 +26,9 @@ from sigcore.diameter.message import Message
 from sigcore.hss.ims.codes import SH_APP, VENDOR, DataReference, IdentitySet, ImsUserState, ShCommand, ShResult
 from sigcore.hss.ims.documents import DocumentError, ShDataParts, parse_repository_updates, sh_data
 from sigcore.hss.ims.wire import Worker, new_request, reply, required, text
+from sigcore.hss.sh_location import ServingQuery, add_location, add_user_state, serving_query
 from sigcore.store.base import utc_now
+from sigcore.store.errors import NotFound
 from sigcore.store.ims import (
     ImsStore,
     PublicIdentity,
@@ -33,6 +37,7 @@ from sigcore.store.ims import (
     ShSubscription,
     next_sh_sequence,
 )
+from sigcore.store.records import ServingState
 from sigcore.store.store import Store
 
 log = logging.getLogger("sigcore.hss.sh")
@@ -59,6 +64,7 @@ class ShService:
     """The Sh application of the HSS; ``notify`` sends PNRs to subscribed application servers."""
 
     def __init__(self, store: Store, worker: Worker | None = None) -> None:
+        self.store = store
         self.ims = ImsStore(store)
         self.worker = worker or Worker(name="sh")
         self.node: Node | None = None
@@ -99,8 +105,9 @@ class ShService:
         return found
 
     def data(self, impu: PublicIdentity, references: Sequence[int], service_indications: Sequence[str] = (),
-             identity_sets: Sequence[int] = ()) -> ShDataParts:
-        """The parts of Sh-Data for ``references`` (raises `ShError` for one sigcore does not hold)."""
+             identity_sets: Sequence[int] = (), serving: ServingQuery | None = None) -> ShDataParts:
+        """The parts of Sh-Data for ``references`` (raises `ShError` for one sigcore does not hold);
+        ``serving`` is what a UDR asks about UserState / LocationInformation (`serving_query`)."""
         parts = ShDataParts()
         for ref in references:
             if ref == DataReference.REPOSITORY_DATA:
@@ -124,6 +131,10 @@ class ShService:
                 parts.imsi = self.ims.imsi_of(impu)
                 if parts.imsi is None:
                     raise ShError(ShResult.USER_DATA_NOT_AVAILABLE, why="no IMSI linked")
+            elif ref == DataReference.IMS_PRIVATE_USER_IDENTITY:
+                parts.private_identities = self.ims.impis_of(impu)
+            elif ref in (DataReference.USER_STATE, DataReference.LOCATION_INFORMATION) and serving is not None:
+                self._serving_data(parts, impu, ref, serving, only=len(references) == 1)
             else:
                 raise ShError(ShResult.USER_DATA_CANNOT_BE_READ, why=f"Data-Reference {ref} not held")
         if parts.scscf_name == "":
@@ -131,6 +142,26 @@ class ShService:
             if list(references) == [DataReference.S_CSCF_NAME]:
                 raise ShError(ShResult.USER_DATA_NOT_AVAILABLE, why="no S-CSCF assigned")
         return parts
+
+    def _serving_data(self, parts: ShDataParts, impu: PublicIdentity, ref: int, query: ServingQuery,
+                      only: bool) -> None:
+        """UserState / LocationInformation from S6a's record; a location that is the only reference and not
+        held is DIAMETER_USER_DATA_NOT_AVAILABLE with no Sh-User-Data (TS 29.328 §6.1.1.1 step 5)."""
+        serving = self._serving_state(impu)
+        if ref == DataReference.USER_STATE:
+            add_user_state(parts, serving, query)
+        elif not add_location(parts, serving, query, utc_now()) and only:
+            raise ShError(ShResult.USER_DATA_NOT_AVAILABLE, why="no location held for the requested nodes")
+
+    def _serving_state(self, impu: PublicIdentity) -> ServingState | None:
+        """What S6a recorded for the subscriber behind ``impu`` (None: no IMSI linked, or no subscriber)."""
+        imsi = self.ims.imsi_of(impu)
+        if imsi is None:
+            return None
+        try:
+            return self.store.get_serving(imsi)
+        except NotFound:
+            return None
 
     def _identity_set(self, impu: PublicIdentity, sets: Sequence[int]) -> list[str]:
         members = self.ims.implicit_set(impu)
@@ -146,7 +177,8 @@ class ShService:
         impu = self._user(req)
         references = [int(r) for r in D.get_values(req.avps, "Data-Reference")]
         sis = [text(s) for s in D.get_values(req.avps, "Service-Indication")]
-        parts = self.data(impu, references, sis, [int(s) for s in D.get_values(req.avps, "Identity-Set")])
+        sets = [int(s) for s in D.get_values(req.avps, "Identity-Set")]
+        parts = self.data(impu, references, sis, sets, serving_query(req, references))
         if references == [DataReference.REPOSITORY_DATA] and not parts.repository:
             raise ShError(ShResult.USER_DATA_NOT_AVAILABLE, why="no repository data")
         return [D.build("Sh-User-Data", sh_data(parts))], []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, IntFlag
 
 from sigcore.diameter.constants import VENDOR_3GPP
 
@@ -98,16 +98,85 @@ class ReasonCode(IntEnum):
 
 
 class DataReference(IntEnum):
-    """Data-Reference values sigcore serves on Sh (TS 29.329 §6.3.4)."""
+    """Data-Reference values (TS 29.329 §6.3.4); `docs/ims.md` says which ones sigcore answers and how."""
 
     REPOSITORY_DATA = 0
     IMS_PUBLIC_IDENTITY = 10
     IMS_USER_STATE = 11
     S_CSCF_NAME = 12
     INITIAL_FILTER_CRITERIA = 13
+    LOCATION_INFORMATION = 14
+    USER_STATE = 15
     CHARGING_INFORMATION = 16
     MSISDN = 17
+    PSI_ACTIVATION = 18
+    DSAI = 19
+    SERVICE_LEVEL_TRACE_INFO = 21
+    IP_ADDRESS_SECURE_BINDING_INFORMATION = 22
+    SERVICE_PRIORITY_LEVEL = 23
+    SMS_REGISTRATION_INFO = 24
+    UE_REACHABILITY_FOR_IP = 25
+    TADS_INFORMATION = 26
+    STN_SR = 27
+    UE_SRVCC_CAPABILITY = 28
+    EXTENDED_PRIORITY = 29
+    CSRN = 30
+    REFERENCE_LOCATION_INFORMATION = 31
     IMSI = 32
+    IMS_PRIVATE_USER_IDENTITY = 33
+    IMEISV = 34
+    UE_5G_SRVCC_CAPABILITY = 35
+
+
+class RequestedDomain(IntEnum):
+    """Requested-Domain (TS 29.329 §6.3.7): which domain UserState / LocationInformation are about."""
+
+    CS_DOMAIN = 0
+    PS_DOMAIN = 1
+
+
+class RequestedNodes(IntFlag):
+    """Requested-Nodes bit mask (TS 29.329 §6.3.7A): which serving nodes the PS-domain data is about."""
+
+    MME = 1
+    SGSN = 2
+    TWAN_AAA_SERVER = 4
+    AMF = 8
+
+
+class CurrentLocation(IntEnum):
+    """Current-Location (TS 29.329 §6.3.8)."""
+
+    DO_NOT_NEED_INITIATE_ACTIVE_LOCATION_RETRIEVAL = 0
+    INITIATE_ACTIVE_LOCATION_RETRIEVAL = 1
+
+
+class LocalTimeZoneIndication(IntEnum):
+    """Local-Time-Zone-Indication (TS 29.329 §6.3)."""
+
+    ONLY_LOCAL_TIME_ZONE_REQUESTED = 0
+    LOCAL_TIME_ZONE_WITH_LOCATION_INFO_REQUESTED = 1
+
+
+class CsUserState(IntEnum):
+    """CSUserState of Sh-Data (TS 29.328 Annex D tCSUserState; the states of TS 23.078)."""
+
+    CAMEL_BUSY = 0
+    NETWORK_DETERMINED_NOT_REACHABLE = 1
+    ASSUMED_IDLE = 2
+    NOT_PROVIDED_FROM_VLR = 3
+
+
+class PsUserState(IntEnum):
+    """PSUserState / EPSUserState of Sh-Data (TS 29.328 Annex D tPSUserState)."""
+
+    DETACHED = 0
+    ATTACHED_NOT_REACHABLE_FOR_PAGING = 1
+    ATTACHED_REACHABLE_FOR_PAGING = 2
+    CONNECTED_NOT_REACHABLE_FOR_PAGING = 3
+    CONNECTED_REACHABLE_FOR_PAGING = 4
+    NOT_PROVIDED_FROM_SGSN_OR_MME = 5
+    NETWORK_DETERMINED_NOT_REACHABLE = 6
 
 
 class IdentitySet(IntEnum):
