@@ -1,6 +1,7 @@
 """python-diameter 0.9.0 as an independent Sh application server against sigcore: UDR, PUR (including
 5105 TRANSPARENT_DATA_OUT_OF_SYNC), SNR, then a PNR after a change; UserState and LocationInformation of
-a user whose MME is recorded. Every Sh-Data sigcore sends is validated against the TS 29.328 schema.
+a user whose MME is recorded, and of one attached and purged by a python-diameter MME over S6a. Every
+Sh-Data sigcore sends is validated against the TS 29.328 schema.
 
 python-diameter maps its ``user_data`` attribute to Cx's User-Data (606) even on Sh, so Sh-User-Data
 (AVP 702, TS 29.329 §6.3.1) is added and read by code here.
@@ -22,11 +23,14 @@ from diameter.message.commands import (
 from diameter.message.commands.user_data import UserIdentity, VendorSpecificApplicationId
 from lxml import etree
 
+from hss.s6a_harness import IMSI as S6A_IMSI
+from hss.s6a_harness import HssThread, mme, new_kek, provision, pur, sqlite_url, ulr
 from interop.pydiameter_peer import APP_SH, PyDiameterPeer, quiet_python_diameter_logs
 from interop.sigcore_nodes import wait_open
 from sigcore.hss.ims.codes import DataReference, PsUserState, RequestedDomain, ShResult
 from sigcore.hss.ims.documents import validate_sh
-from sigcore.store.ims import RegState
+from sigcore.hss.sh import ShService
+from sigcore.store.ims import ImsStore, RegState
 
 from .hss_fixture import ALICE, BOB, BOB_IMSI, HSS_HOST, REALM, Hss, make_hss, make_store
 
@@ -161,3 +165,38 @@ async def test_udr_user_state_and_location_of_an_attached_user(hss_and_as: tuple
     eps = "Extension/Extension/Extension/Extension"
     assert data.findtext(f"{eps}/EPSUserState") == str(PsUserState.ATTACHED_REACHABLE_FOR_PAGING)
     assert data.findtext(f"{eps}/EPSLocationInformation/MMEName") == "mme1.localdomain"
+
+
+def test_s6a_attach_and_purge_drive_the_sh_user_state(tmp_path: Path) -> None:
+    """The serving state comes from real S6a requests: a python-diameter MME's ULR, then its PUR."""
+    quiet_python_diameter_logs()
+    store = provision(sqlite_url(tmp_path), new_kek())
+    impu = "sip:dave@localdomain"
+    ImsStore(store).add_user("dave@localdomain", [impu], imsi=S6A_IMSI)
+    hss = HssThread(store)
+    ShService(store).install(hss.node)  # Sh beside S6a on one node, as `sigcore run` installs them
+    with hss, mme("mme1.localdomain", hss.port) as mme1, \
+            PyDiameterPeer(AS_HOST, REALM, APP_SH, remote_host=HSS_HOST, connect_port=hss.port) as app_server:
+        mme1.wait_ready()
+        app_server.wait_ready()
+
+        def user_state() -> etree._Element:
+            udr = _prepare(app_server, UserDataRequest())
+            udr.user_identity = UserIdentity(public_identity=impu)
+            udr.data_reference = [DataReference.USER_STATE, DataReference.LOCATION_INFORMATION]
+            udr.requested_domain = RequestedDomain.PS_DOMAIN
+            udr.current_location = 0
+            return _sh_data(app_server.request(udr))
+
+        eps = "Extension/Extension/Extension/Extension"
+        assert user_state().findtext(f"{eps}/EPSUserState") == str(PsUserState.NETWORK_DETERMINED_NOT_REACHABLE)
+        assert ulr(mme1, imsi=S6A_IMSI).result_code == 2001
+        attached = user_state()
+        assert attached.findtext(f"{eps}/EPSUserState") == str(PsUserState.ATTACHED_REACHABLE_FOR_PAGING)
+        assert attached.findtext(f"{eps}/EPSLocationInformation/MMEName") == "mme1.localdomain"
+        assert pur(mme1, imsi=S6A_IMSI).result_code == 2001
+        purged = user_state()
+        assert purged.findtext(f"{eps}/EPSUserState") == str(PsUserState.NETWORK_DETERMINED_NOT_REACHABLE)
+        location = purged.find(f"{eps}/EPSLocationInformation")
+        assert location is not None and len(location) == 0
+    store.close()
