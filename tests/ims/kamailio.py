@@ -5,22 +5,17 @@
 and starts both programs; `stop()` ends them. cdp connects out to the HSS (its peer FQDN is
 "localhost", which resolves without DNS), so sigcore only listens.
 
-Two registration clients:
-* `run_sipp_digest`: sipp with its own digest implementation ([authentication]) — an independent client.
-* `AkaSipClient`: a few lines of SIP over UDP for Digest-AKAv1-MD5 (RFC 3310), answering the challenge
-  with the test's USIM model (tests/usim_model.py), so the AKA response never comes from sigcore's AUC.
+The registration client is sipp (`run_sipp`), with its own Digest and Digest-AKAv1-MD5 implementations
+(``[authentication]``): ``tests/ims/sipp/register_digest.xml`` and ``register_aka.xml``. The test checks
+sipp's AKA answer with its own USIM model and digest arithmetic (tests/usim_model.py, tests/ims/sip_digest.py).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,92 +100,48 @@ class ImsCore:
 
 @dataclass
 class SippResult:
+    """sipp's exit status, its ``-trace_msg`` log (every message sent and received, in order) and its stderr."""
+
     returncode: int
     messages: str
+    stderr: str = ""
+
+    def _traced(self, direction: str) -> list[str]:
+        # sipp writes "UDP message sent (471 bytes):" but "UDP message received [461] bytes :"
+        pattern = rf"message {direction} (?:\(\d+ bytes\)|\[\d+\] bytes) ?:\n\n(.*?)(?=\n-{{10,}}|\Z)"
+        return [m.replace("\r\n", "\n") for m in re.findall(pattern, self.messages, re.S)]
+
+    def received(self) -> list[str]:
+        return self._traced("received")
+
+    def sent(self) -> list[str]:
+        return self._traced("sent")
 
     def final_response(self) -> str:
         """The last SIP response sipp received (the 200 OK of a successful registration)."""
-        received = re.findall(r"message received \[\d+\] bytes :\n\n(.*?)(?=\n-{10,}|\Z)", self.messages, re.S)
+        received = self.received()
         return received[-1] if received else ""
 
+    def response(self, status: int) -> str:
+        """The first response with ``status`` sipp received, e.g. the 401 challenge."""
+        found = [m for m in self.received() if m.startswith(f"SIP/2.0 {status} ")]
+        assert found, f"no {status} in sipp's trace:\n{self.messages[-3000:]}"
+        return found[0]
 
-def run_sipp_digest(core: ImsCore, workdir: Path, *, user: str, impi: str, password: str) -> SippResult:
-    scenario = workdir / "register_digest.xml"
-    scenario.write_text(fill((SIPP_SCENARIOS / "register_digest.xml").read_text(),
-                             user=user, domain=REALM, impi=impi, password=password))
-    messages = workdir / "sipp_messages.log"
+
+def run_sipp(core: ImsCore, workdir: Path, scenario_name: str, **placeholders: object) -> SippResult:
+    """Run one call of ``tests/ims/sipp/<scenario_name>`` (its ``${...}`` placeholders filled) at the I-CSCF."""
+    scenario = workdir / scenario_name
+    scenario.write_text(fill((SIPP_SCENARIOS / scenario_name).read_text(), domain=REALM, **placeholders))
+    messages = workdir / f"{scenario.stem}_messages.log"
     proc = subprocess.run(
         ["sipp", "-sf", str(scenario), "-m", "1", "-i", "127.0.0.1", "-p", str(free_udp_port()), "-nostdin",
          "-trace_msg", "-message_file", str(messages), "-timeout", "20", "-timeout_error",
          f"127.0.0.1:{core.icscf_sip}"], capture_output=True, timeout=60, check=False)
-    return SippResult(proc.returncode, messages.read_text(errors="replace") if messages.exists() else "")
+    trace = messages.read_text(errors="replace") if messages.exists() else ""
+    return SippResult(proc.returncode, trace, proc.stderr.decode(errors="replace"))
 
 
 def header(message: str, name: str) -> str | None:
     match = re.search(rf"^{re.escape(name)}:\s*(.*)$", message, re.M | re.I)
     return match.group(1).strip() if match else None
-
-
-class AkaSipClient:
-    """REGISTER with Digest-AKAv1-MD5 (RFC 3310) over UDP; the USIM computes RES from the nonce."""
-
-    def __init__(self, core: ImsCore, user: str, impi: str) -> None:
-        self.core, self.user, self.impi = core, user, impi
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(10)
-        self.port = self.sock.getsockname()[1]
-        self.call_id = uuid.uuid4().hex
-        self.cseq = 0
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def register(self, authorization: str) -> str:
-        """Send one REGISTER and return the first final (non-1xx) response."""
-        self.cseq += 1
-        branch = "z9hG4bK" + uuid.uuid4().hex[:16]
-        aor = f"sip:{self.user}@{REALM}"
-        lines = [
-            f"REGISTER sip:{REALM} SIP/2.0",
-            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={branch};rport",
-            "Max-Forwards: 70",
-            f"From: <{aor}>;tag={self.call_id[:8]}",
-            f"To: <{aor}>",
-            f"Call-ID: {self.call_id}",
-            f"CSeq: {self.cseq} REGISTER",
-            f"Contact: <sip:{self.user}@127.0.0.1:{self.port}>",
-            "Expires: 600",
-            f"P-Visited-Network-ID: {REALM}",
-            f"Authorization: {authorization}",
-            "Content-Length: 0",
-        ]
-        self.sock.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), ("127.0.0.1", self.core.icscf_sip))
-        while True:
-            data, _ = self.sock.recvfrom(65535)
-            text = data.decode(errors="replace").replace("\r\n", "\n")
-            if not text.startswith("SIP/2.0 1"):
-                return text
-
-    def initial_authorization(self) -> str:
-        return (f'Digest username="{self.impi}",realm="{REALM}",nonce="",uri="sip:{REALM}",response="",'
-                'algorithm=AKAv1-MD5')
-
-    def answer(self, challenge: str, password: bytes) -> str:
-        """The Authorization header answering ``challenge`` (WWW-Authenticate) with ``password`` = RES."""
-        params = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))
-        nonce, realm = params["nonce"], params["realm"]
-        uri, nc, cnonce = f"sip:{REALM}", "00000001", uuid.uuid4().hex[:16]
-        ha1 = hashlib.md5(f"{self.impi}:{realm}:".encode() + password).hexdigest()
-        ha2 = hashlib.md5(f"REGISTER:{uri}".encode()).hexdigest()
-        response = hashlib.md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()
-        return (f'Digest username="{self.impi}",realm="{realm}",nonce="{nonce}",uri="{uri}",'
-                f'response="{response}",algorithm=AKAv1-MD5,qop=auth,nc={nc},cnonce="{cnonce}"')
-
-
-def rand_autn(challenge: str) -> tuple[bytes, bytes]:
-    """RAND and AUTN from an AKA nonce: base64(RAND ‖ AUTN ‖ server data), RFC 3310 §3.2."""
-    nonce = re.search(r'nonce="([^"]+)"', challenge)
-    assert nonce is not None, challenge
-    raw = base64.b64decode(nonce.group(1))
-    return raw[:16], raw[16:32]
