@@ -7,7 +7,9 @@ The contract checked for every input:
   received bytes or the re-encoded AVPs;
 - reading any AVP's value raises only DecodeError or ValueError (the decoders' documented errors), and
   nothing at all once the message validated;
-- the error answer for a refused request encodes and decodes.
+- the error answer for a refused request encodes and decodes;
+- the eager ``Dictionary.items`` gives the same values as reading every AVP one by one, and refuses
+  exactly the frames where one of those reads fails (or the lazy decode does).
 """
 
 from __future__ import annotations
@@ -72,13 +74,42 @@ def verdict(msg: Message) -> int | None:
     return None if err is None else err.result_code
 
 
+def reference_items(avps: list[Avp]) -> list[object]:
+    """What ``Dictionary.items`` must return, computed one AVP at a time through the lazy API."""
+    out: list[object] = []
+    for a in avps:
+        d = D.avps.get(a.key)
+        if d is None:
+            out.append(a)
+        elif d.type == "Grouped":
+            out.append((d.name, reference_items(a.children())))
+        else:
+            out.append((d.name, D.value(a)))
+    return out
+
+
+def check_items(frame: bytes, msg: Message | None) -> None:
+    try:
+        expected = None if msg is None else reference_items(msg.avps)
+    except (DecodeError, ValueError):
+        expected = None
+    try:
+        got = D.items(frame)
+    except DiameterError:
+        assert expected is None, "items refused a frame whose every value reads"
+        return
+    assert got == expected
+
+
 def exercise(frame: bytes) -> None:
     try:
         msg = Message.decode(frame)
     except DecodeError as err:
+        check_items(frame, None)
         if err.header is not None and err.header.is_request:
             Message.decode(error_answer(err.header, IDENTITY, err).encode())
         return
+    check_items(frame, msg)
     result = verdict(msg)
     rebuilt = Message(msg.code, msg.app_id, msg.flags, msg.hop_by_hop, msg.end_to_end, list(msg.avps))
     assert verdict(rebuilt) == result  # received bytes and built AVPs are judged alike

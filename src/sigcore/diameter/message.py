@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import time
+from array import array
 from collections.abc import Iterable, Iterator
 from struct import Struct
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeAlias
 
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import (
@@ -50,6 +52,34 @@ def peek_header(buf: bytes | bytearray | memoryview, offset: int = 0) -> Header:
     """Read the header at ``offset`` (at least 20 bytes must be there)."""
     vl, fc, app, hbh, e2e = _HEADER.unpack_from(buf, offset)
     return Header(vl >> 24, vl & 0xFFFFFF, fc >> 24, fc & 0xFFFFFF, app, hbh, e2e)
+
+
+Words: TypeAlias = "array[int]"  # a buffer as unsigned 32-bit big-endian words, see words_of
+_WORD_TYPE: Final = "I" if array("I").itemsize == 4 else "L"
+_SWAP: Final = sys.byteorder == "little"
+
+
+def words_of(buf: bytes) -> Words:
+    """``buf`` (a length that is a multiple of 4, as every message is) as a list-like of its big-endian
+    32-bit words: the loops that walk AVP headers read them by index, several times cheaper in CPython than
+    a ``struct.unpack_from`` call per header."""
+    words = array(_WORD_TYPE, buf)
+    if _SWAP:
+        words.byteswap()
+    return words
+
+
+def checked_header(buf: bytes) -> None:
+    """Make the checks ``Message.decode`` makes on a whole message's header (5011, 5015)."""
+    n = len(buf)
+    if n < HEADER_LEN:
+        raise DecodeError(ResultCode.INVALID_MESSAGE_LENGTH, f"{n} octets is shorter than a header", fatal=True)
+    version_len = _U32.unpack_from(buf)[0]
+    if version_len >> 24 != VERSION:
+        raise DecodeError(ResultCode.UNSUPPORTED_VERSION, f"version {version_len >> 24}", header=peek_header(buf))
+    if version_len & 0xFFFFFF != n or n & 3:
+        raise DecodeError(ResultCode.INVALID_MESSAGE_LENGTH,
+                          f"header says {version_len & 0xFFFFFF} octets, message has {n}", header=peek_header(buf))
 
 
 def _failed_header(buf: bytes, off: int, end: int) -> Avp:
@@ -197,18 +227,10 @@ class Message:
     @classmethod
     def decode(cls, buf: bytes) -> Message:
         """Decode one whole message (exactly ``len(buf)`` bytes, as framed by the length field)."""
+        checked_header(buf)
         n = len(buf)
-        if n < HEADER_LEN:
-            raise DecodeError(ResultCode.INVALID_MESSAGE_LENGTH, f"{n} octets is shorter than a header",
-                              fatal=True)
         # The header's words straight into the message: a Header tuple is built only for an error answer.
-        version_len, flags_code, app_id, hop_by_hop, end_to_end = _HEADER.unpack_from(buf)
-        if version_len >> 24 != VERSION:
-            raise DecodeError(ResultCode.UNSUPPORTED_VERSION, f"version {version_len >> 24}", header=peek_header(buf))
-        if version_len & 0xFFFFFF != n or n & 3:
-            raise DecodeError(ResultCode.INVALID_MESSAGE_LENGTH,
-                              f"header says {version_len & 0xFFFFFF} octets, message has {n}",
-                              header=peek_header(buf))
+        _, flags_code, app_id, hop_by_hop, end_to_end = _HEADER.unpack_from(buf)
         try:
             avps = parse_avps(buf, HEADER_LEN, n)
         except DecodeError as err:

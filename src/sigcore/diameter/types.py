@@ -178,13 +178,20 @@ FIXED_SIZE: Final[dict[str, int]] = {
 }
 
 
-#: Variable-length types whose usual Python value converts to the payload with one call.
-_TEXT_TYPES: Final = frozenset({"UTF8String", "DiameterIdentity", "DiameterURI", "IPFilterRule"})
-_PACKERS: Final[dict[str, Encoder]] = {
-    name: struct.Struct(fmt).pack for name, fmt in (
+#: (buffer, offset) -> (value,) of each type that is one big-endian number (Time is not: it becomes a datetime)
+NUMBER_READERS: Final[dict[str, Callable[[bytes, int], tuple[Any, ...]]]] = {
+    name: struct.Struct(fmt).unpack_from for name, fmt in (
         ("Integer32", ">i"), ("Integer64", ">q"), ("Unsigned32", ">I"), ("Unsigned64", ">Q"),
         ("Float32", ">f"), ("Float64", ">d"), ("Enumerated", ">i"),
     )
+}
+
+#: Variable-length types whose usual Python value converts to the payload with one call.
+_TEXT_TYPES: Final = frozenset({"UTF8String", "DiameterIdentity", "DiameterURI", "IPFilterRule"})
+#: struct format letter of each fixed-size type a Python number packs into directly
+_NUMBER_FORMATS: Final[dict[str, str]] = {
+    "Integer32": "i", "Integer64": "q", "Unsigned32": "I", "Unsigned64": "Q",
+    "Float32": "f", "Float64": "d", "Enumerated": "i",
 }
 
 
@@ -192,7 +199,8 @@ def avp_encoder(type_name: str, code: int, flags: int, vendor: int, slow: AvpEnc
                 group_payload: Encoder | None = None) -> AvpEncoder:
     """A function turning a value of ``type_name`` into the complete AVP bytes in as few steps as Python
     allows: encoding answers is the hot path, and a generic encoder spends most of its time on type
-    dispatch, header packing and error wrapping that one AVP definition never needs.
+    dispatch, header packing and error wrapping that one AVP definition never needs. A number AVP is one
+    ``struct.pack`` of header and value together.
 
     Only the usual value type is handled here (int/float for numbers, str for text, bytes for octets);
     anything else (a list repeating the AVP, an enumeration name, a datetime, a wrong type or a value out
@@ -200,22 +208,34 @@ def avp_encoder(type_name: str, code: int, flags: int, vendor: int, slow: AvpEnc
     A Grouped AVP's children are encoded by ``group_payload`` (the dictionary knows them); a list whose
     first item is not a (name, value) pair (Avp objects, or several groups) also goes to ``slow``.
     """
-    vendor_id = vendor.to_bytes(4, "big") if vendor else b""
-    base = (flags << 24) | (12 if vendor else 8)  # the header word before adding the payload length
+    header_len = 12 if vendor else 8
+    base = (flags << 24) | header_len  # the header word before adding the payload length
     size = FIXED_SIZE.get(type_name)
     if size is not None:
-        head = _AVP_HEAD.pack(code, base + size) + vendor_id
-        pack = _PACKERS.get(type_name)
-        if pack is None:  # Time: only its datetime/int conversion is special
+        letter = _NUMBER_FORMATS.get(type_name)
+        if letter is None:  # Time: only its datetime/int conversion is special
             return slow
+        word = base + size
+        if vendor:
+            pack_v = struct.Struct(">III" + letter).pack
+
+            def fixed_vendor(value: Any) -> bytes:
+                try:
+                    return pack_v(code, word, vendor, value)
+                except ENCODE_ERRORS:
+                    return slow(value)
+
+            return fixed_vendor
+        pack = struct.Struct(">II" + letter).pack
 
         def fixed(value: Any) -> bytes:
             try:
-                return head + pack(value)
+                return pack(code, word, value)
             except ENCODE_ERRORS:
                 return slow(value)
 
         return fixed
+    vendor_id = vendor.to_bytes(4, "big") if vendor else b""
     pack_head = _AVP_HEAD.pack
     pad = _PAD
     if type_name in _TEXT_TYPES:
