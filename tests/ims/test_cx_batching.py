@@ -11,17 +11,20 @@ import pytest
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.answers import result_of
+from sigcore.diameter.constants import ResultCode
+from sigcore.diameter.errors import DiameterError
 from sigcore.hss.auc import next_sqns
 from sigcore.hss.auth import VectorRequest
 from sigcore.hss.cx import CxService
-from sigcore.hss.ims.codes import AssignmentType, CxResult
-from sigcore.store.ims import ImsStore, RegState
-from sigcore.store.ims_models import impus
+from sigcore.hss.ims.codes import AssignmentType, CxCommand, CxResult
+from sigcore.hss.ims.wire import first_values, need
+from sigcore.store.ims import Ifc, ImsStore, RegState, ShSubscription
+from sigcore.store.ims_models import impus, links
 from sigcore.toolkit import plmn
 from usim_model import Accepted, UsimModel
 
-from .hss_fixture import ALICE, BOB, BOB_IMSI, OPC, K, make_store
-from .test_cx import SCSCF, mar, sar
+from .hss_fixture import ALICE, BOB, BOB_IMSI, OPC, REALM, K, make_store
+from .test_cx import CTX, SCSCF, _req, mar, sar
 
 
 @pytest.fixture
@@ -100,3 +103,61 @@ async def test_requests_of_one_batch_see_each_others_writes(cx: CxService) -> No
     assert [result_of(a) for a in answers] == [2001, 2001, CxResult.IDENTITY_ALREADY_REGISTERED, 2001]
     stored = cx.ims.get_impu(alice)
     assert stored is not None and stored.scscf_name == SCSCF and stored.reg_state == RegState.REGISTERED
+
+
+async def test_unregistered_services_follow_a_profile_change(cx: CxService) -> None:
+    """Whether the profile has services for the unregistered state is cached with the profile: an iFC for the
+    unregistered part added elsewhere turns the next deregistration into 'unregistered', not 'not registered'."""
+    impi, public, _ = ALICE
+    assert result_of(await sar(cx, public[0], AssignmentType.REGISTRATION, impi)) == 2001
+    assert result_of(await sar(cx, public[0], AssignmentType.USER_DEREGISTRATION, impi)) == 2001
+    assert _state(cx, public[0]) == RegState.NOT_REGISTERED
+    ImsStore(cx.store).add_ifc("default", Ifc(1, "sip:voicemail.localdomain", profile_part=1))
+    assert result_of(await sar(cx, public[0], AssignmentType.REGISTRATION, impi)) == 2001
+    assert result_of(await sar(cx, public[0], AssignmentType.USER_DEREGISTRATION, impi)) == 2001
+    assert _state(cx, public[0]) == RegState.UNREGISTERED
+
+
+async def test_a_sar_naming_several_public_identities_registers_each_set(cx: CxService) -> None:
+    """Every Public-Identity of a SAR is read (not only the first): each named set gets the new state."""
+    cx.ims.add_user("carol@localdomain", ["sip:carol@localdomain"], password="c", scscf=SCSCF)
+    cx.ims.add_user("carol.work@localdomain", ["sip:carol.work@localdomain"], password="c", scscf=SCSCF)
+    with cx.store.writing() as conn:  # a second set for carol's IMPI (a user with two implicit sets)
+        work = conn.execute(impus.select().where(impus.c.impu == "sip:carol.work@localdomain")).one()
+        conn.execute(links.insert().values(impi_id=cx.ims.get_impi("carol@localdomain").id, impu_id=work.id))
+    answer = await cx.on_sar(_req(CxCommand.SAR, ("User-Name", "carol@localdomain"),
+                                  ("Public-Identity", "sip:carol@localdomain"),
+                                  ("Public-Identity", "sip:carol.work@localdomain"), ("Server-Name", SCSCF),
+                                  ("Server-Assignment-Type", AssignmentType.REGISTRATION),
+                                  ("User-Data-Already-Available", 0)), CTX)
+    assert result_of(answer) == 2001
+    assert _state(cx, "sip:carol@localdomain") == _state(cx, "sip:carol.work@localdomain") == RegState.REGISTERED
+
+
+def test_first_values_reads_each_name_once_and_repeated_ones_all() -> None:
+    req = _req(CxCommand.SAR, ("User-Name", "a@x"), ("Public-Identity", "sip:a@x"), ("User-Name", "b@x"),
+               ("Public-Identity", "tel:+1"))
+    found = first_values(req, ("User-Name", "Server-Name", "Origin-Host"), ("Public-Identity",))
+    assert found == {"User-Name": "a@x", "Origin-Host": "scscf.localdomain",
+                     "Public-Identity": ["sip:a@x", "tel:+1"]}
+    with pytest.raises(DiameterError) as missing:
+        need(found, "Server-Name")
+    assert missing.value.result_code == ResultCode.MISSING_AVP
+    assert [a.code for a in missing.value.failed_avps] == [D.avp("Server-Name").code]
+
+
+def test_sh_subscriptions_without_subscribers_and_one_time_ones(cx: CxService) -> None:
+    """The registration change of every SAR asks for Sh subscriptions: none is a read, and a one-time
+    subscription is still handed out once and then gone."""
+    alice = cx.ims.get_impu(ALICE[1][0])
+    assert alice is not None
+    assert cx.ims.subscriptions(alice, 11) == []
+    cx.ims.subscribe(ShSubscription(alice.impu, "as.localdomain", REALM, 11, "", None, one_time=True))
+    assert [s.as_host for s in cx.ims.subscriptions(alice, 11)] == ["as.localdomain"]
+    assert cx.ims.subscriptions(alice, 11) == []
+
+
+def _state(cx: CxService, uri: str) -> RegState:
+    found = cx.ims.get_impu(uri)
+    assert found is not None
+    return found.reg_state

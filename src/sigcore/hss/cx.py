@@ -31,7 +31,7 @@ from sigcore.hss.ims import assignment
 from sigcore.hss.ims.codes import CX_APP, VENDOR, CxCommand, CxResult, ReasonCode
 from sigcore.hss.ims.documents import ProfileGroup, ims_subscription
 from sigcore.hss.ims.transaction import AfterCommit, CxBatch, CxError, CxItem, NeedsSqns
-from sigcore.hss.ims.wire import Worker, new_request, reply, required, text
+from sigcore.hss.ims.wire import AnswerAvp, Worker, first_values, need, new_request, reply, text
 from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegistrationView, RegState
 from sigcore.store.store import Store
 
@@ -44,6 +44,14 @@ _DIGEST_ALIASES = {DIGEST_SCHEME.lower(), "digest", "digest-md5", "md5"}
 _UNKNOWN_SCHEME = "unknown"
 _AUTS_OFFSET = 16  # SIP-Authorization for resync = RAND (16) || AUTS (14), TS 29.229 §6.3.12
 _AUTS_LEN = 14
+# The request AVPs each handler reads (`first_values`: one pass over the request).
+_ORIGIN = ("Origin-Host", "Origin-Realm")
+_UAR_FIELDS = ("User-Name", "Public-Identity", "Visited-Network-Identifier", "User-Authorization-Type")
+_MAR_FIELDS = ("User-Name", "Public-Identity", "Server-Name", "SIP-Auth-Data-Item", "SIP-Number-Auth-Items", *_ORIGIN)
+_SAR_FIELDS = ("User-Name", "Wildcarded-Public-Identity", "Server-Name", "Server-Assignment-Type",
+               "User-Data-Already-Available", *_ORIGIN)
+_SAR_PUBLIC = ("Public-Identity",)  # a SAR may name several
+_LIR_FIELDS = ("Public-Identity",)
 __all__ = ["CxError", "CxService", "CxSettings", "charging_items", "has_unregistered_services"]
 
 
@@ -57,10 +65,16 @@ class CxSettings:
 
 
 def has_unregistered_services(ims: ImsStore, impu: PublicIdentity, conn: Connection | None = None) -> bool:
-    """Services for the unregistered state: an iFC of the unregistered profile part or case (TS 29.228 B.2.2)."""
-    profile = ims.profile(impu.profile_id, conn)
-    shared = [i for s in profile.shared_ifc_sets for i in ims.shared_ifcs(s, conn)]
-    return any(i.profile_part == 1 or i.session_case == 2 for i in [*profile.ifcs, *shared])
+    """Services for the unregistered state: an iFC of the unregistered profile part or case (TS 29.228 B.2.2).
+
+    Kept in the profile cache (every SAR and LIR asks), so it is as current as the profile itself."""
+    key = ("unregistered-services", impu.profile_id)
+    found: bool | None = ims.cache.get(key)
+    if found is None:
+        profile = ims.profile(impu.profile_id, conn)
+        shared = [i for s in profile.shared_ifc_sets for i in ims.shared_ifcs(s, conn)]
+        found = ims.cache.put(key, any(i.profile_part == 1 or i.session_case == 2 for i in [*profile.ifcs, *shared]))
+    return found
 
 
 class CxService:
@@ -94,9 +108,15 @@ class CxService:
         if self._own_batch:
             await self.batch.stop()
 
-    async def _serve(self, req: Message, ctx: RequestContext, work: Callable[[Connection, Message], Any]) -> Message:
-        public = req.get("Public-Identity")
-        item = CxItem(lambda conn: work(conn, req), text(public) if public is not None else None)
+    async def _serve(self, req: Message, ctx: RequestContext, names: tuple[str, ...],
+                     work: Callable[[Connection, dict[str, Any]], Any], repeated: tuple[str, ...] = ()) -> Message:
+        """``work(conn, fields)`` on the batch worker, ``fields`` being the request's ``names`` AVPs
+        (`first_values`)."""
+        fields = first_values(req, names, repeated)
+        public = fields.get("Public-Identity")
+        if type(public) is list:
+            public = public[0] if public else None
+        item = CxItem(lambda conn: work(conn, fields), text(public) if public is not None else None)
         try:
             avps, result, changed = await self.batch.submit(self.kind, item)
         except CxError as err:
@@ -109,16 +129,16 @@ class CxService:
         return reply(req, ctx.node.identity, avps, result=result)
 
     async def on_uar(self, req: Message, ctx: RequestContext) -> Message:
-        return await self._serve(req, ctx, self._uar)
+        return await self._serve(req, ctx, _UAR_FIELDS, self._uar)
 
     async def on_mar(self, req: Message, ctx: RequestContext) -> Message:
-        return await self._serve(req, ctx, self._mar)
+        return await self._serve(req, ctx, _MAR_FIELDS, self._mar)
 
     async def on_sar(self, req: Message, ctx: RequestContext) -> Message:
-        return await self._serve(req, ctx, self._sar)
+        return await self._serve(req, ctx, _SAR_FIELDS, self._sar, _SAR_PUBLIC)
 
     async def on_lir(self, req: Message, ctx: RequestContext) -> Message:
-        return await self._serve(req, ctx, self._lir)
+        return await self._serve(req, ctx, _LIR_FIELDS, self._lir)
 
     # --- identities ----------------------------------------------------------------------------
     def _identities(self, conn: Connection, impi_name: str | None,
@@ -145,8 +165,8 @@ class CxService:
         return D.build("Server-Capabilities", items)
 
     # --- UAR -----------------------------------------------------------------------------------
-    def _uar(self, conn: Connection, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
-        impi, view = self._identities(conn, text(required(req, "User-Name")), text(required(req, "Public-Identity")))
+    def _uar(self, conn: Connection, req: dict[str, Any]) -> tuple[list[Avp], Any, list[PublicIdentity]]:
+        impi, view = self._identities(conn, text(need(req, "User-Name")), text(need(req, "Public-Identity")))
         assert impi is not None
         impu = view.impu
         visited = text(req.get("Visited-Network-Identifier", b""))
@@ -162,9 +182,9 @@ class CxService:
         return avps, decision.result, []
 
     # --- MAR -----------------------------------------------------------------------------------
-    def _mar(self, conn: Connection, req: Message) -> AfterCommit | NeedsSqns:
-        impi_name, impu_name = text(required(req, "User-Name")), text(required(req, "Public-Identity"))
-        server = text(required(req, "Server-Name"))
+    def _mar(self, conn: Connection, req: dict[str, Any]) -> AfterCommit | NeedsSqns:
+        impi_name, impu_name = text(need(req, "User-Name")), text(need(req, "Public-Identity"))
+        server = text(need(req, "Server-Name"))
         impi, view = self._identities(conn, impi_name, impu_name)
         assert impi is not None
         item = req.get("SIP-Auth-Data-Item")
@@ -192,10 +212,11 @@ class CxService:
 
     @staticmethod
     def _maa(impi_name: str, impu_name: str,
-             items: list[list[tuple[str, Any]]]) -> tuple[list[Avp], Any, list[PublicIdentity]]:
-        avps = [D.build("User-Name", impi_name), D.build("Public-Identity", impu_name),
-                D.build("SIP-Number-Auth-Items", len(items))]
-        avps += [D.build("SIP-Auth-Data-Item", i) for i in items]
+             items: list[list[tuple[str, Any]]]) -> tuple[list[AnswerAvp], Any, list[PublicIdentity]]:
+        """(name, value) pairs: the answer encodes them straight to bytes, with no Avp objects between."""
+        avps: list[AnswerAvp] = [("User-Name", impi_name), ("Public-Identity", impu_name),
+                                 ("SIP-Number-Auth-Items", len(items))]
+        avps += [("SIP-Auth-Data-Item", i) for i in items]
         return avps, ResultCode.SUCCESS, []
 
     def _aka_answer(self, impi_name: str, impu_name: str, scheme: str, request: VectorRequest,
@@ -219,7 +240,8 @@ class CxService:
                 ("SIP-Digest-Authenticate", [("Digest-Realm", impi.digest_realm), ("Digest-Algorithm", "MD5"),
                                              ("Digest-QoP", self.settings.qop), ("Digest-HA1", impi.digest_ha1)])]
 
-    def _note_pending_server(self, conn: Connection, view: RegistrationView, server: str, req: Message) -> None:
+    def _note_pending_server(self, conn: Connection, view: RegistrationView, server: str,
+                             req: dict[str, Any]) -> None:
         """TS 29.228 §6.3: an S-CSCF authenticating a user that is not registered is stored for it."""
         if view.impu.reg_state in (RegState.NOT_REGISTERED, RegState.AUTH_PENDING):
             self.ims.set_registration(view.members, RegState.AUTH_PENDING, scscf_name=server,
@@ -227,8 +249,8 @@ class CxService:
                                       conn=conn)
 
     # --- SAR -----------------------------------------------------------------------------------
-    def _sar(self, conn: Connection, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
-        names = [text(v) for v in D.get_values(req.avps, "Public-Identity")]
+    def _sar(self, conn: Connection, req: dict[str, Any]) -> tuple[list[AnswerAvp], Any, list[PublicIdentity]]:
+        names = [text(v) for v in req["Public-Identity"]]
         wildcard = req.get("Wildcarded-Public-Identity")
         if wildcard is not None:
             names.append(text(wildcard))
@@ -248,8 +270,8 @@ class CxService:
             assert found is not None
             view = found
         impu = view.impu
-        sat = int(required(req, "Server-Assignment-Type"))
-        server = text(required(req, "Server-Name"))
+        sat = int(need(req, "Server-Assignment-Type"))
+        server = text(need(req, "Server-Name"))
         unreg_services = has_unregistered_services(self.ims, impu, conn)
         decision = assignment.server_assignment(sat, impu, server, unreg_services,
                                                 int(req.get("User-Data-Already-Available", 0)) == 1)
@@ -269,14 +291,14 @@ class CxService:
                     scscf_host=text(req["Origin-Host"]) if keep else None,
                     scscf_realm=text(req["Origin-Realm"]) if keep else None, conn=conn)
         private = impi.impi if impi is not None else view.impis()[0]
-        avps = [D.build("User-Name", private)]
+        avps: list[AnswerAvp] = [("User-Name", private)]
         if decision.send_user_data:
             avps += self.profile_avps(private, impu, view.members, conn)
         others = [i for i in view.impis() if i != private]
         if others:
-            avps.append(D.build("Associated-Identities", [("User-Name", i) for i in others]))
+            avps.append(("Associated-Identities", [("User-Name", i) for i in others]))
         if impu.wildcard:
-            avps.append(D.build("Wildcarded-Public-Identity", impu.impu))
+            avps.append(("Wildcarded-Public-Identity", impu.impu))
         return avps, ResultCode.SUCCESS, changed
 
     def user_data(self, impi: str, impu: PublicIdentity, members: tuple[PublicIdentity, ...] | None = None,
@@ -284,8 +306,10 @@ class CxService:
         """The IMSSubscription of ``impu``'s implicit set (``members``, read if not given), one
         ServiceProfile per profile used. Cached with the profiles: a re-registration reuses the document."""
         members = members if members is not None else tuple(self.ims.implicit_set(impu, conn))
-        key = ("user-data", impi, tuple((m.impu, m.identity_type, m.wildcard, m.display_name, m.barred,
-                                         m.profile_id) for m in members))
+        return self._user_data(impi, members, conn)
+
+    def _user_data(self, impi: str, members: tuple[PublicIdentity, ...], conn: Connection | None) -> bytes:
+        key = ("user-data", *_document_key(impi, members))
         found: bytes | None = self.ims.cache.get(key)
         if found is not None:
             return found
@@ -297,16 +321,22 @@ class CxService:
 
     def profile_avps(self, impi: str, impu: PublicIdentity, members: tuple[PublicIdentity, ...] | None = None,
                      conn: Connection | None = None) -> list[Avp]:
-        """User-Data and (when the profile names charging functions) Charging-Information."""
-        avps = [D.build("User-Data", self.user_data(impi, impu, members, conn))]
-        charging = self.ims.profile(impu.profile_id, conn).charging
-        if charging:
-            avps.append(D.build("Charging-Information", charging_items(charging)))
-        return avps
+        """User-Data and (when the profile names charging functions) Charging-Information: built once per
+        document and kept with it in the profile cache (an SAA then copies the AVPs' cached wire bytes)."""
+        members = members if members is not None else tuple(self.ims.implicit_set(impu, conn))
+        key = ("profile-avps", impu.profile_id, *_document_key(impi, members))
+        found: tuple[Avp, ...] | None = self.ims.cache.get(key)
+        if found is None:
+            avps = [D.build("User-Data", self._user_data(impi, members, conn))]
+            charging = self.ims.profile(impu.profile_id, conn).charging
+            if charging:
+                avps.append(D.build("Charging-Information", charging_items(charging)))
+            found = self.ims.cache.put(key, tuple(avps))
+        return list(found)
 
     # --- LIR -----------------------------------------------------------------------------------
-    def _lir(self, conn: Connection, req: Message) -> tuple[list[Avp], Any, list[PublicIdentity]]:
-        _, view = self._identities(conn, None, text(required(req, "Public-Identity")))
+    def _lir(self, conn: Connection, req: dict[str, Any]) -> tuple[list[Avp], Any, list[PublicIdentity]]:
+        _, view = self._identities(conn, None, text(need(req, "Public-Identity")))
         impu = view.impu
         decision = assignment.locate(impu, has_unregistered_services(self.ims, impu, conn))
         if decision.result == CxResult.IDENTITY_NOT_REGISTERED:
@@ -365,6 +395,13 @@ def charging_items(charging: dict[str, str]) -> list[tuple[str, str]]:
              ("ccf_primary", "Primary-Charging-Collection-Function-Name"),
              ("ccf_secondary", "Secondary-Charging-Collection-Function-Name"))
     return [(avp, charging[key]) for key, avp in names if charging.get(key)]
+
+
+def _document_key(impi: str, members: tuple[PublicIdentity, ...]) -> tuple[Any, ...]:
+    """What an IMSSubscription is made of besides the profiles: the IMPI and the members' stored identity
+    (not their registration state, which the document does not carry)."""
+    return (impi, tuple((m.impu, m.identity_type, m.wildcard, m.display_name, m.barred, m.profile_id)
+                        for m in members))
 
 
 def _by_server(identities: list[PublicIdentity]) -> dict[str, list[PublicIdentity]]:
