@@ -29,17 +29,18 @@ from sigcore.hss.batch import BatchKind, BatchWorker, check_all_updated
 from sigcore.store import NotFound, Store
 from sigcore.store import tables as t
 from sigcore.store.base import utc_now
+from sigcore.store.raw import RawStatement
 
 _A = t.auth_data.c
 _S = t.subscribers.c
-_AUTH_FOR_UPDATE = (
+_AUTH_FOR_UPDATE = RawStatement(
     select(_S.id, _S.imsi, _S.enabled, _A.sqn, _A.ki_enc, _A.opc_enc, _A.op_enc, _A.amf)
     .join(t.auth_data, _A.subscriber_id == _S.id)
     .where(_S.imsi.in_(bindparam("imsis", expanding=True)))
     .order_by(_S.id)
     .with_for_update()
 )
-_SQN_CAS = (
+_SQN_CAS = RawStatement(
     update(t.auth_data)
     .where(_A.subscriber_id == bindparam("sid"), _A.sqn == bindparam("old"))
     .values(sqn=bindparam("new"), updated_at=bindparam("now"))
@@ -67,6 +68,7 @@ class _Keys:
     k: bytes = field(repr=False)
     opc: bytes = field(repr=False)
     amf: bytes
+    milenage: auc.Milenage = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +78,28 @@ class _Reserved:
     resynchronised: bool
 
 
+_CachedKeys = tuple[bytes, bytes, auc.Milenage]
+
+
 class KeyCache:
     """Decrypted K/OPc by the ciphertext they came from: a re-keyed subscriber has new blobs, so a stale
-    entry can never be used, and the AES-GCM opening and OPc derivation are done once per key."""
+    entry can never be used, and the AES-GCM opening and OPc derivation are done once per key. With them,
+    the subscriber's `auc.Milenage` (its AES key schedule): building a cipher costs as much as a vector.
+
+    A Milenage object holds one cipher context, which must not be used by two threads at once: a cache
+    belongs to one `SqnReservation`, whose `run` and `after` run on its batch worker's one thread."""
 
     def __init__(self, store: Store, size: int = 100_000) -> None:
         self.store = store
         self.size = size
-        self._entries: OrderedDict[tuple[str, bytes, bytes | None, bytes | None], tuple[bytes, bytes]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, bytes, bytes | None, bytes | None], _CachedKeys] = OrderedDict()
 
     def keys(self, imsi: str, ki_enc: bytes, opc_enc: bytes | None, op_enc: bytes | None) -> tuple[bytes, bytes]:
+        k, opc, _ = self.milenage(imsi, ki_enc, opc_enc, op_enc)
+        return k, opc
+
+    def milenage(self, imsi: str, ki_enc: bytes, opc_enc: bytes | None, op_enc: bytes | None) -> _CachedKeys:
+        """(K, OPc, Milenage for them)."""
         key = (imsi, bytes(ki_enc), bytes(opc_enc) if opc_enc else None, bytes(op_enc) if op_enc else None)
         found = self._entries.get(key)
         if found is None:
@@ -97,7 +111,7 @@ class KeyCache:
                 opc = auc.derive_opc(k, box.open("op", imsi, key[3]))
             else:
                 raise auc.AucError("neither OPc nor OP is provisioned")
-            found = self._entries[key] = (k, opc)
+            found = self._entries[key] = (k, opc, auc.Milenage(k, opc))
             if len(self._entries) > self.size:
                 self._entries.popitem(last=False)
         return found
@@ -113,7 +127,7 @@ class SqnReservation(BatchKind[VectorRequest, _Reserved]):
         self.ind_bits = ind_bits
 
     def run(self, conn: Connection, items: Sequence[VectorRequest]) -> list[_Reserved | Exception]:
-        rows = {r.imsi: r for r in conn.execute(_AUTH_FOR_UPDATE, {"imsis": sorted({i.imsi for i in items})})}
+        rows = {r.imsi: r for r in _AUTH_FOR_UPDATE.rows(conn, {"imsis": sorted({i.imsi for i in items})})}
         current = {imsi: row.sqn for imsi, row in rows.items()}
         out: list[_Reserved | Exception] = []
         for item in items:
@@ -122,7 +136,7 @@ class SqnReservation(BatchKind[VectorRequest, _Reserved]):
                 out.append(NotFound(f"no enabled subscriber with IMSI {item.imsi}"))
                 continue
             try:
-                k, opc = self.key_cache.keys(row.imsi, row.ki_enc, row.opc_enc, row.op_enc)
+                k, opc, milenage = self.key_cache.milenage(row.imsi, row.ki_enc, row.opc_enc, row.op_enc)
                 base, resynced = current[item.imsi], False
                 if item.resync is not None:
                     rand, auts = item.resync[:16], item.resync[16:]
@@ -136,7 +150,7 @@ class SqnReservation(BatchKind[VectorRequest, _Reserved]):
                 current[item.imsi] = sqns[-1]
             elif resynced:
                 current[item.imsi] = base
-            out.append(_Reserved(_Keys(k, opc, row.amf.to_bytes(2, "big")), sqns, resynced))
+            out.append(_Reserved(_Keys(k, opc, row.amf.to_bytes(2, "big"), milenage), sqns, resynced))
         now = utc_now()
         changed = [{"sid": rows[imsi].id, "old": rows[imsi].sqn, "new": sqn, "now": now}
                    for imsi, sqn in current.items() if sqn != rows[imsi].sqn]
@@ -150,9 +164,9 @@ class SqnReservation(BatchKind[VectorRequest, _Reserved]):
 
 
 def _vectors(item: VectorRequest, r: _Reserved) -> Vectors:
-    k, opc, amf = r.keys.k, r.keys.opc, r.keys.amf
-    eutran = auc.eutran_vectors(k, opc, amf, r.sqns[: item.eutran], item.plmn) if item.eutran else []
-    utran = auc.utran_vectors(k, opc, amf, r.sqns[item.eutran:]) if item.utran else []
+    milenage, amf = r.keys.milenage, r.keys.amf
+    eutran = auc.eutran_vectors_of(milenage, amf, r.sqns[: item.eutran], item.plmn) if item.eutran else []
+    utran = auc.utran_vectors_of(milenage, amf, r.sqns[item.eutran:]) if item.utran else []
     return Vectors(eutran, utran, r.resynchronised)
 
 

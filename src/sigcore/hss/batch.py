@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 
 from sigcore.store import Store
+from sigcore.store.raw import RawStatement
 
 log = logging.getLogger("sigcore.hss.batch")
 Item = TypeVar("Item")
@@ -160,16 +161,22 @@ class Retry(Exception):
 
 
 def check_all_updated(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
-    """Run a compare-and-set UPDATE for every row; `Retry` unless each one matched exactly one row.
+    """Run a compare-and-set UPDATE (a Core statement or a `RawStatement`) for every row; `Retry` unless
+    each one matched exactly one row.
 
     One executemany when the driver reports a summed rowcount for it (sqlite3, psycopg, PyMySQL do),
     else one statement per row."""
+    def matched(params: list[dict[str, Any]]) -> int:
+        if isinstance(statement, RawStatement):
+            return statement.rowcount(conn, params)
+        return int(conn.execute(statement, params).rowcount)
+
     if conn.dialect.supports_sane_multi_rowcount or len(rows) == 1:
-        if conn.execute(statement, rows).rowcount != len(rows):
+        if matched(rows) != len(rows):
             raise Retry("a compare-and-set lost: the row changed under the lock")
         return
     for row in rows:
-        if conn.execute(statement, row).rowcount != 1:
+        if matched([row]) != 1:
             raise Retry("a compare-and-set lost: the row changed under the lock")
 
 

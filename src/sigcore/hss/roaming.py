@@ -8,6 +8,7 @@ are cached for `ttl` seconds, because a ULR must not read the whole rule table.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 
@@ -15,8 +16,11 @@ from sigcore.store import RoamingPolicy, RoamingRule, Subscriber
 from sigcore.toolkit import plmn as plmn_codec
 
 
+@functools.lru_cache(maxsize=4096)
 def plmn_digits(visited_plmn_id: bytes) -> str:
-    """Visited-PLMN-Id (3 octets) as MCC‖MNC digits; ValueError for a malformed identity."""
+    """Visited-PLMN-Id (3 octets) as MCC‖MNC digits; ValueError for a malformed identity.
+
+    Cached: every AIR and ULR asks, for the same few networks (a malformed one raises and is not kept)."""
     mcc, mnc = plmn_codec.decode(visited_plmn_id)
     return mcc + mnc
 

@@ -38,13 +38,15 @@ from sigcore.hss.messages import APPLICATION_AVPS
 from sigcore.hss.notify import HssNotifier
 from sigcore.hss.registration import NodeKind, ProfileCache, ServingUpdate, ServingUpdates
 from sigcore.hss.roaming import RoamingPolicyCheck, plmn_digits
-from sigcore.hss.subscription import has_eps_subscription, subscription_data
+from sigcore.hss.subscription import has_eps_subscription
 from sigcore.store import KeyUnavailable, NotFound, Store, Subscriber
 
 log = logging.getLogger("sigcore.hss.s6a")
 SUCCESS = int(ResultCode.SUCCESS)
 SUPPORTED_FEATURES_S6A = 0  # Feature-List-ID 1 bits we implement (§7.3.10): none of the optional ones yet
 RESYNC_INFO_LENGTH = 30  # RAND (16) ‖ AUTS (14)
+_S6A_S6D_INDICATOR, _SKIP_SUBSCRIBER_DATA = int(UlrFlags.S6A_S6D_INDICATOR), int(UlrFlags.SKIP_SUBSCRIBER_DATA)
+_ULA_FLAGS = D.build("ULA-Flags", int(UlaFlags.SEPARATION_INDICATION))
 _PURGES: tuple[tuple[PurFlags, NodeKind, PuaFlags], ...] = (
     (PurFlags.UE_PURGED_IN_MME, "mme", PuaFlags.FREEZE_M_TMSI),
     (PurFlags.UE_PURGED_IN_SGSN, "sgsn", PuaFlags.FREEZE_P_TMSI),
@@ -69,7 +71,7 @@ class S6aHandlers:
         self.roaming = roaming
         self.notifier = notifier
         self.max_vectors = max_vectors
-        self.serving = ServingUpdates()
+        self.serving = ServingUpdates(profiles, self._admit)
 
     def register(self, node: Node) -> None:
         node.register(S6A, Command.AIR, self.air, VENDOR)
@@ -79,10 +81,11 @@ class S6aHandlers:
 
     # --- AIR ------------------------------------------------------------------------------------------
     async def air(self, req: Message, ctx: RequestContext) -> Message:
-        imsi = str(req["User-Name"])
-        plmn = _plmn(req)
-        eutran = req.get("Requested-EUTRAN-Authentication-Info")
-        utran = req.get("Requested-UTRAN-GERAN-Authentication-Info")
+        avps, features = _pick(req, _AIR_AVPS)
+        imsi = str(D.value(avps["User-Name"]))
+        plmn = _plmn(avps["Visited-PLMN-Id"])
+        eutran = _group(avps, "Requested-EUTRAN-Authentication-Info")
+        utran = _group(avps, "Requested-UTRAN-GERAN-Authentication-Info")
         if eutran is None and utran is None:
             raise DiameterError(ResultCode.MISSING_AVP, "no Requested-EUTRAN- or -UTRAN-GERAN-Authentication-Info",
                                 [D.build("Requested-EUTRAN-Authentication-Info", [])])
@@ -102,7 +105,7 @@ class S6aHandlers:
         except (auc.AucError, KeyUnavailable) as err:
             log.error("AIR for IMSI %s: no vectors (%s)", imsi, type(err).__name__)
             return self._reject(req, ctx, S6aReject(S6aResult.AUTHENTICATION_DATA_UNAVAILABLE, "no vectors"))
-        return answer(req, ctx.node.identity, SUCCESS, [*APPLICATION_AVPS, *_supported_features(req),
+        return answer(req, ctx.node.identity, SUCCESS, [*APPLICATION_AVPS, *_supported_features(features),
                                                         D.build("Authentication-Info", _auth_info(vectors))])
 
     def _count(self, group: Any) -> int:
@@ -112,31 +115,38 @@ class S6aHandlers:
 
     # --- ULR ------------------------------------------------------------------------------------------
     async def ulr(self, req: Message, ctx: RequestContext) -> Message:
-        imsi = str(req["User-Name"])
-        flags = UlrFlags(int(req["ULR-Flags"]))
-        origin_host, origin_realm = str(req["Origin-Host"]), str(req["Origin-Realm"])
+        """The checks, the serving-node write and the profile read are one batched transaction
+        (`registration.ServingUpdates`); the Subscription-Data is encoded once per stored profile version."""
+        avps, features = _pick(req, _ULR_AVPS)
+        imsi = str(D.value(avps["User-Name"]))
+        flags = int(D.value(avps["ULR-Flags"]))  # a plain int: IntFlag arithmetic costs on every ULR
+        origin_host, origin_realm = str(D.value(avps["Origin-Host"])), str(D.value(avps["Origin-Realm"]))
+        node: NodeKind = "mme" if flags & _S6A_S6D_INDICATOR else "sgsn"
+        update = ServingUpdate(imsi, node, origin_host, origin_realm, ctx.peer.name, int(D.value(avps["RAT-Type"])),
+                               _plmn(avps["Visited-PLMN-Id"]))
         try:
-            sub = await self.profiles.get(imsi)
-            self._check_registration(sub, int(req["RAT-Type"]))
-            await self._check_roaming(sub, _plmn(req))
-            node: NodeKind = "mme" if flags & UlrFlags.S6A_S6D_INDICATOR else "sgsn"
-            reg = await self.worker.submit(self.serving, ServingUpdate(imsi, node, origin_host, origin_realm,
-                                                                       ctx.peer.name))
+            reg = await self.worker.submit(self.serving, update)
         except S6aReject as err:
             return self._reject(req, ctx, err)
         except NotFound:
             return self._reject(req, ctx, S6aReject(S6aResult.USER_UNKNOWN, "unknown IMSI"))
-        sub = await self.profiles.fresh(sub, reg.profile_updated_at)
         previous = reg.previous
         if previous is not None and previous.host.lower() != origin_host.lower():
             kind = (CancellationType.INITIAL_ATTACH_PROCEDURE if flags & UlrFlags.INITIAL_ATTACH
                     else CancellationType.MME_UPDATE_PROCEDURE if node == "mme"
                     else CancellationType.SGSN_UPDATE_PROCEDURE)
             self.notifier.cancel_old_node(imsi, previous, kind, s6a=node == "mme")
-        avps = [*APPLICATION_AVPS, *_supported_features(req), D.build("ULA-Flags", int(UlaFlags.SEPARATION_INDICATION))]
-        if not flags & UlrFlags.SKIP_SUBSCRIBER_DATA:
-            avps.append(D.build("Subscription-Data", subscription_data(sub)))
-        return answer(req, ctx.node.identity, SUCCESS, avps)
+        body = [*APPLICATION_AVPS, *_supported_features(features), _ULA_FLAGS]
+        if not flags & _SKIP_SUBSCRIBER_DATA:
+            body.append(reg.profile.subscription_data())
+        return answer(req, ctx.node.identity, SUCCESS, body)
+
+    def _admit(self, sub: Subscriber, update: ServingUpdate) -> None:
+        """Inside the ULR's transaction, before anything is written (raises `S6aReject`)."""
+        assert update.rat_type is not None and update.plmn is not None
+        self._check_registration(sub, update.rat_type)
+        if not self.roaming.allowed(sub, update.plmn):
+            raise S6aReject(S6aResult.ROAMING_NOT_ALLOWED, f"roaming in {plmn_digits(update.plmn)} not allowed")
 
     def _check_registration(self, sub: Subscriber, rat_type: int) -> None:
         if not sub.enabled:
@@ -148,8 +158,7 @@ class S6aHandlers:
             raise S6aReject(S6aResult.UNKNOWN_EPS_SUBSCRIPTION, "no APN subscribed")
 
     async def _check_roaming(self, sub: Subscriber, plmn: bytes) -> None:
-        if self.roaming.is_home(plmn_digits(plmn)):
-            return
+        """The AIR's roaming check (off the loop: the rules may have to be loaded)."""
         allowed = await asyncio.get_running_loop().run_in_executor(None, self.roaming.allowed, sub, plmn)
         if not allowed:
             raise S6aReject(S6aResult.ROAMING_NOT_ALLOWED, f"roaming in {plmn_digits(plmn)} not allowed")
@@ -195,8 +204,36 @@ def _purge(store: Store, imsi: str, host: str, node: NodeKind) -> bool:
     return store.purge(imsi, host, node=node)
 
 
-def _plmn(req: Message) -> bytes:
-    plmn = bytes(req["Visited-PLMN-Id"])
+_FEATURES = "Supported-Features"
+_AIR_AVPS = {D.avp(n).key: n for n in ("User-Name", "Visited-PLMN-Id", "Requested-EUTRAN-Authentication-Info",
+                                       "Requested-UTRAN-GERAN-Authentication-Info", _FEATURES)}
+_ULR_AVPS = {D.avp(n).key: n for n in ("User-Name", "ULR-Flags", "Origin-Host", "Origin-Realm", "RAT-Type",
+                                       "Visited-PLMN-Id", _FEATURES)}
+
+
+def _pick(req: Message, wanted: dict[tuple[int, int], str]) -> tuple[dict[str, Avp], list[Avp]]:
+    """The first AVP of each wanted name and every Supported-Features, in one pass over the request
+    (``req.get(name)`` walks the AVPs once per name). The CCF check has already run: mandatory ones are there."""
+    first: dict[str, Avp] = {}
+    features: list[Avp] = []
+    for avp in req.avps:
+        name = wanted.get((avp.code, avp.vendor))
+        if name is None:
+            continue
+        if name == _FEATURES:
+            features.append(avp)
+        elif name not in first:
+            first[name] = avp
+    return first, features
+
+
+def _group(avps: dict[str, Avp], name: str) -> Any:
+    avp = avps.get(name)
+    return D.value(avp) if avp is not None else None
+
+
+def _plmn(avp: Avp) -> bytes:
+    plmn = bytes(D.value(avp))
     try:
         plmn_digits(plmn)
     except ValueError:
@@ -224,9 +261,9 @@ def _auth_info(v: Vectors) -> list[tuple[str, Any]]:
     return [("E-UTRAN-Vector", eutran or None), ("UTRAN-Vector", utran or None)]
 
 
-def _supported_features(req: Message) -> list[Avp]:
+def _supported_features(received: list[Avp]) -> list[Avp]:
     """Echo Feature-List-ID 1 of the requester's Supported-Features, ANDed with what we implement (§7.3.10)."""
-    for group in req.find_all(*D.avp("Supported-Features").key):
+    for group in received:
         values = D.value(group)
         if values.get("Vendor-Id") == VENDOR and values.get("Feature-List-ID") == 1:
             ours = int(values["Feature-List"]) & SUPPORTED_FEATURES_S6A

@@ -9,6 +9,7 @@ from sigcore.config import Config
 from sigcore.diameter.aio import Node
 from sigcore.hss.auth import AuthService
 from sigcore.hss.batch import BatchWorker
+from sigcore.hss.checkpoint import WalCheckpointer
 from sigcore.hss.notify import HssNotifier
 from sigcore.hss.registration import ProfileCache
 from sigcore.hss.roaming import RoamingPolicyCheck
@@ -24,13 +25,18 @@ class Hss:
     worker: BatchWorker
     handlers: S6aHandlers
     notifier: HssNotifier
+    checkpointer: WalCheckpointer | None = None
 
     async def start(self) -> None:
         self.worker.start()
+        if self.checkpointer is not None:
+            self.checkpointer.start()
 
     async def stop(self) -> None:
         await self.notifier.close()
         await self.worker.stop()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
 
 
 def build_hss(node: Node, store: Store, cfg: Config) -> Hss:
@@ -42,7 +48,7 @@ def build_hss(node: Node, store: Store, cfg: Config) -> Hss:
     auth = AuthService(store, worker, cfg.hss.ind_bits)
     handlers = S6aHandlers(store, worker, auth, profiles, roaming, notifier, cfg.hss.max_vectors)
     handlers.register(node)
-    return Hss(store, worker, handlers, notifier)
+    return Hss(store, worker, handlers, notifier, WalCheckpointer(store))
 
 
 def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:

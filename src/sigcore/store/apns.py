@@ -32,6 +32,13 @@ DEFAULT_APN_QOS: Mapping[str, Any] = {
 """The profile `ensure_apn` creates: best effort (QCI 9), ARP 8, no pre-emption, pre-emptable."""
 
 _APN_BY_NAME = select(t.apn_profiles).where(t.apn_profiles.c.name == bindparam("name"))
+_SUBSCRIBERS = t.subscribers.c
+_BUMP_USERS = (
+    update(t.subscribers)
+    .where((_SUBSCRIBERS.default_apn_id == bindparam("apn")) | _SUBSCRIBERS.id.in_(
+        select(t.subscriber_apns.c.subscriber_id).where(t.subscriber_apns.c.apn_id == bindparam("apn"))))
+    .values(profile_version=_SUBSCRIBERS.profile_version + 1)
+)
 _APN_USERS = select(func.count()).select_from(t.subscriber_apns).where(t.subscriber_apns.c.apn_id == bindparam("id"))
 
 
@@ -105,11 +112,14 @@ class ApnRepository(StoreBase):
             return [apn_from_row(row) for row in rows]
 
     def update_apn(self, name: str, **changes: Any) -> ApnProfile:
+        """Change a profile; every subscriber listing it gets a new ``profile_version`` in the same
+        transaction, so an HSS holding their Subscription-Data (in any process) rebuilds it."""
         values = apn_columns(changes)
         with self.writing() as conn:
             profile = self._apn(conn, name)
             if values:
                 conn.execute(update(t.apn_profiles).where(t.apn_profiles.c.id == profile.id), values)
+                conn.execute(_BUMP_USERS, {"apn": profile.id})
             return self._apn(conn, name)
 
     def delete_apn(self, name: str) -> None:

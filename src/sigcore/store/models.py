@@ -90,6 +90,11 @@ class SubscriberRow(Base):
     tau_timer: Mapped[int | None] = mapped_column(Integer, doc="Subscribed-Periodic-RAU-TAU-Timer, s")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    profile_version: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default=text("0"),
+        doc="bumped by every change of what the MME receives (profile, APN list, an APN profile): the ULR's "
+            "Subscription-Data cache key",
+    )
 
     __table_args__ = (
         Index(

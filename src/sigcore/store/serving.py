@@ -41,12 +41,13 @@ _RULES = select(t.roaming_rules, t.subscribers.c.imsi).outerjoin(
 )
 
 
-def _node(m: Any, node: Node) -> ServingNode | None:
-    host = m[f"{node}_host"]
+def serving_node(row: Any, node: Node) -> ServingNode | None:
+    """The MME (or SGSN) of a serving_state row (a Row or a `RawStatement` row), None if there is none."""
+    host = getattr(row, f"{node}_host")
     if host is None:
         return None
-    return ServingNode(host, m[f"{node}_realm"], m[f"{node}_peer"], as_utc(m[f"{node}_updated_at"]),
-                       bool(m[f"{node}_purged"]))
+    return ServingNode(host, getattr(row, f"{node}_realm"), getattr(row, f"{node}_peer"),
+                       as_utc(getattr(row, f"{node}_updated_at")), bool(getattr(row, f"{node}_purged")))
 
 
 class ServingRepository(AucRepository):
@@ -55,7 +56,7 @@ class ServingRepository(AucRepository):
             row = conn.execute(_SERVING, {"imsi": imsi}).first()
         if row is None:
             raise NotFound(f"no subscriber with IMSI {imsi}")
-        return ServingState(_node(row._mapping, "mme"), _node(row._mapping, "sgsn"))
+        return ServingState(serving_node(row, "mme"), serving_node(row, "sgsn"))
 
     def update_serving_mme(self, imsi: str, host: str, realm: str | None, peer: str | None) -> ServingNode | None:
         """Record the MME of a ULR; returns the MME it replaces (the target of a CLR when hosts differ)."""
@@ -88,7 +89,7 @@ class ServingRepository(AucRepository):
                 raise NotFound(f"no subscriber with IMSI {imsi}")
             params = {"sid": row.subscriber_id, "host": host, "realm": realm, "peer": peer, "now": utc_now()}
             conn.execute(_SET_NODE[node], params)
-            return _node(row._mapping, node)
+            return serving_node(row, node)
 
     # -- roaming rules --------------------------------------------------------------------------------
 

@@ -27,11 +27,13 @@ from .vectors import (
     c3_kc,
     eutran_vector,
     eutran_vectors,
+    eutran_vectors_of,
     geran_triplet,
     ims_aka_vector,
     new_rand,
     utran_vector,
     utran_vectors,
+    utran_vectors_of,
 )
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "derive_opc",
     "eutran_vector",
     "eutran_vectors",
+    "eutran_vectors_of",
     "geran_triplet",
     "hmac_sha256",
     "ims_aka_vector",
@@ -65,4 +68,5 @@ __all__ = [
     "split_sqn",
     "utran_vector",
     "utran_vectors",
+    "utran_vectors_of",
 ]

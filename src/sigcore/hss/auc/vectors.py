@@ -110,8 +110,13 @@ def eutran_vector(k: bytes, opc: bytes, amf: bytes, sqn: int, plmn: bytes, rand:
 
 def eutran_vectors(k: bytes, opc: bytes, amf: bytes, sqns: Iterable[int], plmn: bytes) -> list[EutranVector]:
     """One E-UTRAN vector per SQN (in order), sharing one AES key schedule, as an AIR for N vectors needs."""
+    return eutran_vectors_of(Milenage(k, opc), amf, sqns, plmn)
+
+
+def eutran_vectors_of(milenage: Milenage, amf: bytes, sqns: Iterable[int], plmn: bytes) -> list[EutranVector]:
+    """`eutran_vectors` with the subscriber's `Milenage` built once and kept (the HSS caches it per key)."""
     _check_plmn(plmn)
-    milenage, amf_value = Milenage(k, opc), _amf_value(amf, True)
+    amf_value = _amf_value(amf, True)
     return [_eutran(milenage, amf_value, sqn, plmn, new_rand()) for sqn in sqns]
 
 
@@ -122,7 +127,12 @@ def utran_vector(k: bytes, opc: bytes, amf: bytes, sqn: int, rand: bytes | None 
 
 def utran_vectors(k: bytes, opc: bytes, amf: bytes, sqns: Iterable[int]) -> list[UtranVector]:
     """One UMTS quintuplet per SQN (in order), sharing one AES key schedule."""
-    milenage, amf_value = Milenage(k, opc), _amf_value(amf, False)
+    return utran_vectors_of(Milenage(k, opc), amf, sqns)
+
+
+def utran_vectors_of(milenage: Milenage, amf: bytes, sqns: Iterable[int]) -> list[UtranVector]:
+    """`utran_vectors` with a kept `Milenage`."""
+    amf_value = _amf_value(amf, False)
     return [_utran(milenage, amf_value, sqn, new_rand()) for sqn in sqns]
 
 

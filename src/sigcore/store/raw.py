@@ -1,0 +1,167 @@
+"""Hot statements run on the DB-API cursor of a SQLAlchemy connection, inside its transaction.
+
+At thousands of requests a second SQLAlchemy's per-execution machinery (parameter construction, result
+set-up, row objects) costs several times the statement itself on SQLite, and a large share on a server
+database. `RawStatement` keeps the statement as SQLAlchemy Core (so the SQL stays portable and typed) but
+compiles it once per dialect and runs the compiled string on the driver's cursor: the same transaction,
+the same types. Values pass through the column types' bind and result processors, so a datetime written
+here reads back through SQLAlchemy unchanged, and SQLite's 0/1 come back as booleans.
+
+An expanding IN parameter (``bindparam("imsis", expanding=True)``) is padded to the next power of two
+with repeats of its last value (``IN`` does not care), so a statement has at most a dozen compiled forms.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+Processor = Callable[[Any], Any]
+
+
+_PARAMETER = object()  # in a plan: the value comes from the caller's parameters
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    positional: bool  # qmark/format paramstyles take a tuple in `plan` order, the others a dict
+    plan: tuple[tuple[str, Any, Processor | None], ...]  # (name, fixed value or _PARAMETER, bind processor)
+    results: tuple[tuple[int, Processor], ...]  # result processors by column index
+    row: Any  # the namedtuple type of a row (None for DML)
+
+    def values(self, params: Mapping[str, Any]) -> Any:
+        """The driver's parameters: the caller's (or the statement's own literals), bind-processed."""
+        out = []
+        for name, fixed, process in self.plan:
+            value = params[name] if fixed is _PARAMETER else fixed
+            out.append(value if process is None else process(value))
+        if self.positional:
+            return tuple(out)
+        return {name: value for (name, _, _), value in zip(self.plan, out, strict=True)}
+
+
+def _compiled(statement: ClauseElement, dialect: Dialect | None = None) -> SQLCompiler:
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    return compiled
+
+
+def _cursor(conn: Connection) -> Any:
+    """A DB-API cursor in `conn`'s transaction. SQLAlchemy begins its transaction on its own first
+    execution; a connection used only through raw cursors would otherwise "commit" nothing and roll the
+    driver's implicit transaction back when it returns to the pool."""
+    if not conn.in_transaction():
+        conn.begin()
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+def _bucket(n: int) -> int:
+    return 1 << max(0, n - 1).bit_length()
+
+
+class RawStatement:
+    """One fixed statement; `rows(conn, params)` for a SELECT, `rowcount(conn, rows)` for DML (executemany)."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._compiled: dict[tuple[str, tuple[int, ...]], _Compiled] = {}
+        self._expanding = tuple(sorted(b.key for b in _compiled(statement).binds.values() if b.expanding))
+
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """The result rows as named tuples (column keys as field names)."""
+        compiled, flat = self._prepare(conn.dialect, params)
+        cursor = _cursor(conn)
+        try:
+            cursor.execute(compiled.sql, compiled.values(flat))
+            fetched = cursor.fetchall()
+        finally:
+            cursor.close()
+        make, results = compiled.row._make, compiled.results
+        if not results:
+            return [make(r) for r in fetched]
+        out = []
+        for r in fetched:
+            row = list(r)
+            for index, process in results:
+                row[index] = process(row[index])
+            out.append(make(row))
+        return out
+
+    def rowcount(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Execute once per parameter set (one executemany); the rows matched in total.
+
+        Only meaningful where the driver sums executemany row counts (``supports_sane_multi_rowcount``:
+        sqlite3, psycopg, PyMySQL); callers check that, as `sigcore.hss.batch.check_all_updated` does.
+        Every parameter set must have the same IN-list sizes (DML here has no IN lists)."""
+        if not rows:
+            return 0
+        compiled, first = self._prepare(conn.dialect, rows[0])
+        cursor = _cursor(conn)
+        try:
+            if len(rows) == 1:
+                cursor.execute(compiled.sql, compiled.values(first))
+            else:
+                values = compiled.values
+                cursor.executemany(compiled.sql, [values(first), *(values(r) for r in rows[1:])])
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    # --- compilation -----------------------------------------------------------------------------------
+    def _prepare(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[_Compiled, Mapping[str, Any]]:
+        """The compiled form for these parameters' IN-list sizes, and the parameters with the lists spread
+        out (``imsis_1``, ``imsis_2``, … as SQLAlchemy names them)."""
+        if not self._expanding:
+            compiled = self._compiled.get((dialect.name, ()))
+            if compiled is None:
+                compiled = self._compiled[(dialect.name, ())] = self._compile(dialect, params)
+            return compiled, params
+        padded = dict(params)
+        for name in self._expanding:
+            values = list(params[name])
+            if not values:
+                raise ValueError(f"{name}: an expanding IN parameter needs at least one value")
+            padded[name] = values + [values[-1]] * (_bucket(len(values)) - len(values))
+        sizes = tuple(len(padded[name]) for name in self._expanding)
+        compiled = self._compiled.get((dialect.name, sizes))
+        if compiled is None:
+            compiled = self._compiled[(dialect.name, sizes)] = self._compile(dialect, padded)
+        flat = {name: value for name, value in padded.items() if name not in self._expanding}
+        for name in self._expanding:
+            flat.update({f"{name}_{i}": item for i, item in enumerate(padded[name], 1)})
+        return compiled, flat
+
+    def _compile(self, dialect: Dialect, padded: Mapping[str, Any]) -> _Compiled:
+        compiled = _compiled(self.statement, dialect)
+        expanded = compiled.construct_expanded_state(dict(padded))
+        processors: dict[str, Processor | None] = {}
+        fixed: dict[str, Any] = {}
+        for name, bind in compiled.binds.items():
+            if name not in padded and not bind.required:
+                fixed[name] = bind.effective_value
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if bind.expanding:
+                processors.update({f"{name}_{i}": process for i in range(1, len(padded[name]) + 1)})
+            else:
+                processors[name] = process
+        positional = bool(compiled.positional)
+        names = expanded.positiontup if positional else list(expanded.parameters)
+        plan = tuple((n, fixed.get(n, _PARAMETER), processors.get(n)) for n in names or ())
+        row: Any = None
+        results = []
+        columns = getattr(self.statement, "selected_columns", None)
+        if columns is not None:
+            row = namedtuple("RawRow", [c.key for c in columns])  # type: ignore[misc,no-redef]
+            for index, column in enumerate(columns):
+                process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+                if process is not None:
+                    results.append((index, process))
+        return _Compiled(expanded.statement, positional, plan, tuple(results), row)
