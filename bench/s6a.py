@@ -10,12 +10,15 @@ PostgreSQL URL given) with SUBSCRIBERS subscribers, then for AIR and for ULR:
 The clients are sigcore's codec on raw asyncio sockets with pre-encoded requests (only the hop-by-hop and
 end-to-end ids are patched), so they cost little; on a small machine they still share the CPU with the
 server, which the report prints (server CPU seconds per request, from /proc). `--profile FILE` runs the
-server under cProfile and prints its top functions at the end: what limits the rate.
+server under cProfile and prints its top functions at the end; `--py-spy DIR` samples the running server
+with py-spy during each full-load window only (no start-up, no warm-up, little overhead) and prints the
+functions with the most samples, own and inclusive: what limits the rate.
 
 Usage: .venv/bin/python bench/s6a.py [--seconds 5] [--clients 2] [--window 64] [--subscribers 2000]
                                      [--database-url postgresql://...] [--profile /tmp/s6a.prof]
                                      [--metrics on|off|both] [--rounds 3] [--redis-url redis://...]
-                                     [--kinds air ulr] [--no-half]
+                                     [--kinds air ulr] [--no-half] [--warmup 2]
+                                     [--py-spy /tmp/s6a-spy]
 
 `--metrics both` measures the cost of metrics: servers with metrics off and on alternate (so the load of
 a shared machine hits both alike), and the median full-load rates are compared at the end.
@@ -164,10 +167,14 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
         print(f"metrics {'on' if metrics else 'off'}" + (" (Redis flush)" if metrics and args.redis_url else ""))
         print(f"{'':4} {'load':>10} {'rate/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'server CPU/req':>15}")
         for kind in args.kinds:
-            load(port, kind, args.clients, 4, 1.0, args.subscribers, None)  # warm-up: caches, connections
+            # warm-up: connections, and the caches (keys, profiles) for most subscribers: steady state
+            load(port, kind, args.clients, args.window, args.warmup, args.subscribers, None)
+            spy = start_py_spy(args.py_spy, server.pid, kind, args.seconds) if args.py_spy else None
             cpu0 = cpu_seconds(server.pid)
             rate, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers, None)
             cpu = (cpu_seconds(server.pid) - cpu0) / max(1, rate * args.seconds)
+            if spy is not None:
+                spy.wait(60)
             rates[kind] = (rate, cpu)
             print(f"{kind:4} {'full':>10} {rate:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d} "
                   f"{cpu * 1e6:12.0f} us")
@@ -179,6 +186,47 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
         server.send_signal(signal.SIGINT)
         server.wait(60)
     return rates
+
+
+def start_py_spy(directory: str, pid: int, kind: str, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy sampling `pid` for `seconds` into DIRECTORY/KIND.txt (collapsed stacks, one per line)."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
+                             "--rate", "250", "--format", "raw", "--nonblocking", "--output",
+                             str(Path(directory) / f"{kind}.txt")], stdout=subprocess.DEVNULL)
+
+
+def summarise_py_spy(path: Path, top: int = 15) -> None:
+    """The functions with most samples in a py-spy raw file: own (the leaf frame) and inclusive."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        total += n
+        frames = [_frame_name(f) for f in stack.split(";")]
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        roots = [i for i, f in enumerate(frames) if f in _DISPATCH_ROOTS]
+        for frame in set(frames[roots[-1]:] if roots else frames):  # what the loop or a thread ran, not main()
+            inclusive[frame] = inclusive.get(frame, 0) + n
+    print(f"\n{path.stem}: {total} samples of the server during full load")
+    for title, table in (("own", own), ("inclusive", inclusive)):
+        print(f"  by {title} samples:")
+        for name, n in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"    {100 * n / max(1, total):5.1f} %  {name}")
+
+
+_DISPATCH_ROOTS = frozenset({"events.py:Handle._run", "thread.py:_worker", "base_events.py:BaseEventLoop._run_once"})
+
+
+def _frame_name(frame: str) -> str:
+    """``function (path/module.py:123)`` -> ``module.py:function``: one entry per function, not per line."""
+    function, _, where = frame.partition(" (")
+    return f"{where.rstrip(')').rsplit(':', 1)[0].rsplit('/', 1)[-1]}:{function}"
 
 
 def compare_metrics(runs: list[tuple[bool, dict[str, tuple[float, float]]]], kinds: list[str]) -> None:
@@ -210,6 +258,9 @@ def main() -> None:
     ap.add_argument("--redis-url", default=None, help="with metrics on: flush the counters to this Redis")
     ap.add_argument("--kinds", nargs="+", choices=("air", "ulr"), default=["air", "ulr"])
     ap.add_argument("--no-half", action="store_true", help="skip the half-rate latency runs")
+    ap.add_argument("--warmup", type=float, default=2.0, help="seconds of full load before each measured kind")
+    ap.add_argument("--py-spy", default=None, metavar="DIR",
+                    help="sample the server with py-spy during each full-load window; raw stacks to DIR/KIND.txt")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="sigcore-bench-"))
@@ -226,6 +277,9 @@ def main() -> None:
     if args.profile:
         print(f"\nserver profile ({args.profile}), top 25 by own time:")
         pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
+    if args.py_spy:
+        for kind in args.kinds:
+            summarise_py_spy(Path(args.py_spy) / f"{kind}.txt")
 
 
 if __name__ == "__main__":
