@@ -18,6 +18,7 @@ from sigcore.hss.auth import VectorRequest
 from sigcore.hss.cx import CxService
 from sigcore.hss.ims.codes import AssignmentType, CxCommand, CxResult
 from sigcore.hss.ims.wire import first_values, need
+from sigcore.store import ims as ims_store
 from sigcore.store.ims import Ifc, ImsStore, RegState, ShSubscription
 from sigcore.store.ims_models import impus, links
 from sigcore.toolkit import plmn
@@ -161,3 +162,21 @@ def _state(cx: CxService, uri: str) -> RegState:
     found = cx.ims.get_impu(uri)
     assert found is not None
     return found.reg_state
+
+
+async def test_a_write_drops_only_the_read_ahead_views_it_touched(cx: CxService,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch reads every view with one query; alice's registration makes alice's later request in the
+    batch read again (it must see the write), while bob's requests keep the view read ahead."""
+    own_reads: list[str] = []
+    per_request = ims_store._raw_rows
+    monkeypatch.setattr(ims_store, "_raw_rows", lambda conn, statement, params: (
+        own_reads.append(params["uri"]), per_request(conn, statement, params))[1])
+    alice, bob = ALICE[1][0], BOB[1][0]
+    lir = _req(CxCommand.LIR, ("Public-Identity", bob))
+    answers = await asyncio.gather(
+        cx.on_lir(lir, CTX), sar(cx, alice, AssignmentType.REGISTRATION, ALICE[0]), cx.on_lir(lir, CTX),
+        sar(cx, alice, AssignmentType.UNREGISTERED_USER, server="sip:other.localdomain:6060"))
+    assert [result_of(a) for a in answers] == [CxResult.IDENTITY_NOT_REGISTERED, 2001,
+                                               CxResult.IDENTITY_NOT_REGISTERED, CxResult.IDENTITY_ALREADY_REGISTERED]
+    assert own_reads == [alice]  # only the request after the write that touched it reads again

@@ -6,8 +6,8 @@ needs work that must not hold the database lock (computing AKA vectors on SQNs t
 first), an `AfterCommit` that the worker runs once the batch has committed. A MAR for AKA returns
 `NeedsSqns`: the SQNs of every such MAR in the batch are then reserved by one call of S6a's
 `SqnReservation` (one locked read and one compare-and-set write for the whole batch, the same rule and
-the same rows as an AIR). On a server database the registration views of a batch's requests are read
-ahead with one query (`ImsStore.prefetch_views`; any write drops them). A refusal (`CxError`) or a
+the same rows as an AIR). The registration views of a batch's requests are read ahead with one query
+(`ImsStore.prefetch_views`; a write drops those of the identities it changed). A refusal (`CxError`) or a
 malformed request (`DiameterError`) fails that item only; a database error fails the batch, and nothing
 of it was handed out.
 """
@@ -76,13 +76,11 @@ class CxBatch(BatchKind[CxItem, Any]):
 
     def __init__(self, reservation: SqnReservation, ims: ImsStore | None = None) -> None:
         self.reservation = reservation
-        # Reading ahead saves a round trip per request on a server database; SQLite is in-process and its
-        # per-request read on the raw cursor is cheaper than one SQLAlchemy query with an IN list.
-        self.ims = ims if ims is not None and ims.store.engine.dialect.name != "sqlite" else None
+        self.ims = ims  # None: no read-ahead, every request reads its own view
 
     def run(self, conn: Connection, items: Sequence[CxItem]) -> list[Any]:
-        uris = [i.uri for i in items if i.uri]
-        if self.ims is not None and len(uris) >= PREFETCH_MIN:
+        uris = [i.uri for i in items if i.uri] if self.ims is not None and len(items) >= PREFETCH_MIN else []
+        if uris and self.ims is not None:
             self.ims.prefetch_views(conn, uris)
         out: list[Any] = []
         try:
