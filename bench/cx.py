@@ -15,8 +15,11 @@ server's CPU per request and the load average. The clients send pre-encoded requ
 and end-to-end ids are patched), so they cost little, but they share the CPU with the server.
 `--profile FILE` runs the server under cProfile and prints its top functions: what limits the rate.
 
+Before the rounds each kind runs WARMUP seconds at the full window: the SAR warm-up registers every user
+(a first registration writes and asks Sh for subscribers), so the measured SARs are re-registrations.
+
 Usage: .venv/bin/python bench/cx.py [--seconds 3] [--rounds 3] [--clients 2] [--window 64] [--users 1000]
-                                    [--database-url postgresql://...] [--profile /tmp/cx.prof]
+                                    [--warmup 2] [--database-url postgresql://...] [--profile /tmp/cx.prof]
 """
 
 from __future__ import annotations
@@ -165,6 +168,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--window", type=int, default=64)
     ap.add_argument("--users", type=int, default=1000)
+    ap.add_argument("--warmup", type=float, default=2.0, help="seconds of full load per kind before the rounds")
     ap.add_argument("--kinds", default="mar,sar,air")
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--profile", default=None, help="run the server under cProfile, write the stats here")
@@ -182,7 +186,7 @@ def main() -> None:
     best: dict[str, tuple[float, list[float], int, float]] = {}
     try:
         for kind in kinds:  # warm-up: caches, connections; the SAR warm-up registers every user
-            load(port, kind, args.clients, 4, 1.0, args.users)
+            load(port, kind, args.clients, args.window, args.warmup, args.users)
         for _ in range(args.rounds):
             for kind in kinds:
                 cpu0 = cpu_seconds(server.pid)
