@@ -91,8 +91,9 @@ class Registered:
     profile: Profile
 
 
-Admission = Callable[[Subscriber, ServingUpdate], None]
-"""Raises (e.g. an S6a rejection) to refuse a registration; then nothing is written for it."""
+Admission = Callable[[Connection, Subscriber, ServingUpdate], None]
+"""Raises (e.g. an S6a rejection) to refuse a registration; then nothing is written for it. Reads it needs
+go through the connection given (the batch's transaction), never a connection of its own."""
 
 
 class ServingUpdates(BatchKind[ServingUpdate, Registered]):
@@ -116,7 +117,7 @@ class ServingUpdates(BatchKind[ServingUpdate, Registered]):
             profile = self.profiles.versioned(conn, item.imsi, (row.subscriber_id, row.profile_version))
             if self.admit is not None:
                 try:
-                    self.admit(profile.subscriber, item)
+                    self.admit(conn, profile.subscriber, item)
                 except Exception as err:  # this registration is refused; the others go on
                     out.append(err)
                     continue

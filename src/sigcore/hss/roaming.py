@@ -42,22 +42,24 @@ class RoamingPolicyCheck:
     def is_home(self, plmn: str) -> bool:
         return plmn in self.home_plmns
 
-    def allowed(self, subscriber: Subscriber, visited_plmn_id: bytes) -> bool:
+    def allowed(self, subscriber: Subscriber, visited_plmn_id: bytes,
+                load_rules: Callable[[], list[RoamingRule]] | None = None) -> bool:
         """Home PLMN: always. Otherwise by the subscriber's roaming policy; `rules` looks the PLMN up
-        (subscriber rule, then global rule) and denies a PLMN no rule mentions."""
+        (subscriber rule, then global rule) and denies a PLMN no rule mentions. `load_rules` replaces the
+        loader given at construction for this call (the ULR reads them in its own transaction)."""
         plmn = plmn_digits(visited_plmn_id)
         if self.is_home(plmn):
             return True
         if subscriber.roaming_policy is RoamingPolicy.ALLOW_ALL:
-            return self._rule(subscriber.imsi, plmn) is not False  # an explicit deny still wins
+            return self._rule(subscriber.imsi, plmn, load_rules) is not False  # an explicit deny still wins
         if subscriber.roaming_policy is RoamingPolicy.HOME_ONLY:
             return False
-        return self._rule(subscriber.imsi, plmn) is True
+        return self._rule(subscriber.imsi, plmn, load_rules) is True
 
-    def _rule(self, imsi: str, plmn: str) -> bool | None:
+    def _rule(self, imsi: str, plmn: str, load_rules: Callable[[], list[RoamingRule]] | None) -> bool | None:
         now = time.monotonic()
         if now - self._loaded_at > self._ttl:
-            self._rules = {(r.imsi, r.plmn): r.allowed for r in self._load_rules()}
+            self._rules = {(r.imsi, r.plmn): r.allowed for r in (load_rules or self._load_rules)()}
             self._loaded_at = now
         own = self._rules.get((imsi, plmn))
         return own if own is not None else self._rules.get((None, plmn))

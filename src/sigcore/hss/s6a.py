@@ -12,6 +12,8 @@ import asyncio
 import logging
 from typing import Any
 
+from sqlalchemy import Connection
+
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.aio import Node, RequestContext
 from sigcore.diameter.answers import answer
@@ -141,11 +143,11 @@ class S6aHandlers:
             body.append(reg.profile.subscription_data())
         return answer(req, ctx.node.identity, SUCCESS, body)
 
-    def _admit(self, sub: Subscriber, update: ServingUpdate) -> None:
+    def _admit(self, conn: Connection, sub: Subscriber, update: ServingUpdate) -> None:
         """Inside the ULR's transaction, before anything is written (raises `S6aReject`)."""
         assert update.rat_type is not None and update.plmn is not None
         self._check_registration(sub, update.rat_type)
-        if not self.roaming.allowed(sub, update.plmn):
+        if not self.roaming.allowed(sub, update.plmn, lambda: self.store.roaming_rules_on(conn)):
             raise S6aReject(S6aResult.ROAMING_NOT_ALLOWED, f"roaming in {plmn_digits(update.plmn)} not allowed")
 
     def _check_registration(self, sub: Subscriber, rat_type: int) -> None:

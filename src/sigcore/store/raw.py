@@ -37,12 +37,24 @@ class _Compiled:
     results: tuple[tuple[int, Processor], ...]  # result processors by column index
     row: Any  # the namedtuple type of a row (None for DML)
 
-    def values(self, params: Mapping[str, Any]) -> Any:
-        """The driver's parameters: the caller's (or the statement's own literals), bind-processed."""
+    def values(self, params: Mapping[str, Any], done: dict[tuple[int, int], Any] | None = None) -> Any:
+        """The driver's parameters: the caller's (or the statement's own literals), bind-processed.
+
+        ``done`` remembers processed values by object identity across the rows of one executemany (whose
+        parameter sets keep those objects alive): a batch's one timestamp is formatted once, not per row."""
         out = []
         for name, fixed, process in self.plan:
             value = params[name] if fixed is _PARAMETER else fixed
-            out.append(value if process is None else process(value))
+            if process is None:
+                out.append(value)
+            elif done is None:
+                out.append(process(value))
+            else:
+                key = (id(process), id(value))
+                processed = done.get(key, _PARAMETER)
+                if processed is _PARAMETER:
+                    processed = done[key] = process(value)
+                out.append(processed)
         if self.positional:
             return tuple(out)
         return {name: value for (name, _, _), value in zip(self.plan, out, strict=True)}
@@ -110,7 +122,8 @@ class RawStatement:
                 cursor.execute(compiled.sql, compiled.values(first))
             else:
                 values = compiled.values
-                cursor.executemany(compiled.sql, [values(first), *(values(r) for r in rows[1:])])
+                done: dict[tuple[int, int], Any] = {}
+                cursor.executemany(compiled.sql, [values(first, done), *(values(r, done) for r in rows[1:])])
             return int(cursor.rowcount)
         finally:
             cursor.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from sigcore.store import tables as t
 from sigcore.store import validate as v
@@ -107,11 +107,16 @@ class ServingRepository(AucRepository):
         return RoamingRule(rid, plmn, bool(allowed), imsi)
 
     def list_roaming_rules(self, imsi: str | None = None) -> list[RoamingRule]:
+        with self.reading() as conn:
+            return self.roaming_rules_on(conn, imsi)
+
+    @staticmethod
+    def roaming_rules_on(conn: Connection, imsi: str | None = None) -> list[RoamingRule]:
+        """`list_roaming_rules` inside the caller's transaction (the ULR's batch)."""
         query = _RULES.order_by(t.roaming_rules.c.plmn, t.roaming_rules.c.id)
         if imsi is not None:
             query = query.where(t.subscribers.c.imsi == imsi)
-        with self.reading() as conn:
-            return [RoamingRule(r.id, r.plmn, bool(r.allowed), r.imsi) for r in conn.execute(query)]
+        return [RoamingRule(r.id, r.plmn, bool(r.allowed), r.imsi) for r in conn.execute(query)]
 
     def delete_roaming_rule(self, rule_id: int) -> None:
         with self.writing() as conn:
