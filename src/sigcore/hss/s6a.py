@@ -207,26 +207,18 @@ def _purge(store: Store, imsi: str, host: str, node: NodeKind) -> bool:
 
 
 _FEATURES = "Supported-Features"
-_AIR_AVPS = {D.avp(n).key: n for n in ("User-Name", "Visited-PLMN-Id", "Requested-EUTRAN-Authentication-Info",
-                                       "Requested-UTRAN-GERAN-Authentication-Info", _FEATURES)}
-_ULR_AVPS = {D.avp(n).key: n for n in ("User-Name", "ULR-Flags", "Origin-Host", "Origin-Realm", "RAT-Type",
-                                       "Visited-PLMN-Id", _FEATURES)}
+_AIR_AVPS = D.keys_of(("User-Name", "Visited-PLMN-Id", "Requested-EUTRAN-Authentication-Info",
+                       "Requested-UTRAN-GERAN-Authentication-Info", _FEATURES))
+_ULR_AVPS = D.keys_of(("User-Name", "ULR-Flags", "Origin-Host", "Origin-Realm", "RAT-Type", "Visited-PLMN-Id",
+                       _FEATURES))
+_REPEATED = (_FEATURES,)
 
 
 def _pick(req: Message, wanted: dict[tuple[int, int], str]) -> tuple[dict[str, Avp], list[Avp]]:
-    """The first AVP of each wanted name and every Supported-Features, in one pass over the request
-    (``req.get(name)`` walks the AVPs once per name). The CCF check has already run: mandatory ones are there."""
-    first: dict[str, Avp] = {}
-    features: list[Avp] = []
-    for avp in req.avps:
-        name = wanted.get((avp.code, avp.vendor))
-        if name is None:
-            continue
-        if name == _FEATURES:
-            features.append(avp)
-        elif name not in first:
-            first[name] = avp
-    return first, features
+    """The first AVP of each wanted name and every Supported-Features, in one pass over the request.
+    The CCF check has already run: mandatory ones are there."""
+    found = D.pick(req.avps, wanted, _REPEATED)
+    return found, found.pop(_FEATURES)
 
 
 def _group(avps: dict[str, Avp], name: str) -> Any:
