@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,15 +39,6 @@ class Hss:
             self.checkpointer.stop()
 
 
-async def settle_gc() -> None:
-    """`sigcore run` only: move everything alive at start-up (modules, the dictionary, SQLAlchemy's and
-    pydantic's structures) out of the cyclic garbage collector's reach. Without it each full collection
-    walked the whole heap on the event loop and stalled every request in flight for 150-350 ms: the p99 of
-    bench/s6a.py. Not in `Hss.start`: a test process starting many HSSs would pin each one's garbage."""
-    gc.collect()
-    gc.freeze()
-
-
 def build_hss(node: Node, store: Store, cfg: Config) -> Hss:
     """Wire the services and register the S6a handlers on `node` (call before ``node.start()``)."""
     worker = BatchWorker(store)
@@ -70,5 +60,4 @@ def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
     services["hss"] = hss.notifier
     services["hss_parts"] = hss
     services.setdefault("starters", []).append(hss.start)
-    services["starters"].append(settle_gc)
     services.setdefault("stoppers", []).append(hss.stop)
