@@ -69,17 +69,21 @@ def words_of(buf: bytes) -> Words:
     return words
 
 
-def checked_header(buf: bytes) -> None:
-    """Make the checks ``Message.decode`` makes on a whole message's header (5011, 5015)."""
+def checked_header(buf: bytes) -> tuple[int, int, int, int, int]:
+    """The header words of the whole message ``buf`` (version|length, flags|code, application, hop-by-hop,
+    end-to-end), after the checks ``Message.decode`` makes (5011, 5015). No Header tuple is built unless
+    an error answer needs one."""
     n = len(buf)
     if n < HEADER_LEN:
         raise DecodeError(ResultCode.INVALID_MESSAGE_LENGTH, f"{n} octets is shorter than a header", fatal=True)
-    version_len = _U32.unpack_from(buf)[0]
+    words = _HEADER.unpack_from(buf)
+    version_len = words[0]
     if version_len >> 24 != VERSION:
         raise DecodeError(ResultCode.UNSUPPORTED_VERSION, f"version {version_len >> 24}", header=peek_header(buf))
     if version_len & 0xFFFFFF != n or n & 3:
         raise DecodeError(ResultCode.INVALID_MESSAGE_LENGTH,
                           f"header says {version_len & 0xFFFFFF} octets, message has {n}", header=peek_header(buf))
+    return words
 
 
 def _failed_header(buf: bytes, off: int, end: int) -> Avp:
@@ -227,10 +231,8 @@ class Message:
     @classmethod
     def decode(cls, buf: bytes) -> Message:
         """Decode one whole message (exactly ``len(buf)`` bytes, as framed by the length field)."""
-        checked_header(buf)
+        _, flags_code, app_id, hop_by_hop, end_to_end = checked_header(buf)
         n = len(buf)
-        # The header's words straight into the message: a Header tuple is built only for an error answer.
-        _, flags_code, app_id, hop_by_hop, end_to_end = _HEADER.unpack_from(buf)
         try:
             avps = parse_avps(buf, HEADER_LEN, n)
         except DecodeError as err:
