@@ -3,7 +3,9 @@ failures elsewhere say nothing about sigcore."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from .freediameter import (
 )
 from .ports import LOOPBACK, free_tcp_port, free_tcp_ports, free_udp_port
 from .pydiameter_peer import APP_S6A, PyDiameterPeer, quiet_python_diameter_logs
-from .tshark import TsharkFactory, check_pcap, diameter_messages
+from .tshark import TsharkCapture, TsharkFactory, check_pcap, diameter_messages
 
 CER, DWR, DPR, AIR = 257, 280, 282, 318
 
@@ -121,6 +123,20 @@ def test_check_pcap_reports_a_malformed_diameter_message(tshark_capture: TsharkF
     problems = check_pcap(capture.pcap_path, [port])
     assert problems, "a corrupted AVP length must show up as malformed or as an expert warning"
     assert {problem.protocol for problem in problems} <= {"malformed", "diameter"}, problems
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("probe_port", [8805, 53, 40001])  # PFCP and DNS dissect the probe as malformed
+def test_check_pcap_ignores_the_captures_own_probes(tmp_path: Path, probe_port: int) -> None:
+    """The probes `TsharkCapture.start` sends go to a random UDP port; one that a Wireshark dissector owns
+    made a clean capture fail (seen in CI: 9 'Malformed Packet' frames, all probes)."""
+    if shutil.which("text2pcap") is None:
+        pytest.skip("text2pcap (wireshark-common) missing")
+    hexdump = tmp_path / "probe.txt"
+    hexdump.write_text("0000 " + " ".join(f"{b:02x}" for b in TsharkCapture.PROBE_PAYLOAD) + "\n")
+    pcap = tmp_path / "probe.pcap"
+    subprocess.run(["text2pcap", "-q", "-u", f"40000,{probe_port}", str(hexdump), str(pcap)], check=True)
+    assert check_pcap(pcap, [3868]) == []
 
 
 @pytest.mark.interop

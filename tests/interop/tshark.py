@@ -24,7 +24,10 @@ from .process import LoggedProcess
 
 BINARY = "tshark"
 FLAG_REQUEST, FLAG_PROXIABLE, FLAG_ERROR, FLAG_RETRANSMIT = 0x80, 0x40, 0x20, 0x10
-_PROBLEM_FILTER = "_ws.malformed || _ws.expert.severity >= warning"
+_PROBE_PAYLOAD = "sigcore interop capture probe"
+# The capture's own UDP probes (see TsharkCapture.start) are not Diameter: a probe whose random port is one a
+# Wireshark dissector owns (PFCP 8805, DNS 53...) is dissected as that protocol and reported malformed.
+_PROBLEM_FILTER = f'(_ws.malformed || _ws.expert.severity >= warning) && !(udp && frame contains "{_PROBE_PAYLOAD}")'
 # Keys of a dissected AVP that describe the AVP itself rather than carry its value.
 _AVP_STRUCTURE_KEYS = {"avp.code", "avp.flags", "avp.flags_tree", "avp.len", "avp.vendorId", "avp.pad", "avp"}
 
@@ -46,7 +49,7 @@ class TsharkCapture(LoggedProcess):
     the pcap as a few small UDP packets that are not Diameter.
     """
 
-    PROBE_PAYLOAD = b"sigcore interop capture probe"
+    PROBE_PAYLOAD = _PROBE_PAYLOAD.encode()
 
     def __init__(self, pcap_path: Path, bpf: str, interface: str = "lo") -> None:
         self.pcap_path = pcap_path
