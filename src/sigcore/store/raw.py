@@ -132,24 +132,22 @@ class RawStatement:
     def _prepare(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[_Compiled, Mapping[str, Any]]:
         """The compiled form for these parameters' IN-list sizes, and the parameters with the lists spread
         out (``imsis_1``, ``imsis_2``, … as SQLAlchemy names them)."""
-        if not self._expanding:
-            compiled = self._compiled.get((dialect.name, ()))
-            if compiled is None:
-                compiled = self._compiled[(dialect.name, ())] = self._compile(dialect, params)
-            return compiled, params
-        padded = dict(params)
-        for name in self._expanding:
-            values = list(params[name])
-            if not values:
-                raise ValueError(f"{name}: an expanding IN parameter needs at least one value")
-            padded[name] = values + [values[-1]] * (_bucket(len(values)) - len(values))
-        sizes = tuple(len(padded[name]) for name in self._expanding)
+        padded = flat = params
+        sizes: tuple[int, ...] = ()
+        if self._expanding:
+            padded = dict(params)
+            for name in self._expanding:
+                values = list(params[name])
+                if not values:
+                    raise ValueError(f"{name}: an expanding IN parameter needs at least one value")
+                padded[name] = values + [values[-1]] * (_bucket(len(values)) - len(values))
+            sizes = tuple(len(padded[name]) for name in self._expanding)
+            flat = {name: value for name, value in padded.items() if name not in self._expanding}
+            for name in self._expanding:
+                flat.update({f"{name}_{i}": item for i, item in enumerate(padded[name], 1)})
         compiled = self._compiled.get((dialect.name, sizes))
         if compiled is None:
             compiled = self._compiled[(dialect.name, sizes)] = self._compile(dialect, padded)
-        flat = {name: value for name, value in padded.items() if name not in self._expanding}
-        for name in self._expanding:
-            flat.update({f"{name}_{i}": item for i, item in enumerate(padded[name], 1)})
         return compiled, flat
 
     def _compile(self, dialect: Dialect, padded: Mapping[str, Any]) -> _Compiled:
