@@ -111,3 +111,32 @@ def test_a_frame_whose_length_is_wrong_is_5015(cut: int) -> None:
     with pytest.raises(DecodeError) as err:
         D.items(ula()[:-cut])
     assert err.value.result_code == 5015
+
+
+def with_raw_avp(head: bytes, payload: bytes) -> bytes:
+    """A CCR holding Session-Id and then the AVP given as raw header and payload."""
+    raw = head + payload + b"\0" * (-len(payload) % 4)
+    wire = D.message(272, 4, 0x40, [("Session-Id", "s")]).encode()
+    return struct.pack(">I", (1 << 24) | (len(wire) + len(raw))) + wire[4:] + raw
+
+
+@pytest.mark.parametrize("name,value,payload", [
+    ("Result-Code", 2001, struct.pack(">I", 2001)),
+    ("Value-Digits", -5, struct.pack(">q", -5)),
+    ("Origin-Host", "hss.example", b"hss.example"),
+    ("Vendor-Specific-Application-Id", [("Vendor-Id", 10415), ("Auth-Application-Id", S6A)],
+     D.encode_items([("Vendor-Id", 10415), ("Auth-Application-Id", S6A)])),
+])
+def test_a_base_avp_sent_with_the_v_bit_and_vendor_0_reads_like_the_lazy_api(name: str, value: object,
+                                                                            payload: bytes) -> None:
+    """RFC 6733 §4.1: vendor 0 is the IETF's; the header is 12 octets, not the 8 the dictionary's entry
+    for the base AVP implies."""
+    code = D.avp(name).code
+    wire = with_raw_avp(struct.pack(">III", code, (0xC0 << 24) | (12 + len(payload)), 0), payload)
+    assert D.items(wire)[1] == (name, value)
+    if name != "Vendor-Specific-Application-Id":
+        assert D.value(Message.decode(wire).avps[1]) == value
+    if name in ("Result-Code", "Value-Digits"):  # the wrong size for a fixed-size type is still 5014
+        with pytest.raises(DiameterError) as err:
+            D.items(with_raw_avp(struct.pack(">III", code, (0xC0 << 24) | 14, 0), b"\0\0"))
+        assert err.value.result_code == 5014

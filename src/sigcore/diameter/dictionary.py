@@ -47,8 +47,9 @@ _TEXT_TYPES: Final = frozenset({"UTF8String", "DiameterIdentity", "DiameterURI",
 _RULE_RE: Final = re.compile(r"^\s*(\d*)\s*(\*?)\s*(\d*)\s*([<{\[])\s*([A-Za-z0-9_.-]+)\s*([>}\]])\s*$")
 
 
-#: How ``items`` reads an AVP: (name, number reader or kind marker, fixed size or 0, definition)
-ItemReader = tuple[str, Any, int, "AvpDef"]
+#: How ``items`` reads an AVP: (name, number reader or kind marker, whole length if fixed or 0, header
+#: words, definition)
+ItemReader = tuple[str, Any, int, int, "AvpDef"]
 _READ_U32, _READ_I32, _READ_GROUP, _READ_RAW, _READ_TEXT, _READ_DECODE = (object() for _ in range(6))
 _U32: Final = Struct(">I")
 
@@ -529,67 +530,93 @@ class Dictionary:
         """The decoding loop of ``items``. AVPs start on 4-octet boundaries, so their headers and 32-bit
         values are read as words of ``words`` (the whole buffer as big-endian words, see ``words_of``):
         indexing an array costs a fraction of a ``struct`` call. One lookup by ``code | vendor << 32``
-        finds what the AVP needs (``_readers``); the next AVP starts at ``stop`` rounded up."""
+        finds what the AVP needs (``_readers``): for a fixed-size AVP its whole length and the word its
+        value sits in, so the usual AVP costs no offset arithmetic beyond the next AVP's start. Whatever
+        does not fit that mould goes to ``_odd_item``."""
         out: list[Any] = []
         append = out.append
         readers = self._readers
         while off < end:
-            if end - off >= 12:
-                i = off >> 2
-                code = words[i]
-                flags_len = words[i + 1]
-                if flags_len & 0x80000000:  # V-bit: word 3 is the vendor id
-                    key = code | words[i + 2] << 32
-                    start = off + 12
-                else:
-                    key = code
-                    start = off + 8
+            i = off >> 2
+            code = words[i]
+            flags_len = words[i + 1]
+            if flags_len & 0x80000000:  # V-bit: word 3 is the vendor id (a V-bit with vendor 0 has no entry)
+                vendor = words[i + 2]
+                key = code | vendor << 32 if vendor else -1
             else:
-                code, flags_len, key, start, _ = _short_header(buf, off, end)
-            stop = off + (flags_len & 0xFFFFFF)
-            if stop < start or stop > end:
-                raise DecodeError(ResultCode.INVALID_AVP_LENGTH, f"AVP {code} length {stop - off} does not fit",
-                                  [_raw_avp(buf, off, end)])
-            try:
-                name, read, size, d = readers[key]
-            except KeyError:
-                append(parse_avps(buf, off, stop)[0])
-                off = (stop + 3) & ~3
-                continue
-            if size:
-                if stop - start != size:
-                    raise DiameterError(ResultCode.INVALID_AVP_LENGTH, f"{name} must be {size} octets, "
-                                        f"got {stop - start}", [_raw_avp(buf, off, end)])
-                if read is _READ_U32:
-                    append((name, words[start >> 2]))
-                elif read is _READ_I32:
-                    value = words[start >> 2]
-                    append((name, value - ((value & 0x80000000) << 1)))
+                key = code
+            entry = readers.get(key)
+            if entry is not None:
+                name, read, full, at, d = entry
+                if full:
+                    nxt = off + full
+                    if flags_len & 0xFFFFFF == full and nxt <= end:
+                        if read is _READ_U32:
+                            append((name, words[i + at]))
+                        elif read is _READ_I32:
+                            value = words[i + at]
+                            append((name, value - ((value & 0x80000000) << 1)))
+                        else:
+                            append((name, read(buf, (i + at) << 2)[0]))
+                        off = nxt
+                        continue
                 else:
-                    append((name, read(buf, start)[0]))
-            elif read is _READ_GROUP:
-                append((name, self._items(buf, words, start, stop)))
-            elif read is _READ_RAW:
-                append((name, buf[start:stop]))
-            else:
-                data = buf[start:stop]
-                if read is _READ_TEXT and data.isascii() and data:
-                    append((name, data.decode()))
-                else:
-                    self._check_value(d, buf, off, end, start, stop)
-                    append((name, d.decode(data)))
-            off = (stop + 3) & ~3
+                    start = off + (at << 2)
+                    stop = off + (flags_len & 0xFFFFFF)
+                    if start <= stop <= end:
+                        if read is _READ_GROUP:
+                            append((name, self._items(buf, words, start, stop)))
+                        elif read is _READ_RAW:
+                            append((name, buf[start:stop]))
+                        else:
+                            data = buf[start:stop]
+                            if read is _READ_TEXT and data.isascii() and data:
+                                append((name, data.decode()))
+                            else:
+                                self._check_value(d, buf, off, end, start, stop)
+                                append((name, d.decode(data)))
+                        off = (stop + 3) & ~3
+                        continue
+            off = self._odd_item(out, buf, words, off, end, entry)
         return out
 
+    def _odd_item(self, out: list[Any], buf: bytes, words: Words, off: int, end: int,
+                  entry: ItemReader | None) -> int:
+        """What ``_items`` leaves to this: a header or length that does not fit (5014), a fixed-size AVP of
+        another size (5014), an AVP the dictionary does not know (kept as its Avp, byte-exact), and a
+        known AVP sent with the V-bit and vendor 0, whose header is four octets longer than its entry
+        says (read the generic way, like the lazy API does). Returns the next AVP's offset."""
+        code, flags_len, key, start, _ = _short_header(buf, off, end)  # raises for a header cut short
+        stop = off + (flags_len & 0xFFFFFF)
+        if stop < start or stop > end:
+            raise DecodeError(ResultCode.INVALID_AVP_LENGTH, f"AVP {code} length {stop - off} does not fit",
+                              [_raw_avp(buf, off, end)])
+        if entry is not None:
+            name, _, full, at, _ = entry
+            raise DiameterError(ResultCode.INVALID_AVP_LENGTH, f"{name} must be {full - (at << 2)} octets, "
+                                f"got {stop - start}", [_raw_avp(buf, off, end)])
+        entry = self._readers.get(key)
+        if entry is None:
+            out.append(parse_avps(buf, off, stop)[0])
+        else:
+            name, read, _, _, d = entry
+            if read is _READ_GROUP:
+                out.append((name, self._items(buf, words, start, stop)))
+            else:
+                self._check_value(d, buf, off, end, start, stop)
+                out.append((name, d.decode(buf[start:stop])))
+        return (stop + 3) & ~3
+
     def _reader(self, d: AvpDef) -> ItemReader:
-        """How ``_items`` reads ``d``: a 32-bit number from the word read with the header, another number
-        in place (with its size), or by kind."""
+        """How ``_items`` reads ``d``: (name, number reader or kind marker, whole AVP length if the size is
+        fixed else 0, header length in words, definition)."""
+        at = 3 if d.vendor else 2
         if d.type in ("Unsigned32", "Integer32", "Enumerated"):
-            return (d.name, _READ_U32 if d.type == "Unsigned32" else _READ_I32, 4, d)
-        if d.read_number is not None:
-            return (d.name, d.read_number, d.fixed_size or 0, d)
+            return (d.name, _READ_U32 if d.type == "Unsigned32" else _READ_I32, (at + 1) << 2, at, d)
+        if d.read_number is not None and d.fixed_size:
+            return (d.name, d.read_number, (at << 2) + d.fixed_size, at, d)
         marker = {_KIND_GROUPED: _READ_GROUP, _KIND_RAW: _READ_RAW, _KIND_TEXT: _READ_TEXT}.get(d.kind, _READ_DECODE)
-        return (d.name, marker, 0, d)
+        return (d.name, marker, 0, at, d)
 
     # --- validation ----------------------------------------------------------------------------
     def validate(self, msg: Message) -> CommandDef | None:

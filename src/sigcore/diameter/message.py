@@ -59,13 +59,19 @@ _WORD_TYPE: Final = "I" if array("I").itemsize == 4 else "L"
 _SWAP: Final = sys.byteorder == "little"
 
 
+_SLACK: Final = bytes(12)
+
+
 def words_of(buf: bytes) -> Words:
     """``buf`` (a length that is a multiple of 4, as every message is) as a list-like of its big-endian
     32-bit words: the loops that walk AVP headers read them by index, several times cheaper in CPython than
-    a ``struct.unpack_from`` call per header."""
+    a ``struct.unpack_from`` call per header. Three zero words follow the buffer's own, so reading an AVP
+    header (up to three words) never runs past the array, even for a truncated AVP at the very end: the
+    loop needs no bounds check per AVP, and the length check after the read catches the truncation."""
     words = array(_WORD_TYPE, buf)
     if _SWAP:
         words.byteswap()
+    words.frombytes(_SLACK)
     return words
 
 
