@@ -17,7 +17,7 @@ functions with the most samples, own and inclusive: what limits the rate.
 Usage: .venv/bin/python bench/s6a.py [--seconds 5] [--clients 2] [--window 64] [--subscribers 2000]
                                      [--database-url postgresql://...] [--profile /tmp/s6a.prof]
                                      [--metrics on|off|both] [--rounds 3] [--redis-url redis://...]
-                                     [--kinds air ulr] [--no-half] [--warmup 2]
+                                     [--kinds air ulr] [--no-half] [--paced 0.5 0.25] [--warmup 2]
                                      [--py-spy /tmp/s6a-spy]
 
 `--metrics both` measures the cost of metrics: servers with metrics off and on alternate (so the load of
@@ -178,10 +178,14 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
             rates[kind] = (rate, cpu)
             print(f"{kind:4} {'full':>10} {rate:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d} "
                   f"{cpu * 1e6:12.0f} us")
-            if not args.no_half:
-                half, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers,
-                                         rate / 2)
-                print(f"{kind:4} {'half':>10} {half:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d}")
+            for fraction in [] if args.no_half else args.paced:
+                cpu0 = cpu_seconds(server.pid)
+                paced, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers,
+                                          rate * fraction)
+                cpu = (cpu_seconds(server.pid) - cpu0) / max(1, paced * args.seconds)
+                label = "half" if fraction == 0.5 else f"{fraction:.2f}x"
+                print(f"{kind:4} {label:>10} {paced:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d} "
+                      f"{cpu * 1e6:12.0f} us")
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(60)
@@ -257,7 +261,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="with --metrics both: runs of each setting")
     ap.add_argument("--redis-url", default=None, help="with metrics on: flush the counters to this Redis")
     ap.add_argument("--kinds", nargs="+", choices=("air", "ulr"), default=["air", "ulr"])
-    ap.add_argument("--no-half", action="store_true", help="skip the half-rate latency runs")
+    ap.add_argument("--no-half", action="store_true", help="skip the paced (half-rate) latency runs")
+    ap.add_argument("--paced", nargs="+", type=float, default=[0.5], metavar="FRACTION",
+                    help="paced runs at these fractions of the full-load rate (default: half)")
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds of full load before each measured kind")
     ap.add_argument("--py-spy", default=None, metavar="DIR",
                     help="sample the server with py-spy during each full-load window; raw stacks to DIR/KIND.txt")

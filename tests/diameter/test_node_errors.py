@@ -249,3 +249,27 @@ async def test_server_sends_dwr_after_tw_of_silence() -> None:
         await peer.close()
     finally:
         await served.node.stop(wait=0.2)
+
+
+async def test_traffic_keeps_one_watchdog_timer_and_silence_still_brings_a_dwr() -> None:
+    """Each request moves the watchdog later; the node keeps the timer it has (firing early is harmless)
+    rather than replacing it per request, and a DWR still follows Tw of silence."""
+    served = await start_server(tw=0.6)
+    served.node.settings.policy.jitter = 0.0
+    try:
+        peer = await open_peer(served)
+        timers = served.node._timers
+        first = next(iter(timers.values()))
+        for n in range(8):  # 0.8 s of traffic: longer than Tw, so only the traffic keeps the DWR away
+            await peer.send(ccr(hbh=100 + n, e2e=100 + n).encode())
+            ans = await peer.read(timeout=2.0)
+            assert ans.code == 272 and ans.hop_by_hop == 100 + n  # never a DWR in between
+            assert len(timers) == 1
+            if n < 4:  # before the first timer fires (at 0.6 s) it is the same handle
+                assert next(iter(timers.values())) is first
+            await asyncio.sleep(0.1)
+        dwr = await peer.read(timeout=3.0)
+        assert dwr.code == 280 and dwr.is_request
+        await peer.close()
+    finally:
+        await served.node.stop(wait=0.2)

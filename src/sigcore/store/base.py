@@ -102,21 +102,30 @@ class StoreBase:
             yield conn
 
     @contextmanager
-    def writing(self) -> Iterator[Connection]:
+    def writing(self, conn: Connection | None = None) -> Iterator[Connection]:
         """One transaction, committed on normal exit, rolled back on an exception.
 
         On SQLite it starts with ``BEGIN IMMEDIATE``: the write lock is taken before the first read, so a
         read-then-write (SQN reservation, serving MME swap) cannot interleave with another process's.
+
+        ``conn``: run it on this open connection (the HSS batch worker keeps one) instead of one from the
+        pool; the pool's checkout, checkin and reset cost a small batch more than its SQL on SQLite.
         """
-        with self.engine.connect() as conn:
-            if self._sqlite:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
+        if conn is not None:
+            yield from self._transaction(conn)
+            return
+        with self.engine.connect() as pooled:
+            yield from self._transaction(pooled)
+
+    def _transaction(self, conn: Connection) -> Iterator[Connection]:
+        if self._sqlite:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
 
     @staticmethod
     def subscriber_id(conn: Connection, imsi: str) -> int:

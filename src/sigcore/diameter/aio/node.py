@@ -2,7 +2,8 @@
 
 Everything protocol-shaped is decided by the sans-IO parts (codec, ``Peer``, ``routing``); this module
 only moves bytes, runs timers and calls handlers. Handlers are ``(request, ctx) -> answer``; plain
-functions run inline (they must be quick), coroutine functions run as tasks (for database work).
+functions run inline (they must be quick), coroutine functions start at once and resume
+from their futures' callbacks (for database work, see ``_start_handler``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import ipaddress
 import logging
 import ssl
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sigcore.diameter.aio.connection import Connection
@@ -114,6 +116,7 @@ class Node:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._pending: dict[tuple[int, int], asyncio.Future[Message]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._handlers_running: set[Coroutine[Any, Any, None]] = set()
         self._answered: OrderedDict[tuple[bytes, int], bytes] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.capabilities: LocalCapabilities | None = None
@@ -182,6 +185,12 @@ class Node:
         self._timers.clear()
         for t in list(self._tasks):
             t.cancel()
+        for coro in list(self._handlers_running):
+            self._handlers_running.discard(coro)
+            try:
+                coro.close()  # GeneratorExit at its await: the request goes unanswered, as with a cancel
+            except (RuntimeError, ValueError):  # the handler calling stop() itself is still executing
+                pass
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(ConnectionError("node stopped"))
@@ -240,10 +249,17 @@ class Node:
         self._arm(peer)
 
     def _arm(self, peer: Peer) -> None:
-        old = self._timers.pop(peer.name, None)
-        if old is not None:
-            old.cancel()
+        """Have the loop call back by the peer's next timer. Every message moves the watchdog time later, so
+        a timer already set to fire at or before it stays: firing early is harmless (``handle_timer`` acts
+        only on what is due, and ``_on_timer`` arms again). Replacing it per message cost a cancelled
+        TimerHandle and a heap push for every request."""
         when = peer.next_timer()
+        old = self._timers.get(peer.name)
+        if old is not None:
+            if when is not None and old.when() <= when:
+                return
+            old.cancel()
+            del self._timers[peer.name]
         if when is not None and self._loop is not None:
             self._timers[peer.name] = self._loop.call_at(when, self._on_timer, peer)
 
@@ -281,6 +297,33 @@ class Node:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _start_handler(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a request's coroutine handler at once, up to its first await, and resume it from the done
+        callback of the future it waits on: no Task per request. A Task would cost each request an extra
+        loop iteration before the handler starts, one after it ends (its done callbacks), and the WeakSet
+        bookkeeping of ``asyncio.all_tasks``; requests that arrive in one read then also reach the
+        database batch together. Python 3.12's ``eager_start`` Task does the first half of this.
+
+        What a handler may await: futures and anything built on them (the batch worker, ``node.request``
+        with its ``wait_for``, locks, queues, sleeps). What it may not use: APIs that need a current Task
+        (``asyncio.timeout``). Node.stop closes the ones still waiting."""
+        self._handlers_running.add(coro)
+        self._step(coro)
+
+    def _step(self, coro: Coroutine[Any, Any, None], _done: Any = None) -> None:
+        try:
+            waiting = coro.send(None)
+        except BaseException as err:  # StopIteration: answered; anything else: _run_async let it through
+            self._handlers_running.discard(coro)
+            if not isinstance(err, StopIteration | asyncio.CancelledError):
+                log.error("request handler failed outside its error handling", exc_info=err)
+            return
+        if waiting is None:  # a bare yield (asyncio.sleep(0)): go again on the next iteration
+            asyncio.get_running_loop().call_soon(self._step, coro)
+            return
+        waiting._asyncio_future_blocking = False  # what Task does: the await is being honoured
+        waiting.add_done_callback(partial(self._step, coro))
 
     # --- inbound -------------------------------------------------------------------------------
     def on_framing_error(self, conn: Connection, err: FramingError) -> None:
@@ -373,7 +416,7 @@ class Node:
             return
         ctx = RequestContext(self, peer, conn)
         if (msg.app_id, msg.code) in self._async_handlers:
-            self._spawn(self._run_async(handler, msg, ctx))
+            self._start_handler(self._run_async(handler, msg, ctx))
             return
         try:
             ans = handler(msg, ctx)

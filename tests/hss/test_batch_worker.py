@@ -1,0 +1,56 @@
+"""`BatchWorker` on SQLite runs its batches inline on one connection it keeps open: no pool checkout per
+batch, a failed batch rolls back and leaves the connection usable, and stop() closes it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from s6a_harness import IMSI, new_kek, provision, sqlite_url
+from sqlalchemy import Connection, event
+
+from sigcore.hss.batch import BatchKind, BatchWorker
+
+
+class SetSqn(BatchKind[int, int]):
+    """Writes the SQN it is given; 'fail' makes the batch raise after writing (so the write must roll back)."""
+
+    name = "set-sqn"
+
+    def __init__(self) -> None:
+        self.fail = False
+
+    def run(self, conn: Connection, items: Sequence[int]) -> list[int | Exception]:
+        for sqn in items:
+            conn.exec_driver_sql("UPDATE auth_data SET sqn = ?", (sqn,))
+        if self.fail:
+            raise RuntimeError("batch failed after its writes")
+        return list(items)
+
+
+async def test_inline_batches_share_one_connection_and_survive_a_failed_batch(tmp_path: Path) -> None:
+    store = provision(sqlite_url(tmp_path), new_kek())
+    checkouts: list[object] = []
+    event.listen(store.engine, "checkout", lambda *args: checkouts.append(args[0]))
+    worker = BatchWorker(store)
+    assert worker.inline
+    kind = SetSqn()
+    try:
+        for sqn in (64, 96, 128):
+            assert await worker.submit(kind, sqn) == sqn
+        assert len(checkouts) == 1  # three batches, one connection
+        kind.fail = True
+        with pytest.raises(RuntimeError):
+            await worker.submit(kind, 4096)
+        kind.fail = False
+        assert store.get_auth_material(IMSI).sqn == 128  # the failed batch's write was rolled back
+        assert await asyncio.gather(*(worker.submit(kind, s) for s in (160, 192))) == [160, 192]
+        assert worker.batches == 5  # the two concurrent submits were one batch
+        assert store.get_auth_material(IMSI).sqn == 192
+        assert len([c for c in checkouts if c is checkouts[0]]) == 1
+    finally:
+        await worker.stop()
+    assert worker._conn is None
+    store.close()
