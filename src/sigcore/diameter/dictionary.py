@@ -545,9 +545,11 @@ class Dictionary:
                 key = code | vendor << 32 if vendor else -1
             else:
                 key = code
-            entry = readers.get(key)
-            if entry is not None:
-                name, read, full, at, d = entry
+            try:
+                name, read, full, at, d = entry = readers[key]
+            except KeyError:
+                entry = None
+            else:
                 if full:
                     nxt = off + full
                     if flags_len & 0xFFFFFF == full and nxt <= end:
