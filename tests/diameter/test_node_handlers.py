@@ -7,6 +7,7 @@ import asyncio
 import gc
 import warnings
 
+import pytest
 from nodefixtures import start_server
 from rawpeer import RawPeer, ccr, ccr_avps
 
@@ -85,3 +86,19 @@ async def test_stop_closes_handlers_still_waiting_without_warnings() -> None:
 
 def _ccr(number: int) -> bytes:
     return ccr(hbh=number, e2e=number, avps=ccr_avps(CC_Request_Number=number)).encode()
+
+
+async def test_system_exit_in_a_handler_is_not_swallowed() -> None:
+    served = await start_server()
+    node = served.node
+
+    async def leaving() -> None:
+        raise SystemExit(3)
+
+    coro = leaving()
+    try:
+        with pytest.raises(SystemExit):
+            node._start_handler(coro)
+        assert not node._handlers_running
+    finally:
+        await node.stop(wait=0.2)

@@ -314,6 +314,9 @@ class Node:
     def _step(self, coro: Coroutine[Any, Any, None], _done: Any = None) -> None:
         try:
             waiting = coro.send(None)
+        except (KeyboardInterrupt, SystemExit):
+            self._handlers_running.discard(coro)
+            raise
         except BaseException as err:  # StopIteration: answered; anything else: _run_async let it through
             self._handlers_running.discard(coro)
             if not isinstance(err, StopIteration | asyncio.CancelledError):
