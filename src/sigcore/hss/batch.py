@@ -4,7 +4,7 @@ At thousands of AIR/ULR per second the cost of a transaction (SQLAlchemy executi
 trip or an fsync) dominates, not the rows. So handlers do not each open a transaction: they `submit` an
 item and await its result, and this worker drains everything queued, runs one `BatchKind` at a time over
 all its items in a single transaction (`Store.writing`: ``BEGIN IMMEDIATE`` on SQLite, row locks elsewhere),
-and resolves all the futures with one call into the event loop. Under light load a batch is one item, so
+and resolves all the items' tickets (`hss.ticket`) with one call into the event loop. Under light load a batch is one item, so
 latency is a single transaction; under heavy load the batch grows and the per-item cost falls.
 
 Nothing is resolved before the commit returns: a batch that fails to commit fails every item in it.
@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
+from sigcore.hss.ticket import Ticket
 from sigcore.store import Store
 from sigcore.store.raw import RawStatement
 
@@ -44,7 +45,7 @@ class BatchKind(Generic[Item, Result]):
 
 
 SWITCH_INTERVAL = 0.0002
-_Job = tuple[BatchKind[Any, Any], Any, asyncio.Future[Any]]
+_Job = tuple[BatchKind[Any, Any], Any, Ticket[Any]]
 _STOP = object()
 
 
@@ -104,7 +105,7 @@ class BatchWorker:
         if self._loop is None or (self._thread is None and not self.inline):
             self.start()
         assert self._loop is not None
-        fut: asyncio.Future[Result] = self._loop.create_future()
+        fut: Ticket[Result] = Ticket(self._loop)  # its waiter resumes when the batch resolves it, not a turn later
         if self.inline:
             self._pending.append((kind, item, fut))
             if not self._drain_scheduled:  # after every handler that is ready in this loop iteration
@@ -202,7 +203,7 @@ def _by_kind(jobs: list[_Job]) -> list[list[_Job]]:
     return list(groups.values())
 
 
-def _resolve(futures: list[asyncio.Future[Any]], outcome: list[Any]) -> None:
+def _resolve(futures: list[Ticket[Any]], outcome: list[Any]) -> None:
     for fut, value in zip(futures, outcome, strict=True):
         if fut.done():
             continue
