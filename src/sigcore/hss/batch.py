@@ -4,8 +4,9 @@ At thousands of AIR/ULR per second the cost of a transaction (SQLAlchemy executi
 trip or an fsync) dominates, not the rows. So handlers do not each open a transaction: they `submit` an
 item and await its result, and this worker drains everything queued, runs one `BatchKind` at a time over
 all its items in a single transaction (`Store.writing`: ``BEGIN IMMEDIATE`` on SQLite, row locks elsewhere),
-and resolves all the items' tickets (`hss.ticket`) with one call into the event loop. Under light load a batch is one item, so
-latency is a single transaction; under heavy load the batch grows and the per-item cost falls.
+and resolves all the items' tickets (`hss.ticket`: the waiting handlers resume right there) with one call
+into the event loop. Under light load a batch is one item, so latency is a single transaction; under heavy
+load the batch grows and the per-item cost falls.
 
 Nothing is resolved before the commit returns: a batch that fails to commit fails every item in it.
 """
