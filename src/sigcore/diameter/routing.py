@@ -15,8 +15,8 @@ from sigcore.diameter.errors import DiameterError
 from sigcore.diameter.message import Message
 
 _D = DICTIONARY
-_DEST_HOST = _D.avp("Destination-Host").key
-_DEST_REALM = _D.avp("Destination-Realm").key
+# RFC 6733 base AVPs (vendor 0): 293 and 283
+_DEST_HOST_CODE, _DEST_REALM_CODE = _D.avp("Destination-Host").code, _D.avp("Destination-Realm").code
 
 Handler = Callable[..., Any]
 
@@ -29,16 +29,16 @@ def check_local_delivery(msg: Message, origin_host: str, origin_realm: str,
     """
     if msg.flags & FLAG_ERROR:
         raise DiameterError(ResultCode.INVALID_HDR_BITS, "E-bit set in a request")
-    for a in msg.avps:
-        key = (a.code, a.vendor)
-        if key == _DEST_HOST:
-            host = bytes(a.data).decode("ascii", "replace")
-            if host.lower() != origin_host.lower():
-                raise DiameterError(ResultCode.UNABLE_TO_DELIVER, f"Destination-Host {host} is not this node")
-        elif key == _DEST_REALM:
-            realm = bytes(a.data).decode("ascii", "replace")
-            if realm.lower() != origin_realm.lower():
-                raise DiameterError(ResultCode.REALM_NOT_SERVED, f"realm {realm} is not served here")
+    for a in msg.avps:  # every request passes here: compare the code (an int) before anything else
+        code = a.code
+        if (code != _DEST_HOST_CODE and code != _DEST_REALM_CODE) or a.vendor:
+            continue
+        name = bytes(a.data).decode("ascii", "replace")
+        if code == _DEST_HOST_CODE:
+            if name.lower() != origin_host.lower():
+                raise DiameterError(ResultCode.UNABLE_TO_DELIVER, f"Destination-Host {name} is not this node")
+        elif name.lower() != origin_realm.lower():
+            raise DiameterError(ResultCode.REALM_NOT_SERVED, f"realm {name} is not served here")
     if msg.app_id not in applications:
         raise DiameterError(ResultCode.APPLICATION_UNSUPPORTED, f"application {msg.app_id} is not supported")
     handler = handlers.get((msg.app_id, msg.code))
