@@ -36,8 +36,6 @@ Encoder = Callable[[Any], bytes]
 AvpEncoder = Callable[[Any], bytes]
 
 
-
-
 def _fixed(fmt: str) -> tuple[Decoder, Encoder, int]:
     s = struct.Struct(fmt)
     size = s.size
@@ -285,7 +283,11 @@ def _payload_encoder(code: int, base: int, vendor: int, slow: AvpEncoder, accept
 
 
 def _grouped_encoder(code: int, base: int, vendor: int, slow: AvpEncoder, group_payload: Encoder) -> AvpEncoder:
-    """The children are padded, so the group's payload needs none and the same packers fit."""
+    """The children are padded, so the group's payload needs none and the same packers fit.
+
+    This and `_payload_encoder` end alike, and each has a vendor and a non-vendor closure: folding them
+    into one (a conversion step, or the vendor id put in front of the payload) cost 3-6 % of an AIR or
+    ULA encode (callgrind), on the path every answer takes."""
 
     def grouped(value: Any) -> bytes:
         if type(value) is list and value and type(value[0]) is not tuple:
