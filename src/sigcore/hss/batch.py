@@ -83,7 +83,7 @@ class BatchWorker:
 
     def _connection(self) -> Connection | None:
         """Inline (SQLite) batches all run on the loop's thread, so they can share one connection kept open
-        for the worker's life: a batch of one then costs a third as much. Opened at the first batch, after
+        for the worker's life: its transaction then costs a third as much. Opened at the first batch, after
         start-up has set the pool's checkout hooks (the WAL checkpointer's). The thread takes a pooled one
         per batch, as server databases drop idle connections."""
         if not self.inline:
