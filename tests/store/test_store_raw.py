@@ -54,6 +54,8 @@ def test_raw_rows_equal_sqlalchemy_rows_for_every_in_list_size(store: Store) -> 
             got = raw.rows(conn, {"imsis": imsis})
             assert [tuple(r) for r in got] == expected
             assert len(got) == n
+            for given in (tuple(imsis), iter(imsis), set(imsis)):  # any iterable, read in place or listed once
+                assert [tuple(r) for r in raw.rows(conn, {"imsis": given})] == expected
         row = raw.rows(conn, {"imsis": [_imsi(3)]})[0]
         assert row.enabled is False and row.mme_purged is False and isinstance(row.ki_enc, bytes)
 

@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
+from sigcore.diameter.aio import turn
 from sigcore.hss.ticket import Ticket
 from sigcore.store import Store
 from sigcore.store.raw import RawStatement
@@ -109,15 +110,18 @@ class BatchWorker:
         fut: Ticket[Result] = Ticket(self._loop)  # its waiter resumes when the batch resolves it, not a turn later
         if self.inline:
             self._pending.append((kind, item, fut))
-            if not self._drain_scheduled:  # after every handler that is ready in this loop iteration
+            if not self._drain_scheduled:  # after every request of this read (`turn`), or of this loop turn
                 self._drain_scheduled = True
-                self._loop.call_soon(self._drain)
+                turn.defer(self._drain)
         else:
             self._queue.put((kind, item, fut))
         return await fut
 
     def _drain(self) -> None:
         self._drain_scheduled = False
+        turn.run_scoped(self._run_pending)  # the resumed handlers' answers leave at its end, not a turn later
+
+    def _run_pending(self) -> None:
         while self._pending:
             jobs, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
             for group in _by_kind(jobs):
@@ -142,7 +146,8 @@ class BatchWorker:
                 jobs.append(job)
             assert self._loop is not None
             for group in _by_kind(jobs):
-                self._loop.call_soon_threadsafe(_resolve, [fut for _, _, fut in group], self._run_group(group))
+                self._loop.call_soon_threadsafe(turn.run_scoped, _resolve, [fut for _, _, fut in group],
+                                                self._run_group(group))
             if stop:
                 return
 

@@ -119,7 +119,10 @@ class StoreBase:
 
     def _transaction(self, conn: Connection) -> Iterator[Connection]:
         if self._sqlite:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # SQLAlchemy's begin() is bookkeeping only on pysqlite (its do_begin emits nothing); the BEGIN
+            # goes straight to the driver: through exec_driver_sql it cost a small batch ~20 µs more.
+            conn.begin()
+            conn.connection.dbapi_connection.cursor().execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
         try:
             yield conn
         except BaseException:

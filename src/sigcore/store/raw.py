@@ -33,7 +33,9 @@ _PARAMETER = object()  # in a plan: the value comes from the caller's parameters
 class _Compiled:
     sql: str
     positional: bool  # qmark/format paramstyles take a tuple in `plan` order, the others a dict
-    plan: tuple[tuple[str, Any, Processor | None], ...]  # (name, fixed value or _PARAMETER, bind processor)
+    # (driver's name, caller's name, index in the caller's IN list or -1, fixed value or _PARAMETER,
+    # bind processor): an IN list is read in place, its padding repeats the last value
+    plan: tuple[tuple[str, str, int, Any, Processor | None], ...]
     results: tuple[tuple[int, Processor], ...]  # result processors by column index
     row: Any  # the namedtuple type of a row (None for DML)
 
@@ -43,8 +45,14 @@ class _Compiled:
         ``done`` remembers processed values by object identity across the rows of one executemany (whose
         parameter sets keep those objects alive): a batch's one timestamp is formatted once, not per row."""
         out = []
-        for name, fixed, process in self.plan:
-            value = params[name] if fixed is _PARAMETER else fixed
+        for _, name, index, fixed, process in self.plan:
+            if fixed is not _PARAMETER:
+                value = fixed
+            elif index < 0:
+                value = params[name]
+            else:
+                listed = params[name]
+                value = listed[index] if index < len(listed) else listed[-1]
             if process is None:
                 out.append(value)
             elif done is None:
@@ -57,7 +65,7 @@ class _Compiled:
                 out.append(processed)
         if self.positional:
             return tuple(out)
-        return {name: value for (name, _, _), value in zip(self.plan, out, strict=True)}
+        return {driver: value for (driver, _, _, _, _), value in zip(self.plan, out, strict=True)}
 
 
 def _compiled(statement: ClauseElement, dialect: Dialect | None = None) -> SQLCompiler:
@@ -130,29 +138,37 @@ class RawStatement:
 
     # --- compilation -----------------------------------------------------------------------------------
     def _prepare(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[_Compiled, Mapping[str, Any]]:
-        """The compiled form for these parameters' IN-list sizes, and the parameters with the lists spread
-        out (``imsis_1``, ``imsis_2``, … as SQLAlchemy names them)."""
-        padded = flat = params
-        sizes: tuple[int, ...] = ()
-        if self._expanding:
-            padded = dict(params)
-            for name in self._expanding:
-                values = list(params[name])
-                if not values:
-                    raise ValueError(f"{name}: an expanding IN parameter needs at least one value")
-                padded[name] = values + [values[-1]] * (_bucket(len(values)) - len(values))
-            sizes = tuple(len(padded[name]) for name in self._expanding)
-            flat = {name: value for name, value in padded.items() if name not in self._expanding}
-            for name in self._expanding:
-                flat.update({f"{name}_{i}": item for i, item in enumerate(padded[name], 1)})
+        """The compiled form for these parameters' IN-list sizes (each padded to a power of two), and the
+        parameters as `_Compiled.values` reads them (IN lists as sequences)."""
+        if not self._expanding:
+            compiled = self._compiled.get((dialect.name, ()))
+            if compiled is None:
+                compiled = self._compiled[(dialect.name, ())] = self._compile(dialect, params, ())
+            return compiled, params
+        lists = {}
+        for name in self._expanding:
+            listed = params[name]
+            if not isinstance(listed, list | tuple):
+                listed = list(listed)
+            if not listed:
+                raise ValueError(f"{name}: an expanding IN parameter needs at least one value")
+            lists[name] = listed
+        sizes = tuple(_bucket(len(listed)) for listed in lists.values())
+        flat = {**params, **lists}
         compiled = self._compiled.get((dialect.name, sizes))
         if compiled is None:
-            compiled = self._compiled[(dialect.name, sizes)] = self._compile(dialect, padded)
+            compiled = self._compiled[(dialect.name, sizes)] = self._compile(dialect, flat, sizes)
         return compiled, flat
 
-    def _compile(self, dialect: Dialect, padded: Mapping[str, Any]) -> _Compiled:
+    def _compile(self, dialect: Dialect, params: Mapping[str, Any], sizes: tuple[int, ...]) -> _Compiled:
         compiled = _compiled(self.statement, dialect)
-        expanded = compiled.construct_expanded_state(dict(padded))
+        padded = dict(params)
+        spread: dict[str, tuple[str, int]] = {}  # "imsis_2" (SQLAlchemy's name) -> ("imsis", 1)
+        for name, size in zip(self._expanding, sizes, strict=True):
+            listed = list(params[name])
+            padded[name] = listed + [listed[-1]] * (size - len(listed))
+            spread.update({f"{name}_{i}": (name, i - 1) for i in range(1, size + 1)})
+        expanded = compiled.construct_expanded_state(padded)
         processors: dict[str, Processor | None] = {}
         fixed: dict[str, Any] = {}
         for name, bind in compiled.binds.items():
@@ -165,7 +181,7 @@ class RawStatement:
                 processors[name] = process
         positional = bool(compiled.positional)
         names = expanded.positiontup if positional else list(expanded.parameters)
-        plan = tuple((n, fixed.get(n, _PARAMETER), processors.get(n)) for n in names or ())
+        plan = tuple((n, *spread.get(n, (n, -1)), fixed.get(n, _PARAMETER), processors.get(n)) for n in names or ())
         row: Any = None
         results = []
         columns = getattr(self.statement, "selected_columns", None)

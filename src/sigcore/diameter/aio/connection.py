@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sigcore.diameter.aio import turn
 from sigcore.diameter.framing import Framer, FramingError
 
 if TYPE_CHECKING:
@@ -17,7 +18,8 @@ log = logging.getLogger("sigcore.diameter.conn")
 
 
 class Connection(asyncio.Protocol):
-    """An asyncio protocol feeding whole frames to the node; writes are coalesced per loop turn."""
+    """An asyncio protocol feeding whole frames to the node. Writes are coalesced: what is sent while one read
+    is handled (answers, and those of the database batch it triggers) leaves in one ``send`` at its end."""
 
     def __init__(self, node: Node, initiated: bool = False, on_made: Callable[[Connection], None] | None = None,
                  transport_name: str = "tcp") -> None:
@@ -50,6 +52,9 @@ class Connection(asyncio.Protocol):
             self._on_made(self)
 
     def data_received(self, data: bytes) -> None:
+        turn.run_scoped(self._received, data)  # the batch and the writes it causes run at its end, not turns later
+
+    def _received(self, data: bytes) -> None:
         try:
             frames = self._framer.feed(data)
         except FramingError as err:
@@ -76,7 +81,7 @@ class Connection(asyncio.Protocol):
         self._out.append(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            turn.defer(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
