@@ -54,3 +54,33 @@ async def test_inline_batches_share_one_connection_and_survive_a_failed_batch(tm
         await worker.stop()
     assert worker._conn is None
     store.close()
+
+
+class Orphan(BatchKind[int, int]):
+    """Writes a row whose foreign key only fails at COMMIT (deferred checks): a commit that fails for real."""
+
+    name = "orphan"
+
+    def run(self, conn: Connection, items: Sequence[int]) -> list[int | Exception]:
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+        conn.exec_driver_sql("INSERT INTO subscriber_apns (subscriber_id, apn_id, context_id) VALUES (999999, 1, 1)")
+        return list(items)
+
+
+async def test_a_failed_commit_rolls_back_and_the_kept_connection_stays_usable(tmp_path: Path) -> None:
+    """On the kept connection the transaction is the driver's own; SQLite leaves a transaction open when its
+    COMMIT fails (a deferred foreign key), so the worker must roll it back or every later BEGIN fails."""
+    store = provision(sqlite_url(tmp_path), new_kek())
+    worker = BatchWorker(store)
+    assert worker.inline
+    try:
+        with pytest.raises(Exception, match="FOREIGN KEY"):
+            await worker.submit(Orphan(), 1)
+        assert await worker.submit(SetSqn(), 320) == 320  # the next batch begins and commits
+        assert store.get_auth_material(IMSI).sqn == 320
+        with store.reading() as conn:
+            orphans = conn.exec_driver_sql("SELECT count(*) FROM subscriber_apns WHERE subscriber_id = 999999")
+            assert orphans.scalar() == 0
+    finally:
+        await worker.stop()
+    store.close()
