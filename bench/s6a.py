@@ -18,7 +18,12 @@ Usage: .venv/bin/python bench/s6a.py [--seconds 5] [--clients 2] [--window 64] [
                                      [--database-url postgresql://...] [--profile /tmp/s6a.prof]
                                      [--metrics on|off|both] [--rounds 3] [--redis-url redis://...]
                                      [--kinds air ulr] [--no-half] [--paced 0.5 0.25] [--warmup 2]
-                                     [--py-spy /tmp/s6a-spy]
+                                     [--py-spy /tmp/s6a-spy] [--capture]
+
+`--capture` records each paced run with tcpdump on the loopback (whole packets) and prints the server's own
+request→answer latency from the capture (tshark pairs requests and answers by hop-by-hop id): the clients'
+figures include their own scheduling on a shared machine, the capture's do not. Needs tcpdump, tshark and
+the right to capture (root).
 
 `--metrics both` measures the cost of metrics: servers with metrics off and on alternate (so the load of
 a shared machine hits both alike), and the median full-load rates are compared at the end.
@@ -179,6 +184,7 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
             print(f"{kind:4} {'full':>10} {rate:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d} "
                   f"{cpu * 1e6:12.0f} us")
             for fraction in [] if args.no_half else args.paced:
+                capture = Capture(port, work / f"{kind}-{fraction}.pcap") if args.capture else None
                 cpu0 = cpu_seconds(server.pid)
                 paced, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers,
                                           rate * fraction)
@@ -186,10 +192,56 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
                 label = "half" if fraction == 0.5 else f"{fraction:.2f}x"
                 print(f"{kind:4} {label:>10} {paced:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d} "
                       f"{cpu * 1e6:12.0f} us")
+                if capture is not None:
+                    wire = capture.latencies(COMMAND_CODES[kind])
+                    print(f"{'':4} {'on wire':>10} {len(wire):9d} {pct(wire, 50):8.2f} {pct(wire, 99):8.2f}"
+                          f"   (answers matched; server-side request→answer)")
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(60)
     return rates
+
+
+COMMAND_CODES = {"air": 318, "ulr": 316}
+
+
+class Capture:
+    """tcpdump on the loopback for one port, started at once; `latencies(code)` stops it and pairs the
+    requests and answers of that command by hop-by-hop id (per connection) in the capture."""
+
+    def __init__(self, port: int, path: Path) -> None:
+        self.port = port
+        self.path = path
+        self._proc = subprocess.Popen(["tcpdump", "-i", "lo", "-s", "0", "-B", "65536", "-U", "-w", str(path),
+                                       f"tcp port {port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 5
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self._proc.poll() is not None:
+            raise SystemExit(f"tcpdump failed: {self._proc.stderr.read().decode() if self._proc.stderr else ''}")
+        time.sleep(0.3)
+
+    def latencies(self, code: int) -> list[float]:
+        time.sleep(0.3)
+        self._proc.send_signal(signal.SIGINT)
+        self._proc.wait(10)
+        fields = subprocess.run(
+            ["tshark", "-r", str(self.path), "-d", f"tcp.port=={self.port},diameter",
+             "-Y", f"diameter.cmd.code=={code}", "-T", "fields", "-e", "frame.time_epoch",
+             "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "diameter.hopbyhopid", "-e", "diameter.flags.request"],
+            capture_output=True, text=True, check=True).stdout
+        sent: dict[tuple[str, str], float] = {}
+        out: list[float] = []
+        for line in fields.splitlines():
+            at, src, dst, hops, requests = line.split("\t")
+            client = src if int(dst) == self.port else dst
+            for hop, request in zip(hops.split(","), requests.split(","), strict=True):  # messages per frame
+                if request in ("1", "True"):
+                    sent[(client, hop)] = float(at)
+                elif (t0 := sent.pop((client, hop), None)) is not None:
+                    out.append(float(at) - t0)
+        self.path.unlink(missing_ok=True)
+        return sorted(out)
 
 
 def start_py_spy(directory: str, pid: int, kind: str, seconds: float) -> subprocess.Popen[bytes]:
@@ -265,6 +317,8 @@ def main() -> None:
     ap.add_argument("--paced", nargs="+", type=float, default=[0.5], metavar="FRACTION",
                     help="paced runs at these fractions of the full-load rate (default: half)")
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds of full load before each measured kind")
+    ap.add_argument("--capture", action="store_true",
+                    help="capture each paced run (tcpdump) and print the server-side latency from the wire")
     ap.add_argument("--py-spy", default=None, metavar="DIR",
                     help="sample the server with py-spy during each full-load window; raw stacks to DIR/KIND.txt")
     args = ap.parse_args()
