@@ -269,6 +269,9 @@ class Dictionary:
         self._wire_of: dict[str, AvpEncoder] = {}
         #: code | vendor << 32 -> ItemReader, for ``items``
         self._readers: dict[int, ItemReader] = {}
+        #: vendor -> code -> ItemReader, the same for ``_items``: two lookups by the ints read from the
+        #: header allocate nothing, where the combined key cost two new ints per vendor AVP
+        self._readers_by_vendor: dict[int, dict[int, ItemReader]] = {0: {}}
 
     # --- loading -------------------------------------------------------------------------------
     @classmethod
@@ -291,7 +294,8 @@ class Dictionary:
             self.avps[d.key] = d
             self.by_name[d.name] = d
             d.wire = self._wire_of[d.name] = self._encoder(d)
-            self._readers[d.code | d.vendor << 32] = self._reader(d)
+            reader = self._readers[d.code | d.vendor << 32] = self._reader(d)
+            self._readers_by_vendor.setdefault(d.vendor, {})[d.code] = reader
         for raw in data.get("commands", []):
             c = CommandDef(
                 code=int(raw["code"]), application=int(raw.get("application", 0)),
@@ -535,18 +539,19 @@ class Dictionary:
         does not fit that mould goes to ``_odd_item``."""
         out: list[Any] = []
         append = out.append
-        readers = self._readers
+        by_vendor = self._readers_by_vendor
+        base = by_vendor[0]
         while off < end:
             i = off >> 2
             code = words[i]
             flags_len = words[i + 1]
-            if flags_len & 0x80000000:  # V-bit: word 3 is the vendor id (a V-bit with vendor 0 has no entry)
-                vendor = words[i + 2]
-                key = code | vendor << 32 if vendor else -1
-            else:
-                key = code
             try:
-                name, read, full, at, d = entry = readers[key]
+                if flags_len >= 0x80000000:  # V-bit (the word's top bit): word 3 is the vendor id
+                    vendor = words[i + 2]
+                    # a V-bit with vendor 0 is left to _odd_item: its header is longer than the entry says
+                    name, read, full, at, d = entry = by_vendor[vendor][code] if vendor else base[-1]
+                else:
+                    name, read, full, at, d = entry = base[code]
             except KeyError:
                 entry = None
             else:
