@@ -65,3 +65,37 @@ def test_identity_memo_leaves_lists_and_errors_alone() -> None:
     assert D.encode_items([("Route-Record", hosts)]) == b"".join(reference("Route-Record", h) for h in hosts)
     with pytest.raises(Exception, match="Origin-Host"):
         D.encode_items([("Origin-Host", 12)])
+
+
+# Number AVPs: (name, struct format of the value), vendor and non-vendor, each numeric type
+NUMBERS = [
+    ("Auth-Session-State", ">i"),  # Enumerated, no vendor
+    ("RAT-Type", ">i"),  # Enumerated, 3GPP vendor
+    ("Vendor-Id", ">I"),  # Unsigned32, no vendor
+    ("Number-Of-Requested-Vectors", ">I"),  # Unsigned32, 3GPP vendor
+    ("CC-Input-Octets", ">Q"),  # Unsigned64
+    ("Subscription-Data-Flags", ">I"),  # Unsigned32 flags, 3GPP vendor
+]
+
+
+@pytest.mark.parametrize("name,fmt", NUMBERS, ids=[n[0] for n in NUMBERS])
+def test_number_avps_in_messages_match_the_generic_path_and_keep_the_slow_cases(name: str, fmt: str) -> None:
+    """The message loop packs number AVPs with a C-level partial (`number_packer`); what it cannot pack
+    (a list repeating the AVP, an enumeration name, a value out of range) must still take the AVP
+    encoder's slow path: the same bytes as before, the same EncodeError."""
+    import struct
+
+    from sigcore.diameter.errors import EncodeError
+
+    d = D.avp(name)
+    for value in (0, 1, 7, 2**31 - 1):
+        expected = Avp(d.code, struct.pack(fmt, value), d.flags, d.vendor).to_bytes()
+        assert D.encode_items([(name, value)]) == expected == d.wire(value)
+        assert D.encode_items([(name, [value, value])]) == expected * 2  # a repeated AVP
+    with pytest.raises(EncodeError):
+        D.encode_items([(name, -1 if fmt.endswith(("I", "Q")) else 2**40)])
+    with pytest.raises(EncodeError):
+        D.encode_items([(name, "not a number")])
+    if d.type == "Enumerated" and d.enum_names:
+        number, label = next(iter(d.enum_names.items()))
+        assert D.encode_items([(name, label)]) == D.encode_items([(name, number)])

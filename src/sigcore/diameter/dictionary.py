@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from struct import Struct
+from struct import error as StructError
 from typing import Any, Final
 
 from sigcore.diameter.avp import Avp
@@ -28,6 +29,7 @@ from sigcore.diameter.types import (
     AvpEncoder,
     LengthError,
     avp_encoder,
+    number_packer,
 )
 
 DATA_DIR: Final = Path(__file__).with_name("dictdata")
@@ -265,7 +267,8 @@ class Dictionary:
         self.command_names: dict[str, CommandDef] = {}
         self.applications: dict[int, str] = {}
         self.vendors: dict[int, str] = {0: "IETF"}
-        #: name -> AvpDef.wire, so the encoding loop finds an AVP's encoder with one lookup
+        #: name -> AvpDef.wire (for a number AVP its `number_packer`, which raises struct.error where
+        #: the encoder would take its slow path), so the encoding loop finds an AVP's encoder with one lookup
         self._wire_of: dict[str, AvpEncoder] = {}
         #: code | vendor << 32 -> ItemReader, for ``items``
         self._readers: dict[int, ItemReader] = {}
@@ -293,7 +296,8 @@ class Dictionary:
                 raise DictionaryError(f"{source}: {d.name} reuses {d.key} of {self.avps[d.key].name}")
             self.avps[d.key] = d
             self.by_name[d.name] = d
-            d.wire = self._wire_of[d.name] = self._encoder(d)
+            d.wire = self._encoder(d)
+            self._wire_of[d.name] = number_packer(d.type, d.code, d.flags, d.vendor) or d.wire
             reader = self._readers[d.code | d.vendor << 32] = self._reader(d)
             self._readers_by_vendor.setdefault(d.vendor, {})[d.code] = reader
         for raw in data.get("commands", []):
@@ -455,7 +459,10 @@ class Dictionary:
                         encode = wire_of[name]
                     except KeyError:
                         encode = self._def(name).wire  # raises EncodeError for an unknown name
-                    append(encode(value))
+                    try:
+                        append(encode(value))
+                    except StructError:  # a number packer's value needs the encoder's slow path
+                        append(self.by_name[name].wire(value))
             else:
                 append(item.to_bytes())
         return b"".join(parts)

@@ -11,6 +11,7 @@ import ipaddress
 import struct
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
 # Seconds between the NTP epoch (1900) and the Unix epoch (1970).
@@ -238,6 +239,20 @@ def avp_encoder(type_name: str, code: int, flags: int, vendor: int, slow: AvpEnc
     if type_name == "Grouped" and group_payload is not None:
         return _grouped_encoder(code, base, vendor, slow, group_payload)
     return slow
+
+
+def number_packer(type_name: str, code: int, flags: int, vendor: int) -> Callable[[Any], bytes] | None:
+    """For a number AVP, its `avp_encoder` without the Python frame: ``struct.pack`` with the header
+    bound (a C-level partial). It raises ``struct.error`` where the encoder would go to its slow path
+    (another value type, an enumeration name, a list, a value out of range): the caller then calls the
+    AVP's encoder. The message encoding loop uses it; a frame per number AVP was ~8 % of an AIR."""
+    letter = _NUMBER_FORMATS.get(type_name)
+    if letter is None:
+        return None
+    size = FIXED_SIZE[type_name]
+    if vendor:
+        return partial(struct.Struct(">III" + letter).pack, code, (flags << 24) | (12 + size), vendor)
+    return partial(struct.Struct(">II" + letter).pack, code, (flags << 24) | (8 + size))
 
 
 #: Payloads up to this size are packed by a Struct cached per length: header, payload and zero padding
