@@ -245,7 +245,7 @@ def number_packer(type_name: str, code: int, flags: int, vendor: int) -> Callabl
     """For a number AVP, its `avp_encoder` without the Python frame: ``struct.pack`` with the header
     bound (a C-level partial). It raises ``struct.error`` where the encoder would go to its slow path
     (another value type, an enumeration name, a list, a value out of range): the caller then calls the
-    AVP's encoder. The message encoding loop uses it; a frame per number AVP was ~8 % of an AIR."""
+    AVP's encoder. The message encoding loop uses it: ~4 % fewer instructions for an AIR, ~7 % for a ULA."""
     letter = _NUMBER_FORMATS.get(type_name)
     if letter is None:
         return None
