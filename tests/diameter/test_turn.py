@@ -72,6 +72,27 @@ async def test_a_failing_deferral_is_reported_and_the_others_still_run() -> None
     turn.close_scope()
 
 
+async def test_keyboard_interrupt_propagates_and_what_was_left_runs_on_the_next_turn() -> None:
+    ran: list[str] = []
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    def read() -> None:
+        turn.defer(interrupted)
+        turn.defer(lambda: ran.append("left"))
+
+    try:
+        turn.run_scoped(read)
+    except KeyboardInterrupt:
+        ran.append("interrupt")
+    assert ran == ["interrupt"]
+    assert turn.open_scope() is True  # closed despite the interrupt
+    turn.close_scope()
+    await asyncio.sleep(0)
+    assert ran == ["interrupt", "left"]
+
+
 async def test_an_exception_in_the_scope_still_runs_what_was_deferred() -> None:
     ran: list[str] = []
 

@@ -122,7 +122,7 @@ class StoreBase:
     def _transaction(self, conn: Connection) -> Iterator[Connection]:
         if self._sqlite:
             conn.begin()  # SQLAlchemy's bookkeeping: on pysqlite its begin emits nothing
-            conn.connection.dbapi_connection.cursor().execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+            _begin_immediate(conn)
         try:
             yield conn
         except BaseException:
@@ -139,9 +139,7 @@ class StoreBase:
         failed commit rolls back, so the connection stays usable."""
         if not conn.in_transaction():
             conn.begin()
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
-        dbapi.cursor().execute("BEGIN IMMEDIATE")
+        dbapi = _begin_immediate(conn)
         try:
             yield conn
             dbapi.commit()
@@ -156,3 +154,11 @@ class StoreBase:
             raise NotFound(f"no subscriber with IMSI {imsi}")
         return int(found)
 
+
+def _begin_immediate(conn: Connection) -> Any:
+    """SQLite's ``BEGIN IMMEDIATE`` straight to the driver (through ``exec_driver_sql`` it cost a small
+    batch ~20 µs more); returns the driver's connection."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    dbapi.cursor().execute("BEGIN IMMEDIATE")
+    return dbapi

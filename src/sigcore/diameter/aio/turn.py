@@ -57,9 +57,16 @@ def close_scope() -> None:
     finally:
         _local.pending = None
         if index < len(pending):  # left by KeyboardInterrupt/SystemExit: not lost, the next turn runs them
-            loop = asyncio.get_event_loop_policy().get_event_loop()
-            for fn in pending[index:]:
-                loop.call_soon(fn)
+            _call_soon_all(pending[index:])
+
+
+def _call_soon_all(callbacks: list[Callable[[], None]]) -> None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no loop left to run them: the process is stopping
+        return
+    for fn in callbacks:
+        loop.call_soon(fn)
 
 
 def run_scoped(fn: Callable[..., R], *args: Any) -> R:
