@@ -101,14 +101,32 @@ def check_items(frame: bytes, msg: Message | None) -> None:
     assert got == expected
 
 
+def check_decode_checked(frame: bytes, msg: Message | None) -> None:
+    """The one-walk decode and check (what a node runs on every frame) agrees with Message.decode and then
+    validate: the same DecodeError cases, the same AVPs, the same verdict and Failed-AVP."""
+    try:
+        fused = D.decode_checked(frame)
+    except DecodeError:
+        assert msg is None, "decode_checked refused a frame Message.decode takes"
+        return
+    assert msg is not None, "decode_checked took a frame Message.decode refuses"
+    assert [(a.code, a.flags, a.vendor, bytes(a.data)) for a in fused.avps] == \
+        [(a.code, a.flags, a.vendor, bytes(a.data)) for a in msg.avps]
+    expected, got = refusal(Message.decode(frame)), refusal(fused)
+    assert (got and (got.result_code, [a.to_bytes() for a in got.failed_avps])) == \
+        (expected and (expected.result_code, [a.to_bytes() for a in expected.failed_avps]))
+
+
 def exercise(frame: bytes) -> None:
     try:
         msg = Message.decode(frame)
     except DecodeError as err:
+        check_decode_checked(frame, None)
         check_items(frame, None)
         if err.header is not None and err.header.is_request:
             Message.decode(error_answer(err.header, IDENTITY, err).encode())
         return
+    check_decode_checked(frame, msg)
     check_items(frame, msg)
     result = verdict(msg)
     rebuilt = Message(msg.code, msg.app_id, msg.flags, msg.hop_by_hop, msg.end_to_end, list(msg.avps))

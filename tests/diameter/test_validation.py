@@ -1,8 +1,9 @@
 """Message validation against the specs' CCF (RFC 6733 §3.2, §7.1): each Result-Code with the
 Failed-AVP content §7.5 asks for, on the CER/DWR/DPR and a credit-control CCR.
 
-Every check runs twice: on a message built here (``check_avps`` over built AVPs) and on the same
-message decoded from its bytes (``check_raw`` over the received frame).
+Every check runs three times: on a message built here (``check_avps`` over built AVPs), on the same
+message decoded from its bytes (``check_raw`` over the received frame) and decoded as a node decodes
+it (``decode_checked``: the check runs while decoding, its verdict is raised by ``validate``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ def as_received(msg: Message) -> Message:
     return Message.decode(msg.encode())
 
 
-PATHS = pytest.mark.parametrize("path", [as_built, as_received], ids=["built", "received"])
+def as_received_checked(msg: Message) -> Message:
+    """Decoded the way a node decodes every frame: the CCF check runs in the same walk, its verdict waits
+    for `validate`."""
+    return D.decode_checked(msg.encode())
+
+
+PATHS = pytest.mark.parametrize("path", [as_built, as_received, as_received_checked],
+                                ids=["built", "received", "received-checked"])
 Path = Callable[[Message], Message]
 
 
@@ -107,6 +115,25 @@ def test_missing_avp_is_5005_with_a_zero_filled_example(
     (failed,) = err.failed_avps
     assert (failed.key, failed.data) == (D.avp(name).key, example)
     assert failed.flags == D.avp(name).flags
+
+
+@pytest.mark.parametrize("decode", [Message.decode, D.decode_checked], ids=["decode", "decode_checked"])
+def test_a_received_message_given_new_avps_is_checked_on_them(decode: Callable[[bytes], Message]) -> None:
+    """Replacing a decoded message's AVP list (a transform, the TLS CER rewrite) leaves its received bytes
+    behind: validate checks the new list. It used to check the old bytes and pass a CER without Origin-Host."""
+    msg = decode(cer_message().encode())
+    msg.avps = without(msg, "Origin-Host").avps
+    err = refused(msg, as_built)
+    assert err.result_code == ResultCode.MISSING_AVP
+
+
+def test_decode_checked_keeps_the_fault_for_validate_after_the_delivery_checks() -> None:
+    """A request the CCF refuses still decodes (the node's 3xxx checks need its AVPs); validate raises."""
+    frame = without(cer_message(), "Origin-Host").encode()
+    msg = D.decode_checked(frame)
+    assert [a.to_bytes() for a in msg.avps] == [a.to_bytes() for a in Message.decode(frame).avps]
+    assert msg.fault is not None and msg.fault.result_code == ResultCode.MISSING_AVP
+    assert refused(msg, as_built) is msg.fault
 
 
 # --- 5008 AVP_NOT_ALLOWED, 5009 AVP_OCCURS_TOO_MANY_TIMES -------------------------------------

@@ -18,9 +18,18 @@ from struct import error as StructError
 from typing import Any, Final
 
 from sigcore.diameter.avp import Avp
-from sigcore.diameter.constants import AVP_MANDATORY, AVP_VENDOR, HEADER_LEN, ResultCode
+from sigcore.diameter.constants import AVP_MANDATORY, AVP_VENDOR, FLAG_REQUEST, HEADER_LEN, ResultCode
 from sigcore.diameter.errors import DecodeError, DiameterError, EncodeError
-from sigcore.diameter.message import Message, Words, _failed_header, checked_header, parse_avps, peek_header, words_of
+from sigcore.diameter.message import (
+    _UNCHECKED,
+    Message,
+    Words,
+    _failed_header,
+    checked_header,
+    parse_avps,
+    peek_header,
+    words_of,
+)
 from sigcore.diameter.types import (
     CODECS,
     ENCODE_ERRORS,
@@ -633,6 +642,37 @@ class Dictionary:
         return (d.name, marker, 0, at, d)
 
     # --- validation ----------------------------------------------------------------------------
+    def decode_checked(self, frame: bytes) -> Message:
+        """``Message.decode(frame)``, and for a request of a known command its CCF check, in one walk.
+
+        Decoding lists the top-level AVPs and `validate` walks every level again: two walks over every
+        received request. Here `check_raw` lists the top level as it checks it. Whatever the check finds
+        waits in ``msg.fault`` for `validate` to raise, so a node's delivery checks (3xxx) still come before
+        the CCF's 5xxx as they did; an AVP whose length does not fit the message raises DecodeError here,
+        as ``Message.decode`` does."""
+        _, flags_code, app_id, hop_by_hop, end_to_end = checked_header(frame)
+        flags = flags_code >> 24
+        cmd = self.command(app_id, flags_code & 0xFFFFFF, True) if flags & FLAG_REQUEST else None
+        if cmd is None:
+            return Message.decode(frame)
+        avps: list[Avp] = []
+        fault = None
+        try:
+            self.check_raw(frame, HEADER_LEN, len(frame), cmd.rules, avps)
+        except DiameterError as err:
+            fault = err
+            try:
+                avps = parse_avps(frame, HEADER_LEN, len(frame))
+            except DecodeError as derr:
+                derr.header = peek_header(frame)
+                raise
+        msg = Message.from_body(flags_code & 0xFFFFFF, app_id, flags, hop_by_hop, end_to_end, b"")
+        msg._avps = avps
+        msg._body = None
+        msg.raw = frame
+        msg.fault = fault
+        return msg
+
     def validate(self, msg: Message) -> CommandDef | None:
         """Check ``msg`` against its command's CCF; raise DiameterError with Failed-AVP on the first
         fault. Returns None (and checks nothing) for a command the dictionary does not know."""
@@ -640,8 +680,12 @@ class Dictionary:
         if cmd is None:
             return None
         raw = msg.raw
-        if raw is not None:  # just decoded: validate the received bytes themselves
-            self.check_raw(raw, HEADER_LEN, len(raw), cmd.rules)
+        if raw is not None:  # just decoded: the received bytes themselves, checked then or now
+            fault = msg.fault
+            if fault is _UNCHECKED:
+                self.check_raw(raw, HEADER_LEN, len(raw), cmd.rules)
+            elif fault is not None:
+                raise fault
         else:
             self.check_avps(msg.avps, cmd.rules)
         return cmd
@@ -651,8 +695,9 @@ class Dictionary:
         buf = b"".join([a.to_bytes() for a in avps])
         self.check_raw(buf, 0, len(buf), rules)
 
-    def check_raw(self, buf: bytes, off: int, end: int, rules: RuleSet | None) -> None:
-        """Validate the AVPs encoded in ``buf[off:end]`` without building objects for them.
+    def check_raw(self, buf: bytes, off: int, end: int, rules: RuleSet | None, out: list[Avp] | None = None) -> None:
+        """Validate the AVPs encoded in ``buf[off:end]`` without building objects for them; with ``out``,
+        append an Avp for each AVP of this level (not of the grouped ones) as it passes (`decode_checked`).
 
         Order of checks per AVP follows RFC 6733 §7: length (5014), unsupported M-bit AVP (5001),
         flag bits (3009), placement (5008), occurrences (5009), value (5014/5004); then 5005.
@@ -680,6 +725,13 @@ class Dictionary:
             if stop < start or stop > end:
                 raise DiameterError(ResultCode.INVALID_AVP_LENGTH, f"AVP {code} length {length} does not fit",
                                     [_raw_avp(buf, off, end)])
+            if out is not None:
+                avp = _new_avp(Avp)
+                avp.code = code
+                avp.flags = flags_len >> 24
+                avp.vendor = vendor
+                avp.data = buf[start:stop]
+                out.append(avp)
             entry = entries.get((code, vendor))
             if entry is None:
                 entry = self._unlisted(buf, off, end, code, vendor, flags_len, rules)

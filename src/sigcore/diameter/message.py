@@ -32,6 +32,7 @@ _HEADER: Final = Struct(">I4I")  # version|length, flags|code, app id, hop-by-ho
 _U32X2: Final = Struct(">II")
 _U32: Final = Struct(">I")
 _ZERO_PAD: Final = (b"", b"\0\0\0", b"\0\0", b"\0")
+_UNCHECKED: Final = object()  # Message.fault of a message whose CCF check has not run
 
 
 class Header(NamedTuple):
@@ -164,7 +165,7 @@ def new_end_to_end() -> int:
 class Message:
     """A Diameter message. ``avps`` is the ordered list of top-level AVPs."""
 
-    __slots__ = ("_avps", "_body", "app_id", "code", "end_to_end", "flags", "hop_by_hop", "raw")
+    __slots__ = ("_avps", "_body", "app_id", "code", "end_to_end", "fault", "flags", "hop_by_hop", "raw")
 
     def __init__(
         self,
@@ -186,6 +187,9 @@ class Message:
         self._avps: list[Avp] | None = avps if avps is not None else ([] if body is None else None)
         self._body = body if avps is None else None
         self.raw: bytes | None = None  # the bytes it was decoded from; None once built or changed here
+        # What the CCF check made of ``raw`` while decoding (`Dictionary.decode_checked`): _UNCHECKED, None
+        # (valid) or the DiameterError `Dictionary.validate` raises after the delivery checks
+        self.fault: Any = _UNCHECKED
 
     @classmethod
     def from_body(cls, code: int, app_id: int, flags: int, hop_by_hop: int, end_to_end: int,
@@ -200,6 +204,7 @@ class Message:
         msg._avps = None
         msg._body = body
         msg.raw = None
+        msg.fault = _UNCHECKED
         return msg
 
     @property
@@ -213,8 +218,12 @@ class Message:
 
     @avps.setter
     def avps(self, value: list[Avp]) -> None:
+        """A new AVP list: the message is no longer the bytes it was decoded from (``raw``), so a later
+        `Dictionary.validate` checks the new list. (A list changed in place is the changer's business.)"""
         self._avps = value
         self._body = None
+        self.raw = None
+        self.fault = _UNCHECKED
 
     # --- flags -------------------------------------------------------------------------------
     @property

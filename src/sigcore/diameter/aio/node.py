@@ -341,7 +341,7 @@ class Node:
         if self.taps:
             self._tap("in", conn, frame)
         try:
-            msg = Message.decode(frame)
+            msg = DICTIONARY.decode_checked(frame)
         except DecodeError as err:
             if err.header is not None and err.header.is_request:
                 self._send(conn, error_answer(err.header, self.identity, err))
