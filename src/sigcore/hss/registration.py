@@ -48,16 +48,20 @@ _SERVING_FOR_UPDATE = RawStatement(
 )
 
 
-def _set(node: NodeKind) -> RawStatement:
-    return RawStatement(
-        update(t.serving_state)
-        .where(_V.subscriber_id == bindparam("sid"))
-        .values({f"{node}_host": bindparam("host"), f"{node}_realm": bindparam("realm"),
-                 f"{node}_peer": bindparam("peer"), f"{node}_updated_at": bindparam("now"), f"{node}_purged": False})
-    )
+def _set(node: NodeKind, host: bool) -> RawStatement:
+    """The serving-node write; without ``host`` it leaves the (indexed) host column alone: a ULR from the
+    node already registered (every periodic TAU) then changes one table page, not that page and an index
+    page (SQLite rewrites an index entry whenever its column is SET, even to the same value), which halved
+    the WAL frames of such a commit."""
+    values: dict[str, Any] = {f"{node}_realm": bindparam("realm"), f"{node}_peer": bindparam("peer"),
+                              f"{node}_updated_at": bindparam("now"), f"{node}_purged": False}
+    if host:
+        values[f"{node}_host"] = bindparam("host")
+    return RawStatement(update(t.serving_state).where(_V.subscriber_id == bindparam("sid")).values(values))
 
 
-_SET = {"mme": _set("mme"), "sgsn": _set("sgsn")}
+# by (node, host changed)
+_SET = {(node, changed): _set(node, changed) for node in ("mme", "sgsn") for changed in (True, False)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +131,13 @@ class ServingUpdates(BatchKind[ServingUpdate, Registered]):
                            "now": now}
             latest[key] = ServingNode(item.host, item.realm, item.peer, now, False)
             out.append(Registered(previous, profile))
-        for node in ("mme", "sgsn"):  # the last registration of each subscriber wins; one executemany per node
-            batch = [params for (_, kind), params in writes.items() if kind == node]
-            if batch:
-                _SET[node].rowcount(conn, batch)
+        # the last registration of each subscriber wins; one executemany per node and whether its host changed
+        batches: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+        for (imsi, node), params in writes.items():
+            changed = params["host"] != getattr(rows[imsi], f"{node}_host")
+            batches.setdefault((node, changed), []).append(params)
+        for key, batch in batches.items():
+            _SET[key].rowcount(conn, batch)
         return out
 
 
