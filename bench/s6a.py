@@ -18,12 +18,17 @@ Usage: .venv/bin/python bench/s6a.py [--seconds 5] [--clients 2] [--window 64] [
                                      [--database-url postgresql://...] [--profile /tmp/s6a.prof]
                                      [--metrics on|off|both] [--rounds 3] [--redis-url redis://...]
                                      [--kinds air ulr] [--no-half] [--paced 0.5 0.25] [--warmup 2]
-                                     [--py-spy /tmp/s6a-spy] [--capture]
+                                     [--py-spy /tmp/s6a-spy] [--capture] [--no-pin]
 
 `--capture` records each paced run with tcpdump on the loopback (whole packets) and prints the server's own
 request→answer latency from the capture (tshark pairs requests and answers by hop-by-hop id): the clients'
 figures include their own scheduling on a shared machine, the capture's do not. Needs tcpdump, tshark and
 the right to capture (root).
+
+On a machine with two CPUs or more the server runs on the last CPU and the clients on the others
+(`sched_setaffinity`; `--no-pin` lets the scheduler place them): the target is "on one core", and
+unpinned, a client woken by an answer runs on the server's CPU and preempts it (a lone answer's `send()`
+took 148 µs of the server's wall time unpinned, 26 µs pinned).
 
 `--metrics both` measures the cost of metrics: servers with metrics off and on alternate (so the load of
 a shared machine hits both alike), and the median full-load rates are compared at the end.
@@ -106,16 +111,27 @@ async def _client(port: int, kind: str, origin: str, first: int, count: int, win
     return len(latencies), latencies, errors
 
 
-def _client_main(args: tuple[int, str, str, int, int, int, float, float | None], out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _client_main(args: tuple[int, str, str, int, int, int, float, float | None], out: mp.Queue,  # type: ignore[type-arg]
+                 cpus: set[int] | None) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
     out.put(asyncio.run(_client(*args)))
 
 
+def pinned_cpus(pin: bool) -> tuple[set[int] | None, set[int] | None]:
+    """(the server's CPU, the clients' CPUs) with --pin on a machine with two or more, else (None, None)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin or len(cpus) < 2:
+        return None, None
+    return {cpus[-1]}, set(cpus[:-1])
+
+
 def load(port: int, kind: str, clients: int, window: int, seconds: float, subscribers: int,
-         total_rate: float | None) -> tuple[float, list[float], int]:
+         total_rate: float | None, cpus: set[int] | None = None) -> tuple[float, list[float], int]:
     out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     share = subscribers // clients
     procs = [mp.Process(target=_client_main, args=((port, kind, f"mme{c}.{REALM}", c * share, share, window, seconds,
-                                                    total_rate / clients if total_rate else None), out))
+                                                    total_rate / clients if total_rate else None), out, cpus))
              for c in range(clients)]
     for p in procs:
         p.start()
@@ -157,7 +173,9 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
               "logging": {"level": "WARNING"}}
     (work / "sigcore.yaml").write_text(yaml.safe_dump(config))
     prefix = [sys.executable] + (["-m", "cProfile", "-o", args.profile] if args.profile else [])
-    server = subprocess.Popen([*prefix, "-m", "sigcore.cli", "run", "--config", str(work / "sigcore.yaml")])
+    server_cpus, client_cpus = pinned_cpus(args.pin)
+    server = subprocess.Popen([*prefix, "-m", "sigcore.cli", "run", "--config", str(work / "sigcore.yaml")],
+                              preexec_fn=(lambda: os.sched_setaffinity(0, server_cpus)) if server_cpus else None)
     rates: dict[str, tuple[float, float]] = {}
     try:
         deadline = time.monotonic() + 30
@@ -169,14 +187,17 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        print(f"metrics {'on' if metrics else 'off'}" + (" (Redis flush)" if metrics and args.redis_url else ""))
+        print(f"metrics {'on' if metrics else 'off'}" + (" (Redis flush)" if metrics and args.redis_url else "")
+              + (f"; server on CPU {sorted(server_cpus)}, clients on {sorted(client_cpus or ())}"
+                 if server_cpus else ""))
         print(f"{'':4} {'load':>10} {'rate/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'server CPU/req':>15}")
         for kind in args.kinds:
             # warm-up: connections, and the caches (keys, profiles) for most subscribers: steady state
-            load(port, kind, args.clients, args.window, args.warmup, args.subscribers, None)
+            load(port, kind, args.clients, args.window, args.warmup, args.subscribers, None, client_cpus)
             spy = start_py_spy(args.py_spy, server.pid, kind, args.seconds) if args.py_spy else None
             cpu0 = cpu_seconds(server.pid)
-            rate, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers, None)
+            rate, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers, None,
+                                     client_cpus)
             cpu = (cpu_seconds(server.pid) - cpu0) / max(1, rate * args.seconds)
             if spy is not None:
                 spy.wait(60)
@@ -187,7 +208,7 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
                 capture = Capture(port, work / f"{kind}-{fraction}.pcap") if args.capture else None
                 cpu0 = cpu_seconds(server.pid)
                 paced, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers,
-                                          rate * fraction)
+                                          rate * fraction, client_cpus)
                 cpu = (cpu_seconds(server.pid) - cpu0) / max(1, paced * args.seconds)
                 label = "half" if fraction == 0.5 else f"{fraction:.2f}x"
                 print(f"{kind:4} {label:>10} {paced:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d} "
@@ -319,6 +340,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds of full load before each measured kind")
     ap.add_argument("--capture", action="store_true",
                     help="capture each paced run (tcpdump) and print the server-side latency from the wire")
+    ap.add_argument("--no-pin", dest="pin", action="store_false",
+                    help="let the scheduler place the server and the clients (default: server on the last CPU, "
+                         "clients on the others)")
     ap.add_argument("--py-spy", default=None, metavar="DIR",
                     help="sample the server with py-spy during each full-load window; raw stacks to DIR/KIND.txt")
     args = ap.parse_args()
