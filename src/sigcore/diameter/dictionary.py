@@ -660,7 +660,7 @@ class Dictionary:
         try:
             self.check_raw(frame, HEADER_LEN, len(frame), cmd.rules, avps)
         except DiameterError as err:
-            fault = err
+            fault = err.with_traceback(None)  # kept on the message: no frames (and no cycle) with it
             try:
                 avps = parse_avps(frame, HEADER_LEN, len(frame))
             except DecodeError as derr:
@@ -685,7 +685,14 @@ class Dictionary:
             if fault is _UNCHECKED:
                 self.check_raw(raw, HEADER_LEN, len(raw), cmd.rules)
             elif fault is not None:
-                raise fault
+                # raised once from here; a second validate checks the bytes again. Neither the message nor
+                # this frame keeps the error, or error → traceback → frame → error would be a cycle per
+                # refused request, left to the cyclic collector.
+                msg.fault = _UNCHECKED
+                try:
+                    raise fault
+                finally:
+                    del fault
         else:
             self.check_avps(msg.avps, cmd.rules)
         return cmd
