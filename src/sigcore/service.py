@@ -65,9 +65,10 @@ def settle_gc() -> None:
     requests in flight. At the default 700, those in flight at full load (Messages, AVP lists, coroutines
     alive for milliseconds) survived two young collections, were promoted to the oldest generation, and the
     promotions set off a full collection every 0.6 s, each walking every cached key and profile: 3-10 ms
-    stalls under AIR load, 15-21 ms under ULR load with 2,000 subscribers (more with more), which were the
+    stalls under AIR load, 15-21 ms under ULR load with 2,000 subscribers (more with more), a share of the
     half-rate p99. At 20,000 the steady state runs no collection at all (bench/s6a.py: none in a minute of
-    load); growth (caches filling) and any cyclic garbage are still collected, in pauses of a few ms."""
+    load); growth (caches filling: one 13 ms pause when the bench's ULRs fill the profile cache) and any
+    cyclic garbage are still collected."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])

@@ -651,27 +651,17 @@ class Dictionary:
         the CCF's 5xxx as they did; an AVP whose length does not fit the message raises DecodeError here,
         as ``Message.decode`` does."""
         _, flags_code, app_id, hop_by_hop, end_to_end = checked_header(frame)
-        flags = flags_code >> 24
-        cmd = self.command(app_id, flags_code & 0xFFFFFF, True) if flags & FLAG_REQUEST else None
+        cmd = self.command(app_id, flags_code & 0xFFFFFF, True) if flags_code >> 24 & FLAG_REQUEST else None
         if cmd is None:
             return Message.decode(frame)
         avps: list[Avp] = []
-        fault = None
         try:
             self.check_raw(frame, HEADER_LEN, len(frame), cmd.rules, avps)
         except DiameterError as err:
-            fault = err.with_traceback(None)  # kept on the message: no frames (and no cycle) with it
-            try:
-                avps = parse_avps(frame, HEADER_LEN, len(frame))
-            except DecodeError as derr:
-                derr.header = peek_header(frame)
-                raise
-        msg = Message.from_body(flags_code & 0xFFFFFF, app_id, flags, hop_by_hop, end_to_end, b"")
-        msg._avps = avps
-        msg._body = None
-        msg.raw = frame
-        msg.fault = fault
-        return msg
+            msg = Message.decode(frame)  # the plain way: DecodeError for a top-level length that does not fit
+            msg.fault = err.with_traceback(None)  # kept on the message: no frames (and no cycle) with it
+            return msg
+        return Message.received(frame, flags_code, app_id, hop_by_hop, end_to_end, avps, None)
 
     def validate(self, msg: Message) -> CommandDef | None:
         """Check ``msg`` against its command's CCF; raise DiameterError with Failed-AVP on the first

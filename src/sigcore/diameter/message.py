@@ -253,10 +253,18 @@ class Message:
         except DecodeError as err:
             err.header = peek_header(buf)
             raise
+        return cls.received(buf, flags_code, app_id, hop_by_hop, end_to_end, avps)
+
+    @classmethod
+    def received(cls, buf: bytes, flags_code: int, app_id: int, hop_by_hop: int, end_to_end: int,
+                 avps: list[Avp], fault: Any = _UNCHECKED) -> Message:
+        """The message decoded from ``buf``: its header words, its top-level AVPs, and what the CCF check
+        found if it ran while decoding (`Dictionary.decode_checked`)."""
         msg = cls.from_body(flags_code & 0xFFFFFF, app_id, flags_code >> 24, hop_by_hop, end_to_end, b"")
         msg._avps = avps
         msg._body = None
         msg.raw = buf
+        msg.fault = fault
         return msg
 
     def encode(self) -> bytes:
