@@ -84,3 +84,34 @@ async def test_a_failed_commit_rolls_back_and_the_kept_connection_stays_usable(t
     finally:
         await worker.stop()
     store.close()
+
+
+async def test_batches_wait_in_the_queue_while_the_checkpointer_holds_the_gate(tmp_path: Path) -> None:
+    """While the WAL checkpointer empties the log it holds `gate`: inline batches must not start (they would
+    sleep on SQLite's lock in the event loop's thread); requests queue and go in one batch afterwards."""
+    store = provision(sqlite_url(tmp_path), new_kek())
+    worker = BatchWorker(store)
+    kind = SetSqn()
+    held = False
+    try:
+        assert await worker.submit(kind, 64) == 64
+        held = worker.gate.acquire(blocking=False)
+        assert held
+        waiting = [asyncio.ensure_future(worker.submit(kind, sqn)) for sqn in (96, 128)]
+        ticks = 0
+        while ticks < 20:  # the loop keeps turning (20 x 1 ms) and nothing commits meanwhile
+            await asyncio.sleep(0.001)
+            ticks += 1
+        assert not any(f.done() for f in waiting) and worker.batches == 1
+        assert store.get_auth_material(IMSI).sqn == 64
+        worker.gate.release()
+        held = False
+        assert await asyncio.gather(*waiting) == [96, 128]
+        assert worker.batches == 2  # both queued requests in one batch
+        assert not worker.gate.locked()
+        assert store.get_auth_material(IMSI).sqn == 128
+    finally:
+        if held:
+            worker.gate.release()
+        await worker.stop()
+    store.close()

@@ -47,6 +47,7 @@ class BatchKind(Generic[Item, Result]):
 
 
 SWITCH_INTERVAL = 0.0002
+GATE_RETRY = 0.001  # seconds between looks at a `gate` held by the WAL checkpointer
 _Job = tuple[BatchKind[Any, Any], Any, Ticket[Any]]
 _STOP = object()
 
@@ -65,6 +66,9 @@ class BatchWorker:
         self.max_batch = max_batch
         self.attempts = attempts
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # Held around each transaction; the WAL checkpointer holds it while it empties the log
+        # (`hss.checkpoint`), and batches then wait in the queue rather than on the database lock.
+        self.gate = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
@@ -118,14 +122,25 @@ class BatchWorker:
         return await fut
 
     def _drain(self) -> None:
+        if not self.gate.acquire(blocking=False):  # the checkpointer is emptying the WAL: look again soon
+            assert self._loop is not None
+            self._loop.call_later(GATE_RETRY, self._drain)  # _drain_scheduled stays set: submits just queue
+            return
         self._drain_scheduled = False
         turn.run_scoped(self._run_pending)  # the resumed handlers' answers leave at its end, not a turn later
 
     def _run_pending(self) -> None:
-        while self._pending:
-            jobs, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
-            for group in _by_kind(jobs):
-                _resolve([fut for _, _, fut in group], self._run_group(group))
+        """All queued batches, with the gate (taken by `_drain`) held for their transactions only: it is
+        released before the tickets resume their handlers, whose own submits then drain right away."""
+        done: list[tuple[list[_Job], list[Any]]] = []
+        try:
+            while self._pending:
+                jobs, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+                done.extend((group, self._run_group(group)) for group in _by_kind(jobs))
+        finally:
+            self.gate.release()
+        for group, outcome in done:
+            _resolve([fut for _, _, fut in group], outcome)
 
     # --- the thread ----------------------------------------------------------------------------------
     def _serve(self) -> None:
@@ -146,8 +161,9 @@ class BatchWorker:
                 jobs.append(job)
             assert self._loop is not None
             for group in _by_kind(jobs):
-                self._loop.call_soon_threadsafe(turn.run_scoped, _resolve, [fut for _, _, fut in group],
-                                                self._run_group(group))
+                with self.gate:
+                    outcome = self._run_group(group)
+                self._loop.call_soon_threadsafe(turn.run_scoped, _resolve, [fut for _, _, fut in group], outcome)
             if stop:
                 return
 

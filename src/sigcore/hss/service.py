@@ -48,7 +48,7 @@ def build_hss(node: Node, store: Store, cfg: Config) -> Hss:
     auth = AuthService(store, worker, cfg.hss.ind_bits)
     handlers = S6aHandlers(store, worker, auth, profiles, roaming, notifier, cfg.hss.max_vectors)
     handlers.register(node)
-    return Hss(store, worker, handlers, notifier, WalCheckpointer(store))
+    return Hss(store, worker, handlers, notifier, WalCheckpointer(store, gate=worker.gate))
 
 
 def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
