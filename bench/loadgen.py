@@ -30,10 +30,13 @@ RESULT_2001 = D.build("Result-Code", 2001).to_bytes()
 
 
 async def drive(port: int, cer: bytes, templates: list[bytearray], window: int, seconds: float,
-                rate: float | None = None) -> tuple[list[float], int]:
+                rate: float | None = None, late: tuple[float, list[tuple[float, float]]] | None = None,
+                ) -> tuple[list[float], int]:
     """One Diameter connection: CER, then the pre-encoded request ``templates`` in turn (only the
     hop-by-hop/end-to-end ids patched) with at most ``window`` in flight, for ``seconds``; paced to ``rate``
-    per second when given (open loop). Returns the latencies and how many answers were not 2001."""
+    per second when given (open loop). Returns the latencies and how many answers were not 2001.
+    ``late`` = (threshold in seconds, list): each answer slower than that adds (send time, latency) there;
+    `time.perf_counter` is the system's monotonic clock, so the clients' lists can be merged."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     writer.write(cer)
@@ -53,7 +56,10 @@ async def drive(port: int, cer: bytes, templates: list[bytearray], window: int, 
             t0 = sent.pop(int.from_bytes(head[12:16], "big"), None)
             if t0 is None:
                 continue  # a DWR from the server
-            latencies.append(time.perf_counter() - t0)
+            latency = time.perf_counter() - t0
+            latencies.append(latency)
+            if late is not None and latency > late[0]:
+                late[1].append((t0, latency))
             errors += RESULT_2001 not in body
             free.release()
             if done.is_set() and not sent:
@@ -79,3 +85,22 @@ async def drive(port: int, cer: bytes, templates: list[bytearray], window: int, 
     await asyncio.wait_for(reading, 60)
     writer.close()
     return latencies, errors
+
+
+def episodes(late: list[tuple[float, float]], gap: float = 0.010) -> str:
+    """The late answers (send time, latency) grouped into episodes: sends less than ``gap`` apart belong
+    together. A few long episodes in which nearly every answer is late point at stalls (the machine, a
+    collection, a checkpoint); late answers spread thinly over the run point at a server short of CPU."""
+    if not late:
+        return "none"
+    late = sorted(late)
+    groups: list[list[tuple[float, float]]] = [[late[0]]]
+    for item in late[1:]:
+        if item[0] - groups[-1][-1][0] < gap:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    longest = max(groups, key=len)
+    span = longest[-1][0] + longest[-1][1] - longest[0][0]
+    return (f"{len(late)} in {len(groups)} episode(s); the largest {len(longest)} answers over {span * 1000:.0f} ms, "
+            f"worst {max(lat for _, lat in late) * 1000:.1f} ms")

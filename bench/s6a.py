@@ -5,7 +5,8 @@ PostgreSQL URL given) with SUBSCRIBERS subscribers, then for AIR and for ULR:
 
 1. full load: CLIENTS client processes, each one Diameter connection with WINDOW requests in flight,
    spread over all subscribers, for SECONDS; prints the rate and the latency percentiles;
-2. half that rate, paced (open loop), and the latency percentiles there.
+2. half that rate, paced (open loop), and the latency percentiles there (`--paced` other fractions of it,
+   `--rates` fixed rates: `--rates 2500` is half of issue #3's 5,000/s target).
 
 The clients are sigcore's codec on raw asyncio sockets with pre-encoded requests (only the hop-by-hop and
 end-to-end ids are patched), so they cost little; on a small machine they still share the CPU with the
@@ -17,7 +18,8 @@ functions with the most samples, own and inclusive: what limits the rate.
 Usage: .venv/bin/python bench/s6a.py [--seconds 5] [--clients 2] [--window 64] [--subscribers 2000]
                                      [--database-url postgresql://...] [--profile /tmp/s6a.prof]
                                      [--metrics on|off|both] [--rounds 3] [--redis-url redis://...]
-                                     [--kinds air ulr] [--no-half] [--paced 0.5 0.25] [--warmup 2]
+                                     [--kinds air ulr] [--no-half] [--paced 0.5 0.25] [--rates 2500]
+                                     [--warmup 2]
                                      [--py-spy /tmp/s6a-spy] [--capture] [--no-pin]
 
 `--capture` records each paced run with tcpdump on the loopback (whole packets) and prints the server's own
@@ -51,7 +53,7 @@ import time
 from pathlib import Path
 
 import yaml
-from loadgen import cpu_seconds, drive, pct
+from loadgen import cpu_seconds, drive, episodes, pct
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.message import Message
@@ -104,11 +106,12 @@ def cer(origin: str) -> bytes:
 
 # --- one client process -----------------------------------------------------------------------------
 async def _client(port: int, kind: str, origin: str, first: int, count: int, window: int, seconds: float,
-                  rate: float | None) -> tuple[int, list[float], int]:
+                  rate: float | None) -> tuple[int, list[float], int, list[tuple[float, float]]]:
     make = air if kind == "air" else ulr
     templates = [bytearray(make(origin, i, imsi_of(first + i % count))) for i in range(min(count, 4096))]
-    latencies, errors = await drive(port, cer(origin), templates, window, seconds, rate)
-    return len(latencies), latencies, errors
+    late: list[tuple[float, float]] = []
+    latencies, errors = await drive(port, cer(origin), templates, window, seconds, rate, (LATE, late))
+    return len(latencies), latencies, errors, late
 
 
 def _client_main(args: tuple[int, str, str, int, int, int, float, float | None], out: mp.Queue,  # type: ignore[type-arg]
@@ -127,7 +130,9 @@ def pinned_cpus(pin: bool) -> tuple[set[int] | None, set[int] | None]:
 
 
 def load(port: int, kind: str, clients: int, window: int, seconds: float, subscribers: int,
-         total_rate: float | None, cpus: set[int] | None = None) -> tuple[float, list[float], int]:
+         total_rate: float | None, cpus: set[int] | None = None,
+         late: list[tuple[float, float]] | None = None) -> tuple[float, list[float], int]:
+    """``late``: gets the (send time, latency) of every answer slower than `LATE`, all clients merged."""
     out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     share = subscribers // clients
     procs = [mp.Process(target=_client_main, args=((port, kind, f"mme{c}.{REALM}", c * share, share, window, seconds,
@@ -140,6 +145,8 @@ def load(port: int, kind: str, clients: int, window: int, seconds: float, subscr
         p.join()
     answered = sum(r[0] for r in results)
     latencies = sorted(x for r in results for x in r[1])
+    if late is not None:
+        late.extend(x for r in results for x in r[3])
     return answered / seconds, latencies, sum(r[2] for r in results)
 
 
@@ -204,15 +211,19 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
             rates[kind] = (rate, cpu)
             print(f"{kind:4} {'full':>10} {rate:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d} "
                   f"{cpu * 1e6:12.0f} us")
-            for fraction in [] if args.no_half else args.paced:
-                capture = Capture(port, work / f"{kind}-{fraction}.pcap") if args.capture else None
+            paced_runs = [] if args.no_half else [
+                *((rate * f, "half" if f == 0.5 else f"{f:.2f}x") for f in args.paced),
+                *((float(r), f"{r:.0f}/s") for r in args.rates)]
+            for target, label in paced_runs:
+                capture = Capture(port, work / f"{kind}-{label.replace('/', '')}.pcap") if args.capture else None
                 cpu0 = cpu_seconds(server.pid)
+                late: list[tuple[float, float]] = []
                 paced, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers,
-                                          rate * fraction, client_cpus)
+                                          target, client_cpus, late)
                 cpu = (cpu_seconds(server.pid) - cpu0) / max(1, paced * args.seconds)
-                label = "half" if fraction == 0.5 else f"{fraction:.2f}x"
                 print(f"{kind:4} {label:>10} {paced:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d} "
                       f"{cpu * 1e6:12.0f} us")
+                print(f"{'':4} {'':>10} answers over {LATE * 1000:g} ms: {episodes(late)}")
                 if capture is not None:
                     wire = capture.latencies(COMMAND_CODES[kind])
                     print(f"{'':4} {'on wire':>10} {len(wire):9d} {pct(wire, 50):8.2f} {pct(wire, 99):8.2f}"
@@ -224,6 +235,7 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
 
 
 COMMAND_CODES = {"air": 318, "ulr": 316}
+LATE = 0.005  # issue #3's p99 bound: paced runs say how the answers slower than this are spread in time
 
 
 class Capture:
@@ -335,8 +347,10 @@ def main() -> None:
     ap.add_argument("--redis-url", default=None, help="with metrics on: flush the counters to this Redis")
     ap.add_argument("--kinds", nargs="+", choices=("air", "ulr"), default=["air", "ulr"])
     ap.add_argument("--no-half", action="store_true", help="skip the paced (half-rate) latency runs")
-    ap.add_argument("--paced", nargs="+", type=float, default=[0.5], metavar="FRACTION",
+    ap.add_argument("--paced", nargs="*", type=float, default=[0.5], metavar="FRACTION",
                     help="paced runs at these fractions of the full-load rate (default: half)")
+    ap.add_argument("--rates", nargs="*", type=float, default=[], metavar="PER_SECOND",
+                    help="paced runs at these fixed rates too, e.g. 2500: half of the issue's 5,000/s target")
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds of full load before each measured kind")
     ap.add_argument("--capture", action="store_true",
                     help="capture each paced run (tcpdump) and print the server-side latency from the wire")
