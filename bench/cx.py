@@ -20,6 +20,9 @@ Before the rounds each kind runs WARMUP seconds at the full window: the SAR warm
 
 Usage: .venv/bin/python bench/cx.py [--seconds 3] [--rounds 3] [--clients 2] [--window 64] [--users 1000]
                                     [--warmup 2] [--database-url postgresql://...] [--profile /tmp/cx.prof]
+                                    [--no-pin]
+
+As bench/s6a.py, the server runs on the last CPU and the clients on the others unless `--no-pin`.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from loadgen import cpu_seconds, drive, pct
+from loadgen import cpu_seconds, drive, pct, pinned_cpus
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.message import Message
@@ -110,16 +113,20 @@ async def _client(port: int, kind: str, origin: str, first: int, count: int, win
     return await drive(port, cer(origin), templates, window, seconds)
 
 
-def _client_main(args: tuple[Any, ...], out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _client_main(args: tuple[Any, ...], out: mp.Queue, cpus: set[int] | None) -> None:  # type: ignore[type-arg]
+    if cpus:
+        os.sched_setaffinity(0, cpus)
     out.put(asyncio.run(_client(*args)))
 
 
-def load(port: int, kind: str, clients: int, window: int, seconds: float, users: int) -> tuple[float, list[float], int]:
-    """``clients`` processes on disjoint user ranges; returns answers/s, sorted latencies, non-2001 answers."""
+def load(port: int, kind: str, clients: int, window: int, seconds: float, users: int,
+         cpus: set[int] | None = None) -> tuple[float, list[float], int]:
+    """``clients`` processes on disjoint user ranges (on ``cpus``); returns answers/s, sorted latencies,
+    non-2001 answers."""
     out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     share = users // clients
     procs = [mp.Process(target=_client_main, args=((port, kind, f"bench{c}.{REALM}", c * share, share, window,
-                                                    seconds), out)) for c in range(clients)]
+                                                    seconds), out, cpus)) for c in range(clients)]
     for p in procs:
         p.start()
     results = [out.get(timeout=seconds + 90) for _ in procs]
@@ -139,7 +146,8 @@ def provision(url: str, kek: bytes, users: int) -> None:
             ims.add_user(f"u{n}@{REALM}", [f"sip:u{n}@{REALM}", f"tel:+1555{n:07d}"], imsi=imsi_of(n), scscf=SCSCF)
 
 
-def start_server(work: Path, url: str, profile: str | None) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(work: Path, url: str, profile: str | None,
+                 cpus: set[int] | None = None) -> tuple[subprocess.Popen[bytes], int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -148,7 +156,8 @@ def start_server(work: Path, url: str, profile: str | None) -> tuple[subprocess.
               "api": {"enabled": False}, "metrics": {"enabled": False}, "logging": {"level": "WARNING"}}
     (work / "sigcore.yaml").write_text(yaml.safe_dump(config))
     prefix = [sys.executable] + (["-m", "cProfile", "-o", profile] if profile else [])
-    server = subprocess.Popen([*prefix, "-m", "sigcore.cli", "run", "--config", str(work / "sigcore.yaml")])
+    server = subprocess.Popen([*prefix, "-m", "sigcore.cli", "run", "--config", str(work / "sigcore.yaml")],
+                              preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -172,6 +181,9 @@ def main() -> None:
     ap.add_argument("--kinds", default="mar,sar,air")
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--profile", default=None, help="run the server under cProfile, write the stats here")
+    ap.add_argument("--no-pin", dest="pin", action="store_false",
+                    help="let the scheduler place the server and the clients (default: server on the last CPU, "
+                         "clients on the others)")
     args = ap.parse_args()
     kinds = args.kinds.split(",")
 
@@ -182,15 +194,17 @@ def main() -> None:
     provision(url, kek, args.users)
     print(f"database: {url.split('@')[-1]}, {args.users} users ({time.perf_counter() - t0:.1f} s); "
           f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    server, port = start_server(work, url, args.profile)
+    server_cpus, client_cpus = pinned_cpus(args.pin)
+    server, port = start_server(work, url, args.profile, server_cpus)
     best: dict[str, tuple[float, list[float], int, float]] = {}
     try:
         for kind in kinds:  # warm-up: caches, connections; the SAR warm-up registers every user
-            load(port, kind, args.clients, args.window, args.warmup, args.users)
+            load(port, kind, args.clients, args.window, args.warmup, args.users, client_cpus)
         for _ in range(args.rounds):
             for kind in kinds:
                 cpu0 = cpu_seconds(server.pid)
-                rate, latencies, errors = load(port, kind, args.clients, args.window, args.seconds, args.users)
+                rate, latencies, errors = load(port, kind, args.clients, args.window, args.seconds, args.users,
+                                               client_cpus)
                 cpu = (cpu_seconds(server.pid) - cpu0) / max(1, len(latencies))
                 if kind not in best or rate > best[kind][0]:
                     best[kind] = (rate, latencies, errors, cpu)

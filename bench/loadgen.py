@@ -26,6 +26,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 
+def pinned_cpus(pin: bool) -> tuple[set[int] | None, set[int] | None]:
+    """(the server's CPU, the clients' CPUs) with ``pin`` on a machine with two or more, else (None, None):
+    the targets are "on one core", and unpinned a client woken by an answer runs on the server's CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin or len(cpus) < 2:
+        return None, None
+    return {cpus[-1]}, set(cpus[:-1])
+
+
 RESULT_2001 = D.build("Result-Code", 2001).to_bytes()
 
 

@@ -53,7 +53,7 @@ import time
 from pathlib import Path
 
 import yaml
-from loadgen import cpu_seconds, drive, episodes, pct
+from loadgen import cpu_seconds, drive, episodes, pct, pinned_cpus
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.message import Message
@@ -119,14 +119,6 @@ def _client_main(args: tuple[int, str, str, int, int, int, float, float | None],
     if cpus:
         os.sched_setaffinity(0, cpus)
     out.put(asyncio.run(_client(*args)))
-
-
-def pinned_cpus(pin: bool) -> tuple[set[int] | None, set[int] | None]:
-    """(the server's CPU, the clients' CPUs) with --pin on a machine with two or more, else (None, None)."""
-    cpus = sorted(os.sched_getaffinity(0))
-    if not pin or len(cpus) < 2:
-        return None, None
-    return {cpus[-1]}, set(cpus[:-1])
 
 
 def load(port: int, kind: str, clients: int, window: int, seconds: float, subscribers: int,
