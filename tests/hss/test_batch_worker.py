@@ -87,7 +87,7 @@ async def test_a_failed_commit_rolls_back_and_the_kept_connection_stays_usable(t
 
 
 async def test_batches_wait_in_the_queue_while_the_checkpointer_holds_the_gate(tmp_path: Path) -> None:
-    """While the WAL checkpointer empties the log it holds `gate`: inline batches must not start (they would
+    """While the WAL checkpointer restarts the log it holds `gate`: inline batches must not start (they would
     sleep on SQLite's lock in the event loop's thread); requests queue and go in one batch afterwards."""
     store = provision(sqlite_url(tmp_path), new_kek())
     worker = BatchWorker(store)

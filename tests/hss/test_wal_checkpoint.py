@@ -1,5 +1,5 @@
 """`WalCheckpointer`: the store's SQLite connections stop checkpointing on commit, the checkpointer's own
-thread moves the WAL back into the database, the log is emptied once it is long (PASSIVE alone let it grow
+thread moves the WAL back into the database, the log is started over once it is long (PASSIVE alone let it grow
 without end under steady writes), and server databases (or none on disk) are left alone."""
 
 from __future__ import annotations

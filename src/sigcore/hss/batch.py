@@ -66,7 +66,7 @@ class BatchWorker:
         self.max_batch = max_batch
         self.attempts = attempts
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        # Held around each transaction; the WAL checkpointer holds it while it empties the log
+        # Held around each transaction; the WAL checkpointer holds it while it restarts the log
         # (`hss.checkpoint`), and batches then wait in the queue rather than on the database lock.
         self.gate = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -122,7 +122,7 @@ class BatchWorker:
         return await fut
 
     def _drain(self) -> None:
-        if not self.gate.acquire(blocking=False):  # the checkpointer is emptying the WAL: look again soon
+        if not self.gate.acquire(blocking=False):  # the checkpointer is restarting the WAL: look again soon
             assert self._loop is not None
             self._loop.call_later(GATE_RETRY, self._drain)  # _drain_scheduled stays set: submits just queue
             return
