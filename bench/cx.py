@@ -28,7 +28,6 @@ As bench/s6a.py, the server runs on the last CPU and the clients on the others u
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing as mp
 import os
 import pstats
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from loadgen import cpu_seconds, drive, pct, pinned_cpus
+from loadgen import client_process, cpu_seconds, drive, pct, pinned_cpus
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.message import Message
@@ -113,20 +112,15 @@ async def _client(port: int, kind: str, origin: str, first: int, count: int, win
     return await drive(port, cer(origin), templates, window, seconds)
 
 
-def _client_main(args: tuple[Any, ...], out: mp.Queue, cpus: set[int] | None) -> None:  # type: ignore[type-arg]
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-    out.put(asyncio.run(_client(*args)))
-
-
 def load(port: int, kind: str, clients: int, window: int, seconds: float, users: int,
          cpus: set[int] | None = None) -> tuple[float, list[float], int]:
     """``clients`` processes on disjoint user ranges (on ``cpus``); returns answers/s, sorted latencies,
     non-2001 answers."""
     out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     share = users // clients
-    procs = [mp.Process(target=_client_main, args=((port, kind, f"bench{c}.{REALM}", c * share, share, window,
-                                                    seconds), out, cpus)) for c in range(clients)]
+    procs = [mp.Process(target=client_process,
+                        args=(_client, (port, kind, f"bench{c}.{REALM}", c * share, share, window, seconds), out, cpus))
+             for c in range(clients)]
     for p in procs:
         p.start()
     results = [out.get(timeout=seconds + 90) for _ in procs]

@@ -8,7 +8,9 @@ import os
 import socket
 import struct
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from sigcore.diameter import DICTIONARY as D
 
@@ -33,6 +35,15 @@ def pinned_cpus(pin: bool) -> tuple[set[int] | None, set[int] | None]:
     if not pin or len(cpus) < 2:
         return None, None
     return {cpus[-1]}, set(cpus[:-1])
+
+
+def client_process(client: Callable[..., Awaitable[Any]], args: tuple[Any, ...], out: Any,
+                   cpus: set[int] | None) -> None:
+    """A client process's body (`multiprocessing.Process` target): on ``cpus`` if given, run
+    ``client(*args)`` in its own event loop and put the result on the ``out`` queue."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    out.put(asyncio.run(client(*args)))
 
 
 RESULT_2001 = D.build("Result-Code", 2001).to_bytes()

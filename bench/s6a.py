@@ -39,7 +39,6 @@ a shared machine hits both alike), and the median full-load rates are compared a
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing as mp
 import os
 import pstats
@@ -53,7 +52,7 @@ import time
 from pathlib import Path
 
 import yaml
-from loadgen import cpu_seconds, drive, episodes, pct, pinned_cpus
+from loadgen import client_process, cpu_seconds, drive, episodes, pct, pinned_cpus
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.message import Message
@@ -114,21 +113,16 @@ async def _client(port: int, kind: str, origin: str, first: int, count: int, win
     return len(latencies), latencies, errors, late
 
 
-def _client_main(args: tuple[int, str, str, int, int, int, float, float | None], out: mp.Queue,  # type: ignore[type-arg]
-                 cpus: set[int] | None) -> None:
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-    out.put(asyncio.run(_client(*args)))
-
-
 def load(port: int, kind: str, clients: int, window: int, seconds: float, subscribers: int,
          total_rate: float | None, cpus: set[int] | None = None,
          late: list[tuple[float, float]] | None = None) -> tuple[float, list[float], int]:
     """``late``: gets the (send time, latency) of every answer slower than `LATE`, all clients merged."""
     out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     share = subscribers // clients
-    procs = [mp.Process(target=_client_main, args=((port, kind, f"mme{c}.{REALM}", c * share, share, window, seconds,
-                                                    total_rate / clients if total_rate else None), out, cpus))
+    per_client = total_rate / clients if total_rate else None
+    procs = [mp.Process(target=client_process,
+                        args=(_client, (port, kind, f"mme{c}.{REALM}", c * share, share, window, seconds, per_client),
+                              out, cpus))
              for c in range(clients)]
     for p in procs:
         p.start()
