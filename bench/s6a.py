@@ -12,7 +12,7 @@ The clients are sigcore's codec on raw asyncio sockets with pre-encoded requests
 end-to-end ids are patched), so they cost little; on a small machine they still share the CPU with the
 server, which the report prints (server CPU seconds per request, from /proc). `--profile FILE` runs the
 server under cProfile and prints its top functions at the end; `--py-spy DIR` samples the running server
-with py-spy during each full-load window only (no start-up, no warm-up, little overhead) and prints the
+with py-spy during each full-load and paced window only (no start-up, no warm-up, little overhead) and prints the
 functions with the most samples, own and inclusive: what limits the rate.
 
 Usage: .venv/bin/python bench/s6a.py [--seconds 5] [--clients 2] [--window 64] [--subscribers 2000]
@@ -202,11 +202,15 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
                 *((float(r), f"{r:.0f}/s") for r in args.rates)]
             for target, label in paced_runs:
                 capture = Capture(port, work / f"{kind}-{label.replace('/', '')}.pcap") if args.capture else None
+                spy = (start_py_spy(args.py_spy, server.pid, f"{kind}-{label.replace('/', '')}", args.seconds)
+                       if args.py_spy else None)
                 cpu0 = cpu_seconds(server.pid)
                 late: list[tuple[float, float]] = []
                 paced, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers,
                                           target, client_cpus, late)
                 cpu = (cpu_seconds(server.pid) - cpu0) / max(1, paced * args.seconds)
+                if spy is not None:
+                    spy.wait(60)
                 print(f"{kind:4} {label:>10} {paced:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d} "
                       f"{cpu * 1e6:12.0f} us")
                 print(f"{'':4} {'':>10} answers over {LATE * 1000:g} ms: {episodes(late)}")
@@ -288,7 +292,8 @@ def summarise_py_spy(path: Path, top: int = 15) -> None:
         roots = [i for i, f in enumerate(frames) if f in _DISPATCH_ROOTS]
         for frame in set(frames[roots[-1]:] if roots else frames):  # what the loop or a thread ran, not main()
             inclusive[frame] = inclusive.get(frame, 0) + n
-    print(f"\n{path.stem}: {total} samples of the server during full load")
+    window = "full load" if "-" not in path.stem else f"the paced run at {path.stem.partition('-')[2]}"
+    print(f"\n{path.stem}: {total} samples of the server during {window}")
     for title, table in (("own", own), ("inclusive", inclusive)):
         print(f"  by {title} samples:")
         for name, n in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
@@ -344,7 +349,7 @@ def main() -> None:
                     help="let the scheduler place the server and the clients (default: server on the last CPU, "
                          "clients on the others)")
     ap.add_argument("--py-spy", default=None, metavar="DIR",
-                    help="sample the server with py-spy during each full-load window; raw stacks to DIR/KIND.txt")
+                    help="sample the server with py-spy during each measured window; raw stacks to DIR/KIND[-LABEL].txt")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="sigcore-bench-"))
@@ -362,8 +367,8 @@ def main() -> None:
         print(f"\nserver profile ({args.profile}), top 25 by own time:")
         pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
     if args.py_spy:
-        for kind in args.kinds:
-            summarise_py_spy(Path(args.py_spy) / f"{kind}.txt")
+        for path in sorted(Path(args.py_spy).glob("*.txt")):
+            summarise_py_spy(path)
 
 
 if __name__ == "__main__":
