@@ -349,7 +349,7 @@ def main() -> None:
                     help="let the scheduler place the server and the clients (default: server on the last CPU, "
                          "clients on the others)")
     ap.add_argument("--py-spy", default=None, metavar="DIR",
-                    help="sample the server with py-spy during each measured window; raw stacks to DIR/KIND[-LABEL].txt")
+                    help="sample the server with py-spy in each measured window; raw stacks to DIR/KIND[-LABEL].txt")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="sigcore-bench-"))
