@@ -192,7 +192,9 @@ async def test_tls_below_1_2_is_refused(pki: TestCA) -> None:
     node = server_node([TlsListener("127.0.0.1", 0, server_context(files.cert, files.key, files.ca))])
     await node.start()
     try:
-        with pytest.raises(ssl.SSLError, match=r"PROTOCOL_VERSION|UNEXPECTED_EOF"):
+        # the server's alert, or its close in mid-handshake: UNEXPECTED_EOF on CPython 3.11.7, "closed (EOF)"
+        # on Debian 12's 3.11.2 (the same OpenSSL, a different message mapping)
+        with pytest.raises(ssl.SSLError, match=r"PROTOCOL_VERSION|UNEXPECTED_EOF|closed \(EOF\)"):
             await asyncio.to_thread(_old_tls_handshake, node.bound_ports[0])
     finally:
         await node.stop(wait=0.5)

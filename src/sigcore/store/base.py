@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, bindparam, select
@@ -101,8 +101,7 @@ class StoreBase:
         with self.engine.connect() as conn:
             yield conn
 
-    @contextmanager
-    def writing(self, conn: Connection | None = None) -> Iterator[Connection]:
+    def writing(self, conn: Connection | None = None) -> AbstractContextManager[Connection]:
         """One transaction, committed on normal exit, rolled back on an exception.
 
         On SQLite it starts with ``BEGIN IMMEDIATE``: the write lock is taken before the first read, so a
@@ -111,11 +110,15 @@ class StoreBase:
         ``conn``: run it on this open connection (the HSS batch worker keeps one) instead of one from the
         pool; the pool's checkout, checkin and reset cost a small batch more than its SQL on SQLite.
         """
+        if conn is not None and self._sqlite:
+            return _DriverTransaction(conn)
+        return self._writing(conn)
+
+    @contextmanager
+    def _writing(self, conn: Connection | None) -> Iterator[Connection]:
         if conn is None:
             with self.engine.connect() as pooled:
                 yield from self._transaction(pooled)
-        elif self._sqlite:
-            yield from self._driver_transaction(conn)
         else:
             yield from self._transaction(conn)
 
@@ -129,23 +132,6 @@ class StoreBase:
             conn.rollback()
             raise
         conn.commit()
-
-    @staticmethod
-    def _driver_transaction(conn: Connection) -> Iterator[Connection]:
-        """SQLite on a connection its caller keeps open: the transaction is the driver's own ``BEGIN
-        IMMEDIATE`` … ``COMMIT``. SQLAlchemy's transaction on the connection is begun once and left open
-        (on pysqlite its begin and commit emit nothing: they are bookkeeping, which cost a one-item batch
-        ~16 µs, a sixth of it), so statements run through the Connection still run in a transaction. A
-        failed commit rolls back, so the connection stays usable."""
-        if not conn.in_transaction():
-            conn.begin()
-        dbapi = _begin_immediate(conn)
-        try:
-            yield conn
-            dbapi.commit()
-        except BaseException:
-            dbapi.rollback()
-            raise
 
     @staticmethod
     def subscriber_id(conn: Connection, imsi: str) -> int:
@@ -162,3 +148,35 @@ def _begin_immediate(conn: Connection) -> Any:
     assert dbapi is not None
     dbapi.cursor().execute("BEGIN IMMEDIATE")
     return dbapi
+
+
+class _DriverTransaction:
+    """SQLite on a connection its caller keeps open: the transaction is the driver's own ``BEGIN
+    IMMEDIATE`` … ``COMMIT``. SQLAlchemy's transaction on the connection is begun once and left open (on
+    pysqlite its begin and commit emit nothing: they are bookkeeping, which cost a one-item batch ~16 µs,
+    a sixth of it), so statements run through the Connection still run in a transaction. A failed commit
+    rolls back, so the connection stays usable. A class rather than a generator context manager: this is
+    every lone AIR's and ULR's transaction, and contextlib's machinery cost it more than BEGIN did."""
+
+    __slots__ = ("conn", "dbapi")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dbapi: Any = None
+
+    def __enter__(self) -> Connection:
+        conn = self.conn
+        if not conn.in_transaction():
+            conn.begin()
+        self.dbapi = _begin_immediate(conn)
+        return conn
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is not None:
+            self.dbapi.rollback()
+            return
+        try:
+            self.dbapi.commit()
+        except BaseException:
+            self.dbapi.rollback()
+            raise

@@ -141,23 +141,25 @@ class RawStatement:
         """The compiled form for these parameters' IN-list sizes (each padded to a power of two), and the
         parameters as `_Compiled.values` reads them (IN lists as sequences)."""
         if not self._expanding:
-            compiled = self._compiled.get((dialect.name, ()))
+            key: tuple[str, tuple[int, ...]] = (dialect.name, ())
+            compiled = self._compiled.get(key)
             if compiled is None:
-                compiled = self._compiled[(dialect.name, ())] = self._compile(dialect, params, ())
+                compiled = self._compiled[key] = self._compile(dialect, params, ())
             return compiled, params
-        lists = {}
+        flat = params  # copied only if an IN list must be made a list (callers mostly pass lists)
+        sizes = []
         for name in self._expanding:
             listed = params[name]
             if not isinstance(listed, list | tuple):
                 listed = list(listed)
+                flat = {**flat, name: listed}
             if not listed:
                 raise ValueError(f"{name}: an expanding IN parameter needs at least one value")
-            lists[name] = listed
-        sizes = tuple(_bucket(len(listed)) for listed in lists.values())
-        flat = {**params, **lists}
-        compiled = self._compiled.get((dialect.name, sizes))
+            sizes.append(_bucket(len(listed)))
+        key = (dialect.name, tuple(sizes))
+        compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[(dialect.name, sizes)] = self._compile(dialect, flat, sizes)
+            compiled = self._compiled[key] = self._compile(dialect, flat, key[1])
         return compiled, flat
 
     def _compile(self, dialect: Dialect, params: Mapping[str, Any], sizes: tuple[int, ...]) -> _Compiled:
