@@ -12,6 +12,7 @@ from s6a_harness import IMSI, new_kek, provision, sqlite_url
 from sqlalchemy import Connection, event
 
 from sigcore.hss.batch import BatchKind, BatchWorker
+from sigcore.store import Store
 
 
 class SetSqn(BatchKind[int, int]):
@@ -114,4 +115,54 @@ async def test_batches_wait_in_the_queue_while_the_checkpointer_holds_the_gate(t
         if held:
             worker.gate.release()
         await worker.stop()
+    store.close()
+
+
+async def _queued_behind_a_held_gate(
+        tmp_path: Path) -> tuple[Store, BatchWorker, list[object], asyncio.Future[int]]:
+    """A worker whose kept connection is open (one batch done, SQN 64), the gate held as the checkpointer
+    holds it while restarting the WAL, and a request (SQN 96) queued behind it; the pool's checkouts."""
+    store = provision(sqlite_url(tmp_path), new_kek())
+    checkouts: list[object] = []
+    event.listen(store.engine, "checkout", lambda *args: checkouts.append(args[0]))
+    worker = BatchWorker(store)
+    kind = SetSqn()
+    assert await worker.submit(kind, 64) == 64
+    assert worker.gate.acquire(blocking=False)
+    return store, worker, checkouts, asyncio.ensure_future(worker.submit(kind, 96))
+
+async def test_stop_lets_a_request_queued_behind_the_gate_finish_and_opens_nothing_after(tmp_path: Path) -> None:
+    """A request queued while the checkpointer holds the gate is retried every millisecond. Before, `stop()`
+    closed the kept connection at once and the retry then opened a new one after the stop (never closed),
+    committing on it; now stop waits for the queue to drain, then closes, and nothing reopens."""
+    store, worker, checkouts, queued = await _queued_behind_a_held_gate(tmp_path)
+    await asyncio.sleep(0.005)
+    stopping = asyncio.ensure_future(worker.stop())
+    await asyncio.sleep(0.005)
+    assert not stopping.done()  # waiting for the queued request, not closing under it
+    worker.gate.release()
+    assert await queued == 96
+    await stopping
+    await asyncio.sleep(0.01)  # any late retry would have run by now
+    assert worker._conn is None
+    assert len(checkouts) == 1  # one connection for the worker's whole life: none opened after stop
+    assert store.get_auth_material(IMSI).sqn == 96
+    store.close()
+
+
+async def test_a_batch_after_stop_fails_instead_of_opening_a_connection(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the gate stays held past `STOP_WAIT`, the queued request fails with WorkerStopped (its handler
+    answers 5012) and no connection is opened for it."""
+    from sigcore.hss import batch
+
+    monkeypatch.setattr(batch, "STOP_WAIT", 0.02)
+    store, worker, checkouts, queued = await _queued_behind_a_held_gate(tmp_path)
+    await asyncio.sleep(0.005)
+    await worker.stop()
+    worker.gate.release()
+    with pytest.raises(batch.WorkerStopped):
+        await asyncio.wait_for(queued, 1.0)
+    assert worker._conn is None and len(checkouts) == 1
+    assert store.get_auth_material(IMSI).sqn == 64
     store.close()

@@ -48,6 +48,7 @@ class BatchKind(Generic[Item, Result]):
 
 SWITCH_INTERVAL = 0.0002
 GATE_RETRY = 0.001  # seconds between looks at a `gate` held by the WAL checkpointer
+STOP_WAIT = 1.0  # seconds `stop` lets requests queued behind a held gate finish before failing them
 _Job = tuple[BatchKind[Any, Any], Any, Ticket[Any]]
 _STOP = object()
 
@@ -71,6 +72,7 @@ class BatchWorker:
         self.gate = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped = False
         self.batches = 0
         self.items = 0
         self.fail_before_commit: Callable[[BatchKind[Any, Any]], None] | None = None  # tests: crash injection
@@ -93,11 +95,22 @@ class BatchWorker:
         per batch, as server databases drop idle connections."""
         if not self.inline:
             return None
+        if self._stopped:  # a gate retry that fires after `stop` must not open a connection nobody closes
+            raise WorkerStopped("the HSS batch worker has stopped")
         if self._conn is None or self._conn.closed or self._conn.invalidated:
             self._conn = self.store.engine.connect()
         return self._conn
 
     async def stop(self) -> None:
+        """Requests already queued inline (behind a gate the checkpointer holds) get up to `STOP_WAIT` to be
+        answered; then the kept connection is closed, and a batch that would still run fails with
+        `WorkerStopped` instead of opening a new one."""
+        if self.inline and self._pending:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + STOP_WAIT
+            while self._pending and loop.time() < deadline:
+                await asyncio.sleep(GATE_RETRY)
+        self._stopped = True
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
@@ -192,6 +205,10 @@ class BatchWorker:
             except Retry as err:
                 last = err
         raise last or RuntimeError("unreachable")
+
+
+class WorkerStopped(Exception):
+    """A batch reached a worker after its `stop`: its requests fail (the node answers them 5012)."""
 
 
 class Retry(Exception):
