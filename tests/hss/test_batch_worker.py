@@ -131,6 +131,7 @@ async def _queued_behind_a_held_gate(
     assert worker.gate.acquire(blocking=False)
     return store, worker, checkouts, asyncio.ensure_future(worker.submit(kind, 96))
 
+
 async def test_stop_lets_a_request_queued_behind_the_gate_finish_and_opens_nothing_after(tmp_path: Path) -> None:
     """A request queued while the checkpointer holds the gate is retried every millisecond. Before, `stop()`
     closed the kept connection at once and the retry then opened a new one after the stop (never closed),
