@@ -201,9 +201,9 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
                 *((rate * f, "half" if f == 0.5 else f"{f:.2f}x") for f in args.paced),
                 *((float(r), f"{r:.0f}/s") for r in args.rates)]
             for target, label in paced_runs:
-                capture = Capture(port, work / f"{kind}-{label.replace('/', '')}.pcap") if args.capture else None
-                spy = (start_py_spy(args.py_spy, server.pid, f"{kind}-{label.replace('/', '')}", args.seconds)
-                       if args.py_spy else None)
+                tag = f"{kind}-{label.replace('/', '')}"  # the run's file names: air-half, air-2500s
+                capture = Capture(port, work / f"{tag}.pcap") if args.capture else None
+                spy = start_py_spy(args.py_spy, server.pid, tag, args.seconds) if args.py_spy else None
                 cpu0 = cpu_seconds(server.pid)
                 late: list[tuple[float, float]] = []
                 paced, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers,

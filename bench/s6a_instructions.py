@@ -68,6 +68,11 @@ def serve(src: Path, work: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
             time.sleep(1)
 
 
+def zero(server: subprocess.Popen[bytes]) -> None:
+    """Zero the callgrind counters of `server`: what is counted next starts here."""
+    subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
+
+
 def counted(server: subprocess.Popen[bytes], out: Path, work: Path) -> int:
     """Dump the callgrind counters of `server` (since the last zeroing) and return the instructions."""
     before = set(work.glob(f"{out.name}*"))
@@ -94,12 +99,12 @@ def measure(src: Path, kinds: list[str], modes: list[str], seconds: float) -> di
         try:
             for kind in kinds:
                 load(port, kind, 1, 1, seconds, SUBSCRIBERS, LONE_RATE)  # warm-up
-                subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
+                zero(server)
                 time.sleep(seconds)
                 idle = counted(server, out, work)
                 for mode in modes:
                     lone = mode == "lone"
-                    subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
+                    zero(server)
                     rate, _, errors = load(port, kind, 1, 1 if lone else WINDOW, seconds, SUBSCRIBERS,
                                            LONE_RATE if lone else None)
                     busy = counted(server, out, work)
