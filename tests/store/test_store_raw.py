@@ -7,14 +7,19 @@ answer, and sum executemany row counts; every provisioning change of a profile m
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
-from sqlalchemy import bindparam, select, update
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import DateTime, bindparam, select, update
+from sqlalchemy.dialects import sqlite
 
 from sigcore.store import Store
 from sigcore.store import tables as t
 from sigcore.store.base import utc_now
-from sigcore.store.raw import RawStatement
+from sigcore.store.raw import RawStatement, _bind_processor
 
 S = t.subscribers.c
 V = t.serving_state.c
@@ -74,6 +79,32 @@ def test_raw_writes_read_back_through_sqlalchemy_and_count_matched_rows(store: S
         assert mme is not None and mme.host == f"mme{sid}.localdomain" and mme.updated_at == now
         assert mme.purged is False
     assert store.get_serving(_imsi(3)).mme is None
+
+
+_SQLITE = sqlite.dialect()
+_DATETIME = DateTime(timezone=True).dialect_impl(_SQLITE)
+_EDGES = [dt.datetime(2026, 11, 27, 7, 57, 5, 144704, tzinfo=dt.UTC), dt.datetime(2026, 1, 2, 3, 4, 5),
+          dt.datetime(1999, 12, 31, 23, 59, 59, 999999), dt.datetime(2026, 11, 27, tzinfo=dt.UTC),
+          dt.datetime(999, 1, 1, 0, 0, 0, 1), dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59),
+          dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))), dt.date(2026, 11, 27), None]
+
+
+@given(st.datetimes(timezones=st.none() | st.just(dt.UTC)) | st.dates() | st.sampled_from(_EDGES))
+def test_the_sqlite_datetime_bind_processor_writes_what_sqlalchemys_writes(value: object) -> None:
+    """The raw path's own formatter for SQLite's DATETIME text (a quarter of the cost) gives SQLAlchemy's
+    text for every value: aware or naive, no microseconds, years before 1000, dates, None."""
+    ours = _bind_processor(_DATETIME, _SQLITE)
+    theirs = _DATETIME.bind_processor(_SQLITE)
+    assert ours is not None and theirs is not None and ours is not theirs
+    assert ours(value) == theirs(value)
+
+
+def test_the_sqlite_datetime_bind_processor_refuses_what_sqlalchemys_refuses() -> None:
+    ours = _bind_processor(_DATETIME, _SQLITE)
+    assert ours is not None
+    for bad in ("2026-11-27 07:57:05", 1795766311):
+        with pytest.raises(TypeError, match="only accepts Python datetime and date objects"):
+            ours(bad)
 
 
 def _versions(store: Store) -> dict[str, int]:

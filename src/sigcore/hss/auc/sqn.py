@@ -74,11 +74,19 @@ def next_sqns(stored_sqn: int, count: int, ind_bits: int = DEFAULT_IND_BITS) -> 
     """
     if count < 0:
         raise ValueError("count must not be negative")
-    seq, ind = split_sqn(stored_sqn, ind_bits)
-    slots = 1 << ind_bits
+    if not 0 <= ind_bits < SQN_BITS:  # the checks of split_sqn, inline: this runs in every AIR's transaction
+        _check_ind_bits(ind_bits)
+    if not 0 <= stored_sqn <= SQN_MAX:
+        _check_sqn(stored_sqn)
+    seq, ind, mask = stored_sqn >> ind_bits, stored_sqn, (1 << ind_bits) - 1
     if seq + count >= 1 << (SQN_BITS - ind_bits):
         raise SqnExhaustedError("the subscriber's SEQ space is used up")
-    return [((seq + n) << ind_bits) | ((ind + n) % slots) for n in range(1, count + 1)]
+    out = []
+    for _ in range(count):
+        seq += 1
+        ind += 1
+        out.append(seq << ind_bits | ind & mask)
+    return out
 
 
 def recover_sqn_ms(k: bytes, opc: bytes, rand: bytes, auts: bytes) -> int:
