@@ -41,6 +41,11 @@ from sigcore.diameter.types import (
     number_packer,
 )
 
+try:  # the compiled CCF walk (setup.py builds it where a C compiler is found); else the Python walk alone
+    from sigcore.diameter import _speedups
+except ImportError:  # pragma: no cover - depends on the build
+    _speedups = None  # type: ignore[assignment]
+
 DATA_DIR: Final = Path(__file__).with_name("dictdata")
 INFINITY: Final = 1 << 30
 _new_avp = Avp.__new__
@@ -53,7 +58,7 @@ _PAD: Final = (b"", b"\0\0\0", b"\0\0", b"\0")
 # How check_raw checks a value: by size (numbers, Time), by size and enumeration (closed Enumerated), as
 # children (Grouped), not at all (OctetString), as ASCII text or else by a decode (the text types: a slice
 # that isascii() needs no decode), or by decoding it (Address). The order lets one comparison pick a branch.
-_KIND_FIXED, _KIND_CLOSED, _KIND_GROUPED, _KIND_RAW, _KIND_TEXT, _KIND_DECODE = range(6)
+_KIND_FIXED, _KIND_CLOSED, _KIND_GROUPED, _KIND_RAW, _KIND_TEXT, _KIND_DECODE = range(6)  # also in _speedups.c
 _TEXT_TYPES: Final = frozenset({"UTF8String", "DiameterIdentity", "DiameterURI", "IPFilterRule"})
 _RULE_RE: Final = re.compile(r"^\s*(\d*)\s*(\*?)\s*(\d*)\s*([<{\[])\s*([A-Za-z0-9_.-]+)\s*([>}\]])\s*$")
 
@@ -140,6 +145,8 @@ class RuleSet:
     counted: dict[tuple[int, int], int] = field(default_factory=dict)
     #: key -> CheckEntry for every AVP a rule names (filled by ``index``); slot 0 counts nothing
     entries: dict[tuple[int, int], CheckEntry] = field(default_factory=dict)
+    #: the same entries by ``code | vendor << 32``, for the compiled walk (an int key costs it less than a tuple)
+    int_entries: dict[int, CheckEntry] = field(default_factory=dict)
     #: (slot, minimum, definition) of each required AVP, checked after the walk (5005)
     required_slots: list[tuple[int, int, AvpDef]] = field(default_factory=list)
     slots: int = 1
@@ -162,7 +169,9 @@ class RuleSet:
         for key in self.by_key:
             d = defs[key]
             slot = slot_of.setdefault(key, len(slot_of) + 1)
-            self.entries[key] = (d.must_not << 24, slot, self.counted.get(key, INFINITY), d.kind, d.fixed_size, d)
+            entry = self.entries[key] = (d.must_not << 24, slot, self.counted.get(key, INFINITY), d.kind,
+                                         d.fixed_size, d)
+            self.int_entries[key[0] | key[1] << 32] = entry
         self.slots = len(slot_of) + 1
         self.required_slots = [(slot_of[r.key], r.min, defs[r.key]) for r in self.required if r.key is not None]
 
@@ -696,6 +705,22 @@ class Dictionary:
         """Validate the AVPs encoded in ``buf[off:end]`` without building objects for them; with ``out``,
         append an Avp for each AVP of this level (not of the grouped ones) as it passes (`decode_checked`).
 
+        The compiled walk (`sigcore.diameter._speedups`, where it was built) answers for a valid message
+        in a fraction of the time; for anything else it says no and the Python walk below raises the
+        error, so every answer to a bad message is this code's."""
+        if rules is None:
+            rules = _ANY_AVP
+        if _speedups is not None and type(buf) is bytes:
+            mark = len(out) if out is not None else 0
+            if _speedups.check(buf, off, end, rules, out, self._unlisted, _ANY_AVP, Avp):
+                return
+            if out is not None:
+                del out[mark:]
+        self._check_raw(buf, off, end, rules, out)
+
+    def _check_raw(self, buf: bytes, off: int, end: int, rules: RuleSet | None, out: list[Avp] | None = None) -> None:
+        """`check_raw` in Python: the authority on every error.
+
         Order of checks per AVP follows RFC 6733 §7: length (5014), unsupported M-bit AVP (5001),
         flag bits (3009), placement (5008), occurrences (5009), value (5014/5004); then 5005.
         Every grouped level is walked here too, so this is the hot path of every received request:
@@ -756,7 +781,7 @@ class Dictionary:
                                         [_raw_avp(buf, off, end)])
             elif kind == _KIND_GROUPED:
                 try:
-                    self.check_raw(buf, start, stop, d.rules)
+                    self._check_raw(buf, start, stop, d.rules)
                 except DiameterError as err:
                     inner = b"".join([f.to_bytes() for f in err.failed_avps])
                     err.failed_avps = [Avp(code, inner, flags_len >> 24, vendor)]
