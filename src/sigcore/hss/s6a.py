@@ -248,11 +248,14 @@ def _resync_info(*groups: Any) -> bytes | None:
 
 
 def _auth_info(v: Vectors) -> list[tuple[str, Any]]:
-    eutran = [[("Item-Number", n), ("RAND", x.rand), ("XRES", x.xres), ("AUTN", x.autn), ("KASME", x.kasme)]
-              for n, x in enumerate(v.eutran, 1)]
-    utran = [[("Item-Number", n), ("RAND", x.rand), ("XRES", x.xres), ("AUTN", x.autn),
-              ("Confidentiality-Key", x.ck), ("Integrity-Key", x.ik)] for n, x in enumerate(v.utran, 1)]
-    return [("E-UTRAN-Vector", eutran or None), ("UTRAN-Vector", utran or None)]
+    """One (name, children) pair per vector, E-UTRAN first: each goes straight to the Grouped encoder,
+    where a list of groups under one name took the encoder's slow path (~9K instructions an AIA)."""
+    eutran = [("E-UTRAN-Vector", [("Item-Number", n), ("RAND", x.rand), ("XRES", x.xres), ("AUTN", x.autn),
+                                  ("KASME", x.kasme)]) for n, x in enumerate(v.eutran, 1)]
+    utran = [("UTRAN-Vector", [("Item-Number", n), ("RAND", x.rand), ("XRES", x.xres), ("AUTN", x.autn),
+                               ("Confidentiality-Key", x.ck), ("Integrity-Key", x.ik)])
+             for n, x in enumerate(v.utran, 1)]
+    return eutran + utran
 
 
 def _supported_features(received: list[Avp]) -> list[Avp]:
