@@ -185,7 +185,7 @@ class RawStatement:
         lengths = []
         for name in self._expanding:
             listed = params[name]
-            if type(listed) is not list and not isinstance(listed, _SEQUENCES):
+            if not isinstance(listed, _SEQUENCES):
                 listed = list(listed)
                 flat = {**flat, name: listed}
             if not listed:
