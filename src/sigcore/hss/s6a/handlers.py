@@ -246,8 +246,8 @@ def _resync_info(*groups: Any) -> bytes | None:
 
 
 def _auth_info(v: Vectors) -> list[tuple[str, Any]]:
-    """One (name, children) pair per vector, E-UTRAN first: each goes straight to the Grouped encoder,
-    where a list of groups under one name took the encoder's slow path (~9K instructions an AIA)."""
+    """One (name, children) pair per vector, E-UTRAN first: each goes straight to the Grouped encoder's
+    fast path, where a list of groups under one name would take its slow one."""
     eutran = [("E-UTRAN-Vector", [("Item-Number", n), ("RAND", x.rand), ("XRES", x.xres), ("AUTN", x.autn),
                                   ("KASME", x.kasme)]) for n, x in enumerate(v.eutran, 1)]
     utran = [("UTRAN-Vector", [("Item-Number", n), ("RAND", x.rand), ("XRES", x.xres), ("AUTN", x.autn),
