@@ -14,13 +14,14 @@ on the same file (the CLI, another HSS) keep their own automatic checkpoints. Se
 PASSIVE alone does not bound the WAL under steady load. SQLite starts the log over only when a write
 transaction begins with every frame already copied back, and the writer commits during every checkpoint's
 fsync, so the log never empties: under load it grows without end, and every checkpoint, and every read
-of a page outside the log, gets slower as its index grows (docs/performance.md). So once the log holds `restart_frames` frames the checkpointer follows its PASSIVE with a
-RESTART checkpoint, which takes the write lock, copies the few frames committed meanwhile and has the next
-writer start the log over from its first frame: the file stays near `restart_frames` pages. It holds
-`gate` while doing so (a few milliseconds), a lock the HSS batch worker takes without waiting around each of its
-transactions: the worker keeps queueing requests and commits them in one batch afterwards instead of
-sleeping on the database lock in the event loop's thread. (TRUNCATE, which also shrinks the file, would
-hold the gate for one more fsync and a truncation.)
+of a page outside the log, gets slower as its index grows (docs/performance.md). So once the log holds
+`restart_frames` frames the checkpointer follows its PASSIVE with a RESTART checkpoint, which takes the
+write lock, copies the few frames committed meanwhile and has the next writer start the log over from its
+first frame: the file stays near `restart_frames` pages. It holds `gate` while doing so (a few
+milliseconds), a lock the HSS batch worker takes without waiting around each of its transactions: the
+worker keeps queueing requests and commits them in one batch afterwards instead of sleeping on the
+database lock in the event loop's thread. (TRUNCATE, which also shrinks the file, would hold the gate for
+one more fsync and a truncation.)
 """
 
 from __future__ import annotations
