@@ -81,6 +81,10 @@ class NodeSettings:
             policy=PeerPolicy(tw=t.tw, tc=t.tc, cer_timeout=t.cer_timeout, dpa_timeout=t.dpa_timeout),
             request_timeout=t.request_timeout,
         )
+        if d.dictionaries:
+            from sigcore.diameter.dictionary import load_with
+
+            settings.dictionary = load_with(d.dictionaries)
         if d.transport != "tcp" or d.tls.listen or d.tls.cert or any(p.transport != "tcp" for p in d.peers):
             from sigcore.diameter.transport.endpoints import configure
 
@@ -93,6 +97,11 @@ class RequestContext:
     node: Node
     peer: Peer
     conn: Connection
+
+    @property
+    def dictionary(self) -> Dictionary:
+        """The node's dictionary: build and read AVPs of applications loaded from outside with it."""
+        return self.node.dictionary
 
 
 class Node:
