@@ -1,7 +1,7 @@
 """S6a/S6d handlers (TS 29.272 §5.2): AIR, ULR, PUR, NOR. Each reads the request, asks the services, answers.
 
 The work lives elsewhere: vectors and SQNs in `auth`, serving state and profiles in `registration`,
-Subscription-Data in `subscription`, roaming in `roaming`, CLR/IDR/DSR in `notify`. Failures map to the
+Subscription-Data in `subscription_data`, roaming in `roaming`, CLR/IDR/DSR in `notify`. Failures map to the
 Experimental-Result codes of §7.4, raised as `Rejected`; every answer, errors included, carries
 Vendor-Specific-Application-Id and Auth-Session-State (NO_STATE_MAINTAINED) as §7.2 shows.
 """
