@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sigcore.api.auth import authenticate_and_audit
 from sigcore.api.context import ApiContext
 from sigcore.api.errors import COMMON_RESPONSES, install_error_handlers
+from sigcore.api.ops import mount_ops
 from sigcore.api.routes import admin, apns, auth_data, eir, ims, peers, subscribers
 from sigcore.hss.auc import DEFAULT_IND_BITS
 from sigcore.store import Store
@@ -39,4 +40,5 @@ def create_app(store: Store, services: dict[str, Any] | None = None, *, ind_bits
     install_error_handlers(app)
     for module in (subscribers, auth_data, apns, ims, eir, peers, admin):
         app.include_router(module.router, prefix=API_V1, responses=COMMON_RESPONSES)
+    mount_ops(app, services)
     return app

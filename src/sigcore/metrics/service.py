@@ -4,8 +4,9 @@ Hooks the node's answers and peers into the process registry, starts the Redis f
 ``metrics.redis.url`` is set, and publishes for the other areas:
 
 * ``services["metrics"]``: the ``OpsEndpoint`` (``metrics_text()``, ``readiness()``);
-* ``services["metrics_app"]``: an ASGI app answering ``/metrics``, ``/healthz``, ``/readyz`` for the API
-  to mount; when ``api.enabled`` is false this installer serves it itself on ``api.listen``;
+* ``services["metrics_app"]``: an ASGI app answering ``/metrics``, ``/healthz``, ``/readyz``, which the API
+  serves at those paths (``sigcore.api.ops``); when ``api.enabled`` is false this
+  installer serves it itself on ``api.listen``;
 * ``services["set_log_level"]``: change the log level at run time (for an API endpoint).
 
 ``services["db_check"]`` (an async ``() -> bool``), when some area provides it, feeds ``/readyz``.
