@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sigcore import config_checks as checks
 
 ENV_CONFIG = "SIGCORE_CONFIG"
 
@@ -40,10 +42,7 @@ def split_host_port(text: str, default_port: int) -> tuple[str, int]:
 
 
 def _check_host_port(value: str) -> str:
-    host, port = split_host_port(value, 1)
-    if not host or not 0 < port < 65536:
-        raise ValueError(f"expected 'host:port', got {value!r}")
-    return value
+    return checks.host_port(value, port_required=False)
 
 
 class PeerConfig(_Section):
@@ -73,6 +72,16 @@ class TlsConfig(_Section):
     ca: str | None = None
     listen: list[str] = Field(default_factory=list, description="TLS listeners (RFC 6733: TLS from the first byte)")
     inband: bool = Field(False, description="the tls.listen endpoints use RFC 3588 in-band TLS after CER/CEA")
+
+    @model_validator(mode="after")
+    def _complete(self) -> TlsConfig:
+        """TLS is mutual (RFC 6733 §13): once any of it is set, all three files are needed."""
+        if self.listen or self.cert or self.key or self.ca:
+            missing = [name for name in ("cert", "key", "ca") if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"TLS needs cert, key and ca (the CA that signs the peers' certificates); "
+                                 f"missing: {', '.join(missing)}")
+        return self
 
 
 class SctpConfig(_Section):
@@ -112,6 +121,16 @@ class DiameterConfig(_Section):
     def _listen(cls, value: list[str]) -> list[str]:
         return [_check_host_port(v) for v in value]
 
+    @field_validator("origin_host", "origin_realm")
+    @classmethod
+    def _identity(cls, value: str) -> str:
+        return checks.diameter_identity(value)
+
+    @field_validator("mirror")
+    @classmethod
+    def _mirror(cls, value: str | None) -> str | None:
+        return None if value is None else _check_host_port(value)
+
     @field_validator("allow")
     @classmethod
     def _allow(cls, value: list[str]) -> list[str]:
@@ -126,6 +145,11 @@ class DatabaseConfig(_Section):
     key_env: str = Field("SIGCORE_KEK", description="environment variable holding the KEK (hex)")
     pool_size: int = 5
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return checks.database_url(value)
+
 
 class ApiConfig(_Section):
     listen: str = "127.0.0.1:8080"
@@ -134,7 +158,7 @@ class ApiConfig(_Section):
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
-        return _check_host_port(value)
+        return checks.host_port(value, port_required=True)
 
 
 class SnmpConfig(_Section):
@@ -149,6 +173,11 @@ class RedisConfig(_Section):
     url: str | None = None
     flush_interval: float = 1.0
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return checks.redis_url(value)
+
 
 class MetricsConfig(_Section):
     enabled: bool = True
@@ -160,6 +189,11 @@ class LoggingConfig(_Section):
     level: str = "INFO"
     format: Literal["text", "json", "kv"] = "text"
     dump_messages: bool = False
+
+    @field_validator("level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        return checks.log_level(value)
 
 
 class SlhConfig(_Section):
@@ -180,6 +214,11 @@ class HssConfig(_Section):
     max_vectors: int = Field(5, ge=1, le=32)
     mme_peer_timeout: float = 5.0
 
+    @field_validator("home_plmns")
+    @classmethod
+    def _plmns(cls, value: list[str]) -> list[str]:
+        return [checks.plmn(v) for v in value]
+
 
 class Config(_Section):
     diameter: DiameterConfig = Field(default_factory=DiameterConfig)
@@ -194,7 +233,7 @@ def _describe(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
         where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        what = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        what = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
         lines.append(f"{where}: {what}")
     return "; ".join(lines)
 
