@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,3 +96,16 @@ class RecordingHss:
 
     async def cancel_location(self, imsi: str, reason: Any) -> None:
         self.calls.append(("clr", imsi))
+
+
+@contextlib.contextmanager
+def provisioning_client(store: Store, hss: Any) -> Iterator[httpx.Client]:
+    """The API on a running `HssThread`'s loop (as in `sigcore run`), and a client with a provision token."""
+    api = ApiServer(create_app(store, {"hss": hss.hss.notifier, "node": hss.node}), "127.0.0.1", 0)
+    hss.run(api.start())
+    token = TokenRepository(store).create(Role.PROVISION, "bss").secret
+    try:
+        with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+            yield http
+    finally:
+        hss.run(api.stop())

@@ -24,7 +24,14 @@ Key = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{32}$", description="128-bit ke
 Amf = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{4}$", description="AMF, 4 hex digits", examples=["8000"])]
 Sqn = Annotated[int, Field(ge=0, le=(1 << 48) - 1, description="48-bit sequence number")]
 ApnName = Annotated[str, Field(pattern=r"^\S{1,100}$", examples=["internet"])]
-BitRate = Annotated[int, Field(ge=0, le=2**63 - 1, description="bit/s")]
+#: The largest AMBR the wire carries: above 2^32-1 bit/s (Max-Requested-Bandwidth-*, Unsigned32) a rate goes in
+#: Extended-Max-Requested-BW-* (TS 29.272 §7.3.41, TS 29.214), Unsigned32 kbit/s.
+BITRATE_MAX = 2**32 * 1000 - 1
+BitRate = Annotated[int, Field(ge=0, le=BITRATE_MAX, description="bit/s (up to 4,294,967,295 kbit/s)")]
+#: A DiameterIdentity (RFC 6733 §4.3.1): an FQDN.
+Fqdn = Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+                                                    r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)+$",
+                            examples=["pgw1.epc.example.org"])]
 Bits31 = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
@@ -102,8 +109,8 @@ class ApnFields(_In):
     ambr_dl: BitRate | None = Field(None, description="APN-AMBR downlink, bit/s")
     pdn_type: PdnType | None = None
     pgw_address: Annotated[str, Field(max_length=45)] | None = None
-    pgw_host: Annotated[str, Field(max_length=255)] | None = None
-    pgw_realm: Annotated[str, Field(max_length=255)] | None = None
+    pgw_host: Fqdn | None = Field(None, description="the PGW's DiameterIdentity (MIP-Home-Agent-Host)")
+    pgw_realm: Fqdn | None = Field(None, description="its realm (default: pgw_host without its first label)")
     charging_characteristics: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{4}$")] | None = None
 
 
