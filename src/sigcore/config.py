@@ -154,6 +154,11 @@ class DatabaseConfig(_Section):
 class ApiConfig(_Section):
     listen: str = "127.0.0.1:8080"
     enabled: bool = True
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="larger request bodies get 413, unread")
+    header_timeout: float = Field(10.0, gt=0, description="seconds for a request line and headers to arrive")
+    idle_timeout: float = Field(30.0, gt=0, description="seconds a request body may stall")
+    keepalive_timeout: float = Field(5.0, gt=0, description="seconds an idle kept-alive connection stays open")
+    max_concurrency: int = Field(100, ge=1, description="connections and requests at once; more get 503")
 
     @field_validator("listen")
     @classmethod

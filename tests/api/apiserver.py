@@ -14,6 +14,7 @@ import httpx
 
 from sigcore.api import create_app
 from sigcore.api.service import ApiServer
+from sigcore.config import ApiConfig
 from sigcore.store import Store
 from sigcore.store.tokens import Role, TokenRepository
 
@@ -31,9 +32,9 @@ def secret_spellings() -> list[str]:
 class ThreadedApi:
     """`ApiServer` on a loop of its own, so that tests can talk to it with a plain (blocking) HTTP client."""
 
-    def __init__(self, store: Store, services: dict[str, Any] | None = None) -> None:
+    def __init__(self, store: Store, services: dict[str, Any] | None = None, limits: ApiConfig | None = None) -> None:
         self.services = services if services is not None else {}
-        self.server = ApiServer(create_app(store, self.services), "127.0.0.1", 0)
+        self.server = ApiServer(create_app(store, self.services), "127.0.0.1", 0, limits)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="api-under-test", daemon=True)
 

@@ -18,7 +18,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from sigcore.api.app import create_app
-from sigcore.config import Config, split_host_port
+from sigcore.api.limits import BodyLimit, guarded_protocol
+from sigcore.config import ApiConfig, Config, split_host_port
 from sigcore.store import Store
 
 log = logging.getLogger("sigcore.api")
@@ -34,8 +35,10 @@ class _EmbeddedServer(uvicorn.Server):
 class ApiServer:
     """One uvicorn server for `app` on `host:port` (port 0: any free port, see `port`), in the running loop."""
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                 limits: ApiConfig | None = None) -> None:
         self.app, self.host, self.port = app, host, port
+        self.limits = limits or ApiConfig()
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -45,8 +48,12 @@ class ApiServer:
         return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_config=None, lifespan="off",
-                                server_header=False, timeout_graceful_shutdown=5)
+        limits = self.limits
+        config = uvicorn.Config(BodyLimit(self.app, limits.max_body_bytes), host=self.host, port=self.port,
+                                log_config=None, lifespan="off", server_header=False, timeout_graceful_shutdown=5,
+                                http=guarded_protocol(limits.header_timeout, limits.idle_timeout),
+                                timeout_keep_alive=int(limits.keepalive_timeout) or 1,
+                                limit_concurrency=limits.max_concurrency)
         self._server = _EmbeddedServer(config)
         self._task = asyncio.create_task(self._serve(self._server), name="sigcore-api")
         while not self._server.started:
@@ -80,7 +87,7 @@ def install(_node: Any, cfg: Config, services: dict[str, Any]) -> None:
     if store is None:
         store = services["store"] = Store.from_config(cfg.database)
     host, port = split_host_port(cfg.api.listen, DEFAULT_PORT)
-    server = ApiServer(create_app(store, services, ind_bits=cfg.hss.ind_bits), host, port)
+    server = ApiServer(create_app(store, services, ind_bits=cfg.hss.ind_bits), host, port, cfg.api)
     services["api"] = server
     services.setdefault("starters", []).append(server.start)
     services.setdefault("stoppers", []).append(server.stop)
