@@ -20,6 +20,7 @@ AREAS = (
     "sigcore.metrics.cli",
     "sigcore.hss.ims.cli",
     "sigcore.hss.s13.cli",
+    "sigcore.key_cli",
 )
 
 
@@ -54,11 +55,16 @@ def run(config: str | None = ConfigOption) -> None:
     """Start the configured services: the Diameter node (HSS applications), REST API and metrics."""
     from sigcore.logging_setup import configure, install_signal_handlers
     from sigcore.service import installers, serve
+    from sigcore.store import StoreError
 
     cfg = load_or_exit(config, check_files=True)
     configure(cfg.logging)
     install_signal_handlers()  # SIGUSR1/SIGUSR2: more/less verbose at run time
-    asyncio.run(serve(cfg, installers()))
+    try:
+        asyncio.run(serve(cfg, installers()))
+    except StoreError as err:  # a missing or wrong key, a database at another schema: one line, no traceback
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _register_areas() -> None:

@@ -219,15 +219,33 @@ def test_serving_mme_change_sends_clr_to_the_old_mme(hss: HssThread) -> None:
         assert hss.store.get_serving(IMSI).mme.host == "mme2.localdomain"
 
 
-def test_ulr_does_not_wait_for_an_old_mme_that_is_gone(hss: HssThread) -> None:
+def test_ulr_does_not_wait_for_an_old_mme_that_is_gone(hss: HssThread, caplog: pytest.LogCaptureFixture) -> None:
     with mme("mme1.localdomain", hss.port) as mme1:
         mme1.wait_ready()
         assert ulr(mme1).result_code == 2001
-    with mme("mme2.localdomain", hss.port) as mme2:
+    with mme("mme2.localdomain", hss.port) as mme2, caplog.at_level("WARNING", "sigcore.hss.s6a.notify"):
         mme2.wait_ready()
         assert ulr(mme2).result_code == 2001  # the CLR to mme1 cannot be delivered; the ULA is unaffected
         _wait_for(lambda: ("CLR", IMSI, None) in hss.hss.notifier.sent)
         assert mme2.requests.empty()  # not routed by realm to another MME
+    undelivered = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
+    assert undelivered, "the undelivered CLR is logged"
+    # the reason names the peer's state (it used to end in an empty reason)
+    assert undelivered[0].endswith("not delivered: no open connection: mme1.localdomain is closed"), undelivered
+
+
+def test_unanswered_clr_is_logged_with_the_timeout(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    with HssThread(store, {"mme_peer_timeout": 0.5}) as hss, \
+            mme("mme1.localdomain", hss.port, answer=lambda _app, _req: None) as mme1, \
+            mme("mme2.localdomain", hss.port) as mme2, caplog.at_level("WARNING", "sigcore.hss.s6a.notify"):
+        mme1.wait_ready()
+        mme2.wait_ready()
+        assert ulr(mme1).result_code == 2001
+        assert ulr(mme2, flags=0b10).result_code == 2001
+        _wait_for(lambda: ("CLR", IMSI, None) in hss.hss.notifier.sent)
+    lines = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
+    assert lines == [f"CLR for IMSI {IMSI} to mme1.localdomain not delivered: no answer from mme1.localdomain "
+                     "within 0.5 s (hss.mme_peer_timeout)"]
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -85,7 +85,7 @@ def install(_node: Any, cfg: Config, services: dict[str, Any]) -> None:
         return
     store = services.get("store")
     if store is None:
-        store = services["store"] = Store.from_config(cfg.database)
+        store = services["store"] = Store.from_config(cfg.database, key="create")
     host, port = split_host_port(cfg.api.listen, DEFAULT_PORT)
     server = ApiServer(create_app(store, services, ind_bits=cfg.hss.ind_bits), host, port, cfg.api)
     services["api"] = server

@@ -13,6 +13,7 @@ import typer
 from sigcore.cli_groups import ConfigOption, app, subscriber_app
 from sigcore.config import ConfigError, load_config
 from sigcore.store import NotFound, Store, StoreError, Subscriber, SubscriberFilter, create_key_file
+from sigcore.store.store import KeyNeed
 
 DEMO_IMSI = "001010000000001"
 # TS 35.207 test set 1: public test values, fine for a demo, never for a real SIM.
@@ -27,9 +28,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _open(config: str | None) -> Store:
+def _open(config: str | None, key: KeyNeed = "optional") -> Store:
     try:
-        return Store.from_config(load_config(config).database, auto_migrate=True)
+        return Store.from_config(load_config(config).database, auto_migrate=True, key=key)
     except (ConfigError, StoreError) as err:
         raise _fail(str(err), 2) from None
 
@@ -76,7 +77,7 @@ def add(
     """Provision a subscriber. An APN with no profile yet gets the default one (QCI 9, ARP 8)."""
     if (opc is None) == (op is None):
         raise _fail("give exactly one of --opc and --op", 2)
-    store = _open(config)
+    store = _open(config, "create")
     try:
         added = store.add_subscriber(imsi, ki=ki, opc=opc, op=op, amf=_hex_int(amf, "--amf"), sqn=sqn,
                                      msisdn=msisdn, apns=apn)
@@ -150,7 +151,7 @@ def demo(config: str | None = ConfigOption) -> None:
         create_key_file(key_file)
         if not existed:
             typer.echo(f"created key-encryption key {key_file} (mode 0600; back it up)")
-    store = _open(config)
+    store = _open(config, "create")
     try:
         store.get_subscriber(DEMO_IMSI)
         typer.echo(f"demo subscriber {DEMO_IMSI} already provisioned")

@@ -55,7 +55,7 @@ def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
     """The HSS on `node`; ``services["store"]`` and ``services["hss"]`` (the notifier) for the API."""
     store = services.get("store")
     if store is None:
-        store = services["store"] = Store.from_config(cfg.database, auto_migrate=True)
+        store = services["store"] = Store.from_config(cfg.database, auto_migrate=True, key="create")
     hss = build_hss(node, store, cfg)
     services["hss"] = hss.notifier
     services["hss_parts"] = hss

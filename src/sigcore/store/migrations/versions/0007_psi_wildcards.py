@@ -1,7 +1,7 @@
 """Wildcarded PSIs in the syntax of TS 23.003 §13.5 (``sip:conf-!.*!@example.org``), not regular expressions.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006 (0005 as given; chained after ops' 0006 once merged, for one head)
 Create Date: 2026-12-06
 
 Each stored pattern that is literal text around one quantified atom is rewritten in that syntax
@@ -22,7 +22,7 @@ from alembic import op
 from sigcore.store import psi_wildcard
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
