@@ -2,7 +2,7 @@
 
 * `BodyLimit` (ASGI middleware): a request whose ``Content-Length`` is above the limit gets 413 before a
   byte of its body is read; a chunked body is counted while it streams and gets 413 once it passes the
-  limit, before anything parses it.
+  limit, before anything parses it. A UTF-16/32 body gets 422 (the API takes UTF-8 JSON only).
 * `GuardedH11Protocol` (uvicorn's h11 protocol with deadlines): the request line and headers must arrive
   within ``header_timeout`` of the first byte (a slow-loris client is disconnected), a body that stops
   flowing for ``idle_timeout`` is dropped, and a connection whose request body we answered without reading
@@ -34,12 +34,26 @@ Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 DEFAULT_MAX_BODY = 1024 * 1024
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"the request body is larger than {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
+async def _refuse(send: Send, status: int, detail: Any) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    await _refuse(send, 413, f"the request body is larger than {limit} bytes")
+
+
+_NOT_UTF8 = [{"loc": ["body"], "msg": "the body must be UTF-8 (this looks like UTF-16 or UTF-32)",
+              "type": "body_unreadable"}]
+
+
+def _wide_encoding(chunk: bytes) -> bool:
+    """UTF-16/32 JSON, which ``json.loads`` would decode although the API takes UTF-8 only (RFC 8259 §8.1):
+    a byte-order mark or a NUL byte (UTF-8 JSON never holds a raw NUL)."""
+    return chunk[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in chunk
 
 
 class BodyLimit:
@@ -66,11 +80,12 @@ class BodyLimit:
                 return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
+                chunk = message.get("body", b"")
+                seen += len(chunk)
+                if seen > self.limit or _wide_encoding(chunk):
                     refused = True
                     if not started:
-                        await _too_large(send, self.limit)
+                        await (_too_large(send, self.limit) if seen > self.limit else _refuse(send, 422, _NOT_UTF8))
                     return {"type": "http.disconnect"}  # the application stops reading and its answer is dropped
             return message
 

@@ -123,7 +123,8 @@ class ApnCreate(ApnFields):
 
 class TokenCreate(_In):
     role: Role
-    name: Annotated[str, Field(max_length=100)] = ""
+    name: Annotated[str, Field(max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$",
+                               description="printable: it appears in the audit trail")] = ""
 
 
 # -- responses ----------------------------------------------------------------------------------------
