@@ -188,6 +188,19 @@ def test_ulr_rejections(hss: HssThread) -> None:
         assert experimental(ulr(mme1)) == 5420
 
 
+@pytest.mark.parametrize("rat", [4242, 999, 2004, -1])
+def test_ulr_with_a_rat_type_outside_the_spec_is_5004(hss: HssThread, rat: int) -> None:
+    """TS 29.212 §5.3.31 lists the RAT-Types; any other is DIAMETER_INVALID_AVP_VALUE with the AVP echoed."""
+    with mme("mme1.localdomain", hss.port) as mme1:
+        mme1.wait_ready()
+        refused = ulr(mme1, rat=rat)
+        assert refused.result_code == 5004
+        (failed,) = [avp for avp in refused.avps if avp.code == 279]  # Failed-AVP holding the RAT-Type
+        assert [inner.code for inner in failed.value] == [1032]
+        assert hss.store.get_serving(IMSI).mme is None  # nothing was written
+        assert ulr(mme1).result_code == 2001
+
+
 def test_pur_and_nor(hss: HssThread) -> None:
     with mme("mme1.localdomain", hss.port) as mme1, mme("mme2.localdomain", hss.port) as mme2:
         mme1.wait_ready()

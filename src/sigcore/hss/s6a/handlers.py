@@ -124,7 +124,7 @@ class S6aHandlers:
         flags = int(D.value(avps["ULR-Flags"]))  # a plain int: IntFlag arithmetic costs on every ULR
         origin_host, origin_realm = str(D.value(avps["Origin-Host"])), str(D.value(avps["Origin-Realm"]))
         node: NodeKind = "mme" if flags & _S6A_S6D_INDICATOR else "sgsn"
-        update = ServingUpdate(imsi, node, origin_host, origin_realm, ctx.peer.name, int(D.value(avps["RAT-Type"])),
+        update = ServingUpdate(imsi, node, origin_host, origin_realm, ctx.peer.name, _rat_type(avps["RAT-Type"]),
                                _plmn(avps["Visited-PLMN-Id"]))
         try:
             reg = await self.worker.submit(self.serving, update)
@@ -224,6 +224,17 @@ def _pick(req: Message, wanted: dict[tuple[int, int], str]) -> tuple[dict[str, A
 def _group(avps: dict[str, Avp], name: str) -> Any:
     avp = avps.get(name)
     return D.value(avp) if avp is not None else None
+
+
+#: RAT-Type values TS 29.212 §5.3.31 lists (the dictionary's enumeration); others get 5004.
+_RAT_TYPES = frozenset(D.avp("RAT-Type").enum_names)
+
+
+def _rat_type(avp: Avp) -> int:
+    rat = int(D.value(avp))
+    if rat not in _RAT_TYPES:
+        raise InvalidAvpValue(f"RAT-Type {rat} is not a radio access type of TS 29.212 §5.3.31", [avp])
+    return rat
 
 
 def _plmn(avp: Avp) -> bytes:
