@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import threading
@@ -29,7 +30,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sigcore.store.errors import KeyUnavailable
 
+log = logging.getLogger("sigcore.store.crypto")
+
 KEK_BYTES = 32
+_WARNED_MODES: set[tuple[str, int]] = set()
 KEY_ID_BYTES = 8
 _LEGACY_VERSION = 1
 _BLOB_VERSION = 2
@@ -53,10 +57,22 @@ def parse_kek(text: str, source: str) -> bytes:
     return key
 
 
+def warn_if_readable_by_others(path: Path) -> None:
+    """Warn (once per file and mode) when a key file is readable or writable by group or others: the key
+    opens every stored Ki/OPc. Warned, not refused: refusing would stop a running HSS at its next restart
+    over a mode an operator can fix while it runs."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077 and (str(path), mode) not in _WARNED_MODES:
+        _WARNED_MODES.add((str(path), mode))
+        log.warning("the key-encryption key file %s has mode %03o: other users can read it; "
+                    "chmod 600 %s", path, mode, path)
+
+
 def load_kek(key_file: str | os.PathLike[str] | None = None, key_env: str | None = "SIGCORE_KEK") -> bytes:
     """The KEK from `key_file` if one is configured, else from the environment variable `key_env`."""
     if key_file:
         try:
+            warn_if_readable_by_others(Path(key_file))
             return parse_kek(Path(key_file).read_text(), str(key_file))
         except OSError as err:
             raise KeyUnavailable(
