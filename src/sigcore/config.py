@@ -95,6 +95,13 @@ class SctpConfig(_Section):
     heartbeat_ms: int | None = None
 
 
+class LimitsConfig(_Section):
+    """Bounds on connections that have not completed the capabilities exchange (docs/transports.md)."""
+
+    pre_cer_connections: int = Field(256, ge=1, description="accepted connections without a CER yet, in all")
+    pre_cer_per_address: int = Field(16, ge=1, description="the same, from one source address")
+
+
 class DiameterConfig(_Section):
     origin_host: str = "hss.localdomain"
     origin_realm: str = "localdomain"
@@ -113,6 +120,7 @@ class DiameterConfig(_Section):
     bind: list[str] = Field(default_factory=list)
     tls: TlsConfig = Field(default_factory=TlsConfig)
     sctp: SctpConfig = Field(default_factory=SctpConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     mirror: str | None = Field(None, description="'host:port' of a TZSP collector that receives a copy of "
                                                  "every Diameter message (Wireshark on udp/37008)")
     dictionaries: list[str] = Field(default_factory=list, description="JSON dictionary files (the format of "

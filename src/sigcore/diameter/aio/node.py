@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sigcore.diameter.admission import AdmissionLimits
 from sigcore.diameter.aio.connection import Connection
 from sigcore.diameter.aio.runtime import start_task
 from sigcore.diameter.answers import Identity
@@ -63,6 +64,8 @@ class NodeSettings:
     dialer: Dialer | None = None
     #: What this node decodes and validates with; None = the built-in ``DICTIONARY``
     dictionary: Dictionary | None = None
+    #: Bounds on connections without a CER yet (`sigcore.diameter.admission`)
+    limits: AdmissionLimits = field(default_factory=AdmissionLimits)
 
     @classmethod
     def from_config(cls, cfg: Any) -> NodeSettings:
@@ -80,6 +83,7 @@ class NodeSettings:
             allow=list(d.allow),
             policy=PeerPolicy(tw=t.tw, tc=t.tc, cer_timeout=t.cer_timeout, dpa_timeout=t.dpa_timeout),
             request_timeout=t.request_timeout,
+            limits=AdmissionLimits(d.limits.pre_cer_connections, d.limits.pre_cer_per_address),
         )
         if d.dictionaries:
             from sigcore.diameter.dictionary import load_with
@@ -112,7 +116,8 @@ class Node:
         self.identity = settings.identity
         self.core = NodeCore(settings.identity, self, dictionary=settings.dictionary, policy=settings.policy,
                              configured={p.name: p.mode == "connect" for p in settings.peers},
-                             allow=settings.allow, request_timeout=settings.request_timeout, relay=settings.relay)
+                             allow=settings.allow, request_timeout=settings.request_timeout, relay=settings.relay,
+                             limits=settings.limits)
         self.dictionary: Dictionary = self.core.dictionary
         self.handlers = self.core.handlers
         self.app_vendors = self.core.app_vendors
@@ -347,12 +352,24 @@ class Node:
     def on_framing_error(self, conn: Connection, err: FramingError) -> None:
         self.core.framing_error(conn, err.header, str(err))
 
+    def on_accepted(self, conn: Connection) -> None:
+        """An accepted connection: refused at once beyond the limits, else closed if no CER by the deadline."""
+        now = self._now()
+        if not self.core.accepted(conn, now):
+            conn.abort()  # a reset: cheaper than a graceful close, and the stranger has nothing to say
+            return
+        conn.limit_before_cer(self.core.admission.limits.pre_cer_message)
+        loop = self._loop or asyncio.get_running_loop()
+        conn.cer_timer = loop.call_at(now + self.settings.policy.cer_timeout, self.core.cer_deadline, conn, now)
+
     def on_frame(self, conn: Connection, frame: bytes) -> None:
         if self.taps:
             self._tap("in", conn, frame)
         self.core.frame(conn, frame, self._now())
         peer = conn.peer
         if peer is not None:
+            if conn.cer_timer is not None:
+                conn.cer_done()
             self._arm(peer)
 
     def on_connection_lost(self, conn: Connection) -> None:
