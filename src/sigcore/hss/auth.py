@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from sigcore.diameter.constants import ResultCode
+from sigcore.diameter.errors import DiameterError
 from sigcore.hss import auc
 from sigcore.store import NotFound, Store
 from sigcore.store import tables as t
 from sigcore.store.base import utc_now
-from sigcore.store.batch import BatchKind, BatchWorker, check_all_updated
+from sigcore.store.batch import BatchKind, BatchWorker, DatabaseFailed, check_all_updated
 from sigcore.store.raw import RawStatement
 
 _A = t.auth_data.c
@@ -183,5 +185,8 @@ class AuthService:
         self.kind = SqnReservation(KeyCache(store), ind_bits)
 
     async def vectors(self, request: VectorRequest) -> Vectors:
-        result: Vectors = await self.worker.submit(self.kind, request)  # type: ignore[arg-type]
+        try:
+            result: Vectors = await self.worker.submit(self.kind, request)  # type: ignore[arg-type]
+        except DatabaseFailed as err:  # logged by the batch worker, rate-limited: answered, not logged again
+            raise DiameterError(ResultCode.UNABLE_TO_COMPLY, str(err)) from None
         return result

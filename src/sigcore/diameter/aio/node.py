@@ -28,6 +28,7 @@ from sigcore.diameter.framing import FramingError
 from sigcore.diameter.message import Message
 from sigcore.diameter.peer import Peer, PeerPolicy, State
 from sigcore.diameter.routing import RoutingHooks
+from sigcore.log_limit import RateLimitedLog
 
 log = logging.getLogger("sigcore.diameter.node")
 
@@ -35,6 +36,24 @@ Handler = Callable[[Message, "RequestContext"], Message | Awaitable[Message]]
 Tap = Callable[[str, Connection, bytes], None]
 # Transport hooks (sigcore.diameter.transport): extra listeners (SCTP, TLS) and the outgoing dialer.
 Dialer = Callable[["Node", "PeerSettings", Callable[[Connection], None]], Awaitable[Any]]
+
+
+limited_log = RateLimitedLog(log)
+_traced: set[str] = set()
+
+
+def _log_handler_failure(request: Message, err: Exception) -> None:
+    """A handler raised (it is answered 5012). The first failure of each kind in the process is logged with
+    its traceback; repeats (a database refusing every write fails every request) a few per 10 s, then a
+    count, so one cause cannot write a traceback per request."""
+    kind = f"handler-{request.app_id}-{request.code}-{type(err).__name__}"
+    if kind not in _traced:
+        _traced.add(kind)
+        log.error("handler for command %d failed (answered 5012; repeats are rate-limited)", request.code,
+                  exc_info=err)
+        return
+    limited_log.error(kind, "handler for command %d failed: %s: %s", request.code, type(err).__name__,
+                      str(getattr(err, "orig", err)).partition("\n")[0][:200])
 
 
 @dataclass(slots=True)
@@ -299,7 +318,7 @@ class Node:
             ans = handler(request, ctx)
         except Exception as err:
             if not isinstance(err, DiameterError):
-                log.exception("handler for command %d failed", request.code)
+                _log_handler_failure(request, err)
             self.core.handler_failed(conn, request, err)
             return
         self.core.answer(conn, request, ans)
@@ -310,7 +329,7 @@ class Node:
             ans = await handler(msg, ctx)  # type: ignore[misc]
         except Exception as err:
             if not isinstance(err, DiameterError):
-                log.exception("handler for command %d failed", msg.code)
+                _log_handler_failure(msg, err)
             self.core.handler_failed(ctx.conn, msg, err)
             return
         finally:

@@ -24,6 +24,7 @@ from sigcore.diameter.aio import Node, RequestContext
 from sigcore.diameter.answers import result_of
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import ResultCode
+from sigcore.diameter.errors import DiameterError
 from sigcore.diameter.message import Message
 from sigcore.hss.auth import AuthService, VectorRequest, Vectors
 from sigcore.hss.cx import assignment
@@ -32,7 +33,7 @@ from sigcore.hss.ims.codes import CX_APP, VENDOR, CxCommand, CxResult, ReasonCod
 from sigcore.hss.ims.diameter import AnswerAvp, first_values, need, new_request, reply, text
 from sigcore.hss.ims.documents import ProfileGroup, ims_subscription
 from sigcore.hss.ims.threads import Worker
-from sigcore.store.batch import BatchWorker
+from sigcore.store.batch import BatchWorker, DatabaseFailed
 from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegistrationView, RegState
 from sigcore.store.store import Store
 
@@ -123,6 +124,8 @@ class CxService:
         except CxError as err:
             log.info("Cx command %d answered %s: %s", req.code, err.experimental or err.result, err)
             return reply(req, ctx.node.identity, [], result=err.result, experimental=err.experimental)
+        except DatabaseFailed as err:  # logged by the batch worker, rate-limited
+            raise DiameterError(ResultCode.UNABLE_TO_COMPLY, str(err)) from None
         if changed and self.on_registration_change is not None:
             await self.on_registration_change(changed)
         if isinstance(result, CxResult):

@@ -41,7 +41,7 @@ from sigcore.hss.s6a.requests import APPLICATION_AVPS
 from sigcore.hss.s6a.roaming import RoamingPolicyCheck, plmn_digits
 from sigcore.hss.s6a.subscription_data import has_eps_subscription
 from sigcore.store import KeyUnavailable, NotFound, Store, Subscriber
-from sigcore.store.batch import BatchWorker
+from sigcore.store.batch import BatchWorker, DatabaseFailed
 
 log = logging.getLogger("sigcore.hss.s6a.handlers")
 SUCCESS = int(ResultCode.SUCCESS)
@@ -132,6 +132,8 @@ class S6aHandlers:
             return self._reject(req, ctx, err)
         except NotFound:
             return self._reject(req, ctx, S6aReject(S6aResult.USER_UNKNOWN, "unknown IMSI"))
+        except DatabaseFailed as err:  # logged by the batch worker, rate-limited
+            raise DiameterError(ResultCode.UNABLE_TO_COMPLY, str(err)) from None
         previous = reg.previous
         if previous is not None and previous.host.lower() != origin_host.lower():
             kind = (CancellationType.INITIAL_ATTACH_PROCEDURE if flags & UlrFlags.INITIAL_ATTACH
