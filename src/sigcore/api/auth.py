@@ -22,12 +22,18 @@ from fastapi import Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, APIRouter
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import compile_path
 
 from sigcore.api.context import ApiContext
+from sigcore.failure_log import FailureLog
+from sigcore.log_limit import RateLimitedLog
 from sigcore.store.tokens import ApiToken, Role
 
 log = logging.getLogger("sigcore.api")
+limited_log = RateLimitedLog(log)
+failures = FailureLog(log)
+_DRIVERS = frozenset({"sqlite3", "psycopg", "pymysql", "pyodbc"})
 
 API_PREFIX = "/api/"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -61,13 +67,18 @@ async def authenticate_and_audit(request: Request, call_next: Callable[[Request]
     if missing is not None:
         response: Response = JSONResponse({"detail": _forbidden(missing, token)}, status_code=403)
     else:
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as err:  # a JSON answer and an audit entry, not a text/plain 500 and none
+            response = failure_response(request, err)
     if request.method in WRITE_METHODS:
         try:
             await ctx.call(ctx.tokens.audit, token.actor, request.method, request.url.path, response.status_code,
                            request.state.audit_detail, token_id=token.id)
-        except Exception:  # the write happened; failing to audit it must be loud but not hide the answer
-            log.exception("could not write the audit entry of %s %s", request.method, request.url.path)
+        except Exception as err:  # the database may be what failed (a full disk): the entry goes to the log
+            limited_log.error("audit-unstored", "audit entry not stored (%s): %s %s %s by %s -> %d",
+                              type(err).__name__, request.method, request.url.path, request.state.audit_detail or "",
+                              token.actor, response.status_code)
     return response
 
 
@@ -105,6 +116,17 @@ def _roles_of(dependant: Any) -> list[Role]:
 
 def _forbidden(role: Role, token: ApiToken) -> str:
     return f"this needs a token with role {role.value} (yours: {token.role.value})"
+
+
+def failure_response(request: Request, err: Exception) -> Response:
+    """503 when the database failed (a full disk, a lost server), else 500; logged once with the traceback
+    per kind, then rate-limited (a full disk fails every write)."""
+    database = isinstance(err, SQLAlchemyError) or type(err).__module__.split(".")[0] in _DRIVERS
+    failures.failed(f"api-{type(err).__name__}", err, "%s %s failed", request.method, request.url.path)
+    if database:
+        return JSONResponse({"detail": f"the database failed ({type(err).__name__})"},
+                            status_code=503)
+    return JSONResponse({"detail": "internal error (logged)"}, status_code=500)
 
 
 def audit_detail(request: Request, detail: str) -> None:

@@ -28,7 +28,7 @@ from sigcore.diameter.framing import FramingError
 from sigcore.diameter.message import Message
 from sigcore.diameter.peer import Peer, PeerPolicy, State
 from sigcore.diameter.routing import RoutingHooks
-from sigcore.log_limit import RateLimitedLog
+from sigcore.failure_log import FailureLog
 
 log = logging.getLogger("sigcore.diameter.node")
 
@@ -38,22 +38,13 @@ Tap = Callable[[str, Connection, bytes], None]
 Dialer = Callable[["Node", "PeerSettings", Callable[[Connection], None]], Awaitable[Any]]
 
 
-limited_log = RateLimitedLog(log)
-_traced: set[str] = set()
+failures = FailureLog(log)
 
 
 def _log_handler_failure(request: Message, err: Exception) -> None:
-    """A handler raised (it is answered 5012). The first failure of each kind in the process is logged with
-    its traceback; repeats (a database refusing every write fails every request) a few per 10 s, then a
-    count, so one cause cannot write a traceback per request."""
-    kind = f"handler-{request.app_id}-{request.code}-{type(err).__name__}"
-    if kind not in _traced:
-        _traced.add(kind)
-        log.error("handler for command %d failed (answered 5012; repeats are rate-limited)", request.code,
-                  exc_info=err)
-        return
-    limited_log.error(kind, "handler for command %d failed: %s: %s", request.code, type(err).__name__,
-                      str(getattr(err, "orig", err)).partition("\n")[0][:200])
+    """A handler raised (it is answered 5012): the first of each kind with its traceback, then rate-limited."""
+    failures.failed(f"handler-{request.app_id}-{request.code}-{type(err).__name__}", err,
+                    "handler for command %d failed (answered 5012)", request.code)
 
 
 @dataclass(slots=True)
