@@ -12,6 +12,7 @@ import typer
 
 from sigcore.cli_groups import ConfigOption, app, subscriber_app
 from sigcore.config import ConfigError, load_config
+from sigcore.secret_input import SECRET_HELP, SecretInputError, read_secret
 from sigcore.store import NotFound, Store, StoreError, Subscriber, SubscriberFilter, create_key_file
 from sigcore.store.store import KeyNeed
 
@@ -65,9 +66,9 @@ def describe(sub: Subscriber) -> list[str]:
 @subscriber_app.command("add")
 def add(
     imsi: str = typer.Option(..., "--imsi", help="15 digits (or 6 to 15)"),
-    ki: str = typer.Option(..., "--ki", help="K, 32 hex digits"),
-    opc: str | None = typer.Option(None, "--opc", help="OPc, 32 hex digits (or give --op)"),
-    op: str | None = typer.Option(None, "--op", help="OP, 32 hex digits; OPc is derived from it"),
+    ki: str = typer.Option(..., "--ki", help=f"K, {SECRET_HELP}"),
+    opc: str | None = typer.Option(None, "--opc", help=f"OPc (or give --op), {SECRET_HELP}"),
+    op: str | None = typer.Option(None, "--op", help=f"OP, OPc is derived from it; {SECRET_HELP}"),
     amf: str = typer.Option("8000", "--amf", help="AMF, 4 hex digits"),
     sqn: int = typer.Option(0, "--sqn", help="the last SQN used, decimal"),
     msisdn: str | None = typer.Option(None, "--msisdn"),
@@ -77,6 +78,10 @@ def add(
     """Provision a subscriber. An APN with no profile yet gets the default one (QCI 9, ARP 8)."""
     if (opc is None) == (op is None):
         raise _fail("give exactly one of --opc and --op", 2)
+    try:
+        ki, opc, op = read_secret(ki, "--ki") or "", read_secret(opc, "--opc"), read_secret(op, "--op")
+    except SecretInputError as err:
+        raise _fail(str(err), 2) from None
     store = _open(config, "create")
     try:
         added = store.add_subscriber(imsi, ki=ki, opc=opc, op=op, amf=_hex_int(amf, "--amf"), sqn=sqn,
