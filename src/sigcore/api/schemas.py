@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sigcore.store.records import NetworkAccessMode, PdnType, RoamingPolicy, ServingNode, SubscriberStatus
 from sigcore.store.tokens import ApiToken, Role
+from sigcore.store.validate import BITRATE_MAX
 
 T = TypeVar("T")
 
@@ -24,9 +25,6 @@ Key = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{32}$", description="128-bit ke
 Amf = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{4}$", description="AMF, 4 hex digits", examples=["8000"])]
 Sqn = Annotated[int, Field(ge=0, le=(1 << 48) - 1, description="48-bit sequence number")]
 ApnName = Annotated[str, Field(pattern=r"^\S{1,100}$", examples=["internet"])]
-#: The largest AMBR the wire carries: above 2^32-1 bit/s (Max-Requested-Bandwidth-*, Unsigned32) a rate goes in
-#: Extended-Max-Requested-BW-* (TS 29.272 §7.3.41, TS 29.214), Unsigned32 kbit/s.
-BITRATE_MAX = 2**32 * 1000 - 1
 BitRate = Annotated[int, Field(ge=0, le=BITRATE_MAX, description="bit/s (up to 4,294,967,295 kbit/s)")]
 #: A DiameterIdentity (RFC 6733 §4.3.1): an FQDN.
 Fqdn = Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"

@@ -72,8 +72,8 @@ def profile_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
     for name, enum in (("status", SubscriberStatus), ("nam", NetworkAccessMode), ("roaming_policy", RoamingPolicy)):
         if name in out:
             out[name] = v.choice(name, enum, out[name]).value
-    for name, high in (("odb", 2**31 - 1), ("access_restriction", 2**31 - 1), ("ue_ambr_ul", 2**63 - 1),
-                       ("ue_ambr_dl", 2**63 - 1)):
+    for name, high in (("odb", 2**31 - 1), ("access_restriction", 2**31 - 1), ("ue_ambr_ul", v.BITRATE_MAX),
+                       ("ue_ambr_dl", v.BITRATE_MAX)):
         if name in out:
             v.int_range(name, out[name], 0, high)
     if out.get("tau_timer") is not None:
