@@ -37,3 +37,24 @@ async def test_ops_paths_answer_on_the_api_listener(tmp_path: Path) -> None:
     assert health.status_code == 200 and health.json() == {"status": "up"}
     assert readiness.status_code == 200 and readiness.json()["ready"] is True
     assert api.status_code == 401  # the API itself still needs a token
+
+
+async def test_the_standalone_ops_server_has_the_api_deadlines() -> None:
+    """With ``api.enabled: false`` the metrics area serves the three paths itself, with the same limits."""
+    from sigcore.config import ApiConfig
+    from sigcore.metrics.http import StandaloneServer
+
+    async def ops(scope: dict[str, object], receive: object, send: object) -> None:  # never reached
+        raise AssertionError("a request without its headers reached the app")
+
+    server = StandaloneServer(ops, "127.0.0.1", 0, ApiConfig(header_timeout=1.0))
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # and never the end of the headers
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        assert asyncio.get_running_loop().time() - started < 3
+        writer.close()
+    finally:
+        await server.stop()

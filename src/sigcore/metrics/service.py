@@ -55,7 +55,7 @@ def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
     services["metrics_app"] = app
     if not cfg.api.enabled:
         host, port = split_host_port(cfg.api.listen, 8080)
-        server = StandaloneServer(app, host, port)
+        server = StandaloneServer(app, host, port, cfg.api)
         services["metrics_server"] = server
         services["starters"].append(server.start)
         services["stoppers"].append(server.stop)
