@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,9 @@ class Connection(asyncio.Protocol):
         #: while accepted and without a CER: the timer closing it at the CER deadline (`Node.on_accepted`)
         self.cer_timer: asyncio.TimerHandle | None = None
         self.reading_paused = False
+        #: when the transport accepted it (the protocol is made then, before any TLS handshake), on the
+        #: loop's clock: the CER deadline counts from here
+        self.accepted_at = time.monotonic()
 
     def __repr__(self) -> str:
         return f"<Connection {self.remote[0]}:{self.remote[1]} peer={self.peer.name if self.peer else None}>"

@@ -370,7 +370,9 @@ class Node:
             return
         conn.limit_before_cer(self.core.admission.limits.pre_cer_message)
         loop = self._loop or asyncio.get_running_loop()
-        conn.cer_timer = loop.call_at(now + self.settings.policy.cer_timeout, self.core.cer_deadline, conn, now)
+        # from the TCP accept: a TLS handshake's time counts (asyncio's clock is time.monotonic)
+        deadline = min(now, conn.accepted_at) + self.settings.policy.cer_timeout
+        conn.cer_timer = loop.call_at(deadline, self.core.cer_deadline, conn, now)
 
     def on_frame(self, conn: Connection, frame: bytes) -> None:
         if self.taps:

@@ -51,8 +51,10 @@ class TlsListener:
             server = await loop.create_server(lambda: InbandTlsConnection(node, self.context), self.host,
                                               self.port, reuse_address=True)
         else:
+            # the handshake too must end within the CER deadline (which counts from the accept)
+            handshake = min(HANDSHAKE_TIMEOUT, node.settings.policy.cer_timeout)
             server = await loop.create_server(lambda: TlsConnection(node), self.host, self.port, reuse_address=True,
-                                              ssl=self.context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
+                                              ssl=self.context, ssl_handshake_timeout=handshake)
         log.info("diameter listening on %s:%s (%s)", self.host, self.port,
                  "in-band TLS" if self.inband else "TLS")
         return server
