@@ -372,7 +372,7 @@ class Node:
         loop = self._loop or asyncio.get_running_loop()
         # from the TCP accept: a TLS handshake's time counts (asyncio's clock is time.monotonic)
         deadline = min(now, conn.accepted_at) + self.settings.policy.cer_timeout
-        conn.cer_timer = loop.call_at(deadline, self.core.cer_deadline, conn, now)
+        conn.cer_timer = loop.call_at(deadline, lambda: self.core.cer_deadline(conn, self._now()))
 
     def on_frame(self, conn: Connection, frame: bytes) -> None:
         if self.taps:
