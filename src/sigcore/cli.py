@@ -65,6 +65,9 @@ def run(config: str | None = ConfigOption) -> None:
     except StoreError as err:  # a missing or wrong key, a database at another schema: one line, no traceback
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+    except ConfigError as err:  # a listen address taken or not ours
+        typer.echo(f"invalid configuration: {err}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _register_areas() -> None:

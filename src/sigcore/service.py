@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sigcore.applications import AppContext, ApplicationError, Services, install_applications
-from sigcore.config import Config
+from sigcore.config import Config, ConfigError
 from sigcore.diameter.aio import Node, NodeSettings
 
 log = logging.getLogger("sigcore.service")
@@ -97,7 +97,10 @@ async def serve(cfg: Config, installers: list[Installer] | None = None, ready: a
         raise SystemExit(f"sigcore: {err}") from None
     services.setdefault("starters", []).extend(apps.starters)
     services["stoppers"].extend(apps.stoppers)
-    await node.start()
+    try:
+        await node.start()
+    except OSError as err:  # a port taken or an address not ours: the operator's to fix, in one line
+        raise ConfigError(f"diameter.listen: {err}") from None
     for start in services.get("starters", []):
         await start()
     settle_gc()

@@ -102,3 +102,27 @@ def test_run_names_a_read_only_database_file(open_folder: Path) -> None:
     assert ran.returncode == 2, ran.stderr
     assert ran.stderr.strip() == (f"invalid configuration: database.url: the database file {database} "
                                   "is not writable by this user")
+
+
+@pytest.mark.parametrize("taken", ["diameter.listen", "api.listen"])
+def test_run_names_a_listen_address_in_use(tmp_path: Path, taken: str) -> None:
+    import socket
+
+    from interop.ports import free_tcp_port
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        listen = {key: f"127.0.0.1:{port if key == taken else free_tcp_port()}"
+                  for key in ("diameter.listen", "api.listen", "metrics.snmp.listen")}
+        path = tmp_path / "c.yaml"
+        path.write_text(yaml.safe_dump({"diameter": {"listen": [listen["diameter.listen"]]},
+                                        "api": {"listen": listen["api.listen"]},
+                                        "metrics": {"snmp": {"listen": listen["metrics.snmp.listen"]}},
+                                        "database": {"url": f"sqlite:///{tmp_path / 'hss.sqlite'}"}}))
+        ran = subprocess.run([sys.executable, "-m", "sigcore.cli", "run", "--config", str(path)],
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert ran.returncode == 2, ran.stderr[-2000:]
+    assert "Traceback" not in ran.stderr
+    assert ran.stderr.strip().splitlines()[-1].startswith(f"invalid configuration: {taken}: ")

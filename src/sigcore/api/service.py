@@ -19,11 +19,15 @@ from fastapi import FastAPI
 
 from sigcore.api.app import create_app
 from sigcore.api.limits import BodyLimit, guarded_protocol
-from sigcore.config import ApiConfig, Config, split_host_port
+from sigcore.config import ApiConfig, Config, ConfigError, split_host_port
 from sigcore.store import Store
 
 log = logging.getLogger("sigcore.api")
 DEFAULT_PORT = 8080
+
+
+class ListenError(ConfigError, RuntimeError):
+    """The API cannot listen where ``api.listen`` says: `sigcore run` reports it in one line."""
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -68,7 +72,8 @@ class ApiServer:
         try:
             await server.serve()
         except SystemExit:  # uvicorn's answer to a bind error; it has logged the reason
-            raise RuntimeError(f"the REST API could not start on {self.host}:{self.port} (see the log)") from None
+            raise ListenError(f"api.listen: the REST API could not start on {self.host}:{self.port} "
+                              "(the log says why)") from None
 
     async def stop(self) -> None:
         if self._server is None or self._task is None:
