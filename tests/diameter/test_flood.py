@@ -133,7 +133,8 @@ async def test_connection_flood_leaves_the_allowed_mme_served(server: FloodServe
     await asking
     connected = [seconds for seconds in closed if seconds is not None]
     assert len(connected) > 4000, f"only {len(connected)} of 5,500 connects succeeded"
-    assert max(connected) <= CER_TIMEOUT + 1.0, sorted(connected)[-5:]
+    stuck = [i for i, seconds in enumerate(closed) if seconds == float("inf")]
+    assert max(connected) <= CER_TIMEOUT + 1.0, (len(stuck), stuck[:10], sorted(connected)[-5:])
     assert len(latencies) > 20 and max(latencies) < 1.5, (len(latencies), max(latencies))
     await mme1.close()
     deadline = time.monotonic() + 10

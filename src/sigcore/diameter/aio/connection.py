@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from sigcore.diameter.peer import Peer
 
 log = logging.getLogger("sigcore.diameter.conn")
+#: Listeners' accept queue. asyncio's default (100) overflows under a burst of connects: the kernel then
+#: holds connections the client believes open, unaccepted for seconds and out of reach of the CER
+#: deadline. The kernel caps it (net.core.somaxconn).
+LISTEN_BACKLOG = 4096
 
 
 class Connection(asyncio.Protocol):

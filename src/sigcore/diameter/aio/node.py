@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sigcore.diameter.admission import AdmissionLimits
-from sigcore.diameter.aio.connection import Connection
+from sigcore.diameter.aio.connection import LISTEN_BACKLOG, Connection
 from sigcore.diameter.aio.runtime import start_task
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.capabilities import LocalCapabilities
@@ -181,7 +181,7 @@ class Node:
         self.core.start(self._now())
         for host, port in self.settings.listen:
             server = await self._loop.create_server(lambda: Connection(self), host, port, reuse_address=True,
-                                                    ssl=self.settings.server_ssl)
+                                                    ssl=self.settings.server_ssl, backlog=LISTEN_BACKLOG)
             self._servers.append(server)
             log.info("diameter listening on %s:%s", host, port)
         for listener in self.settings.listeners:
