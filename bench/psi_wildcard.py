@@ -3,7 +3,7 @@ with an LIR for a stored IMPU (the reference) and the matching alone, in one pro
 
 The worst pattern puts the wildcarded part first and a long, nearly matching literal after it; the URIs
 are as long as the column holds (255) and miss at the last character, so '.*' is tried at every split.
-`CxService.on_lir` is called directly (no network): what is measured is the handler with its store reads.
+The Cx application's LIR handler is called directly (no network): what is measured is the handler with its store reads.
 
 Usage: .venv/bin/python bench/psi_wildcard.py [--lirs 2000]
 """
@@ -24,6 +24,7 @@ from ims.test_cx import CTX, SCSCF, _req
 from sigcore.hss.cx.handlers import CxService
 from sigcore.hss.ims.codes import CxCommand
 from sigcore.store import psi_wildcard
+from support.handlers import served
 
 WORST = "sip:!.*!" + "a" * 200 + "b@x"
 NEAR_MISS = "sip:" + "a" * 249 + "@x"
@@ -31,9 +32,10 @@ NEAR_MISS = "sip:" + "a" * 249 + "@x"
 
 async def lir_seconds(cx: CxService, uri: str, count: int) -> float:
     request: Any = _req(CxCommand.LIR, ("Public-Identity", uri))
+    app = cx.application()
     started = time.perf_counter()
     for _ in range(count):
-        await cx.on_lir(request, CTX)
+        await served(app, request, CTX)
     return (time.perf_counter() - started) / count
 
 

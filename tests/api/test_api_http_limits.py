@@ -114,7 +114,7 @@ def test_a_slow_client_is_disconnected_after_the_header_timeout(served: tuple[in
                 closed_after = time.monotonic() - started
                 break
     assert closed_after is not None, "the trickling client was never disconnected"
-    assert LIMITS.header_timeout <= closed_after < LIMITS.header_timeout + 2
+    assert LIMITS.header_timeout * 0.9 <= closed_after < LIMITS.header_timeout + 4, closed_after
 
 
 def test_a_stalled_body_is_dropped_after_the_idle_timeout(served: tuple[int, dict[Role, str]]) -> None:

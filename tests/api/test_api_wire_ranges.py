@@ -8,9 +8,7 @@ and far beyond), so a field whose API range is wider than its AVP's fails here.
 from __future__ import annotations
 
 import itertools
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,9 +19,7 @@ from hypothesis import strategies as st
 
 from sigcore.api.schemas import BITRATE_MAX
 from sigcore.store import Store, migrate
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
-from s6a_harness import OPC, HssThread, K, experimental, mme, new_kek, sqlite_url, ulr
+from support.s6a import OPC, HssThread, K, experimental, mme, new_kek, sqlite_url, ulr
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from s6a_harness import HssThread, air, mme, new_kek, provision, sqlite_url
 from sqlalchemy import event
 
 from sigcore.store import Store
+from support.s6a import HssThread, air, mme, new_kek, provision, sqlite_url
 
 pytestmark = [pytest.mark.interop]
 

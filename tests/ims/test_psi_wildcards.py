@@ -15,6 +15,7 @@ from sigcore.hss.ims.codes import CxCommand, CxResult
 from sigcore.store import InvalidValue, Store, migrate
 from sigcore.store import psi_wildcard as w
 from sigcore.store.engine import make_engine
+from support.handlers import served
 
 from .test_cx import CTX, SCSCF, _req, cx  # noqa: F401  (cx: fixture)
 
@@ -49,7 +50,8 @@ async def test_catastrophic_patterns_cannot_reach_an_lir(cx: CxService) -> None:
     with pytest.raises(InvalidValue):
         cx.ims.add_psi("sip:slow@localdomain", wildcard="sip:!(a+)+!b@localdomain", scscf=SCSCF)
     cx.ims.add_psi("sip:conf!.*!@localdomain", scscf=SCSCF, wildcard="sip:conf!.*!@localdomain")
-    lia = await cx.on_lir(_req(CxCommand.LIR, ("Public-Identity", "sip:" + "a" * 40 + "@localdomain")), CTX)
+    lir = _req(CxCommand.LIR, ("Public-Identity", "sip:" + "a" * 40 + "@localdomain"))
+    lia = await served(cx.application(), lir, CTX)
     assert result_of(lia) == CxResult.USER_UNKNOWN  # no wildcard matches: answered at once
 
 
@@ -59,7 +61,7 @@ async def test_an_lir_against_the_worst_wildcard_is_cheap(cx: CxService) -> None
     lirs, budget = 200, 200 * 0.010
     started = time.perf_counter()
     for n in range(lirs):
-        await cx.on_lir(_req(CxCommand.LIR, ("Public-Identity", NEAR_MISSES[n % len(NEAR_MISSES)])), CTX)
+        await served(cx.application(), _req(CxCommand.LIR, ("Public-Identity", NEAR_MISSES[n % len(NEAR_MISSES)])), CTX)
     assert time.perf_counter() - started < budget
 
 

@@ -97,7 +97,7 @@ def role_table(routers: Iterable[APIRouter], prefix: str) -> list[_Guard]:
         for route in router.routes:
             if isinstance(route, APIRoute):
                 roles = [r for r in router_roles if r is not None] + _roles_of(route.dependant)
-                table.append(_Guard(compile_path(prefix + route.path)[0], frozenset(route.methods),
+                table.append(_Guard(compile_path(prefix + route.path)[0], frozenset(route.methods or ()),
                                     tuple(dict.fromkeys(roles))))
     return table
 

@@ -17,19 +17,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import h11
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger("sigcore.api")
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 DEFAULT_MAX_BODY = 1024 * 1024
 
@@ -59,7 +54,7 @@ def _wide_encoding(chunk: bytes) -> bool:
 class BodyLimit:
     """413 for a body above `limit` bytes: from ``Content-Length`` up front, else counted as it streams."""
 
-    def __init__(self, app: Asgi, limit: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(self, app: ASGIApp, limit: int = DEFAULT_MAX_BODY) -> None:
         self.app, self.limit = app, limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

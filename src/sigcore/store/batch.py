@@ -19,17 +19,19 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from sigcore.diameter.aio import turn
 from sigcore.log_limit import RateLimitedLog
-from sigcore.store import Store
 from sigcore.store.errors import StoreError
-from sigcore.store.raw import RawStatement
+from sigcore.store.raw import Retry, check_all_updated
 from sigcore.store.ticket import Ticket
+
+if TYPE_CHECKING:
+    from sigcore.store import Store
 
 log = logging.getLogger("sigcore.store.batch")
 #: A database that refuses every write (a full disk) fails every batch: a few lines, then a count.
@@ -242,28 +244,7 @@ class WorkerStopped(Exception):
     """A batch reached a worker after its `stop`: its requests fail (the node answers them 5012)."""
 
 
-class Retry(Exception):
-    """Raised inside `BatchKind.run` when a compare-and-set lost: the whole batch is rolled back and rerun."""
-
-
-def check_all_updated(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
-    """Run a compare-and-set UPDATE (a Core statement or a `RawStatement`) for every row; `Retry` unless
-    each one matched exactly one row.
-
-    One executemany when the driver reports a summed rowcount for it (sqlite3, psycopg, PyMySQL do),
-    else one statement per row."""
-    def matched(params: list[dict[str, Any]]) -> int:
-        if isinstance(statement, RawStatement):
-            return statement.rowcount(conn, params)
-        return int(conn.execute(statement, params).rowcount)
-
-    if conn.dialect.supports_sane_multi_rowcount or len(rows) == 1:
-        if matched(rows) != len(rows):
-            raise Retry("a compare-and-set lost: the row changed under the lock")
-        return
-    for row in rows:
-        if matched([row]) != 1:
-            raise Retry("a compare-and-set lost: the row changed under the lock")
+__all__ = ["BatchKind", "BatchWorker", "Retry", "WorkerStopped", "check_all_updated"]
 
 
 def _by_kind(jobs: list[_Job]) -> list[list[_Job]]:

@@ -92,10 +92,10 @@ _TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
 
 def _sqlite_datetime(slow: Processor) -> Processor:
     """SQLAlchemy's SQLite DATETIME bind processor, in its default storage format
-    (``2026-11-27 07:57:05.144704``, the wall-clock fields as given, any tzinfo left out), for a quarter
-    of the instructions: its ``%``-formatting with a dict costs ~16K instructions a value, a tenth of a
-    lone AIR's transaction, and every SQN and serving-node write carries a timestamp. What this does not
-    format the same way (another type, a year before 1000) goes to SQLAlchemy's own ``slow``."""
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, the wall-clock fields as given, any tzinfo left out), without its
+    ``%``-formatting with a dict: every SQN and serving-node write carries a timestamp, and that formatting
+    was a large share of a lone AIR's transaction (docs/performance.md). What this does not format the same
+    way (another type, a year before 1000) goes to SQLAlchemy's own ``slow``."""
     two = _TWO_DIGITS
     datetime = dt.datetime
 
@@ -154,7 +154,7 @@ class RawStatement:
         """Execute once per parameter set (one executemany); the rows matched in total.
 
         Only meaningful where the driver sums executemany row counts (``supports_sane_multi_rowcount``:
-        sqlite3, psycopg, PyMySQL); callers check that, as `sigcore.store.batch.check_all_updated` does.
+        sqlite3, psycopg, PyMySQL); callers check that, as `check_all_updated` does.
         Every parameter set must have the same IN-list sizes (DML here has no IN lists)."""
         if not rows:
             return 0
@@ -235,3 +235,27 @@ class RawStatement:
                 if process is not None:
                     results.append((index, process))
         return _Compiled(expanded.statement, positional, plan, tuple(results), row)
+
+
+class Retry(Exception):
+    """A compare-and-set lost: the transaction is rolled back and rerun (`BatchWorker` does it for a batch)."""
+
+
+def check_all_updated(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Run a compare-and-set UPDATE (a Core statement or a `RawStatement`) for every row; `Retry` unless
+    each one matched exactly one row.
+
+    One executemany when the driver reports a summed rowcount for it (sqlite3, psycopg, PyMySQL do),
+    else one statement per row."""
+    def matched(params: list[dict[str, Any]]) -> int:
+        if isinstance(statement, RawStatement):
+            return statement.rowcount(conn, params)
+        return int(conn.execute(statement, params).rowcount)
+
+    if conn.dialect.supports_sane_multi_rowcount or len(rows) == 1:
+        if matched(rows) != len(rows):
+            raise Retry("a compare-and-set lost: the row changed under the lock")
+        return
+    for row in rows:
+        if matched([row]) != 1:
+            raise Retry("a compare-and-set lost: the row changed under the lock")
