@@ -223,7 +223,7 @@ def test_ulr_does_not_wait_for_an_old_mme_that_is_gone(hss: HssThread, caplog: p
     with mme("mme1.localdomain", hss.port) as mme1:
         mme1.wait_ready()
         assert ulr(mme1).result_code == 2001
-    with mme("mme2.localdomain", hss.port) as mme2, caplog.at_level("WARNING", "sigcore.hss.notify"):
+    with mme("mme2.localdomain", hss.port) as mme2, caplog.at_level("WARNING", "sigcore.hss.s6a.notify"):
         mme2.wait_ready()
         assert ulr(mme2).result_code == 2001  # the CLR to mme1 cannot be delivered; the ULA is unaffected
         _wait_for(lambda: ("CLR", IMSI, None) in hss.hss.notifier.sent)
@@ -237,7 +237,7 @@ def test_ulr_does_not_wait_for_an_old_mme_that_is_gone(hss: HssThread, caplog: p
 def test_unanswered_clr_is_logged_with_the_timeout(store: Store, caplog: pytest.LogCaptureFixture) -> None:
     with HssThread(store, {"mme_peer_timeout": 0.5}) as hss, \
             mme("mme1.localdomain", hss.port, answer=lambda _app, _req: None) as mme1, \
-            mme("mme2.localdomain", hss.port) as mme2, caplog.at_level("WARNING", "sigcore.hss.notify"):
+            mme("mme2.localdomain", hss.port) as mme2, caplog.at_level("WARNING", "sigcore.hss.s6a.notify"):
         mme1.wait_ready()
         mme2.wait_ready()
         assert ulr(mme1).result_code == 2001
