@@ -76,6 +76,9 @@ def test_run_with_the_api_creates_the_key(sigcore: Sigcore) -> None:
     sigcore.start()
     assert "created the key-encryption key file" in sigcore.processes[0].log_text()
     assert (sigcore.workdir / "var" / "sigcore.key").exists()
+    # the health probe (the container's HEALTHCHECK) on the API's port, without a token: it used to be 404
+    assert httpx.get(f"{sigcore.api_url}/healthz", timeout=10).json() == {"status": "up"}
+    assert httpx.get(f"{sigcore.api_url}/metrics", timeout=10).text.startswith("# HELP")
 
 
 @pytest.mark.parametrize("fault", ["missing", "short", "garbage", "wrong"])

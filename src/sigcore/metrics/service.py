@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from starlette.routing import Route
+
 from sigcore.config import Config, split_host_port
 from sigcore.diameter.aio import Node
 from sigcore.logging_setup import enable_message_dumps, message_dump_tap, set_level
@@ -52,9 +54,26 @@ def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
     app = asgi_app(endpoint)
     services["metrics"] = endpoint
     services["metrics_app"] = app
+    api = services.get("api")
+    if api is not None:  # the REST API (installed before this area) serves them on its port
+        for path in ("/metrics", "/healthz", "/readyz"):
+            api.app.router.routes.append(Route(path, _AsgiEndpoint(app), methods=["GET", "HEAD"]))
     if not cfg.api.enabled:
         host, port = split_host_port(cfg.api.listen, 8080)
         server = StandaloneServer(app, host, port)
         services["metrics_server"] = server
         services["starters"].append(server.start)
         services["stoppers"].append(server.stop)
+
+
+class _AsgiEndpoint:
+    """An ASGI app as a Starlette route's endpoint: Starlette calls a plain function with a Request, and
+    anything else as ASGI (a Mount would redirect ``/healthz`` to ``/healthz/``)."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
