@@ -25,10 +25,10 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SIGCORE_CONTAINER_CACHE", "/var/tmp/sigcore-container"))
 
 
-def _run(argv: list[str], timeout: float = 1200, **kwargs: object) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)  # type: ignore[call-overload]
+def _run(argv: list[str], timeout: float = 1200) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
 
 
 def image_exists(name: str) -> bool:
