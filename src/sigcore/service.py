@@ -7,24 +7,20 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Callable
-from typing import Any
 
-from sigcore.applications import AppContext, ApplicationError, Services, install_applications
+from sigcore.applications import AppContext, ApplicationError, Installer, Services, install_applications
 from sigcore.config import Config
 from sigcore.diameter.aio import Node, NodeSettings
 
 log = logging.getLogger("sigcore.service")
 
-#: Functions that attach an application (HSS interfaces, DRA...) to a node: (node, config, services) -> None.
-#: Each area appends its installer here at import time of ``sigcore.service_areas``.
-Installer = Callable[[Node, Config, dict[str, Any]], None]
 
-
-#: Modules exposing ``install(node, cfg, services)``, in start order; missing optional areas are skipped.
+#: Modules exposing ``install(node, ctx: AppContext)`` (the contract of the ``applications`` key), in start
+#: order; missing optional areas are skipped.
 INSTALLERS = (
     "sigcore.hss.s6a.install",  # S6a/S6d
-    "sigcore.hss.ims.install",  # Cx/Dx, Sh
+    "sigcore.hss.cx.install",  # Cx/Dx
+    "sigcore.hss.sh.install",  # after Cx: Sh hears of its registration changes
     "sigcore.hss.slh.install",
     "sigcore.hss.s13.install",
     "sigcore.api.service",
@@ -79,20 +75,18 @@ def settle_gc() -> None:
 async def serve(cfg: Config, installers: list[Installer] | None = None, ready: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM: start the node, every installed area, then stop them in reverse."""
     node = build_node(cfg)
-    services: dict[str, Any] = {"node": node, "stoppers": []}
+    services = Services(node=node)
+    ctx = AppContext(cfg, node, services)
     for install in installers or []:
-        install(node, cfg, services)
-    apps = Services()
+        install(node, ctx)
     try:
-        install_applications(cfg.applications, AppContext(cfg, node, apps))
+        install_applications(cfg.applications, ctx)
     except ApplicationError as err:
-        for stopper in reversed(services["stoppers"]):
+        for stopper in reversed(services.stoppers):
             await stopper()
         raise SystemExit(f"sigcore: {err}") from None
-    services.setdefault("starters", []).extend(apps.starters)
-    services["stoppers"].extend(apps.stoppers)
     await node.start()
-    for start in services.get("starters", []):
+    for start in services.starters:
         await start()
     settle_gc()
     stop = asyncio.Event()
@@ -107,6 +101,6 @@ async def serve(cfg: Config, installers: list[Installer] | None = None, ready: a
         ready.set()
     await stop.wait()
     log.info("stopping")
-    for stopper in reversed(services["stoppers"]):
+    for stopper in reversed(services.stoppers):
         await stopper()
     await node.stop()

@@ -16,7 +16,7 @@ from interop.ports import free_tcp_port, free_udp_port, wait_tcp_listening
 from interop.process import LoggedProcess
 
 ROOT = Path(__file__).parents[2]
-HSS_HOST = "hss.localdomain"  # what tests/hss/s6a_harness.py's MMEs expect
+HSS_HOST = "hss.localdomain"  # what tests/support/s6a.py's MMEs expect
 REALM = "localdomain"
 
 

@@ -21,9 +21,7 @@ from sigcore_process import ROOT, fixed_keys_config, run_checked, wait_exit
 
 from interop.ports import wait_tcp_listening
 from interop.process import LoggedProcess
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
-from s6a_harness import OPC, K, air, mme
+from support.s6a import OPC, K, air, mme
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow,
               pytest.mark.skipif(not (shutil.which("podman") and shutil.which("debootstrap")),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,10 +13,8 @@ import httpx
 import pytest
 from sigcore_process import Sigcore, fixed_keys_config, one_line_error, wait_exit
 
-from usim_model import Accepted, UsimModel
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
-from s6a_harness import HOME_PLMN, OPC, K, air, mme
+from support.s6a import HOME_PLMN, OPC, K, air, mme
+from support.usim_model import Accepted, UsimModel
 
 pytestmark = [pytest.mark.interop]
 IMSI1, IMSI2 = "001010000000001", "001010000000002"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,10 +28,8 @@ from sigcore_process import REALM, Sigcore, fixed_keys_config
 from interop.pydiameter_peer import APP_S6A, PyDiameterPeer
 from sigcore.config import DatabaseConfig
 from sigcore.store import Store
-from usim_model import Accepted, UsimModel
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
-from s6a_harness import HOME_PLMN, OPC, K, air, experimental, ulr
+from support.s6a import HOME_PLMN, OPC, K, air, experimental, ulr
+from support.usim_model import Accepted, UsimModel
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 SUBSCRIBERS = [f"0010100000{n:05d}" for n in range(1, 101)]

@@ -14,9 +14,7 @@ from sigcore_process import Sigcore
 from sigcore_process import run_checked as _run
 
 from interop.ports import free_tcp_port, free_udp_port
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
-from s6a_harness import air, mme
+from support.s6a import air, mme
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 DEMO_IMSI = "001010000000001"
