@@ -63,6 +63,8 @@ class NodeSettings:
     dialer: Dialer | None = None
     #: What this node decodes and validates with; None = the built-in ``DICTIONARY``
     dictionary: Dictionary | None = None
+    #: SO_REUSEPORT on the TCP listeners: several worker processes accept on one port (``run.workers``)
+    reuse_port: bool = False
 
     @classmethod
     def from_config(cls, cfg: Any) -> NodeSettings:
@@ -124,6 +126,9 @@ class Node:
         self.connections: set[Connection] = set()
         self.taps: list[Tap] = []
         self.on_peer_change: Callable[[Peer], None] | None = None
+        #: ``await fallback(msg, peer, timeout)`` for our request no open peer of this process can take
+        #: (`sigcore.workers.relay`: the worker holding the peer's connection sends it); None: 3002 raised
+        self.fallback: Callable[[Message, str | None, float], Awaitable[Message]] | None = None
         self._servers: list[Any] = []
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._relay_timer: asyncio.TimerHandle | None = None
@@ -166,6 +171,7 @@ class Node:
         self.core.start(self._now())
         for host, port in self.settings.listen:
             server = await self._loop.create_server(lambda: Connection(self), host, port, reuse_address=True,
+                                                    reuse_port=self.settings.reuse_port or None,
                                                     ssl=self.settings.server_ssl)
             self._servers.append(server)
             log.info("diameter listening on %s:%s", host, port)
@@ -378,7 +384,12 @@ class Node:
         """Send a request and wait for its answer (matched by hop-by-hop id on the connection it went on)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Message] = loop.create_future()
-        target = self.core.request(msg, peer)
+        try:
+            target = self.core.request(msg, peer)
+        except DiameterError:  # no open peer here for it: another worker process may hold the connection
+            if self.fallback is None:
+                raise
+            return await self.fallback(msg, peer, timeout or self.settings.request_timeout)
         hbh = msg.hop_by_hop
         self._pending[hbh] = fut
         self._arm(target)
