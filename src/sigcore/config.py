@@ -235,6 +235,11 @@ class HssConfig(_Section):
         return [checks.plmn(v) for v in value]
 
 
+class RunConfig(_Section):
+    workers: int = Field(1, ge=1, le=64, description="processes sharing the Diameter and API listeners "
+                                                     "(SO_REUSEPORT); `sigcore run --workers N` overrides it")
+
+
 class Config(_Section):
     diameter: DiameterConfig = Field(default_factory=DiameterConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
@@ -242,6 +247,7 @@ class Config(_Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     hss: HssConfig = Field(default_factory=HssConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
     applications: list[str] = Field(default_factory=list, description="import paths 'package.module' (its "
                                     "install function) or 'package.module:function', each called once at start")
 

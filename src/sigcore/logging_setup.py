@@ -115,6 +115,20 @@ def configure(logging_cfg: Any, stream: Any = None) -> logging.Handler:
     return handler
 
 
+def label_records(label: str) -> None:
+    """Start every message of this process with ``[label] `` (the worker of ``sigcore run --workers``)."""
+    prefix = f"[{label}] "
+
+    class _Label(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if not str(record.msg).startswith(prefix):
+                record.msg = prefix + str(record.msg)
+            return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Label())
+
+
 def set_level(level: str | int) -> str:
     """Change the root level now (``"DEBUG"``, ``"info"``, 10...); returns the new level's name."""
     value = level if isinstance(level, int) else logging.getLevelName(str(level).upper())

@@ -15,7 +15,8 @@ import yaml
 from interop.ports import free_tcp_port, free_udp_port, wait_tcp_listening
 from interop.process import LoggedProcess
 
-HSS_HOST = "hss.localdomain"  # what tests/hss/s6a_harness.py's MMEs expect
+ROOT = Path(__file__).parents[2]
+HSS_HOST = "hss.localdomain"  # what tests/support/s6a.py's MMEs expect
 REALM = "localdomain"
 
 
@@ -96,3 +97,11 @@ def wait_exit(process: LoggedProcess, timeout: float = 60.0) -> int:
         assert time.monotonic() < deadline, f"still running:\n{process.log_tail()}"
         time.sleep(0.05)
     return process.returncode
+
+
+def run_checked(argv: list[str], cwd: Path | None = None, timeout: float = 900,
+                env: dict[str, str] | None = None) -> str:
+    """Run a command that must succeed; its stdout (the failure shows the end of both streams)."""
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
+    assert done.returncode == 0, f"{argv}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done.stdout

@@ -3,7 +3,6 @@ subscriber still authenticates afterwards, the old key kept, the running HSS nev
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,10 +11,8 @@ from pathlib import Path
 import pytest
 from sigcore_process import Sigcore, fixed_keys_config
 
-from usim_model import Accepted, UsimModel
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
-from s6a_harness import HOME_PLMN, OPC, K, air, mme
+from support.s6a import HOME_PLMN, OPC, K, air, mme
+from support.usim_model import Accepted, UsimModel
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 SUBSCRIBERS = [f"0010100000{n:05d}" for n in range(1, 201)]

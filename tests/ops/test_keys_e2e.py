@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,10 +13,8 @@ import httpx
 import pytest
 from sigcore_process import Sigcore, fixed_keys_config, one_line_error, wait_exit
 
-from usim_model import Accepted, UsimModel
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
-from s6a_harness import HOME_PLMN, OPC, K, air, mme
+from support.s6a import HOME_PLMN, OPC, K, air, mme
+from support.usim_model import Accepted, UsimModel
 
 pytestmark = [pytest.mark.interop]
 IMSI1, IMSI2 = "001010000000001", "001010000000002"
@@ -76,6 +73,9 @@ def test_run_with_the_api_creates_the_key(sigcore: Sigcore) -> None:
     sigcore.start()
     assert "created the key-encryption key file" in sigcore.processes[0].log_text()
     assert (sigcore.workdir / "var" / "sigcore.key").exists()
+    # the health probe (the container's HEALTHCHECK) on the API's port, without a token: it used to be 404
+    assert httpx.get(f"{sigcore.api_url}/healthz", timeout=10).json() == {"status": "up"}
+    assert httpx.get(f"{sigcore.api_url}/metrics", timeout=10).text.startswith("# HELP")
 
 
 @pytest.mark.parametrize("fault", ["missing", "short", "garbage", "wrong"])

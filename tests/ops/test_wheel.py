@@ -4,7 +4,6 @@ MIB come from the package), answering a python-diameter AIR for the demo subscri
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tarfile
 import zipfile
@@ -12,30 +11,21 @@ from pathlib import Path
 
 import pytest
 from sigcore_process import Sigcore
+from sigcore_process import run_checked as _run
 
 from interop.ports import free_tcp_port, free_udp_port
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
-from s6a_harness import air, mme
+from support.s6a import air, mme
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
-ROOT = Path(__file__).parents[2]
 DEMO_IMSI = "001010000000001"
 
 
-def _run(argv: list[str], cwd: Path | None = None, timeout: float = 600) -> str:
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
-    assert done.returncode == 0, f"{argv}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
-
-
-def test_wheel_in_a_fresh_venv_runs_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wheel_in_a_fresh_venv_runs_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, built_dist: Path,
+                                             built_wheel: Path) -> None:
     monkeypatch.delenv("SIGCORE_KEK", raising=False)
     monkeypatch.delenv("SIGCORE_CONFIG", raising=False)
-    dist = tmp_path / "dist"
-    _run([sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)])
-    wheel = next(dist.glob("sigcore-*.whl"))
-    sdist = next(dist.glob("sigcore-*.tar.gz"))
+    wheel = built_wheel
+    sdist = next(built_dist.glob("sigcore-*.tar.gz"))
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("sigcore/diameter/dictdata/s6a.json", "sigcore/store/migrations/script.py.mako",
                    "sigcore/store/migrations/versions/0001_initial.py", "sigcore/metrics/snmp/mibs/SIGCORE-MIB.txt"):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,9 +42,10 @@ class ApiServer:
     """One uvicorn server for `app` on `host:port` (port 0: any free port, see `port`), in the running loop."""
 
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                 limits: ApiConfig | None = None) -> None:
+                 limits: ApiConfig | None = None, reuse_port: bool = False) -> None:
         self.app, self.host, self.port = app, host, port
         self.limits = limits or ApiConfig()
+        self.reuse_port = reuse_port  # several workers accept on the one port (``run.workers``)
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -70,10 +73,22 @@ class ApiServer:
 
     async def _serve(self, server: uvicorn.Server) -> None:
         try:
-            await server.serve()
+            await server.serve(sockets=[self._shared_socket()] if self.reuse_port else None)
         except SystemExit:  # uvicorn's answer to a bind error; it has logged the reason
             raise ListenError(f"api.listen: the REST API could not start on {self.host}:{self.port} "
                               "(the log says why)") from None
+
+    def _shared_socket(self) -> socket.socket:
+        """The listening socket with SO_REUSEPORT (uvicorn cannot set it); asyncio sets TCP_NODELAY on
+        each accepted connection, as on uvicorn's own."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(2048)
+        sock.setblocking(False)
+        return sock
 
     async def stop(self) -> None:
         if self._server is None or self._task is None:
@@ -90,8 +105,9 @@ def install(_node: Any, ctx: AppContext) -> None:
     if not cfg.api.enabled:
         return
     host, port = split_host_port(cfg.api.listen, DEFAULT_PORT)
+    shared = "SIGCORE_WORKER" in os.environ  # sigcore.workers.ENV: one of several workers on this port
     server = ApiServer(create_app(services.shared_store(cfg), services, ind_bits=cfg.hss.ind_bits), host, port,
-                       cfg.api)
+                       cfg.api, reuse_port=shared)
     services.api = server
     services.starters.append(server.start)
     services.stoppers.append(server.stop)

@@ -76,6 +76,8 @@ class NodeSettings:
     dictionary: Dictionary | None = None
     #: Bounds on connections without a CER yet (`sigcore.diameter.admission`)
     limits: AdmissionLimits = field(default_factory=AdmissionLimits)
+    #: SO_REUSEPORT on the TCP listeners: several worker processes accept on one port (``run.workers``)
+    reuse_port: bool = False
 
     @classmethod
     def from_config(cls, cfg: Any) -> NodeSettings:
@@ -139,6 +141,9 @@ class Node:
         self.connections: set[Connection] = set()
         self.taps: list[Tap] = []
         self.on_peer_change: Callable[[Peer], None] | None = None
+        #: ``await fallback(msg, peer, timeout)`` for our request no open peer of this process can take
+        #: (`sigcore.workers.relay`: the worker holding the peer's connection sends it); None: 3002 raised
+        self.fallback: Callable[[Message, str | None, float], Awaitable[Message]] | None = None
         self._servers: list[Any] = []
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._relay_timer: asyncio.TimerHandle | None = None
@@ -181,6 +186,7 @@ class Node:
         self.core.start(self._now())
         for host, port in self.settings.listen:
             server = await self._loop.create_server(lambda: Connection(self), host, port, reuse_address=True,
+                                                    reuse_port=self.settings.reuse_port or None,
                                                     ssl=self.settings.server_ssl, backlog=LISTEN_BACKLOG)
             self._servers.append(server)
             log.info("diameter listening on %s:%s", host, port)
@@ -406,7 +412,12 @@ class Node:
         """Send a request and wait for its answer (matched by hop-by-hop id on the connection it went on)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Message] = loop.create_future()
-        target = self.core.request(msg, peer)
+        try:
+            target = self.core.request(msg, peer)
+        except DiameterError:  # no open peer here for it: another worker process may hold the connection
+            if self.fallback is None:
+                raise
+            return await self.fallback(msg, peer, timeout or self.settings.request_timeout)
         hbh = msg.hop_by_hop
         self._pending[hbh] = fut
         self._arm(target)

@@ -117,7 +117,9 @@ class HssNotifier:
         node by name if it is a direct peer now. Never by realm: another MME must not get this CLR."""
         peer = next((p for p in (node.peer, node.host) if p and self._is_open(p)), None)
         try:
-            if peer is None:
+            if peer is None and self.node.fallback is not None:  # another worker may hold the connection
+                peer = node.peer or node.host
+            elif peer is None:
                 raise ConnectionError(self._why_closed(node))
             return await self.node.request(msg, peer=peer, timeout=self.timeout)
         except (DiameterError, ConnectionError, TimeoutError) as err:
