@@ -9,7 +9,6 @@ import contextlib
 import ssl
 import time
 
-from certs import TestCA
 from nodes import CLIENT, REALM, SERVER, answer_ccr
 
 from sigcore.diameter.aio import Node, NodeSettings
@@ -18,6 +17,7 @@ from sigcore.diameter.constants import AppId, Cmd
 from sigcore.diameter.peer import PeerPolicy
 from sigcore.diameter.transport import TlsListener
 from sigcore.diameter.transport.tls import client_context, server_context
+from support.certs import TestCA
 
 CER_TIMEOUT = 1.5
 
