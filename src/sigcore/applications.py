@@ -58,11 +58,12 @@ class Services:
     db_check: Callable[[], Awaitable[bool]] | None = None  # feeds /readyz when an area provides it
 
     def shared_store(self, config: Config, *, auto_migrate: bool = False) -> Store:
-        """The store every area shares: the one already open, else opened from ``config.database``."""
+        """The store every area shares: the one already open, else opened from ``config.database`` with
+        its key (created on first need; a wrong or unreadable key stops `sigcore run` with one line)."""
         if self.store is None:
             from sigcore.store import Store
 
-            self.store = Store.from_config(config.database, auto_migrate=auto_migrate)
+            self.store = Store.from_config(config.database, auto_migrate=auto_migrate, key="create")
         return self.store
 
 

@@ -21,6 +21,7 @@ AREAS = (
     "sigcore.metrics.cli",
     "sigcore.hss.ims.cli",
     "sigcore.hss.s13.cli",
+    "sigcore.key_cli",
 )
 
 
@@ -36,24 +37,49 @@ def config_check(path: str = typer.Argument(..., help="the YAML file to validate
                f"diameter on {', '.join(cfg.diameter.listen)}")
 
 
-def load_or_exit(path: str | None):  # type: ignore[no-untyped-def]
+def load_or_exit(path: str | None, *, check_files: bool = False):  # type: ignore[no-untyped-def]
+    """The configuration, or exit 2 with one line naming the bad key; `check_files`: also the files it names."""
+    from sigcore import preflight
+
     try:
-        return load_config(path)
+        cfg = load_config(path)
+        if check_files:
+            preflight.check_files(cfg)
+        return cfg
     except ConfigError as err:
         typer.echo(f"invalid configuration: {err}", err=True)
         raise typer.Exit(2) from None
 
 
 @app.command("run")
-def run(config: str | None = ConfigOption) -> None:
+def run(config: str | None = ConfigOption,
+        workers: int | None = typer.Option(None, "--workers", min=1, max=64,
+                                           help="processes sharing the listeners (default: run.workers)")) -> None:
     """Start the configured services: the Diameter node (HSS applications), REST API and metrics."""
-    from sigcore.logging_setup import configure, install_signal_handlers
+    from sigcore.logging_setup import configure, install_signal_handlers, label_records
     from sigcore.service import installers, serve
+    from sigcore.store import StoreError
+    from sigcore.workers import Worker
 
-    cfg = load_or_exit(config)
+    cfg = load_or_exit(config, check_files=True)
     configure(cfg.logging)
     install_signal_handlers()  # SIGUSR1/SIGUSR2: more/less verbose at run time
-    asyncio.run(serve(cfg, installers()))
+    worker = Worker.from_environment()
+    count = workers or cfg.run.workers
+    try:
+        if worker is None and count > 1:
+            from sigcore.workers.supervisor import supervise
+
+            raise typer.Exit(supervise(cfg, config, count))
+        if worker is not None:
+            label_records(f"worker {worker.index}")
+        asyncio.run(serve(cfg, installers()))
+    except StoreError as err:  # a missing or wrong key, a database at another schema: one line, no traceback
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    except ConfigError as err:  # a listen address taken or not ours
+        typer.echo(f"invalid configuration: {err}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _register_areas() -> None:

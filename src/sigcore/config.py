@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sigcore import config_checks as checks
 
 ENV_CONFIG = "SIGCORE_CONFIG"
 
@@ -40,10 +42,7 @@ def split_host_port(text: str, default_port: int) -> tuple[str, int]:
 
 
 def _check_host_port(value: str) -> str:
-    host, port = split_host_port(value, 1)
-    if not host or not 0 < port < 65536:
-        raise ValueError(f"expected 'host:port', got {value!r}")
-    return value
+    return checks.host_port(value, port_required=False)
 
 
 class PeerConfig(_Section):
@@ -74,6 +73,16 @@ class TlsConfig(_Section):
     listen: list[str] = Field(default_factory=list, description="TLS listeners (RFC 6733: TLS from the first byte)")
     inband: bool = Field(False, description="the tls.listen endpoints use RFC 3588 in-band TLS after CER/CEA")
 
+    @model_validator(mode="after")
+    def _complete(self) -> TlsConfig:
+        """TLS is mutual (RFC 6733 §13): once any of it is set, all three files are needed."""
+        if self.listen or self.cert or self.key or self.ca:
+            missing = [name for name in ("cert", "key", "ca") if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"TLS needs cert, key and ca (the CA that signs the peers' certificates); "
+                                 f"missing: {', '.join(missing)}")
+        return self
+
 
 class SctpConfig(_Section):
     """SCTP socket settings (docs/transports.md); None keeps the kernel default."""
@@ -84,6 +93,13 @@ class SctpConfig(_Section):
     rto_max_ms: int | None = None
     path_max_retrans: int | None = None
     heartbeat_ms: int | None = None
+
+
+class LimitsConfig(_Section):
+    """Bounds on connections that have not completed the capabilities exchange (docs/transports.md)."""
+
+    pre_cer_connections: int = Field(256, ge=1, description="accepted connections without a CER yet, in all")
+    pre_cer_per_address: int = Field(16, ge=1, description="the same, from one source address")
 
 
 class DiameterConfig(_Section):
@@ -104,6 +120,7 @@ class DiameterConfig(_Section):
     bind: list[str] = Field(default_factory=list)
     tls: TlsConfig = Field(default_factory=TlsConfig)
     sctp: SctpConfig = Field(default_factory=SctpConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     mirror: str | None = Field(None, description="'host:port' of a TZSP collector that receives a copy of "
                                                  "every Diameter message (Wireshark on udp/37008)")
     dictionaries: list[str] = Field(default_factory=list, description="JSON dictionary files (the format of "
@@ -113,6 +130,16 @@ class DiameterConfig(_Section):
     @classmethod
     def _listen(cls, value: list[str]) -> list[str]:
         return [_check_host_port(v) for v in value]
+
+    @field_validator("origin_host", "origin_realm")
+    @classmethod
+    def _identity(cls, value: str) -> str:
+        return checks.diameter_identity(value)
+
+    @field_validator("mirror")
+    @classmethod
+    def _mirror(cls, value: str | None) -> str | None:
+        return None if value is None else _check_host_port(value)
 
     @field_validator("allow")
     @classmethod
@@ -128,15 +155,25 @@ class DatabaseConfig(_Section):
     key_env: str = Field("SIGCORE_KEK", description="environment variable holding the KEK (hex)")
     pool_size: int = 5
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return checks.database_url(value)
+
 
 class ApiConfig(_Section):
     listen: str = "127.0.0.1:8080"
     enabled: bool = True
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="larger request bodies get 413, unread")
+    header_timeout: float = Field(10.0, gt=0, description="seconds for a request line and headers to arrive")
+    idle_timeout: float = Field(30.0, gt=0, description="seconds a request body may stall")
+    keepalive_timeout: float = Field(5.0, gt=0, description="seconds an idle kept-alive connection stays open")
+    max_concurrency: int = Field(100, ge=1, description="connections and requests at once; more get 503")
 
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
-        return _check_host_port(value)
+        return checks.host_port(value, port_required=True)
 
 
 class SnmpConfig(_Section):
@@ -151,6 +188,11 @@ class RedisConfig(_Section):
     url: str | None = None
     flush_interval: float = 1.0
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return checks.redis_url(value)
+
 
 class MetricsConfig(_Section):
     enabled: bool = True
@@ -162,6 +204,11 @@ class LoggingConfig(_Section):
     level: str = "INFO"
     format: Literal["text", "json", "kv"] = "text"
     dump_messages: bool = False
+
+    @field_validator("level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        return checks.log_level(value)
 
 
 class SlhConfig(_Section):
@@ -182,6 +229,16 @@ class HssConfig(_Section):
     max_vectors: int = Field(5, ge=1, le=32)
     mme_peer_timeout: float = 5.0
 
+    @field_validator("home_plmns")
+    @classmethod
+    def _plmns(cls, value: list[str]) -> list[str]:
+        return [checks.plmn(v) for v in value]
+
+
+class RunConfig(_Section):
+    workers: int = Field(1, ge=1, le=64, description="processes sharing the Diameter and API listeners "
+                                                     "(SO_REUSEPORT); `sigcore run --workers N` overrides it")
+
 
 class Config(_Section):
     diameter: DiameterConfig = Field(default_factory=DiameterConfig)
@@ -190,6 +247,7 @@ class Config(_Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     hss: HssConfig = Field(default_factory=HssConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
     applications: list[str] = Field(default_factory=list, description="import paths 'package.module' (its "
                                     "install function) or 'package.module:function', each called once at start")
 
@@ -198,7 +256,7 @@ def _describe(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
         where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        what = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        what = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
         lines.append(f"{where}: {what}")
     return "; ".join(lines)
 

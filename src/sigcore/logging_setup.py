@@ -26,8 +26,11 @@ _SECRET_NAMES = r"(?:ki|k|opc|op|amf_key|kek|key|secret|password|passwd|auth_key
 #: ``name=value``, ``name: value``, ``"name": "value"``, ``'name': 'value'``: the value is masked.
 _SECRET_PAIR = re.compile(
     r"(?i)(?P<name>[\"']?\b" + _SECRET_NAMES + r"\b[\"']?\s*[:=]\s*)(?P<q>[\"']?)(?P<value>[^\s,;\"'}\)]+)")
-#: AVP lines of a message dump whose name says they carry key material (e.g. KASME, CK, IK in vectors).
-_SECRET_AVP = re.compile(r"(?im)^(?P<pad>\s*(?:KASME|Confidentiality-Key|Integrity-Key|CK|IK|Kc)\s*:\s*)\S+$")
+#: AVP lines of a message dump carrying key material or an expected response (KASME, CK, IK, Kc; XRES and
+#: SRES in S6a vectors, SIP-Authorization: the XRES of a Cx vector; Digest-HA1: a password equivalent).
+#: RAND and AUTN are sent in clear to the UE anyway.
+_SECRET_AVP = re.compile(r"(?im)^(?P<pad>\s*(?:KASME|Confidentiality-Key|Integrity-Key|CK|IK|Kc|XRES|SRES|"
+                         r"SIP-Authorization|Digest-HA1)\s*:\s*)\S+$")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 REDACTED = "***"
 LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
@@ -110,6 +113,20 @@ def configure(logging_cfg: Any, stream: Any = None) -> logging.Handler:
     set_level(logging_cfg.level)
     _dump_enabled = bool(logging_cfg.dump_messages)
     return handler
+
+
+def label_records(label: str) -> None:
+    """Start every message of this process with ``[label] `` (the worker of ``sigcore run --workers``)."""
+    prefix = f"[{label}] "
+
+    class _Label(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if not str(record.msg).startswith(prefix):
+                record.msg = prefix + str(record.msg)
+            return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Label())
 
 
 def set_level(level: str | int) -> str:

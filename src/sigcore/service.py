@@ -9,8 +9,10 @@ import logging
 import signal
 
 from sigcore.applications import AppContext, ApplicationError, Installer, Services, install_applications
-from sigcore.config import Config
+from sigcore.config import Config, ConfigError
 from sigcore.diameter.aio import Node, NodeSettings
+from sigcore.workers import Worker
+from sigcore.workers.relay import SiblingRelay
 
 log = logging.getLogger("sigcore.service")
 
@@ -44,14 +46,22 @@ def installers() -> list[Installer]:
     return found
 
 
-def build_node(cfg: Config) -> Node:
-    """The node of ``cfg``; a dictionary file that cannot be used stops the start with its name."""
+def build_node(cfg: Config, worker: Worker | None = None) -> Node:
+    """The node of ``cfg``; a dictionary file that cannot be used stops the start with its name. As one of
+    several workers: listeners shared (SO_REUSEPORT), and only worker 0 dials the configured peers (one
+    connection per peer, as from a single process; the others reach it through the relay)."""
     from sigcore.diameter.dictionary import DictionaryError
 
     try:
-        return Node(NodeSettings.from_config(cfg))
+        settings = NodeSettings.from_config(cfg)
     except DictionaryError as err:
         raise SystemExit(f"sigcore: {err}") from None
+    if worker is not None:
+        settings.reuse_port = True
+        if worker.index > 0:
+            for peer in settings.peers:
+                peer.mode = "accept"
+    return Node(settings)
 
 
 YOUNG_GC_THRESHOLD = 20_000  # CPython's default is 700; see settle_gc
@@ -78,18 +88,26 @@ def settle_gc() -> None:
 
 async def serve(cfg: Config, installers: list[Installer] | None = None, ready: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM: start the node, every installed area, then stop them in reverse."""
-    node = build_node(cfg)
+    worker = Worker.from_environment()
+    node = build_node(cfg, worker)
     services = Services(node=node)
     ctx = AppContext(cfg, node, services)
     for install in installers or []:
         install(node, ctx)
+    if worker is not None:
+        relay = SiblingRelay(node, worker)
+        services.starters.append(relay.start)
+        services.stoppers.append(relay.stop)
     try:
         install_applications(cfg.applications, ctx)
     except ApplicationError as err:
         for stopper in reversed(services.stoppers):
             await stopper()
         raise SystemExit(f"sigcore: {err}") from None
-    await node.start()
+    try:
+        await node.start()
+    except OSError as err:  # a port taken or an address not ours: the operator's to fix, in one line
+        raise ConfigError(f"diameter.listen: {err}") from None
     for start in services.starters:
         await start()
     settle_gc()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 from sigcore.api import create_app
 from sigcore.api.service import ApiServer
 from sigcore.applications import Services
+from sigcore.config import ApiConfig
 from sigcore.store import Store
 from sigcore.store.tokens import Role, TokenRepository
 
@@ -31,9 +33,9 @@ def secret_spellings() -> list[str]:
 class ThreadedApi:
     """`ApiServer` on a loop of its own, so that tests can talk to it with a plain (blocking) HTTP client."""
 
-    def __init__(self, store: Store, services: Services | None = None) -> None:
+    def __init__(self, store: Store, services: Services | None = None, limits: ApiConfig | None = None) -> None:
         self.services = services if services is not None else Services()
-        self.server = ApiServer(create_app(store, self.services), "127.0.0.1", 0)
+        self.server = ApiServer(create_app(store, self.services), "127.0.0.1", 0, limits)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="api-under-test", daemon=True)
 
@@ -96,3 +98,16 @@ class RecordingHss:
 
     async def cancel_location(self, imsi: str, reason: Any) -> None:
         self.calls.append(("clr", imsi))
+
+
+@contextlib.contextmanager
+def provisioning_client(store: Store, hss: Any) -> Iterator[httpx.Client]:
+    """The API on a running `HssThread`'s loop (as in `sigcore run`), and a client with a provision token."""
+    api = ApiServer(create_app(store, Services(notifier=hss.hss.notifier, node=hss.node)), "127.0.0.1", 0)
+    hss.run(api.start())
+    token = TokenRepository(store).create(Role.PROVISION, "bss").secret
+    try:
+        with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+            yield http
+    finally:
+        hss.run(api.stop())

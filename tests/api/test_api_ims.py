@@ -186,7 +186,7 @@ def test_public_identity_create_implicit_sets_psis_and_delete(api: LiveApi) -> N
         assert left.json()["implicit_set"] == [extra]
         psi = http.post(f"{V1}/public-identities", json={"impu": "sip:conf!.*!@ims.example.org",
                                                          "kind": "wildcarded_psi",
-                                                         "wildcard": "sip:conf-[0-9]+@ims.example.org"})
+                                                         "wildcard": "sip:conf-![0-9]+!@ims.example.org"})
         assert psi.status_code == 201 and psi.json()["private_identities"] == []
         taken = http.post(f"{V1}/public-identities", json={"impu": extra, "private_identities": [IMPI]})
         assert taken.status_code == 409
@@ -194,6 +194,8 @@ def test_public_identity_create_implicit_sets_psis_and_delete(api: LiveApi) -> N
         orphan_user = http.post(f"{V1}/public-identities", json={"impu": "sip:n@x"})
         bad_regex = http.post(f"{V1}/public-identities", json={"impu": "sip:w@x", "kind": "wildcarded_psi",
                                                                "wildcard": "(["})
+        catastrophic = http.post(f"{V1}/public-identities", json={"impu": "sip:v@x", "kind": "wildcarded_psi",
+                                                                  "wildcard": "sip:v!(a+)+!@x"})
         stranger = http.post(f"{V1}/public-identities", json={"impu": "sip:psi@x", "kind": "distinct_psi"})
         foreign_set = http.patch(f"{V1}/public-identities/{path('sip:psi@x')}", json={"implicit_set_with": IMPU})
         bad_profile = http.patch(f"{V1}/public-identities/{path(extra)}", json={"service_profile": "gold"})
@@ -205,7 +207,7 @@ def test_public_identity_create_implicit_sets_psis_and_delete(api: LiveApi) -> N
         assert http.get(f"{V1}/public-identities/{path('sip:conf!.*!@ims.example.org')}").status_code == 404
         assert http.delete(f"{V1}/public-identities/{path('sip:conf!.*!@ims.example.org')}").status_code == 404
     for response, field in ((unknown_impi, "private_identities"), (orphan_user, "private_identities"),
-                            (bad_regex, "wildcard"), (foreign_set, "implicit_set_with"),
+                            (bad_regex, "wildcard"), (catastrophic, "wildcard"), (foreign_set, "implicit_set_with"),
                             (bad_profile, "service_profile")):
         assert response.status_code == 422, response.text
         assert field in response.json()["detail"][0]["loc"]

@@ -12,12 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from apiserver import provisioning_client
 
-from sigcore.api import create_app
-from sigcore.api.service import ApiServer
-from sigcore.applications import Services
 from sigcore.store import Store, migrate
-from sigcore.store.tokens import Role, TokenRepository
 from support.s6a import HOME_PLMN, IMSI, OPC, HssThread, K, air, mme, new_kek, sqlite_url, ulr
 from support.usim_model import Accepted, UsimModel
 
@@ -28,15 +25,8 @@ pytestmark = [pytest.mark.interop]
 def running(tmp_path: Path) -> Iterator[tuple[HssThread, httpx.Client]]:
     url = sqlite_url(tmp_path)
     migrate(url)
-    with Store(url, new_kek()) as store, HssThread(store) as hss:
-        api = ApiServer(create_app(store, Services(notifier=hss.hss.notifier, node=hss.node)), "127.0.0.1", 0)
-        hss.run(api.start())
-        token = TokenRepository(store).create(Role.PROVISION, "bss").secret
-        try:
-            with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
-                yield hss, http
-        finally:
-            hss.run(api.stop())
+    with Store(url, new_kek()) as store, HssThread(store) as hss, provisioning_client(store, hss) as http:
+        yield hss, http
 
 
 def test_provision_attach_then_apn_ambr_change_reaches_the_mme(running: tuple[HssThread, httpx.Client]) -> None:

@@ -14,6 +14,7 @@ from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.capabilities import LocalCapabilities, make_cer
+from sigcore.diameter.constants import HEADER_LEN
 from sigcore.diameter.message import Message
 
 UNKNOWN_VENDOR = 99999
@@ -36,6 +37,16 @@ def nested_unknown(depth: int, leaf: bytes = b"leaf!") -> Avp:
     for level in range(depth - 1, 0, -1):
         avp = Avp(1000 + level, avp.to_bytes(), flags=0, vendor=UNKNOWN_VENDOR)
     return avp
+
+
+def ccr_nested(levels: int) -> bytes:
+    """A CCR frame with `levels` Multiple-Services-Credit-Control AVPs each inside the one before (its
+    ``*[ AVP ]`` lets it hold itself), a Rating-Group innermost. Built flat: a million levels in linear time."""
+    leaf = D.build("Rating-Group", 1).to_bytes()
+    headers = b"".join(struct.pack(">II", 456, 0x40 << 24 | (8 * (levels - i) + len(leaf))) for i in range(levels))
+    top = ccr(hbh=9, e2e=9).encode()
+    body = top[HEADER_LEN:] + headers + leaf
+    return top[:1] + (HEADER_LEN + len(body)).to_bytes(3, "big") + top[4:HEADER_LEN] + body
 
 
 def ccr_with_mscc() -> Message:

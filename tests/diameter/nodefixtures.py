@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from sigcore.diameter import DICTIONARY as D
+from sigcore.diameter.admission import AdmissionLimits
 from sigcore.diameter.aio import Node, NodeSettings, RequestContext
 from sigcore.diameter.answers import Identity, answer
 from sigcore.diameter.message import Message
@@ -32,9 +33,12 @@ def cc_handler(calls: list[Message]):  # type: ignore[no-untyped-def]
     return handle
 
 
-async def start_server(allow: list[str] | None = None, tw: float = 30.0) -> Served:
+async def start_server(allow: list[str] | None = None, tw: float = 30.0, cer_timeout: float = 3.0,
+                       limits: AdmissionLimits | None = None) -> Served:
     settings = NodeSettings(Identity("hss.localdomain", "localdomain"), listen=[("127.0.0.1", 0)],
-                            policy=PeerPolicy(tw=tw, tc=1.0, cer_timeout=3.0, dpa_timeout=1.0))
+                            policy=PeerPolicy(tw=tw, tc=1.0, cer_timeout=cer_timeout, dpa_timeout=1.0))
+    if limits is not None:
+        settings.limits = limits
     if allow is not None:
         settings.allow = allow
     node = Node(settings)

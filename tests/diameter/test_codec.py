@@ -185,6 +185,7 @@ def test_length_not_a_multiple_of_4_is_5015() -> None:
     wire = ccr().encode() + b"\0\0"
     err = decode_error(with_message_length(wire, len(wire)))
     assert err.result_code == ResultCode.INVALID_MESSAGE_LENGTH
+    assert str(err).endswith(f"message length {len(wire)} is not a multiple of 4")  # not "says N, has N"
 
 
 def failed(err: DecodeError) -> Avp:

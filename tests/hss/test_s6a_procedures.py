@@ -188,6 +188,19 @@ def test_ulr_rejections(hss: HssThread) -> None:
         assert experimental(ulr(mme1)) == 5420
 
 
+@pytest.mark.parametrize("rat", [4242, 999, 2004, -1])
+def test_ulr_with_a_rat_type_outside_the_spec_is_5004(hss: HssThread, rat: int) -> None:
+    """TS 29.212 §5.3.31 lists the RAT-Types; any other is DIAMETER_INVALID_AVP_VALUE with the AVP echoed."""
+    with mme("mme1.localdomain", hss.port) as mme1:
+        mme1.wait_ready()
+        refused = ulr(mme1, rat=rat)
+        assert refused.result_code == 5004
+        (failed,) = [avp for avp in refused.avps if avp.code == 279]  # Failed-AVP holding the RAT-Type
+        assert [inner.code for inner in failed.value] == [1032]
+        assert hss.store.get_serving(IMSI).mme is None  # nothing was written
+        assert ulr(mme1).result_code == 2001
+
+
 def test_pur_and_nor(hss: HssThread) -> None:
     with mme("mme1.localdomain", hss.port) as mme1, mme("mme2.localdomain", hss.port) as mme2:
         mme1.wait_ready()
@@ -219,15 +232,33 @@ def test_serving_mme_change_sends_clr_to_the_old_mme(hss: HssThread) -> None:
         assert hss.store.get_serving(IMSI).mme.host == "mme2.localdomain"
 
 
-def test_ulr_does_not_wait_for_an_old_mme_that_is_gone(hss: HssThread) -> None:
+def test_ulr_does_not_wait_for_an_old_mme_that_is_gone(hss: HssThread, caplog: pytest.LogCaptureFixture) -> None:
     with mme("mme1.localdomain", hss.port) as mme1:
         mme1.wait_ready()
         assert ulr(mme1).result_code == 2001
-    with mme("mme2.localdomain", hss.port) as mme2:
+    with mme("mme2.localdomain", hss.port) as mme2, caplog.at_level("WARNING", "sigcore.hss.s6a.notify"):
         mme2.wait_ready()
         assert ulr(mme2).result_code == 2001  # the CLR to mme1 cannot be delivered; the ULA is unaffected
         _wait_for(lambda: ("CLR", IMSI, None) in hss.hss.notifier.sent)
         assert mme2.requests.empty()  # not routed by realm to another MME
+    undelivered = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
+    assert undelivered, "the undelivered CLR is logged"
+    # the reason names the peer's state (it used to end in an empty reason)
+    assert undelivered[0].endswith("not delivered: no open connection: mme1.localdomain is closed"), undelivered
+
+
+def test_unanswered_clr_is_logged_with_the_timeout(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    with HssThread(store, {"mme_peer_timeout": 0.5}) as hss, \
+            mme("mme1.localdomain", hss.port, answer=lambda _app, _req: None) as mme1, \
+            mme("mme2.localdomain", hss.port) as mme2, caplog.at_level("WARNING", "sigcore.hss.s6a.notify"):
+        mme1.wait_ready()
+        mme2.wait_ready()
+        assert ulr(mme1).result_code == 2001
+        assert ulr(mme2, flags=0b10).result_code == 2001
+        _wait_for(lambda: ("CLR", IMSI, None) in hss.hss.notifier.sent)
+    lines = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
+    assert lines == [f"CLR for IMSI {IMSI} to mme1.localdomain not delivered: no answer from mme1.localdomain "
+                     "within 0.5 s (hss.mme_peer_timeout)"]
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -195,7 +195,7 @@ async def test_lir_and_user_data_with_ifcs(cx: CxService) -> None:
 
 
 async def test_wildcarded_psi(cx: CxService) -> None:
-    cx.ims.add_psi("sip:conf!.*!@localdomain", wildcard=r"sip:conf.*@localdomain", scscf=SCSCF)
+    cx.ims.add_psi("sip:conf!.*!@localdomain", wildcard="sip:conf!.*!@localdomain", scscf=SCSCF)
     lia = await served(cx.application(), _req(CxCommand.LIR, ("Public-Identity", "sip:conf42@localdomain")), CTX)
     assert lia.get("Wildcarded-Public-Identity") == "sip:conf!.*!@localdomain"
 

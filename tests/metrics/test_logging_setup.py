@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from sigcore.config import LoggingConfig
+from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.message import Message
 from sigcore.logging_setup import configure, dump_message, enable_message_dumps, set_level, step_level
 
@@ -67,3 +68,28 @@ def test_level_steps_at_run_time(restore_root: None) -> None:
     assert step_level(more_verbose=False) == "WARNING"
     with pytest.raises(ValueError):
         set_level("LOUD")
+
+
+def test_message_dumps_never_show_vector_secrets(restore_root: None) -> None:
+    """XRES (S6a vectors and Cx SIP-Authorization), SRES, KASME, CK, IK, Kc and HA1 are masked; RAND and
+    AUTN, which travel to the UE in clear, are shown."""
+    rand, autn, secrets = b"\x11" * 16, b"\x33" * 16, [b"\x22" * 8, b"\x44" * 32, b"\x55" * 16, b"\x66" * 16]
+    eutran = [("Item-Number", 1), ("RAND", rand), ("XRES", secrets[0]), ("AUTN", autn), ("KASME", secrets[1])]
+    utran = [("Item-Number", 2), ("RAND", rand), ("XRES", secrets[0]), ("AUTN", autn),
+             ("Confidentiality-Key", secrets[2]), ("Integrity-Key", secrets[3])]
+    geran = [("Item-Number", 3), ("RAND", rand), ("SRES", secrets[0][:4]), ("Kc", secrets[0])]
+    aia = Message(318, 16777251, 0, 1, 1, D.build_many([("Authentication-Info", [
+        ("E-UTRAN-Vector", eutran), ("UTRAN-Vector", utran), ("GERAN-Vector", geran)])]))
+    maa = Message(303, 16777216, 0, 2, 2, D.build_many([
+        ("SIP-Auth-Data-Item", [("SIP-Item-Number", 1), ("SIP-Authenticate", rand + autn),
+                                ("SIP-Authorization", secrets[0]), ("Confidentiality-Key", secrets[2])]),
+        ("SIP-Auth-Data-Item", [("SIP-Digest-Authenticate", [("Digest-HA1", "5f4dcc3b5aa765d61d8327deb882cf99"),
+                                                             ("Digest-Realm", "ims"), ("Digest-QoP", "auth")])])]))
+    stream = _configure("text", level="DEBUG", dumps=True)
+    for msg in (aia, maa):
+        dump_message(logging.getLogger("sigcore.dump"), "out", msg)
+    text = stream.getvalue()
+    assert rand.hex() in text and autn.hex() in text
+    for secret in [*(s.hex() for s in secrets), secrets[0][:4].hex(), "5f4dcc3b5aa765d61d8327deb882cf99"]:
+        assert secret not in text, secret
+    assert text.count("***") == 10

@@ -1,6 +1,6 @@
-"""mibs/SIGCORE-MIB.txt compiles (pysmi), and every OID the agent serves is an object of that MIB with the
-syntax the agent gives it. The SMI base modules are minimal stubs of our own (tests/metrics/smi_stubs):
-Debian ships net-snmp without the IETF MIB texts."""
+"""src/sigcore/metrics/snmp/mibs/SIGCORE-MIB.txt compiles (pysmi), and every OID the agent serves is an object
+of that MIB with the syntax the agent gives it. The SMI base modules are minimal stubs of our own
+(tests/metrics/smi_stubs): Debian ships net-snmp without the IETF MIB texts."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def mib_view(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
     out = tmp_path_factory.mktemp("mib")
     compiler = MibCompiler(SmiStarParser(), PySnmpCodeGen(), PyFileWriter(str(out)))
-    compiler.add_sources(FileReader(str(ROOT / "mibs")), FileReader(str(Path(__file__).with_name("smi_stubs"))))
+    compiler.add_sources(FileReader(str(ROOT / "src/sigcore/metrics/snmp/mibs")),
+                         FileReader(str(Path(__file__).with_name("smi_stubs"))))
     compiler.add_searchers(StubSearcher(*PySnmpCodeGen.baseMibs))
     status = compiler.compile("SIGCORE-MIB", rebuild=True, genTexts=True)
     assert status["SIGCORE-MIB"] == "compiled", getattr(status["SIGCORE-MIB"], "error", status)

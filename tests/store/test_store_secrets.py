@@ -55,8 +55,8 @@ def test_a_copied_blob_or_a_wrong_kek_does_not_decrypt(store: Store, db_url: str
         conn.execute(text("UPDATE auth_data SET ki_enc = :b WHERE subscriber_id = 1"), {"b": blob})
     with pytest.raises(KeyUnavailable, match="does not decrypt"):
         store.get_auth_material("001010000000001")
-    with Store(db_url, os.urandom(32)) as other, pytest.raises(KeyUnavailable, match="wrong key-encryption key"):
-        other.get_auth_material("001010000000002")
+    with pytest.raises(KeyUnavailable, match="wrong key-encryption key"):
+        Store(db_url, os.urandom(32))  # refused at opening: the key check stored with the data differs
 
 
 def test_rotating_keys(store: Store) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from sigcore.api.auth import authenticate_and_audit
+from sigcore.api.auth import authenticate_and_audit, role_table
 from sigcore.api.context import ApiContext
 from sigcore.api.errors import COMMON_RESPONSES, install_error_handlers
+from sigcore.api.ops import mount_ops
 from sigcore.api.routes import admin, apns, auth_data, eir, ims, peers, subscribers
 from sigcore.applications import Services
 from sigcore.hss.auc import DEFAULT_IND_BITS
@@ -37,6 +38,9 @@ def create_app(store: Store, services: Services | None = None, *, ind_bits: int 
     app.state.public_paths = frozenset({app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url})
     app.middleware("http")(authenticate_and_audit)
     install_error_handlers(app)
-    for module in (subscribers, auth_data, apns, ims, eir, peers, admin):
-        app.include_router(module.router, prefix=API_V1, responses=COMMON_RESPONSES)
+    routers = [module.router for module in (subscribers, auth_data, apns, ims, eir, peers, admin)]
+    for router in routers:
+        app.include_router(router, prefix=API_V1, responses=COMMON_RESPONSES)
+    app.state.role_table = role_table(routers, API_V1)
+    mount_ops(app, services)
     return app

@@ -22,6 +22,7 @@ from rich.table import Table
 from sigcore.cli_groups import ConfigOption, apn_app, subscriber_app
 from sigcore.store import PdnType, Store, StoreError
 from sigcore.store.bulk import BulkImporter, NewSubscriber, Rejected
+from sigcore.store.store import KeyNeed
 from sigcore.store.tokens import Role, TokenRepository
 
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
@@ -35,12 +36,12 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @contextmanager
-def open_store(config: str | None) -> Iterator[Store]:
+def open_store(config: str | None, key: KeyNeed = "optional") -> Iterator[Store]:
     """The store of `config`, migrated to the current schema; closed on exit."""
     from sigcore.config import ConfigError, load_config
 
     try:
-        store = Store.from_config(load_config(config).database, auto_migrate=True)
+        store = Store.from_config(load_config(config).database, auto_migrate=True, key=key)
     except (ConfigError, StoreError) as err:
         raise _fail(str(err), 2) from None
     try:
@@ -155,7 +156,8 @@ def subscriber_import(
     from sigcore.store.errors import InvalidValue
 
     started = time.monotonic()
-    with open_store(config) as store, file.open(newline="", encoding="utf-8-sig") as f:
+    need: KeyNeed = "optional" if dry_run else "create"
+    with open_store(config, need) as store, file.open(newline="", encoding="utf-8-sig") as f:
         try:
             batch = read_batch(f, apn)
         except InvalidValue as err:

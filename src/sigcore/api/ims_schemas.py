@@ -117,7 +117,9 @@ class PublicIdentityCreate(PublicIdentityFields):
     impu: Identity
     kind: IdentityKind = "public_user"
     wildcard: Annotated[str, Field(min_length=1, max_length=255, pattern=TEXT_PATTERN)] | None = Field(
-        None, description="regular expression of a wildcarded PSI (Python syntax, whole-URI match)")
+        None, description="a wildcarded PSI as TS 23.003 §13.5 writes it: the URI with its wildcarded part between "
+                          "'!' ('sip:conf-![0-9]+!@ims.example.org'); the part is '.', '\\d' or a [class] with "
+                          "'*', '+', '?' or '{m,n}'. Default: `impu` itself")
     private_identities: list[Uri] = Field([], max_length=50, description="IMPIs it belongs to (a user: ≥ 1)")
 
 

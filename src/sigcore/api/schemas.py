@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sigcore.store.records import NetworkAccessMode, PdnType, RoamingPolicy, ServingNode, SubscriberStatus
 from sigcore.store.tokens import ApiToken, Role
+from sigcore.store.validate import BITRATE_MAX
 
 T = TypeVar("T")
 
@@ -24,7 +25,11 @@ Key = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{32}$", description="128-bit ke
 Amf = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{4}$", description="AMF, 4 hex digits", examples=["8000"])]
 Sqn = Annotated[int, Field(ge=0, le=(1 << 48) - 1, description="48-bit sequence number")]
 ApnName = Annotated[str, Field(pattern=r"^\S{1,100}$", examples=["internet"])]
-BitRate = Annotated[int, Field(ge=0, le=2**63 - 1, description="bit/s")]
+BitRate = Annotated[int, Field(ge=0, le=BITRATE_MAX, description="bit/s (up to 4,294,967,295 kbit/s)")]
+#: A DiameterIdentity (RFC 6733 §4.3.1): an FQDN.
+Fqdn = Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+                                                    r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)+$",
+                            examples=["pgw1.epc.example.org"])]
 Bits31 = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
@@ -102,8 +107,8 @@ class ApnFields(_In):
     ambr_dl: BitRate | None = Field(None, description="APN-AMBR downlink, bit/s")
     pdn_type: PdnType | None = None
     pgw_address: Annotated[str, Field(max_length=45)] | None = None
-    pgw_host: Annotated[str, Field(max_length=255)] | None = None
-    pgw_realm: Annotated[str, Field(max_length=255)] | None = None
+    pgw_host: Fqdn | None = Field(None, description="the PGW's DiameterIdentity (MIP-Home-Agent-Host)")
+    pgw_realm: Fqdn | None = Field(None, description="its realm (default: pgw_host without its first label)")
     charging_characteristics: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{4}$")] | None = None
 
 
@@ -116,7 +121,8 @@ class ApnCreate(ApnFields):
 
 class TokenCreate(_In):
     role: Role
-    name: Annotated[str, Field(max_length=100)] = ""
+    name: Annotated[str, Field(max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$",
+                               description="printable: it appears in the audit trail")] = ""
 
 
 # -- responses ----------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,11 +20,16 @@ import uvicorn
 from fastapi import FastAPI
 
 from sigcore.api.app import create_app
+from sigcore.api.limits import BodyLimit, guarded_protocol
 from sigcore.applications import AppContext
-from sigcore.config import split_host_port
+from sigcore.config import ApiConfig, ConfigError, split_host_port
 
 log = logging.getLogger("sigcore.api")
 DEFAULT_PORT = 8080
+
+
+class ListenError(ConfigError, RuntimeError):
+    """The API cannot listen where ``api.listen`` says: `sigcore run` reports it in one line."""
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -34,8 +41,11 @@ class _EmbeddedServer(uvicorn.Server):
 class ApiServer:
     """One uvicorn server for `app` on `host:port` (port 0: any free port, see `port`), in the running loop."""
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                 limits: ApiConfig | None = None, reuse_port: bool = False) -> None:
         self.app, self.host, self.port = app, host, port
+        self.limits = limits or ApiConfig()
+        self.reuse_port = reuse_port  # several workers accept on the one port (``run.workers``)
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -45,8 +55,12 @@ class ApiServer:
         return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_config=None, lifespan="off",
-                                server_header=False, timeout_graceful_shutdown=5)
+        limits = self.limits
+        config = uvicorn.Config(BodyLimit(self.app, limits.max_body_bytes), host=self.host, port=self.port,
+                                log_config=None, lifespan="off", server_header=False, timeout_graceful_shutdown=5,
+                                http=guarded_protocol(limits.header_timeout, limits.idle_timeout),
+                                timeout_keep_alive=int(limits.keepalive_timeout) or 1,
+                                limit_concurrency=limits.max_concurrency)
         self._server = _EmbeddedServer(config)
         self._task = asyncio.create_task(self._serve(self._server), name="sigcore-api")
         while not self._server.started:
@@ -59,9 +73,22 @@ class ApiServer:
 
     async def _serve(self, server: uvicorn.Server) -> None:
         try:
-            await server.serve()
+            await server.serve(sockets=[self._shared_socket()] if self.reuse_port else None)
         except SystemExit:  # uvicorn's answer to a bind error; it has logged the reason
-            raise RuntimeError(f"the REST API could not start on {self.host}:{self.port} (see the log)") from None
+            raise ListenError(f"api.listen: the REST API could not start on {self.host}:{self.port} "
+                              "(the log says why)") from None
+
+    def _shared_socket(self) -> socket.socket:
+        """The listening socket with SO_REUSEPORT (uvicorn cannot set it); asyncio sets TCP_NODELAY on
+        each accepted connection, as on uvicorn's own."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(2048)
+        sock.setblocking(False)
+        return sock
 
     async def stop(self) -> None:
         if self._server is None or self._task is None:
@@ -78,7 +105,9 @@ def install(_node: Any, ctx: AppContext) -> None:
     if not cfg.api.enabled:
         return
     host, port = split_host_port(cfg.api.listen, DEFAULT_PORT)
-    server = ApiServer(create_app(services.shared_store(cfg), services, ind_bits=cfg.hss.ind_bits), host, port)
+    shared = "SIGCORE_WORKER" in os.environ  # sigcore.workers.ENV: one of several workers on this port
+    server = ApiServer(create_app(services.shared_store(cfg), services, ind_bits=cfg.hss.ind_bits), host, port,
+                       cfg.api, reuse_port=shared)
     services.api = server
     services.starters.append(server.start)
     services.stoppers.append(server.stop)

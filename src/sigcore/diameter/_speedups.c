@@ -30,7 +30,7 @@
 enum { KIND_FIXED, KIND_CLOSED, KIND_GROUPED, KIND_RAW, KIND_TEXT, KIND_DECODE };
 
 #define MAX_SLOTS 256  /* RuleSets with more allowed AVPs go to the Python walk */
-#define MAX_DEPTH 16   /* deeper nesting goes to the Python walk */
+#define MAX_DEPTH 16   /* = dictionary.MAX_GROUP_DEPTH: deeper nesting goes to the Python walk, which refuses it */
 
 static PyObject *s_int_entries, *s_slots, *s_required_slots, *s_rules, *s_decode, *s_enum_names;
 static PyObject *s_code, *s_flags, *s_vendor, *s_data;

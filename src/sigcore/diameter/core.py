@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from struct import Struct
 from typing import Any, Final, Protocol
 
+from sigcore.diameter.admission import Admission, AdmissionLimits
 from sigcore.diameter.answers import Identity, error_answer
 from sigcore.diameter.application import resolve_command
 from sigcore.diameter.capabilities import LocalCapabilities, make_cea
@@ -123,7 +124,8 @@ class NodeCore:
 
     def __init__(self, identity: Identity, output: Output, *, dictionary: Dictionary | None = None,
                  policy: PeerPolicy | None = None, configured: dict[str, bool] | None = None,
-                 allow: list[str] | None = None, request_timeout: float = 10.0, relay: bool = False) -> None:
+                 allow: list[str] | None = None, request_timeout: float = 10.0, relay: bool = False,
+                 limits: AdmissionLimits | None = None) -> None:
         self.identity = identity
         self.out = output
         self.dictionary = dictionary or DICTIONARY
@@ -134,6 +136,8 @@ class NodeCore:
         self.request_timeout = request_timeout
         self.relay = relay  # a routing agent: advertises the Relay application and forwards
         self.peers: dict[str, Peer] = {}
+        #: accepted connections without a CER yet, bounded (`sigcore.diameter.admission`)
+        self.admission = Admission(limits)
         self.handlers: dict[tuple[int, int], Handler] = {}
         self.app_vendors: dict[int, int] = {}
         #: Application-Id -> AVPs every error answer of that application carries (`Application.answer_avps`)
@@ -216,7 +220,18 @@ class NodeCore:
         peer.conn_nack(now, reason)
         self._run(peer)
 
+    def accepted(self, conn: Any, now: float) -> bool:
+        """A connection was accepted: False to refuse it at once (too many without a CER: `Admission`).
+        The adapter then calls `cer_deadline` ``policy.cer_timeout`` after ``now``."""
+        return self.admission.admit(conn)
+
+    def cer_deadline(self, conn: Any, now: float) -> None:
+        """``cer_timeout`` after the accept: close the connection if its CER has not come (RFC 6733 §5.3)."""
+        if self.admission.expired(conn):
+            self.out.disconnect(conn)
+
     def connection_lost(self, conn: Any, now: float) -> None:
+        self.admission.settled(conn)
         for hbh in [h for h, c in self._pending.items() if c is conn]:
             del self._pending[hbh]
             self.out.request_failed(hbh, "connection lost before the answer")
@@ -316,7 +331,19 @@ class NodeCore:
             self.out.write(conn, cea.encode())
             self.out.disconnect(conn)
             return
+        if origin.lower().encode() == self._own:
+            # No two nodes share a DiameterIdentity: this is our own CER come back (a peer entry or a route
+            # pointing at our own listener) or an impostor. Either way not a peer we can accept (§5.3: 3010);
+            # 3005 LOOP_DETECTED belongs to relayed requests (Route-Record), and a peer under our name would
+            # break the election (§5.6.4) and routing to Destination-Host.
+            log.warning("refusing a CER from %s carrying our own Origin-Host %s", conn.remote[0], origin)
+            cea = make_cea(msg, self.capabilities, ResultCode.UNKNOWN_PEER, "Origin-Host is this node's own")
+            cea.flags |= FLAG_ERROR
+            self.out.write(conn, cea.encode())
+            self.out.disconnect(conn)
+            return
         peer = self.peer(origin, initiate=self.configured.get(origin.lower(), False))
+        self.admission.settled(conn)
         conn.peer = peer
         peer.r_conn_cer(conn, msg, now)
         self._run(peer)

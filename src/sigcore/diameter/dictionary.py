@@ -177,6 +177,10 @@ class RuleSet:
 
 
 _ANY_AVP: Final = RuleSet([Rule("AVP", None, 0, INFINITY, False)])  # a group without rules: anything goes
+#: Grouped AVPs nested deeper than this are refused with 5008 (no real command nests more than ~8 levels;
+#: a hostile one nests thousands to exhaust the stack). _speedups.c's MAX_DEPTH is the same number: its
+#: walk leaves deeper messages to this one.
+MAX_GROUP_DEPTH: Final = 16
 
 
 def _is_repeated_group(value: Any) -> bool:
@@ -718,7 +722,8 @@ class Dictionary:
                 del out[mark:]
         self._check_raw(buf, off, end, rules, out)
 
-    def _check_raw(self, buf: bytes, off: int, end: int, rules: RuleSet | None, out: list[Avp] | None = None) -> None:
+    def _check_raw(self, buf: bytes, off: int, end: int, rules: RuleSet | None, out: list[Avp] | None = None,
+                   depth: int = 0) -> None:
         """`check_raw` in Python: the authority on every error.
 
         Order of checks per AVP follows RFC 6733 §7: length (5014), unsupported M-bit AVP (5001),
@@ -780,8 +785,11 @@ class Dictionary:
                     raise DiameterError(ResultCode.INVALID_AVP_VALUE, f"{d.name}: unknown value",
                                         [_raw_avp(buf, off, end)])
             elif kind == _KIND_GROUPED:
+                if depth >= MAX_GROUP_DEPTH:  # Failed-AVP without its (possibly megabytes of) nested content
+                    raise DiameterError(ResultCode.AVP_NOT_ALLOWED, f"{d.name} nested more than {MAX_GROUP_DEPTH} "
+                                        f"levels deep", [Avp(code, b"", flags_len >> 24, vendor)])
                 try:
-                    self._check_raw(buf, start, stop, d.rules)
+                    self._check_raw(buf, start, stop, d.rules, None, depth + 1)
                 except DiameterError as err:
                     inner = b"".join([f.to_bytes() for f in err.failed_avps])
                     err.failed_avps = [Avp(code, inner, flags_len >> 24, vendor)]
@@ -840,6 +848,9 @@ class Dictionary:
             d = self.avps.get((a.code, a.vendor))
             if d is not None and d.type == "Grouped":
                 lines.append(f"{pad}{d.name}:")
+                if depth > MAX_GROUP_DEPTH:
+                    lines.append(f"{pad}  <{len(a.data)} octets nested deeper than {MAX_GROUP_DEPTH} levels>")
+                    continue
                 try:
                     self._dump_avps(parse_avps(a.data, 0, len(a.data)), lines, depth + 1)
                 except DecodeError:

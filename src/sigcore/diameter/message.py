@@ -87,9 +87,12 @@ def checked_header(buf: bytes) -> tuple[int, int, int, int, int]:
     version_len = words[0]
     if version_len >> 24 != VERSION:
         raise DecodeError(ResultCode.UNSUPPORTED_VERSION, f"version {version_len >> 24}", header=peek_header(buf))
-    if version_len & 0xFFFFFF != n or n & 3:
+    if version_len & 0xFFFFFF != n:
         raise DecodeError(ResultCode.INVALID_MESSAGE_LENGTH,
                           f"header says {version_len & 0xFFFFFF} octets, message has {n}", header=peek_header(buf))
+    if n & 3:  # RFC 6733 §3: the length always includes padding, so it is a multiple of 4
+        raise DecodeError(ResultCode.INVALID_MESSAGE_LENGTH, f"message length {n} is not a multiple of 4",
+                          header=peek_header(buf))
     return words
 
 

@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
+from sigcore.diameter.constants import ResultCode
+from sigcore.diameter.errors import DiameterError
 from sigcore.hss import auc
 from sigcore.store import NotFound, Store
 from sigcore.store.auc import lock_auth_rows, store_sqns
 from sigcore.store.base import utc_now
-from sigcore.store.batch import BatchKind, BatchWorker
+from sigcore.store.batch import BatchKind, BatchWorker, DatabaseFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,5 +169,8 @@ class AuthService:
         self.kind = SqnReservation(KeyCache(store), ind_bits)
 
     async def vectors(self, request: VectorRequest) -> Vectors:
-        result: Vectors = await self.worker.submit(self.kind, request)  # type: ignore[arg-type]
+        try:
+            result: Vectors = await self.worker.submit(self.kind, request)  # type: ignore[arg-type]
+        except DatabaseFailed as err:  # logged by the batch worker, rate-limited: answered, not logged again
+            raise DiameterError(ResultCode.UNABLE_TO_COMPLY, str(err)) from None
         return result

@@ -114,10 +114,17 @@ def asgi_app(endpoint: OpsEndpoint) -> Callable[[Scope, Receive, Send], Awaitabl
 class StandaloneServer:
     """uvicorn serving ``asgi_app`` in the running event loop (the fallback when no API server runs)."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], host: str, port: int) -> None:
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], host: str, port: int,
+                 limits: Any = None) -> None:
         import uvicorn
 
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+        from sigcore.api.limits import guarded_protocol
+        from sigcore.config import ApiConfig
+
+        limits = limits or ApiConfig()  # the API's: header and idle deadlines, a concurrency limit
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+                                http=guarded_protocol(limits.header_timeout, limits.idle_timeout),
+                                limit_concurrency=limits.max_concurrency)
         self.server = uvicorn.Server(config)
         # sigcore's own loop handles SIGINT/SIGTERM; uvicorn must not take them over
         self.server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]

@@ -60,7 +60,7 @@ def apn_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise InvalidValue(f"{sorted(unknown)[0]}: not a field of an APN profile")
     out = dict(fields)
-    checks = {"qci": (1, 255), "arp_priority": (1, 15), "ambr_ul": (0, 2**63 - 1), "ambr_dl": (0, 2**63 - 1)}
+    checks = {"qci": (1, 255), "arp_priority": (1, 15), "ambr_ul": (0, v.BITRATE_MAX), "ambr_dl": (0, v.BITRATE_MAX)}
     for name, (low, high) in checks.items():
         if name in out:
             v.int_range(name, out[name], low, high)
@@ -71,6 +71,9 @@ def apn_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
         out["pdn_type"] = v.choice("pdn_type", PdnType, out["pdn_type"]).value
     if out.get("pgw_address"):
         out["pgw_address"] = v.ip("pgw_address", out["pgw_address"], 6 if ":" in out["pgw_address"] else 4)
+    for name in ("pgw_host", "pgw_realm"):  # DiameterIdentities in MIP-Home-Agent-Host (an FQDN, RFC 6733 §4.3.1)
+        if out.get(name):
+            out[name] = v.fqdn(name, out[name])
     if "charging_characteristics" in out:
         out["charging_characteristics"] = v.hex_digits("charging_characteristics", out["charging_characteristics"], 4)
     return out

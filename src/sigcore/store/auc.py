@@ -142,14 +142,16 @@ class AucRepository(SubscriberRepository):
         """Rotate keys or change AMF/algorithm. Giving `opc` clears a stored OP and vice versa."""
         if opc is not None and op is not None:
             raise InvalidValue("opc: give at most one of opc and op")
-        values: dict[str, Any] = dict(self._sealed_keys(imsi, ki=ki, opc=opc, op=op))
+        key_values = self._key_values(ki=ki, opc=opc, op=op)
+        values: dict[str, Any] = {}
         if amf is not None:
             values["amf"] = v.amf(amf)
         if algorithm is not None:
             values["algorithm"] = v.choice("algorithm", AuthAlgorithm, algorithm).value
-        if not values:
+        if not values and not key_values:
             return
         values["updated_at"] = utc_now()
         with self.writing() as conn:
             sid = self.subscriber_id(conn, imsi)
+            values.update(self._sealed(conn, imsi, key_values))
             conn.execute(update(t.auth_data).where(_A.subscriber_id == sid), values)

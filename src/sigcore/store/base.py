@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, bindparam, select
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sigcore.store import tables as t
 from sigcore.store.crypto import SecretBox
 from sigcore.store.engine import SqliteSync, make_engine
 from sigcore.store.errors import KeyUnavailable, NotFound, SchemaNotCurrent
+from sigcore.store.keycheck import sealing_box, stored_key_id, verify_key
 from sigcore.store.migrate import current_revision, head_revision, migrate
 
 SUBSCRIBER_ID_BY_IMSI = select(t.subscribers.c.id).where(t.subscribers.c.imsi == bindparam("imsi"))
@@ -52,15 +54,34 @@ class StoreBase:
         sqlite_synchronous: SqliteSync = "normal",
         auto_migrate: bool = False,
         kek_error: str | None = None,
+        key_source: str = "the key given",
+        key_reload: Callable[[], list[bytes]] | None = None,
     ) -> None:
         self.engine: Engine = make_engine(url, pool_size=pool_size, sqlite_synchronous=sqlite_synchronous)
         self._sqlite = self.engine.dialect.name == "sqlite"
-        self._box = SecretBox(kek) if kek is not None else None
+        self._box = SecretBox(kek, key_reload) if kek is not None else None
+        self.key_source = key_source
         self._kek_error = kek_error or "no key-encryption key was given to the store"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if auto_migrate:
             migrate(self.engine)
         self._check_schema()
+        if self._box is not None:
+            try:
+                self._verify_key(self._box)
+            except BaseException:
+                self.engine.dispose()
+                raise
+
+    def _verify_key(self, box: SecretBox) -> None:
+        """The key must be the database's (`keycheck`); two first openers racing on PostgreSQL: one
+        inserts the check row, the other's insert fails and it checks against that row."""
+        try:
+            with self.writing() as conn:
+                verify_key(conn, box, self.key_source)
+        except IntegrityError:
+            with self.writing() as conn:
+                verify_key(conn, box, self.key_source)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.engine.url!r})"  # URL repr masks the password
@@ -84,12 +105,22 @@ class StoreBase:
                 f"needs {want}: run sigcore.store.migrate (or `sigcore db upgrade`)"
             )
 
+    def key_check(self) -> bytes | None:
+        """The key id the stored secrets are sealed under (None: no key was used on this database yet)."""
+        with self.reading() as conn:
+            return stored_key_id(conn)
+
     @property
     def box(self) -> SecretBox:
         """The key box; raises `KeyUnavailable` (with the configuration hint) when no KEK is loaded."""
         if self._box is None:
             raise KeyUnavailable(self._kek_error)
         return self._box
+
+    def sealing_box(self, conn: Connection) -> SecretBox:
+        """The key box to seal secrets with inside the writing transaction `conn`: refuses a key that is not
+        the database's, follows a rotation by another process (see `sigcore.store.keycheck`)."""
+        return sealing_box(conn, self.box, self.key_source)
 
     def session(self) -> Session:
         """An ORM session on this store's engine, for areas that prefer the ORM over the repository."""

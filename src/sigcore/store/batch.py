@@ -22,8 +22,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from sigcore.diameter.aio import turn
+from sigcore.log_limit import RateLimitedLog
+from sigcore.store.errors import StoreError
 from sigcore.store.raw import Retry, check_all_updated
 from sigcore.store.ticket import Ticket
 
@@ -31,6 +34,31 @@ if TYPE_CHECKING:
     from sigcore.store import Store
 
 log = logging.getLogger("sigcore.store.batch")
+#: A database that refuses every write (a full disk) fails every batch: a few lines, then a count.
+limited_log = RateLimitedLog(log)
+
+
+class DatabaseFailed(StoreError):
+    """A batch's transaction failed in the database (a full disk, a lost server), already logged here
+    (rate-limited): callers answer without logging it again."""
+
+
+def _database_failure(err: Exception, store: Store) -> bool:
+    """The database itself failed (full disk, lost server, refused write), as opposed to a statement's own
+    fault (a constraint, bad SQL or data), which callers may handle and which keeps its type. Raw statements
+    (`RawStatement`) raise the driver's PEP 249 errors unwrapped, so those are looked at too."""
+    dbapi = store.engine.dialect.dbapi
+    driver = (dbapi.Error,) if dbapi is not None else ()
+    if not isinstance(err, (SQLAlchemyError, *driver)):
+        return False
+    own_fault = ("IntegrityError", "ProgrammingError", "DataError", "NotSupportedError")
+    return type(err).__name__ not in own_fault
+
+
+def _first_line(err: BaseException) -> str:
+    """What the driver said, without SQLAlchemy's SQL and parameters (they may hold identities)."""
+    orig = getattr(err, "orig", None)
+    return str(orig if orig is not None else err).partition("\n")[0][:200]
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -189,7 +217,10 @@ class BatchWorker:
         try:
             outcome = kind.after(items, self._transaction(kind, items))
         except Exception as err:  # the transaction failed: every item fails, nothing was handed out
-            log.warning("%s batch of %d failed: %s", kind.name, len(items), type(err).__name__)
+            limited_log.warning(f"batch-{kind.name}-{type(err).__name__}", "%s batch of %d failed: %s: %s", kind.name,
+                                len(items), type(err).__name__, _first_line(err))
+            if _database_failure(err, self.store):  # logged above, rate-limited
+                err = DatabaseFailed(f"{kind.name}: the database failed ({type(err).__name__})")
             outcome = [err] * len(items)
         self.batches += 1
         self.items += len(items)

@@ -133,7 +133,7 @@ class BulkImporter:
         now = utc_now()
         conn.execute(insert(t.subscribers), [self._subscriber_columns(r, now) for r in rows])
         ids = {imsi: sid for imsi, sid in conn.execute(_IDS, {"values": [r.imsi for r in rows]})}
-        box = self.store.box
+        box = self.store.sealing_box(conn)
         conn.execute(insert(t.auth_data), [
             {"subscriber_id": ids[r.imsi], "ki_enc": box.seal("ki", r.imsi, r.ki),
              "opc_enc": box.seal("opc", r.imsi, r.opc) if r.opc is not None else None,

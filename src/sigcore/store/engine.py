@@ -11,6 +11,7 @@ Short URLs are completed with the drivers sigcore ships with: ``postgresql://`` 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,13 +40,23 @@ def _is_memory_sqlite(url: URL) -> bool:
     return url.database in (None, "", ":memory:")
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (it holds sealed keys, IMSIs, the audit trail);
+    SQLite gives its -wal and -shm files the database file's mode. An existing file keeps its mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def _sqlite_engine(url: URL, synchronous: SqliteSync, pool_size: int) -> Engine:
     memory = _is_memory_sqlite(url)
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
     if memory:
         kwargs["poolclass"] = StaticPool  # one shared connection, or every thread sees its own empty DB
     else:
-        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(str(url.database)))
         kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2)
     engine = create_engine(url, **kwargs)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import threading
 import time
 import weakref
@@ -24,6 +23,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
+from sigcore.store import psi_wildcard
 from sigcore.store import tables as t
 from sigcore.store.base import as_utc, new_id, utc_now
 from sigcore.store.errors import Conflict, InvalidValue, NotFound
@@ -401,10 +401,10 @@ class ImsStore:
 
     def add_psi(self, uri: str, *, profile: str = "default", wildcard: str | None = None,
                 scscf: str | None = None) -> PublicIdentity:
-        """A public service identity, distinct or (``wildcard``: a regular expression) wildcarded."""
+        """A public service identity, distinct or wildcarded (``wildcard``: TS 23.003 §13.5, `psi_wildcard`)."""
         _check_uri("impu", uri)
         if wildcard is not None:
-            re.compile(wildcard)
+            psi_wildcard.check("wildcard", wildcard)
         with self.store.writing() as conn:
             pid = self._ensure_profile(conn, profile, {})
             kind = IdentityType.WILDCARDED_PSI if wildcard else IdentityType.DISTINCT_PSI
@@ -482,7 +482,7 @@ class ImsStore:
     @staticmethod
     def _wildcard_match(conn: Connection, uri: str) -> PublicIdentity | None:
         for w in conn.execute(select(impus).where(impus.c.identity_type == IdentityType.WILDCARDED_PSI)):
-            if w.wildcard and re.fullmatch(w.wildcard, uri):
+            if w.wildcard and psi_wildcard.matches(w.wildcard, uri):
                 return _public_identity(w)
         return None
 

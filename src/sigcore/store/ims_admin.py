@@ -7,7 +7,6 @@ implicit set and IMPIs). The tables and what they mean are `ImsStore`'s; nothing
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from sigcore.store import psi_wildcard
 from sigcore.store import tables as t
 from sigcore.store.base import new_id
 from sigcore.store.errors import Conflict, InvalidValue, NotFound
@@ -187,8 +187,10 @@ class ImsAdmin(ImsStore):
         _check_uri("impu", uri)
         if kind == IdentityType.PUBLIC_USER and not private_identities:
             raise InvalidValue("private_identities: a public user identity belongs to at least one IMPI")
+        if kind == IdentityType.WILDCARDED_PSI and wildcard is None:
+            wildcard = uri  # the PSI written as TS 23.003 §13.5 has it: sip:conf-!.*!@example.org
         if (kind == IdentityType.WILDCARDED_PSI) != (wildcard is not None):
-            raise InvalidValue("wildcard: a wildcarded PSI needs a pattern, and only it")
+            raise InvalidValue("wildcard: only a wildcarded PSI has a pattern")
         _check_pattern(wildcard)
         with self._writing() as conn:
             if conn.execute(select(impus.c.id).where(impus.c.impu == uri)).first() is not None:
@@ -303,12 +305,8 @@ class ImsAdmin(ImsStore):
 
 
 def _check_pattern(wildcard: str | None) -> None:
-    if wildcard is None:
-        return
-    try:
-        re.compile(wildcard)
-    except re.error as err:
-        raise InvalidValue(f"wildcard: not a regular expression ({err})") from None
+    if wildcard is not None:
+        psi_wildcard.check("wildcard", wildcard)
 
 
 def _profile_columns(columns: dict[str, Any]) -> dict[str, Any]:

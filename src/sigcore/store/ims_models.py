@@ -114,7 +114,8 @@ class ImsPublicIdentityRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     impu: Mapped[str] = mapped_column(String(URI_LEN), unique=True)
     identity_type: Mapped[int] = mapped_column(Integer, default=0, doc="0 IMPU, 1 distinct PSI, 2 wildcarded PSI")
-    wildcard: Mapped[str | None] = mapped_column(String(URI_LEN), doc="regular expression of a wildcarded PSI")
+    wildcard: Mapped[str | None] = mapped_column(String(URI_LEN),
+                                                 doc="the wildcarded PSI as TS 23.003 §13.5 writes it (psi_wildcard)")
     display_name: Mapped[str | None] = mapped_column(String(100))
     barred: Mapped[bool] = mapped_column(Boolean, default=False)
     profile_id: Mapped[int] = mapped_column(ForeignKey("ims_service_profiles.id"), index=True)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sigcore.config import DatabaseConfig
-from sigcore.store.crypto import load_kek
 from sigcore.store.errors import KeyUnavailable
+from sigcore.store.keysource import configured_source, create_default_key, missing_key_message
 from sigcore.store.serving import ServingRepository
+
+#: How a command needs the KEK: ``optional`` (reads only: a missing or wrong key fails only key access),
+#: ``required`` (refuse to open without the database's key), ``create`` (as required, but with nothing
+#: configured and no key check in the database, create the default key file first).
+KeyNeed = Literal["optional", "required", "create"]
 
 
 class Store(ServingRepository):
@@ -21,11 +28,35 @@ class Store(ServingRepository):
     """
 
     @classmethod
-    def from_config(cls, database: DatabaseConfig, *, auto_migrate: bool = False) -> Store:
-        """A store for the ``database`` config section; a missing KEK is reported when keys are needed."""
+    def from_config(cls, database: DatabaseConfig, *, auto_migrate: bool = False, key: KeyNeed = "optional"
+                    ) -> Store:
+        """A store for the ``database`` config section, with its KEK as `key` says (see `KeyNeed`)."""
         try:
-            kek: bytes | None = load_kek(database.key_file, database.key_env)
-            error = None
+            source = configured_source(database)
+        except KeyUnavailable:
+            if key != "optional":
+                raise
+            source = None
+        if source is None and key == "create":
+            keyless = cls(database.url, None, pool_size=database.pool_size, auto_migrate=auto_migrate)
+            try:
+                if keyless.key_check() is not None:  # sealed under a key we cannot find: never make another
+                    raise KeyUnavailable(missing_key_message(database) + "; the stored secrets need the key "
+                                         "they were sealed under")
+            finally:
+                keyless.close()
+            source = create_default_key(database)
+        if source is None:
+            if key == "required":
+                raise KeyUnavailable(missing_key_message(database))
+            return cls(database.url, None, pool_size=database.pool_size, auto_migrate=auto_migrate,
+                       kek_error=missing_key_message(database))
+        try:
+            kek = source.read()
+            return cls(database.url, kek, pool_size=database.pool_size, auto_migrate=auto_migrate,
+                       key_source=source.describe, key_reload=source.reread)
         except KeyUnavailable as err:
-            kek, error = None, str(err)
-        return cls(database.url, kek, pool_size=database.pool_size, auto_migrate=auto_migrate, kek_error=error)
+            if key != "optional":
+                raise
+            return cls(database.url, None, pool_size=database.pool_size, auto_migrate=auto_migrate,
+                       kek_error=str(err))

@@ -72,8 +72,8 @@ def profile_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
     for name, enum in (("status", SubscriberStatus), ("nam", NetworkAccessMode), ("roaming_policy", RoamingPolicy)):
         if name in out:
             out[name] = v.choice(name, enum, out[name]).value
-    for name, high in (("odb", 2**31 - 1), ("access_restriction", 2**31 - 1), ("ue_ambr_ul", 2**63 - 1),
-                       ("ue_ambr_dl", 2**63 - 1)):
+    for name, high in (("odb", 2**31 - 1), ("access_restriction", 2**31 - 1), ("ue_ambr_ul", v.BITRATE_MAX),
+                       ("ue_ambr_dl", v.BITRATE_MAX)):
         if name in out:
             v.int_range(name, out[name], 0, high)
     if out.get("tau_timer") is not None:
@@ -148,11 +148,11 @@ class SubscriberRepository(ApnRepository):
         so. The default APN is `default_apn`, else the first of `apns`.
         """
         imsi = v.imsi(imsi)
-        secrets = self._sealed_keys(imsi, ki=ki, opc=opc, op=op, require_one_of_opc_op=True)
+        key_values = self._key_values(ki=ki, opc=opc, op=op, require_one_of_opc_op=True)
         columns = {**profile_columns(profile), "imsi": imsi}
         requests = _apn_requests(apns, default_apn)
         profiles, created = self._resolve_apns(requests, create_missing_apns)
-        auth = {**secrets, "amf": v.amf(amf), "sqn": v.sqn(sqn),
+        auth = {"amf": v.amf(amf), "sqn": v.sqn(sqn),
                 "algorithm": v.choice("algorithm", AuthAlgorithm, algorithm).value}
         try:
             with self.writing() as conn:
@@ -164,7 +164,8 @@ class SubscriberRepository(ApnRepository):
                         p.id for p in profiles if p.name == v.apn_name(default_apn))
                 sid = new_id(conn.execute(insert(t.subscribers), columns))
                 self._write_apns(conn, sid, requests, profiles)
-                conn.execute(insert(t.auth_data), {**auth, "subscriber_id": sid})
+                sealed = self._sealed(conn, imsi, key_values)
+                conn.execute(insert(t.auth_data), {**auth, **sealed, "subscriber_id": sid})
                 conn.execute(insert(t.serving_state), {"subscriber_id": sid})
                 subscriber = self._profile(conn, imsi)
         except IntegrityError:
@@ -251,20 +252,27 @@ class SubscriberRepository(ApnRepository):
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def _sealed_keys(self, imsi: str, **keys: Any) -> dict[str, bytes | None]:
-        """Validate and encrypt the given keys into ``*_enc`` columns (only those given, unless required)."""
+    @staticmethod
+    def _key_values(**keys: Any) -> dict[str, bytes | None]:
+        """Validate the given keys (only those given, unless one of OPc/OP is required); seal them with
+        `_sealed` inside the writing transaction, under the box `sealing_box` hands out there."""
         require = keys.pop("require_one_of_opc_op", False)
         if require and (keys.get("opc") is None) == (keys.get("op") is None):
             raise InvalidValue("opc: give exactly one of opc and op")
-        sealed: dict[str, bytes | None] = {}
-        for name, value in keys.items():
-            if value is not None:
-                sealed[f"{name}_enc"] = self.box.seal(name, imsi, v.key(name, value))
-        if "opc_enc" in sealed or require:
-            sealed.setdefault("op_enc", None)
-        if "op_enc" in sealed:
-            sealed.setdefault("opc_enc", None)
-        return sealed
+        values: dict[str, bytes | None] = {n: v.key(n, value) for n, value in keys.items() if value is not None}
+        if "opc" in values or require:
+            values.setdefault("op", None)
+        if "op" in values:
+            values.setdefault("opc", None)
+        return values
+
+    def _sealed(self, conn: Connection, imsi: str, values: dict[str, bytes | None]) -> dict[str, bytes | None]:
+        """``*_enc`` columns of `values` (None stays None, clearing the column)."""
+        if not values:
+            return {}
+        box = self.sealing_box(conn)
+        return {f"{name}_enc": box.seal(name, imsi, value) if value is not None else None
+                for name, value in values.items()}
 
     def _resolve_apns(self, requests: Sequence[ApnRequest], create: bool) -> tuple[list[ApnProfile], list[str]]:
         profiles: list[ApnProfile] = []

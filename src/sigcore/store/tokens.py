@@ -104,6 +104,8 @@ class TokenRepository:
         name = name.strip() or f"{role.value}-token"
         if len(name) > 100:
             raise InvalidValue("name: at most 100 characters")
+        if not name.isprintable():  # names reach the audit trail and log lines: no newlines, no escapes
+            raise InvalidValue("name: printable characters only (no newlines or other control characters)")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
         prefix = secret[:SHOWN_PREFIX_LEN]
         created_at = utc_now()

@@ -11,6 +11,9 @@ from sigcore.store.errors import InvalidValue
 E = TypeVar("E", bound=StrEnum)
 
 SQN_MAX = (1 << 48) - 1
+#: The largest AMBR the wire carries, bit/s: above 2^32-1 a rate goes in Extended-Max-Requested-BW-*
+#: (TS 29.272 §7.3.41, TS 29.214), Unsigned32 in kbit/s. A larger stored rate breaks every ULR that sends it.
+BITRATE_MAX = 2**32 * 1000 - 1
 KEY_BYTES = 16
 
 
@@ -92,6 +95,19 @@ def apn_name(value: str) -> str:
     if not name or len(name) > 100 or any(c.isspace() for c in name):
         raise InvalidValue("apn: a name of 1-100 characters without spaces")
     return name
+
+
+def fqdn(field: str, value: str) -> str:
+    """A DiameterIdentity: an FQDN of at least two labels."""
+    from sigcore.config_checks import diameter_identity
+
+    try:
+        diameter_identity(value)
+    except ValueError:
+        raise InvalidValue(f"{field}: expected a DiameterIdentity (an FQDN such as 'pgw1.epc.example.org')") from None
+    if "." not in value.strip("."):
+        raise InvalidValue(f"{field}: expected a DiameterIdentity (an FQDN such as 'pgw1.epc.example.org')")
+    return value
 
 
 def plmn(value: str) -> str:

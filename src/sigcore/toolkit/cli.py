@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from sigcore.secret_input import SECRET_HELP, SecretInputError, read_secret
 from sigcore.toolkit import capture as capture_mod
 from sigcore.toolkit import gtpv2, plmn, tbcd
 
@@ -147,8 +148,8 @@ def sim_read(reader: int = typer.Option(0, "--reader", "-r", help="reader index 
 
 @sim_app.command("provision")
 def sim_provision(reader: int = typer.Option(0, "--reader", "-r"),
-                  ki: str = typer.Option(..., "--ki", help="subscriber key K, 32 hex digits (never printed)"),
-                  opc: str = typer.Option(..., "--opc", help="OPc, 32 hex digits (never printed)"),
+                  ki: str = typer.Option(..., "--ki", help=f"subscriber key K (never printed), {SECRET_HELP}"),
+                  opc: str = typer.Option(..., "--opc", help=f"OPc (never printed), {SECRET_HELP}"),
                   apn: list[str] = typer.Option([], "--apn", help="APN to allow; repeatable"),
                   config: str | None = typer.Option(None, "--config", "-c", help="YAML config (database)"),
                   ) -> None:
@@ -157,6 +158,10 @@ def sim_provision(reader: int = typer.Option(0, "--reader", "-r"),
     from sigcore.store import Store, StoreError
     from sigcore.toolkit.sim import pcsc, read_sim
 
+    try:
+        ki, opc = read_secret(ki, "--ki") or "", read_secret(opc, "--opc") or ""
+    except SecretInputError as err:
+        raise _fail(str(err), 2) from None
     try:
         _, card = pcsc.connect(reader)
     except pcsc.ReaderError as err:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sigcore.diameter.aio import turn
+from sigcore.diameter.constants import MAX_MESSAGE_LEN
 from sigcore.diameter.framing import Framer, FramingError
 
 if TYPE_CHECKING:
@@ -15,6 +17,10 @@ if TYPE_CHECKING:
     from sigcore.diameter.peer import Peer
 
 log = logging.getLogger("sigcore.diameter.conn")
+#: Listeners' accept queue. asyncio's default (100) overflows under a burst of connects: the kernel then
+#: holds connections the client believes open, unaccepted for seconds and out of reach of the CER
+#: deadline. The kernel caps it (net.core.somaxconn).
+LISTEN_BACKLOG = 4096
 
 
 class Connection(asyncio.Protocol):
@@ -36,6 +42,12 @@ class Connection(asyncio.Protocol):
         self._flush_scheduled = False
         self._on_made = on_made
         self.tls_peer_cert: Any = None
+        #: while accepted and without a CER: the timer closing it at the CER deadline (`Node.on_accepted`)
+        self.cer_timer: asyncio.TimerHandle | None = None
+        self.reading_paused = False
+        #: when the transport accepted it (the protocol is made then, before any TLS handshake), on the
+        #: loop's clock: the CER deadline counts from here
+        self.accepted_at = time.monotonic()
 
     def __repr__(self) -> str:
         return f"<Connection {self.remote[0]}:{self.remote[1]} peer={self.peer.name if self.peer else None}>"
@@ -50,6 +62,18 @@ class Connection(asyncio.Protocol):
         self.node.connections.add(self)
         if self._on_made is not None:
             self._on_made(self)
+        if not self.initiated:
+            self.node.on_accepted(self)
+
+    def limit_before_cer(self, max_message: int) -> None:
+        """A stranger may buffer one small message (its CER); `cer_done` lifts the bound."""
+        self._framer.max_len = max_message
+
+    def cer_done(self) -> None:
+        self._framer.max_len = MAX_MESSAGE_LEN
+        if self.cer_timer is not None:
+            self.cer_timer.cancel()
+            self.cer_timer = None
 
     def data_received(self, data: bytes) -> None:
         turn.run_scoped(self._received, data)  # the batch and the writes it causes run at its end, not turns later
@@ -71,8 +95,26 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.cer_timer is not None:
+            self.cer_timer.cancel()
+            self.cer_timer = None
         self.node.connections.discard(self)
         self.node.on_connection_lost(self)
+
+    # --- backpressure: a peer that does not read its answers must not make us read more requests ------
+    def pause_writing(self) -> None:
+        """The transport's write buffer passed its high-water mark: stop reading requests until it drains.
+        Without this a peer pipelining requests and never reading its answers grows the process without
+        bound (every request read is computed and its answer queued)."""
+        if self.transport is not None and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and self.reading_paused:
+            self.reading_paused = False
+            if not self.closed:
+                self.transport.resume_reading()
 
     # --- writing ---------------------------------------------------------------------------------
     def send_bytes(self, data: bytes | bytearray) -> None:

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sigcore.diameter.aio.connection import Connection
+from sigcore.diameter.admission import AdmissionLimits
+from sigcore.diameter.aio.connection import LISTEN_BACKLOG, Connection
 from sigcore.diameter.aio.runtime import HandlerTask, start_handler
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.capabilities import LocalCapabilities
@@ -27,6 +28,7 @@ from sigcore.diameter.framing import FramingError
 from sigcore.diameter.message import Message
 from sigcore.diameter.peer import Peer, PeerPolicy, State
 from sigcore.diameter.routing import RoutingHooks
+from sigcore.failure_log import FailureLog
 
 log = logging.getLogger("sigcore.diameter.node")
 
@@ -34,6 +36,15 @@ Handler = Callable[[Message, "RequestContext"], Message | Awaitable[Message]]
 Tap = Callable[[str, Connection, bytes], None]
 # Transport hooks (sigcore.diameter.transport): extra listeners (SCTP, TLS) and the outgoing dialer.
 Dialer = Callable[["Node", "PeerSettings", Callable[[Connection], None]], Awaitable[Any]]
+
+
+failures = FailureLog(log)
+
+
+def _log_handler_failure(request: Message, err: Exception) -> None:
+    """A handler raised (it is answered 5012): the first of each kind with its traceback, then rate-limited."""
+    failures.failed(f"handler-{request.app_id}-{request.code}-{type(err).__name__}", err,
+                    "handler for command %d failed (answered 5012)", request.code)
 
 
 @dataclass(slots=True)
@@ -63,6 +74,10 @@ class NodeSettings:
     dialer: Dialer | None = None
     #: What this node decodes and validates with; None = the built-in ``DICTIONARY``
     dictionary: Dictionary | None = None
+    #: Bounds on connections without a CER yet (`sigcore.diameter.admission`)
+    limits: AdmissionLimits = field(default_factory=AdmissionLimits)
+    #: SO_REUSEPORT on the TCP listeners: several worker processes accept on one port (``run.workers``)
+    reuse_port: bool = False
 
     @classmethod
     def from_config(cls, cfg: Any) -> NodeSettings:
@@ -80,6 +95,7 @@ class NodeSettings:
             allow=list(d.allow),
             policy=PeerPolicy(tw=t.tw, tc=t.tc, cer_timeout=t.cer_timeout, dpa_timeout=t.dpa_timeout),
             request_timeout=t.request_timeout,
+            limits=AdmissionLimits(d.limits.pre_cer_connections, d.limits.pre_cer_per_address),
         )
         if d.dictionaries:
             from sigcore.diameter.dictionary import load_with
@@ -112,7 +128,8 @@ class Node:
         self.identity = settings.identity
         self.core = NodeCore(settings.identity, self, dictionary=settings.dictionary, policy=settings.policy,
                              configured={p.name: p.mode == "connect" for p in settings.peers},
-                             allow=settings.allow, request_timeout=settings.request_timeout, relay=settings.relay)
+                             allow=settings.allow, request_timeout=settings.request_timeout, relay=settings.relay,
+                             limits=settings.limits)
         self.dictionary: Dictionary = self.core.dictionary
         self.handlers = self.core.handlers
         self.app_vendors = self.core.app_vendors
@@ -124,6 +141,9 @@ class Node:
         self.connections: set[Connection] = set()
         self.taps: list[Tap] = []
         self.on_peer_change: Callable[[Peer], None] | None = None
+        #: ``await fallback(msg, peer, timeout)`` for our request no open peer of this process can take
+        #: (`sigcore.workers.relay`: the worker holding the peer's connection sends it); None: 3002 raised
+        self.fallback: Callable[[Message, str | None, float], Awaitable[Message]] | None = None
         self._servers: list[Any] = []
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._relay_timer: asyncio.TimerHandle | None = None
@@ -166,7 +186,8 @@ class Node:
         self.core.start(self._now())
         for host, port in self.settings.listen:
             server = await self._loop.create_server(lambda: Connection(self), host, port, reuse_address=True,
-                                                    ssl=self.settings.server_ssl)
+                                                    reuse_port=self.settings.reuse_port or None,
+                                                    ssl=self.settings.server_ssl, backlog=LISTEN_BACKLOG)
             self._servers.append(server)
             log.info("diameter listening on %s:%s", host, port)
         for listener in self.settings.listeners:
@@ -295,7 +316,7 @@ class Node:
             ans = handler(request, ctx)
         except Exception as err:
             if not isinstance(err, DiameterError):
-                log.exception("handler for command %d failed", request.code)
+                _log_handler_failure(request, err)
             self.core.handler_failed(conn, request, err)
             return
         self.core.answer(conn, request, ans)
@@ -306,7 +327,7 @@ class Node:
             ans = await handler(msg, ctx)  # type: ignore[misc]
         except Exception as err:
             if not isinstance(err, DiameterError):
-                log.exception("handler for command %d failed", msg.code)
+                _log_handler_failure(msg, err)
             self.core.handler_failed(ctx.conn, msg, err)
             return
         self.core.answer(ctx.conn, msg, ans)
@@ -346,12 +367,26 @@ class Node:
     def on_framing_error(self, conn: Connection, err: FramingError) -> None:
         self.core.framing_error(conn, err.header, str(err))
 
+    def on_accepted(self, conn: Connection) -> None:
+        """An accepted connection: refused at once beyond the limits, else closed if no CER by the deadline."""
+        now = self._now()
+        if not self.core.accepted(conn, now):
+            conn.abort()  # a reset: cheaper than a graceful close, and the stranger has nothing to say
+            return
+        conn.limit_before_cer(self.core.admission.limits.pre_cer_message)
+        loop = self._loop or asyncio.get_running_loop()
+        # from the TCP accept: a TLS handshake's time counts (asyncio's clock is time.monotonic)
+        deadline = min(now, conn.accepted_at) + self.settings.policy.cer_timeout
+        conn.cer_timer = loop.call_at(deadline, lambda: self.core.cer_deadline(conn, self._now()))
+
     def on_frame(self, conn: Connection, frame: bytes) -> None:
         if self.taps:
             self._tap("in", conn, frame)
         self.core.frame(conn, frame, self._now())
         peer = conn.peer
         if peer is not None:
+            if conn.cer_timer is not None:
+                conn.cer_done()
             self._arm(peer)
 
     def on_connection_lost(self, conn: Connection) -> None:
@@ -377,7 +412,12 @@ class Node:
         """Send a request and wait for its answer (matched by hop-by-hop id on the connection it went on)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Message] = loop.create_future()
-        target = self.core.request(msg, peer)
+        try:
+            target = self.core.request(msg, peer)
+        except DiameterError:  # no open peer here for it: another worker process may hold the connection
+            if self.fallback is None:
+                raise
+            return await self.fallback(msg, peer, timeout or self.settings.request_timeout)
         hbh = msg.hop_by_hop
         self._pending[hbh] = fut
         self._arm(target)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sigcore.diameter.aio.connection import Connection
+from sigcore.diameter.aio.connection import LISTEN_BACKLOG, Connection
 from sigcore.diameter.transport import sctp
 from sigcore.diameter.transport.tls import HANDSHAKE_TIMEOUT, InbandTlsConnection, TlsConnection, contexts_from_config
 
@@ -49,10 +49,13 @@ class TlsListener:
         loop = asyncio.get_running_loop()
         if self.inband:
             server = await loop.create_server(lambda: InbandTlsConnection(node, self.context), self.host,
-                                              self.port, reuse_address=True)
+                                              self.port, reuse_address=True, backlog=LISTEN_BACKLOG)
         else:
+            # the handshake too must end within the CER deadline (which counts from the accept)
+            handshake = min(HANDSHAKE_TIMEOUT, node.settings.policy.cer_timeout)
             server = await loop.create_server(lambda: TlsConnection(node), self.host, self.port, reuse_address=True,
-                                              ssl=self.context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
+                                              ssl=self.context, ssl_handshake_timeout=handshake,
+                                              backlog=LISTEN_BACKLOG)
         log.info("diameter listening on %s:%s (%s)", self.host, self.port,
                  "in-band TLS" if self.inband else "TLS")
         return server

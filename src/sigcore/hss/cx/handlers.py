@@ -34,7 +34,7 @@ from sigcore.hss.ims.codes import CX_APP, CxCommand, CxResult, ReasonCode
 from sigcore.hss.ims.documents import ProfileGroup, ims_subscription
 from sigcore.hss.ims.request_fields import first_values, need, text
 from sigcore.hss.ims.threads import Worker
-from sigcore.store.batch import BatchWorker
+from sigcore.store.batch import BatchWorker, DatabaseFailed
 from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegistrationView, RegState
 from sigcore.store.store import Store
 
@@ -128,6 +128,8 @@ class CxService:
         except Rejected as err:
             log.info("Cx command %d answered %s: %s", req.code, err.result_code, err)
             raise
+        except DatabaseFailed as err:  # logged by the batch worker, rate-limited
+            raise Rejected(ResultCode.UNABLE_TO_COMPLY, str(err)) from None
         if changed and self.on_registration_change is not None:
             await self.on_registration_change(changed)
         if isinstance(result, CxResult):

@@ -12,7 +12,9 @@ import typer
 
 from sigcore.cli_groups import ConfigOption, app, subscriber_app
 from sigcore.config import ConfigError, load_config
+from sigcore.secret_input import SECRET_HELP, SecretInputError, read_secret
 from sigcore.store import NotFound, Store, StoreError, Subscriber, SubscriberFilter, create_key_file
+from sigcore.store.store import KeyNeed
 
 DEMO_IMSI = "001010000000001"
 # TS 35.207 test set 1: public test values, fine for a demo, never for a real SIM.
@@ -27,9 +29,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _open(config: str | None) -> Store:
+def _open(config: str | None, key: KeyNeed = "optional") -> Store:
     try:
-        return Store.from_config(load_config(config).database, auto_migrate=True)
+        return Store.from_config(load_config(config).database, auto_migrate=True, key=key)
     except (ConfigError, StoreError) as err:
         raise _fail(str(err), 2) from None
 
@@ -64,9 +66,9 @@ def describe(sub: Subscriber) -> list[str]:
 @subscriber_app.command("add")
 def add(
     imsi: str = typer.Option(..., "--imsi", help="15 digits (or 6 to 15)"),
-    ki: str = typer.Option(..., "--ki", help="K, 32 hex digits"),
-    opc: str | None = typer.Option(None, "--opc", help="OPc, 32 hex digits (or give --op)"),
-    op: str | None = typer.Option(None, "--op", help="OP, 32 hex digits; OPc is derived from it"),
+    ki: str = typer.Option(..., "--ki", help=f"K, {SECRET_HELP}"),
+    opc: str | None = typer.Option(None, "--opc", help=f"OPc (or give --op), {SECRET_HELP}"),
+    op: str | None = typer.Option(None, "--op", help=f"OP, OPc is derived from it; {SECRET_HELP}"),
     amf: str = typer.Option("8000", "--amf", help="AMF, 4 hex digits"),
     sqn: int = typer.Option(0, "--sqn", help="the last SQN used, decimal"),
     msisdn: str | None = typer.Option(None, "--msisdn"),
@@ -76,7 +78,11 @@ def add(
     """Provision a subscriber. An APN with no profile yet gets the default one (QCI 9, ARP 8)."""
     if (opc is None) == (op is None):
         raise _fail("give exactly one of --opc and --op", 2)
-    store = _open(config)
+    try:
+        ki, opc, op = read_secret(ki, "--ki") or "", read_secret(opc, "--opc"), read_secret(op, "--op")
+    except SecretInputError as err:
+        raise _fail(str(err), 2) from None
+    store = _open(config, "create")
     try:
         added = store.add_subscriber(imsi, ki=ki, opc=opc, op=op, amf=_hex_int(amf, "--amf"), sqn=sqn,
                                      msisdn=msisdn, apns=apn)
@@ -150,7 +156,7 @@ def demo(config: str | None = ConfigOption) -> None:
         create_key_file(key_file)
         if not existed:
             typer.echo(f"created key-encryption key {key_file} (mode 0600; back it up)")
-    store = _open(config)
+    store = _open(config, "create")
     try:
         store.get_subscriber(DEMO_IMSI)
         typer.echo(f"demo subscriber {DEMO_IMSI} already provisioned")

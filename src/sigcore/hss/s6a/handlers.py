@@ -41,7 +41,7 @@ from sigcore.hss.s6a.registration import NodeKind, ProfileCache, ServingUpdate, 
 from sigcore.hss.s6a.roaming import RoamingPolicyCheck, plmn_digits
 from sigcore.hss.s6a.subscription_data import has_eps_subscription
 from sigcore.store import KeyUnavailable, NotFound, Store, Subscriber
-from sigcore.store.batch import BatchWorker
+from sigcore.store.batch import BatchWorker, DatabaseFailed
 
 log = logging.getLogger("sigcore.hss.s6a.handlers")
 SUCCESS = int(ResultCode.SUCCESS)
@@ -120,7 +120,7 @@ class S6aHandlers:
         flags = int(D.value(avps["ULR-Flags"]))  # a plain int: IntFlag arithmetic costs on every ULR
         origin_host, origin_realm = str(D.value(avps["Origin-Host"])), str(D.value(avps["Origin-Realm"]))
         node: NodeKind = "mme" if flags & _S6A_S6D_INDICATOR else "sgsn"
-        update = ServingUpdate(imsi, node, origin_host, origin_realm, ctx.peer.name, int(D.value(avps["RAT-Type"])),
+        update = ServingUpdate(imsi, node, origin_host, origin_realm, ctx.peer.name, _rat_type(avps["RAT-Type"]),
                                _plmn(avps["Visited-PLMN-Id"]))
         try:
             reg = await self.worker.submit(self.serving, update)
@@ -128,6 +128,8 @@ class S6aHandlers:
             raise _logged(req, ctx, err) from None
         except NotFound:
             raise _logged(req, ctx, experimental_3gpp(S6aResult.USER_UNKNOWN, "unknown IMSI")) from None
+        except DatabaseFailed as err:  # logged by the batch worker, rate-limited
+            raise Rejected(ResultCode.UNABLE_TO_COMPLY, str(err)) from None
         previous = reg.previous
         if previous is not None and previous.host.lower() != origin_host.lower():
             kind = (CancellationType.INITIAL_ATTACH_PROCEDURE if flags & UlrFlags.INITIAL_ATTACH
@@ -222,6 +224,17 @@ def _pick(req: Message, wanted: dict[tuple[int, int], str]) -> tuple[dict[str, A
 def _group(avps: dict[str, Avp], name: str) -> Any:
     avp = avps.get(name)
     return D.value(avp) if avp is not None else None
+
+
+#: RAT-Type values TS 29.212 §5.3.31 lists (the dictionary's enumeration); others get 5004.
+_RAT_TYPES = frozenset(D.avp("RAT-Type").enum_names)
+
+
+def _rat_type(avp: Avp) -> int:
+    rat = int(D.value(avp))
+    if rat not in _RAT_TYPES:
+        raise InvalidAvpValue(f"RAT-Type {rat} is not a radio access type of TS 29.212 §5.3.31", [avp])
+    return rat
 
 
 def _plmn(avp: Avp) -> bytes:

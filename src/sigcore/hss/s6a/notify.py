@@ -22,9 +22,12 @@ from sigcore.hss.application import hss_request
 from sigcore.hss.s6a.codes import S6A, CancellationType, ClrFlags, Command, DsrFlags
 from sigcore.hss.s6a.registration import ProfileCache
 from sigcore.hss.s6a.subscription_data import removed_context_ids, subscription_data
+from sigcore.log_limit import RateLimitedLog
 from sigcore.store import NotFound, ServingNode, Store
 
 log = logging.getLogger("sigcore.hss.s6a.notify")
+#: Under MME churn with the old MMEs gone every attach fails one CLR: a few lines per reason, then a count.
+limited_log = RateLimitedLog(log)
 
 
 def cancellation_type(reason: str | int | CancellationType) -> CancellationType:
@@ -105,7 +108,8 @@ class HssNotifier:
         self.sent.append((command.name, imsi, result))
         del self.sent[:-100]
         if answer is not None and result != 2001:
-            log.warning("%s for IMSI %s to %s answered %s", command.name, imsi, node.host, result)
+            limited_log.warning(f"{command.name}-rejected", "%s for IMSI %s to %s answered %s", command.name, imsi,
+                                node.host, result)
         return result
 
     async def _request(self, msg: Message, node: ServingNode) -> Message | None:
@@ -113,18 +117,33 @@ class HssNotifier:
         node by name if it is a direct peer now. Never by realm: another MME must not get this CLR."""
         peer = next((p for p in (node.peer, node.host) if p and self._is_open(p)), None)
         try:
-            if peer is None:
-                raise ConnectionError("no open connection to it")
+            if peer is None and self.node.fallback is not None:  # another worker may hold the connection
+                peer = node.peer or node.host
+            elif peer is None:
+                raise ConnectionError(self._why_closed(node))
             return await self.node.request(msg, peer=peer, timeout=self.timeout)
         except (DiameterError, ConnectionError, TimeoutError) as err:
             name = D.command(msg.app_id, msg.code, True)
-            log.warning("%s for IMSI %s to %s not delivered: %s", name.short if name else msg.code,
-                        msg.get("User-Name"), node.host, err or type(err).__name__)
+            short = name.short if name else str(msg.code)
+            if isinstance(err, TimeoutError):
+                reason = f"no answer from {peer} within {self.timeout:g} s (hss.mme_peer_timeout)"
+            else:
+                reason = str(err) or f"{type(err).__name__} on the connection to {peer}"
+            limited_log.warning(f"{short}-undelivered", "%s for IMSI %s to %s not delivered: %s", short,
+                                msg.get("User-Name"), node.host, reason)
             return None
 
     def _is_open(self, peer: str) -> bool:
         found = self.node.peers.get(peer.lower())
         return found is not None and found.is_open
+
+    def _why_closed(self, node: ServingNode) -> str:
+        """Why neither the peer the node registered through nor the node itself can be sent to."""
+        states = []
+        for name in dict.fromkeys(p for p in (node.peer, node.host) if p):
+            found = self.node.peers.get(name.lower())
+            states.append(f"{name} is {found.state.name.lower() if found else 'not a known peer'}")
+        return "no open connection: " + ", ".join(states) if states else "no peer recorded for the node"
 
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)

@@ -1,4 +1,4 @@
-"""Where each number of a ``Snapshot`` lives in the SIGCORE-MIB tree (mibs/SIGCORE-MIB.txt).
+"""Where each number of a ``Snapshot`` lives in the SIGCORE-MIB tree (mibs/SIGCORE-MIB.txt beside this file).
 
 Pure data, no pysnmp: ``rows(snapshot)`` gives ``(oid, kind, value)`` sorted in OID order, which the
 agent serves as is (GET is a dict lookup, GETNEXT a bisection). Keep this module and the MIB file in step;
