@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sigcore.dra.config import DraConfig, undefined_peers
+
 ENV_CONFIG = "SIGCORE_CONFIG"
 
 
@@ -173,6 +175,7 @@ class EirConfig(_Section):
 
 
 class HssConfig(_Section):
+    enabled: bool = Field(True, description="false: no HSS applications (e.g. a DRA-only node)")
     home_plmns: list[str] = Field(default_factory=lambda: ["00101"], description="MCC+MNC digits")
     slh: SlhConfig = Field(default_factory=SlhConfig)
     eir: EirConfig = Field(default_factory=EirConfig)
@@ -188,6 +191,7 @@ class Config(_Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     hss: HssConfig = Field(default_factory=HssConfig)
+    dra: DraConfig | None = None  # a Diameter Routing Agent runs when this section is present
 
 
 def _describe(err: ValidationError) -> str:
@@ -201,9 +205,14 @@ def _describe(err: ValidationError) -> str:
 
 def parse_config(data: dict[str, Any] | None) -> Config:
     try:
-        return Config.model_validate(data or {})
+        cfg = Config.model_validate(data or {})
     except ValidationError as err:
         raise ConfigError(_describe(err)) from None
+    if cfg.dra is not None:
+        problems = undefined_peers(cfg.dra, {p.name for p in cfg.diameter.peers})
+        if problems:
+            raise ConfigError("; ".join(f"dra.{p}" for p in problems))
+    return cfg
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
