@@ -20,6 +20,8 @@ AREAS = (
     "sigcore.metrics.cli",
     "sigcore.ims_cli",
     "sigcore.eir_cli",
+    "sigcore.loadgen.cli",
+    "sigcore.dra.cli",
 )
 
 

@@ -1,0 +1,116 @@
+"""One load-generating Diameter connection, and the percentile helper the reports use."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+_RESULT_CODE = b"\x00\x00\x01\x0c"  # AVP 268, vendor 0
+_EXPERIMENTAL_CODE = b"\x00\x00\x01\x2a"  # AVP 298 inside Experimental-Result
+
+
+def pct(sorted_values: list[float], p: float) -> float:
+    """The ``p``-th percentile of sorted seconds, in milliseconds (nan when empty)."""
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))] * 1000
+
+
+def result_code(body: bytes) -> int:
+    """The Result-Code (or Experimental-Result-Code) of an answer body, 0 if none: a byte search, not a
+    decode, so that the generator stays cheap."""
+    i = body.find(_RESULT_CODE)
+    if i < 0 or i & 3:
+        i = body.find(_EXPERIMENTAL_CODE)
+    if i < 0:
+        return 0
+    return int.from_bytes(body[i + 8:i + 12], "big")
+
+
+@dataclass(slots=True)
+class ConnectionResult:
+    #: per request kind (the index into the kinds the templates name), the latencies in seconds
+    latencies: dict[int, list[float]] = field(default_factory=dict)
+    results: dict[int, int] = field(default_factory=dict)
+    late: list[tuple[float, float]] = field(default_factory=list)
+    sent: int = 0
+    unanswered: int = 0
+
+
+async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], window: int, seconds: float,
+                rate: float | None = None, late_after: float | None = None, host: str = "127.0.0.1",
+                on_answer: Callable[[], None] | None = None, answer_timeout: float = 60.0) -> ConnectionResult:
+    """CER, then the pre-encoded ``templates`` ((kind, frame) pairs) in turn with at most ``window`` in flight
+    for ``seconds``, paced to ``rate`` per second when given (open loop); then waits for the answers still
+    due (at most ``answer_timeout``). ``late_after``: answers slower than that are kept as (send time,
+    latency) in ``late`` (`time.perf_counter` is monotonic system-wide, so processes' lists merge)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    writer.write(cer)
+    head = await reader.readexactly(20)
+    body = await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
+    if (rc := result_code(body)) != 2001:
+        writer.close()
+        raise ConnectionError(f"CER answered with Result-Code {rc}")
+    out = ConnectionResult()
+    sent: dict[int, tuple[float, int]] = {}
+    done = asyncio.Event()
+    free = asyncio.Semaphore(window)
+    results = out.results
+
+    async def read() -> None:
+        while True:
+            head = await reader.readexactly(20)
+            body = await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
+            if head[4] & 0x80:  # a request from the node (DWR): answered by nobody here, harmless
+                continue
+            entry = sent.pop(int.from_bytes(head[12:16], "big"), None)
+            if entry is None:
+                continue
+            t0, kind = entry
+            latency = time.perf_counter() - t0
+            out.latencies.setdefault(kind, []).append(latency)
+            if late_after is not None and latency > late_after:
+                out.late.append((t0, latency))
+            rc = result_code(body)
+            results[rc] = results.get(rc, 0) + 1
+            free.release()
+            if on_answer is not None:
+                on_answer()
+            if done.is_set() and not sent:
+                return
+
+    reading = asyncio.create_task(read())
+    interval = 1.0 / rate if rate else 0.0
+    stop_at = next_send = time.perf_counter()
+    stop_at += seconds
+    hbh = 0
+    pack_into = struct.pack_into
+    while time.perf_counter() < stop_at:
+        await free.acquire()
+        if interval:
+            next_send += interval
+            delay = next_send - time.perf_counter()
+            if delay > 0.0005:
+                await asyncio.sleep(delay)
+        hbh += 1
+        kind, frame = templates[hbh % len(templates)]
+        pack_into("!II", frame, 12, hbh, hbh)
+        sent[hbh] = (time.perf_counter(), kind)
+        writer.write(bytes(frame))
+    out.sent = hbh
+    done.set()
+    if sent:
+        try:
+            await asyncio.wait_for(reading, answer_timeout)
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            pass
+    else:
+        reading.cancel()
+    out.unanswered = len(sent)
+    writer.close()
+    return out
