@@ -11,7 +11,7 @@ from sigcore.config import ConfigError, parse_config
 from sigcore.diameter.constants import FLAG_PROXIABLE, FLAG_REQUEST
 from sigcore.diameter.dictionary import DICTIONARY
 from sigcore.dra.config import RouteConfig
-from sigcore.dra.routes import RequestFacts, RouteTable, facts_of
+from sigcore.dra.routes import RequestFacts, RouteTable, facts_of, facts_of_frame
 
 S6A, AIR = 16777251, 318
 
@@ -129,9 +129,13 @@ def test_facts_of_reads_the_routing_avps() -> None:
         ("Session-Id", "mme;1"), ("Origin-Host", "MME.example"), ("Origin-Realm", "Visited.Example"),
         ("Destination-Realm", "EPC.example"), ("Destination-Host", "hss1.EPC.example"),
         ("User-Name", "001011234567890")])
-    msg = type(msg).decode(msg.encode())
-    assert facts_of(msg) == RequestFacts(S6A, AIR, "epc.example", "hss1.epc.example", "mme.example",
-                                         "visited.example", "001011234567890")
+    frame = msg.encode()
+    msg = type(msg).decode(frame)
+    expected = RequestFacts(S6A, AIR, "epc.example", "hss1.epc.example", "mme.example", "visited.example",
+                            "001011234567890")
+    assert facts_of(msg) == expected == facts_of_frame(frame)
+    with pytest.raises(ValueError, match="does not fit"):
+        facts_of_frame(frame[:-3])
 
 
 def test_config_requires_route_peers_from_diameter_peers() -> None:

@@ -14,6 +14,7 @@ import random
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from struct import Struct
 from typing import NamedTuple
 
 from sigcore.diameter.message import Message
@@ -21,6 +22,7 @@ from sigcore.dra.config import MATCH_FIELDS, RouteConfig
 
 # RFC 6733 base AVPs: Destination-Realm, Destination-Host, Origin-Host, Origin-Realm, User-Name
 _DEST_REALM, _DEST_HOST, _ORIGIN_HOST, _ORIGIN_REALM, _USER_NAME = 283, 293, 264, 296, 1
+_FACT_CODES = frozenset({_DEST_REALM, _DEST_HOST, _ORIGIN_HOST, _ORIGIN_REALM, _USER_NAME})
 
 
 class RequestFacts(NamedTuple):
@@ -53,6 +55,36 @@ def facts_of(msg: Message) -> RequestFacts:
         elif code == _DEST_HOST:
             dh = bytes(a.data).decode("utf-8", "replace").lower()
     return RequestFacts(msg.app_id, msg.code, dr, dh, oh, orr, un)
+
+
+_U32X2 = Struct(">II")
+_U32X3 = Struct(">III")
+
+
+def facts_of_frame(buf: bytes | bytearray) -> RequestFacts:
+    """The same from a request's wire bytes, walking the top-level AVP headers only (no decode).
+    Raises ValueError if an AVP header does not fit the message."""
+    _, flags_code, app_id = _U32X3.unpack_from(buf, 0)
+    found: dict[int, str] = {}
+    off, end = 20, len(buf)
+    unpack_from = _U32X2.unpack_from
+    while off < end:
+        if end - off < 8:
+            raise ValueError(f"truncated AVP header at offset {off}")
+        code, flags_len = unpack_from(buf, off)
+        length = flags_len & 0xFFFFFF
+        if length < 8 or off + length > end:
+            raise ValueError(f"AVP {code} length {length} does not fit (offset {off})")
+        if not flags_len & 0x80000000 and code in _FACT_CODES and code not in found:
+            found[code] = bytes(buf[off + 8:off + length]).decode("utf-8", "replace")
+        off += (length + 3) & ~3
+
+    def low(code: int) -> str | None:
+        v = found.get(code)
+        return v.lower() if v is not None else None
+
+    return RequestFacts(app_id, flags_code & 0xFFFFFF, low(_DEST_REALM), low(_DEST_HOST), low(_ORIGIN_HOST),
+                        low(_ORIGIN_REALM), found.get(_USER_NAME))
 
 
 def _lower(value: str | None) -> str | None:

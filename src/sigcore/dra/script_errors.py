@@ -16,9 +16,11 @@ log = logging.getLogger("sigcore.dra.scripts")
 
 
 class ScriptErrors:
-    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 on_error: Callable[[str], None] | None = None) -> None:
         self.interval = interval
         self.clock = clock
+        self.on_error = on_error  # called with the script's label on every error (the metrics counter)
         self.total = 0
         #: key -> [last logged at, suppressed since]
         self._seen: dict[tuple[str, ...], list[float]] = {}
@@ -41,6 +43,8 @@ class ScriptErrors:
 
     def _due(self, key: tuple[str, ...]) -> bool:
         self.total += 1
+        if self.on_error is not None:
+            self.on_error(key[0])
         now = self.clock()
         seen = self._seen.get(key)
         if seen is None:

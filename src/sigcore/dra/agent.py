@@ -1,0 +1,114 @@
+"""The DRA's decisions for one relayed message, on its wire bytes (sans-IO): which peers a request may go
+to and in what order, what the transforms and hooks make of it, or the answer the DRA gives itself
+(redirect, a hook's Result-Code). `sigcore.dra.install` connects these to the node's routing hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sigcore.diameter.answers import Identity, answer
+from sigcore.diameter.constants import FLAG_ERROR
+from sigcore.diameter.dictionary import Dictionary
+from sigcore.diameter.message import Message
+from sigcore.dra.config import DraConfig
+from sigcore.dra.hooks import HookChain
+from sigcore.dra.pyform import PyformTransform
+from sigcore.dra.redirect import diameter_uri, redirect_answer
+from sigcore.dra.routes import Route, RouteTable, facts_of_frame
+from sigcore.dra.script_errors import ScriptErrors
+from sigcore.dra.scriptmodule import ScriptModule
+from sigcore.dra.stats import NO_ROUTE, DraStats
+
+
+@dataclass(slots=True)
+class PeerAddress:
+    """Where a configured peer listens (for Redirect-Host)."""
+
+    address: str
+    port: int
+    transport: str = "tcp"
+
+
+@dataclass(slots=True)
+class Plan:
+    """What to do with one request: send ``frame`` to ``peers`` in order, or send ``local_answer`` back."""
+
+    frame: bytes
+    peers: list[str]
+    route: str = NO_ROUTE
+    local_answer: Message | None = None
+
+
+class RoutingAgent:
+    def __init__(self, cfg: DraConfig, identity: Identity, dictionary: Dictionary,
+                 peers: Mapping[str, PeerAddress] | None = None, stats: DraStats | None = None) -> None:
+        self.cfg = cfg
+        self.identity = identity
+        self.dictionary = dictionary
+        self.peers = {k.lower(): v for k, v in (peers or {}).items()}
+        self.stats = stats or DraStats()
+        self.errors = ScriptErrors(cfg.error_log_interval, on_error=lambda script: self.stats.script_errors(script, 1))
+        self.table = RouteTable.from_config(cfg.routes)
+        self.pyform: PyformTransform | None = None
+        if cfg.pyform is not None:
+            p = cfg.pyform
+            self.pyform = PyformTransform(ScriptModule(p.directory, p.module, p.function, p.reload_check), dictionary,
+                                          self.errors)
+        self.hooks = HookChain(cfg.hooks, dictionary, self.errors) if cfg.hooks else None
+
+    def reload(self) -> None:
+        """SIGHUP: re-import the transform and hook modules (a module that fails keeps its running code)."""
+        if self.pyform is not None:
+            self.pyform.script.reload()
+        if self.hooks is not None:
+            self.hooks.reload()
+
+    # --- requests ------------------------------------------------------------------------------------
+    def plan(self, frame: bytes) -> Plan:
+        """Route, transform and hook one request that is not for local delivery. Raises ValueError if its AVP
+        headers do not fit (the caller answers 5014/3009 as for any malformed message)."""
+        facts = facts_of_frame(frame)
+        peers, route = self.table.candidates(facts)
+        label = route.name if route is not None else NO_ROUTE
+        if self.pyform is not None:
+            frame = self.pyform.apply(frame) or frame
+        if self.hooks is not None:
+            request = Message.decode(frame)
+            outcome = self.hooks.run(request, peers)
+            peers = outcome.peers
+            if outcome.local_answer is not None:
+                code, text = outcome.local_answer
+                return Plan(frame, [], label, self._answer(request, code, text))
+            if outcome.changed:
+                frame = request.encode()
+        if self.cfg.mode == "redirect" and peers:
+            return Plan(frame, [], label, self.redirect(Message.decode(frame), peers))
+        return Plan(frame, peers, label)
+
+    def redirect(self, request: Message, peers: list[str]) -> Message:
+        uris = [diameter_uri(p, a.port, a.transport) for p in peers if (a := self.peers.get(p)) is not None]
+        uris = uris or [f"aaa://{p};transport=tcp" for p in peers]
+        return redirect_answer(request, self.identity, uris, self.cfg.redirect_max_cache_time)
+
+    def _answer(self, request: Message, code: int, text: str | None) -> Message:
+        ans = answer(request, self.identity, code, error_message=text)
+        if 3000 <= code < 4000:
+            ans.flags |= FLAG_ERROR
+        return ans
+
+    # --- answers -------------------------------------------------------------------------------------
+    def answer_frame(self, frame: bytes) -> bytes | None:
+        """A relayed answer after the transform and the hooks, or None when they left it as it was."""
+        changed: bytes | None = None
+        if self.pyform is not None:
+            changed = self.pyform.apply(frame)
+        if self.hooks is not None:
+            msg = Message.decode(changed or frame)
+            if self.hooks.run(msg, []).changed:
+                changed = msg.encode()
+        return changed
+
+    @property
+    def routes(self) -> list[Route]:
+        return self.table.routes
