@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-_RESULT_CODE = b"\x00\x00\x01\x0c"  # AVP 268, vendor 0
-_EXPERIMENTAL_CODE = b"\x00\x00\x01\x2a"  # AVP 298 inside Experimental-Result
+from sigcore.diameter.dictionary import DICTIONARY as D
+
+_RESULT_CODE = D.avp("Result-Code").code.to_bytes(4, "big")  # the code word that starts the AVP's header
+_EXPERIMENTAL_CODE = D.avp("Experimental-Result-Code").code.to_bytes(4, "big")
 
 
 def pct(sorted_values: list[float], p: float) -> float:
@@ -29,6 +31,27 @@ def result_code(body: bytes) -> int:
     if i < 0:
         return 0
     return int.from_bytes(body[i + 8:i + 12], "big")
+
+
+_HEADER = struct.Struct(">I4I")
+_HEADER_IDS = struct.Struct(">II")
+_DWR, _DPR = (280).to_bytes(3, "big"), (282).to_bytes(3, "big")  # command codes as in header bytes 5-7
+_RESULT_2001 = D.build("Result-Code", 2001).to_bytes()
+_DISCONNECT_CAUSE = D.build("Disconnect-Cause", 0).to_bytes()  # REBOOTING
+_ORIGIN_CODES = frozenset({D.avp("Origin-Host").code, D.avp("Origin-Realm").code})
+
+
+def _origin_avps(cer: bytes) -> bytes:
+    """The Origin-Host and Origin-Realm AVPs of our CER, as they are, for DWA and DPR."""
+    out = []
+    off = 20
+    while off + 8 <= len(cer):
+        code = int.from_bytes(cer[off:off + 4], "big")
+        length = int.from_bytes(cer[off + 5:off + 8], "big")
+        if code in _ORIGIN_CODES:
+            out.append(cer[off:off + ((length + 3) & ~3)])
+        off += (length + 3) & ~3
+    return b"".join(out)
 
 
 @dataclass(slots=True)
@@ -51,12 +74,14 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
     reader, writer = await asyncio.open_connection(host, port)
     writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     writer.write(cer)
-    head = await reader.readexactly(20)
-    body = await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
+    async with asyncio.timeout(10):
+        head = await reader.readexactly(20)
+        body = await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
     if (rc := result_code(body)) != 2001:
         writer.close()
         raise ConnectionError(f"CER answered with Result-Code {rc}")
     out = ConnectionResult()
+    origin_avps = _origin_avps(cer)
     sent: dict[int, tuple[float, int]] = {}
     done = asyncio.Event()
     free = asyncio.Semaphore(window)
@@ -66,8 +91,12 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
         while True:
             head = await reader.readexactly(20)
             body = await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
-            if head[4] & 0x80:  # a request from the node (DWR): answered by nobody here, harmless
+            if head[4] & 0x80:  # a request from the node: answer a DWR so that a long run keeps the peer
+                if head[5:8] == _DWR:
+                    writer.write(_answer_to(head, origin_avps))
                 continue
+            if head[5:8] == _DPR:  # our DPR's answer
+                return
             entry = sent.pop(int.from_bytes(head[12:16], "big"), None)
             if entry is None:
                 continue
@@ -112,5 +141,29 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
     else:
         reading.cancel()
     out.unanswered = len(sent)
-    writer.close()
+    await _disconnect(reader, writer, origin_avps)
     return out
+
+
+async def _disconnect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, origin_avps: bytes) -> None:
+    """DPR (cause REBOOTING), wait a moment for the DPA, close: a relay keeps the peer's state otherwise and
+    the next run, with the same Origin-Host, meets a peer it still considers open."""
+    dpr = _HEADER.pack(1 << 24 | 20 + len(origin_avps) + 12, 0x80 << 24 | 282, 0, 0xFFFFFFFF, 0xFFFFFFFF)
+    try:
+        writer.write(dpr + origin_avps + _DISCONNECT_CAUSE)
+        async with asyncio.timeout(1.0):
+            while True:
+                head = await reader.readexactly(20)
+                await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
+                if head[5:8] == _DPR:
+                    break
+    except (TimeoutError, OSError, asyncio.IncompleteReadError):
+        pass
+    writer.close()
+
+
+def _answer_to(head: bytes, origin_avps: bytes) -> bytes:
+    """A 2001 answer to the base-protocol request whose header is ``head`` (DWA)."""
+    body = _RESULT_2001 + origin_avps
+    return _HEADER.pack(1 << 24 | 20 + len(body), int.from_bytes(head[5:8], "big"), 0,
+                        *_HEADER_IDS.unpack_from(head, 12)) + body
