@@ -26,6 +26,7 @@ INSTALLERS = (
     "sigcore.hss.service",  # S6a/S6d
     "sigcore.hss.ims_service",  # Cx/Dx, Sh
     "sigcore.hss.lcs_service",  # SLh, S13
+    "sigcore.dra.install",  # the routing agent, when the config has a dra section
     "sigcore.api.service",
     "sigcore.metrics.service",
     "sigcore.toolkit.mirror",
@@ -86,6 +87,8 @@ async def serve(cfg: Config, installers: list[Installer] | None = None, ready: a
     node = build_node(cfg)
     services: dict[str, Any] = {"node": node, "stoppers": []}
     for install in installers or []:
+        if not cfg.hss.enabled and install.__module__.startswith("sigcore.hss."):
+            continue  # hss.enabled: false, e.g. a DRA-only node
         install(node, cfg, services)
     apps = Services()
     try:

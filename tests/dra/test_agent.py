@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sigcore.diameter.answers import Identity
+from sigcore.diameter.application import reject_answer
 from sigcore.diameter.constants import FLAG_ERROR, FLAG_PROXIABLE, FLAG_REQUEST
 from sigcore.diameter.dictionary import DICTIONARY
 from sigcore.diameter.message import Message
@@ -55,9 +56,10 @@ def scripts(tmp_path: Path) -> Iterator[Path]:
 def test_plan_routes_by_imsi_range() -> None:
     a = agent()
     plan = a.plan(air("001011234567890"))
-    assert plan.peers == ["hss1"] and plan.route == "route0" and plan.local_answer is None
+    assert plan.peers == ["hss1"] and plan.route == "route0" and plan.local is None
     assert a.plan(air("001021234567890")).peers == ["hss2"]
     assert sorted(a.plan(air("310150000000000")).peers) == ["hss1", "hss2"]
+    assert len(agent(max_attempts=1).plan(air("310150000000000")).peers) == 1
 
 
 def test_plan_applies_the_transform_before_routing_sees_the_frame(scripts: Path) -> None:
@@ -71,19 +73,22 @@ def test_plan_applies_the_transform_before_routing_sees_the_frame(scripts: Path)
 def test_hook_answers_locally_and_errors_are_counted(scripts: Path) -> None:
     registry = Registry()
     a = agent(registry, hooks=["dra_agent_hooks:boom", "dra_agent_hooks:deny"])
-    plan = a.plan(air("991011234567890"))
-    assert plan.peers == [] and plan.local_answer is not None
-    ans = DICTIONARY.decode_checked(plan.local_answer.encode())
+    frame = air("991011234567890")
+    plan = a.plan(frame)
+    assert plan.peers == [] and plan.local is not None
+    ans = DICTIONARY.decode_checked(reject_answer(Message.decode(frame), a.identity, plan.local).encode())
     assert ans["Result-Code"] == 3002 and ans.flags & FLAG_ERROR and ans["Error-Message"] == "test range"
     assert ans.hop_by_hop == 7 and ans.end_to_end == 9
     assert registry.counters[(DRA_SCRIPT_ERRORS, "dra_agent_hooks:boom")] == 1
-    assert a.plan(air("001011234567890")).local_answer is None
+    assert a.plan(air("001011234567890")).local is None
 
 
 def test_redirect_mode_answers_3006_with_the_candidates() -> None:
-    plan = agent(mode="redirect").plan(air("001021234567890"))
-    assert plan.local_answer is not None and plan.peers == []
-    ans = DICTIONARY.decode_checked(plan.local_answer.encode())
+    a = agent(mode="redirect")
+    frame = air("001021234567890")
+    plan = a.plan(frame)
+    assert plan.local is not None and plan.peers == []
+    ans = DICTIONARY.decode_checked(reject_answer(Message.decode(frame), a.identity, plan.local).encode())
     assert ans["Result-Code"] == 3006 and DICTIONARY.get_values(ans.avps, "Redirect-Host") == [
         "aaas://hss2:3902;transport=tcp;protocol=diameter"]  # the Diameter identity, its listening port
 

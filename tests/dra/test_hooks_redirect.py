@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from sigcore.diameter.answers import Identity
+from sigcore.diameter.application import reject_answer
 from sigcore.diameter.constants import FLAG_ERROR, FLAG_PROXIABLE, FLAG_REQUEST
 from sigcore.diameter.dictionary import DICTIONARY
 from sigcore.diameter.message import Message
 from sigcore.dra.hooks import HookChain
-from sigcore.dra.redirect import diameter_uri, redirect_answer
+from sigcore.dra.redirect import diameter_uri, redirect_rejection
 from sigcore.dra.script_errors import ScriptErrors
 from sigcore.dra.scriptmodule import ScriptLoadError
 
@@ -100,9 +101,8 @@ def test_unknown_hooks_fail_at_start_with_a_message(hook_module: str) -> None:
 
 def test_redirect_answer_names_the_peers() -> None:
     req = air()
-    ans = redirect_answer(req, Identity("dra.example", "example"),
-                          [diameter_uri("hss1.example", 3868), diameter_uri("hss2.example", 3869, "tls")], 60)
-    ans = DICTIONARY.decode_checked(ans.encode())
+    err = redirect_rejection([diameter_uri("hss1.example", 3868), diameter_uri("hss2.example", 3869, "tls")], 60)
+    ans = DICTIONARY.decode_checked(reject_answer(req, Identity("dra.example", "example"), err).encode())
     assert ans.flags & FLAG_ERROR and ans["Result-Code"] == 3006 and ans.hop_by_hop == req.hop_by_hop
     assert DICTIONARY.get_values(ans.avps, "Redirect-Host") == [
         "aaa://hss1.example:3868;transport=tcp;protocol=diameter",

@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sigcore.diameter.answers import Identity, answer
-from sigcore.diameter.constants import FLAG_ERROR
+from sigcore.diameter.answers import Identity
+from sigcore.diameter.application import Rejected
 from sigcore.diameter.dictionary import Dictionary
 from sigcore.diameter.message import Message
 from sigcore.dra.config import DraConfig
 from sigcore.dra.hooks import HookChain
 from sigcore.dra.pyform import PyformTransform
-from sigcore.dra.redirect import diameter_uri, redirect_answer
+from sigcore.dra.redirect import diameter_uri, redirect_rejection
 from sigcore.dra.routes import Route, RouteTable, facts_of_frame
 from sigcore.dra.script_errors import ScriptErrors
 from sigcore.dra.scriptmodule import ScriptModule
@@ -32,12 +32,14 @@ class PeerAddress:
 
 @dataclass(slots=True)
 class Plan:
-    """What to do with one request: send ``frame`` to ``peers`` in order, or send ``local_answer`` back."""
+    """What to do with one request: send ``frame`` to ``peers`` in order (no rule matched: ``route`` is
+    NO_ROUTE and the node's own realm routing decides), or answer it here with ``local`` (the node builds the
+    answer from it)."""
 
     frame: bytes
     peers: list[str]
     route: str = NO_ROUTE
-    local_answer: Message | None = None
+    local: Rejected | None = None
 
 
 class RoutingAgent:
@@ -79,23 +81,17 @@ class RoutingAgent:
             peers = outcome.peers
             if outcome.local_answer is not None:
                 code, text = outcome.local_answer
-                return Plan(frame, [], label, self._answer(request, code, text))
+                return Plan(frame, [], label, Rejected(code, text or ""))
             if outcome.changed:
                 frame = request.encode()
         if self.cfg.mode == "redirect" and peers:
-            return Plan(frame, [], label, self.redirect(Message.decode(frame), peers))
-        return Plan(frame, peers, label)
+            return Plan(frame, [], label, self.redirect(peers))
+        return Plan(frame, peers[:self.cfg.max_attempts], label)
 
-    def redirect(self, request: Message, peers: list[str]) -> Message:
-        uris = [diameter_uri(p, a.port, a.transport) for p in peers if (a := self.peers.get(p)) is not None]
-        uris = uris or [f"aaa://{p};transport=tcp" for p in peers]
-        return redirect_answer(request, self.identity, uris, self.cfg.redirect_max_cache_time)
-
-    def _answer(self, request: Message, code: int, text: str | None) -> Message:
-        ans = answer(request, self.identity, code, error_message=text)
-        if 3000 <= code < 4000:
-            ans.flags |= FLAG_ERROR
-        return ans
+    def redirect(self, peers: list[str]) -> Rejected:
+        uris = [diameter_uri(p, a.port, a.transport) if (a := self.peers.get(p)) is not None else
+                f"aaa://{p};transport=tcp;protocol=diameter" for p in peers]
+        return redirect_rejection(uris, self.cfg.redirect_max_cache_time)
 
     # --- answers -------------------------------------------------------------------------------------
     def answer_frame(self, frame: bytes) -> bytes | None:

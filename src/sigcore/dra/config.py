@@ -69,10 +69,8 @@ class DraConfig(_Section):
     pyform: PyformConfig | None = None
     hooks: list[str] = Field(default_factory=list, description="'package.module:function' called for every "
                                                                "relayed request and answer")
-    failover_results: list[int] = Field(default_factory=lambda: [3002, 3004],
-                                        description="answer Result-Codes that make the request go to the next "
-                                                    "candidate with the T-flag")
-    max_attempts: int = Field(3, ge=1, description="peers tried per request (first send + failovers)")
+    max_attempts: int = Field(3, ge=1, description="peers tried per request: the first send and the failovers "
+                                                   "(peer down, no answer in request_timeout, 3002, 3004)")
     error_log_interval: float = Field(60.0, gt=0, description="a script error is logged at most once per this "
                                                               "many seconds")
 

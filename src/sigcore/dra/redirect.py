@@ -3,9 +3,8 @@ request should go to, instead of relaying it."""
 
 from __future__ import annotations
 
-from sigcore.diameter.answers import Identity, answer
-from sigcore.diameter.constants import FLAG_ERROR
-from sigcore.diameter.message import Message
+from sigcore.diameter.application import Rejected
+from sigcore.diameter.dictionary import DICTIONARY as D
 
 REDIRECT_INDICATION = 3006
 
@@ -17,10 +16,8 @@ def diameter_uri(host: str, port: int, transport: str = "tcp") -> str:
     return f"{scheme}://{host}:{port};transport={proto};protocol=diameter"
 
 
-def redirect_answer(request: Message, identity: Identity, uris: list[str], max_cache_time: int) -> Message:
-    """A 3006 answer (E-bit: a protocol error) with one Redirect-Host per URI, in preference order."""
-    avps: list[tuple[str, object]] = [("Redirect-Host", u) for u in uris]
-    avps += [("Redirect-Host-Usage", 0), ("Redirect-Max-Cache-Time", max_cache_time)]  # DONT_CACHE
-    msg = answer(request, identity, REDIRECT_INDICATION, avps)
-    msg.flags |= FLAG_ERROR
-    return msg
+def redirect_rejection(uris: list[str], max_cache_time: int) -> Rejected:
+    """The 3006 answer (E-bit: a protocol error) with one Redirect-Host per URI, in preference order."""
+    avps = [D.build("Redirect-Host", u) for u in uris]
+    avps += [D.build("Redirect-Host-Usage", 0), D.build("Redirect-Max-Cache-Time", max_cache_time)]  # DONT_CACHE
+    return Rejected(REDIRECT_INDICATION, "redirected", avps=avps)
