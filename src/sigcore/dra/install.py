@@ -54,8 +54,15 @@ class DraRouting:
             return  # no rule matched: the node's realm routing (peers of the Destination-Realm) decides
         wanted = {name: len(plan.peers) - i for i, name in enumerate(plan.peers)}
         for peer in scores:
-            rank = wanted.get(peer.name.lower())
+            rank = wanted.pop(peer.name.lower(), None)
             scores[peer] = _TOP_SCORE + rank if rank is not None else SCORE_NO_DELIVERY
+        # The node leaves out the peer the request came from. A route that names it is honoured: if that
+        # peer routes the realm back to us, its loop detection answers 3005 (a misconfiguration shows as such
+        # instead of as 3003).
+        for name, rank in wanted.items():
+            peer = self.node.peers.get(name)
+            if peer is not None:
+                scores[peer] = _TOP_SCORE + rank
 
     def forward_answer(self, t: InTransit) -> None:
         changed = self.agent.answer_frame(bytes(t.buf))
