@@ -62,11 +62,15 @@ class ConnectionResult:
     late: list[tuple[float, float]] = field(default_factory=list)
     sent: int = 0
     unanswered: int = 0
+    duplicates: int = 0  # answers to no request in flight (a second answer to one request, or a stray)
+    #: with ``trace``: (send time, latency, Result-Code) of every answer
+    trace: list[tuple[float, float, int]] | None = None
 
 
 async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], window: int, seconds: float,
                 rate: float | None = None, late_after: float | None = None, host: str = "127.0.0.1",
-                on_answer: Callable[[], None] | None = None, answer_timeout: float = 60.0) -> ConnectionResult:
+                on_answer: Callable[[], None] | None = None, answer_timeout: float = 60.0,
+                trace: bool = False) -> ConnectionResult:
     """CER, then the pre-encoded ``templates`` ((kind, frame) pairs) in turn with at most ``window`` in flight
     for ``seconds``, paced to ``rate`` per second when given (open loop); then waits for the answers still
     due (at most ``answer_timeout``). ``late_after``: answers slower than that are kept as (send time,
@@ -80,7 +84,7 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
     if (rc := result_code(body)) != 2001:
         writer.close()
         raise ConnectionError(f"CER answered with Result-Code {rc}")
-    out = ConnectionResult()
+    out = ConnectionResult(trace=[] if trace else None)
     origin_avps = _origin_avps(cer)
     sent: dict[int, tuple[float, int]] = {}
     done = asyncio.Event()
@@ -99,6 +103,7 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
                 return
             entry = sent.pop(int.from_bytes(head[12:16], "big"), None)
             if entry is None:
+                out.duplicates += 1
                 continue
             t0, kind = entry
             latency = time.perf_counter() - t0
@@ -107,6 +112,8 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
                 out.late.append((t0, latency))
             rc = result_code(body)
             results[rc] = results.get(rc, 0) + 1
+            if out.trace is not None:
+                out.trace.append((t0, latency, rc))
             free.release()
             if on_answer is not None:
                 on_answer()
