@@ -107,3 +107,15 @@ def test_local_answer_counter_family_exists() -> None:
     registry = Registry()
     DraStats(registry).local_answer("default", 3002)
     assert registry.counters == {(DRA_LOCAL_ANSWERS, "default", 3002): 1}
+
+
+def test_route_alone_reads_only_what_the_table_needs() -> None:
+    class Seen:
+        destination_realm, destination_host = "other.example", None
+
+    a = RoutingAgent(DraConfig.model_validate({"routes": [{"destination_realm": "other.example", "peers": ["hss2"]},
+                                                         {"peers": ["hss1"]}]}),
+                     Identity("dra.example", "example"), DICTIONARY, PEERS, DraStats(Registry()))
+    frame = air("001011234567890")  # its own Destination-Realm is epc.example: the node's reading wins
+    assert a.table.reads == "destination" and a.route(frame, Seen()).peers == ["hss2"]
+    assert a.route(frame).peers == ["hss1"] and not a.rewrites

@@ -163,3 +163,15 @@ def test_config_errors_name_the_dotted_key(dra: dict[str, object], key: str) -> 
 def test_dra_section_is_optional_and_hss_can_be_disabled() -> None:
     assert parse_config({}).dra is None and parse_config({}).hss.enabled
     assert not parse_config({"hss": {"enabled": False}, "dra": {}}).hss.enabled
+
+
+@pytest.mark.parametrize(("rules", "reads"), [
+    ([{"peers": ["a"]}], "header"),
+    ([{"application_id": S6A, "peers": ["a"]}, {"peers": ["b"]}], "header"),
+    ([{"destination_realm": "x", "peers": ["a"]}], "destination"),
+    ([{"destination_host": "x", "command_code": 318, "peers": ["a"]}], "destination"),
+    ([{"destination_realm": "x", "peers": ["a"]}, {"user_name_prefix": "001", "peers": ["b"]}], "avps"),
+    ([{"origin_host": "mme", "peers": ["a"]}], "avps"),
+])
+def test_table_says_which_facts_it_reads(rules: list[dict[str, object]], reads: str) -> None:
+    assert table(*rules).reads == reads

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.application import Rejected
@@ -15,7 +16,7 @@ from sigcore.dra.config import DraConfig
 from sigcore.dra.hooks import HookChain
 from sigcore.dra.pyform import PyformTransform
 from sigcore.dra.redirect import diameter_uri, redirect_rejection
-from sigcore.dra.routes import Route, RouteTable, facts_of_frame
+from sigcore.dra.routes import Route, RouteTable, facts_of_frame, facts_of_header
 from sigcore.dra.script_errors import ScriptErrors
 from sigcore.dra.scriptmodule import ScriptModule
 from sigcore.dra.stats import NO_ROUTE, DraStats
@@ -67,6 +68,28 @@ class RoutingAgent:
             self.hooks.reload()
 
     # --- requests ------------------------------------------------------------------------------------
+    @property
+    def rewrites(self) -> bool:
+        """Whether requests may change or be answered here (transform, hooks, redirect): else `route` is all."""
+        return self.pyform is not None or self.hooks is not None or self.cfg.mode == "redirect"
+
+    def route(self, frame: bytes | bytearray, routing: Any = None) -> Plan:
+        """The route table's decision alone, for a node without rewrites. ``routing``: what the node has read
+        of the request (Destination-Realm/-Host), so that a table that needs no more reads no AVP again."""
+        table = self.table
+        if not table.routes:
+            return Plan(b"", [])
+        if table.reads == "header":
+            facts = facts_of_header(frame)
+        elif table.reads == "destination" and routing is not None:
+            facts = facts_of_header(frame, routing.destination_realm, routing.destination_host)
+        else:
+            facts = facts_of_frame(frame)
+        peers, route = table.candidates(facts)
+        if route is None:
+            return Plan(b"", peers)
+        return Plan(b"", peers[:self.cfg.max_attempts], route.name)
+
     def plan(self, frame: bytes) -> Plan:
         """Route, transform and hook one request that is not for local delivery. Raises ValueError if its AVP
         headers do not fit (the caller answers 5014/3009 as for any malformed message)."""

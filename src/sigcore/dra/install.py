@@ -33,7 +33,8 @@ class DraRouting:
 
     def attach(self) -> None:
         routing = self.node.routing
-        routing.add_forward(self.forward_request, answers=False)
+        if self.agent.rewrites:  # else no forward hook: the relay then skips building and re-reading InTransit
+            routing.add_forward(self.forward_request, answers=False)
         if self.agent.pyform is not None or self.agent.hooks is not None:
             routing.add_forward(self.forward_answer, requests=False)
         routing.add_out_routing(self.out_routing)
@@ -50,7 +51,9 @@ class DraRouting:
 
     def out_routing(self, t: InTransit, scores: dict[Any, int]) -> None:
         plan = t.tag
-        if not isinstance(plan, Plan) or plan.route == NO_ROUTE:
+        if not isinstance(plan, Plan):
+            plan = t.tag = self.agent.route(t.buf, t.routing)
+        if plan.route == NO_ROUTE:
             return  # no rule matched: the node's realm routing (peers of the Destination-Realm) decides
         wanted = {name: len(plan.peers) - i for i, name in enumerate(plan.peers)}
         for peer in scores:

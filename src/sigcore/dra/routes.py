@@ -61,6 +61,13 @@ _U32X2 = Struct(">II")
 _U32X3 = Struct(">III")
 
 
+def facts_of_header(buf: bytes | bytearray, destination_realm: str | None = None,
+                    destination_host: str | None = None) -> RequestFacts:
+    """Facts from the header alone (plus the destination, when the caller has read it already)."""
+    _, flags_code, app_id = _U32X3.unpack_from(buf, 0)
+    return RequestFacts(app_id, flags_code & 0xFFFFFF, destination_realm, destination_host)
+
+
 def facts_of_frame(buf: bytes | bytearray) -> RequestFacts:
     """The same from a request's wire bytes, walking the top-level AVP headers only (no decode).
     Raises ValueError if an AVP header does not fit the message."""
@@ -170,6 +177,11 @@ class RouteTable:
             else:
                 others.append(r)
         self._prefix_lengths = sorted({len(p) for p in self._by_prefix}, reverse=True)
+        used = {f for r in self.routes for f in MATCH_FIELDS if getattr(r, f) is not None}
+        #: which request facts the rules look at: "header" (none or only application/command), "destination"
+        #: (also Destination-Realm/-Host, which the node has already read), "avps" (anything else)
+        self.reads = ("avps" if used - {"application_id", "command_code", "destination_realm", "destination_host"}
+                      else "destination" if used & {"destination_realm", "destination_host"} else "header")
         self._others = sorted(others, key=lambda r: r.specificity, reverse=True)  # stable: config order kept
 
     @classmethod
