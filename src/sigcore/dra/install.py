@@ -55,17 +55,18 @@ class DraRouting:
             plan = t.tag = self.agent.route(t.buf, t.routing)
         if plan.route == NO_ROUTE:
             return  # no rule matched: the node's realm routing (peers of the Destination-Realm) decides
-        wanted = {name: len(plan.peers) - i for i, name in enumerate(plan.peers)}
-        for peer in scores:
-            rank = wanted.pop(peer.name.lower(), None)
-            scores[peer] = _TOP_SCORE + rank if rank is not None else SCORE_NO_DELIVERY
-        # The node leaves out the peer the request came from. A route that names it is honoured: if that
-        # peer routes the realm back to us, its loop detection answers 3005 (a misconfiguration shows as such
-        # instead of as 3003).
-        for name, rank in wanted.items():
-            peer = self.node.peers.get(name)
+        for peer, score in scores.items():  # the table decides: nothing else the node scored stays a candidate
+            if score > 0:
+                scores[peer] = SCORE_NO_DELIVERY
+        # Peers are keyed by lower-cased name, as the table holds them. The node leaves out the peer the
+        # request came from; a route that names it is honoured all the same: if that peer routes the realm
+        # back to us, its loop detection answers 3005 (a misconfiguration shows as such, not as 3003).
+        peers = self.node.peers
+        n = len(plan.peers)
+        for i, name in enumerate(plan.peers):
+            peer = peers.get(name)
             if peer is not None:
-                scores[peer] = _TOP_SCORE + rank
+                scores[peer] = _TOP_SCORE + n - i
 
     def forward_answer(self, t: InTransit) -> None:
         changed = self.agent.answer_frame(bytes(t.buf))
