@@ -10,11 +10,14 @@ the responder share the others):
 * `sigcore+pyform`: the same with the seed's IMSI reversal as a `dra.pyform` transform (the seed's logic,
   without its print() calls and with the `return` its text lost).
 
-For each: the full-load rate (CONNECTIONS x WINDOW requests in flight, AIR), then a paced run at half of
-that rate; "added p50" is the relay's half-load p50 minus the direct p50 at the same rate.
+For each: the full-load rate (CONNECTIONS x WINDOW requests in flight, AIR) and the relay's CPU time per
+relayed pair (from /proc: all its threads), "per CPU-s" being the pairs one fully available core would relay;
+then a paced run at half the full rate and one at LOW_RATE; "added p50" is the relay's p50 minus the direct
+p50 at the same rate (the direct runs go straight to the responder).
 
 Usage: .venv/bin/python bench/dra.py [--seconds 5] [--connections 4] [--window 32] [--relays ...]
-                                     [--no-half] [--py-spy DIR] [--profile FILE] [--json FILE] [--no-pin]
+                                     [--no-half] [--low-rate 1000] [--py-spy DIR] [--profile FILE]
+                                     [--json FILE] [--no-pin]
 
 `--py-spy DIR` samples the sigcore relay during its full-load window (what limits its rate);
 `--profile FILE` runs it under cProfile instead. The machine is shared: run it twice, compare same-run rows.
@@ -35,8 +38,8 @@ import time
 from pathlib import Path
 
 import yaml
-
 from loadgen import cpu_seconds, pinned_cpus
+
 from sigcore.loadgen.requests import Target
 from sigcore.loadgen.run import LoadReport, LoadSpec, run_load
 
@@ -160,6 +163,9 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=32)
     ap.add_argument("--relays", nargs="+", choices=RELAYS, default=list(RELAYS))
     ap.add_argument("--no-half", action="store_true", help="skip the paced half-rate latency runs")
+    ap.add_argument("--low-rate", type=float, default=1000.0,
+                    help="also the added p50 at this fixed paced rate (0: skip), where a shared machine's run "
+                         "queues matter least")
     ap.add_argument("--metrics", action="store_true", help="metrics.enabled on the sigcore relay")
     ap.add_argument("--py-spy", default=None, metavar="DIR", help="sample the sigcore relay at full load")
     ap.add_argument("--profile", default=None, help="run the sigcore relay under cProfile, stats to this file")
@@ -177,8 +183,8 @@ def main() -> None:
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; relay on CPU {sorted(relay_cpus or [])}, "
           f"clients and responder on {sorted(client_cpus or [])}; {args.connections} connections x "
           f"{args.window} in flight, AIR")
-    print(f"{'relay':16} {'rate/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU/req':>8} {'half/s':>7} {'p50 ms':>7} "
-          f"{'added p50':>9} {'errors':>6}")
+    print(f"{'relay':16} {'rate/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU/req':>8} {'per CPU-s':>9} {'half/s':>7} "
+          f"{'p50 ms':>7} {'added p50':>9} {f'@{args.low_rate:.0f}/s':>9} {'errors':>6}")
     try:
         wait_listening(responder_port)
         for kind in args.relays:
@@ -197,12 +203,18 @@ def main() -> None:
                     direct = load(responder_port, args, client_cpus, full.rate / 2)
                     row |= {"half_rate": half.rate, "half_p50_ms": half.p50_ms, "direct_p50_ms": direct.p50_ms,
                             "added_p50_us": (half.p50_ms - direct.p50_ms) * 1000}
+                if args.low_rate:
+                    low = load(relay.port, args, client_cpus, args.low_rate)
+                    low_direct = load(responder_port, args, client_cpus, args.low_rate)
+                    row["added_p50_low_us"] = (low.p50_ms - low_direct.p50_ms) * 1000
             finally:
                 relay.stop()
             results[kind] = row
             print(f"{kind:16} {row['rate']:8.0f} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} {row['cpu_us']:6.0f}us "
-                  f"{row.get('half_rate', 0):7.0f} {row.get('half_p50_ms', float('nan')):7.2f} "
-                  f"{row.get('added_p50_us', float('nan')):7.0f}us {row['errors']:6.0f}")
+                  f"{1e6 / row['cpu_us']:9.0f} {row.get('half_rate', 0):7.0f} "
+                  f"{row.get('half_p50_ms', float('nan')):7.2f} "
+                  f"{row.get('added_p50_us', float('nan')):7.0f}us {row.get('added_p50_low_us', float('nan')):7.0f}us "
+                  f"{row['errors']:6.0f}")
     finally:
         responder.terminate()
         responder.wait(10)
