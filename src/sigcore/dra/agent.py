@@ -16,7 +16,7 @@ from sigcore.dra.config import DraConfig
 from sigcore.dra.hooks import HookChain
 from sigcore.dra.pyform import PyformTransform
 from sigcore.dra.redirect import diameter_uri, redirect_rejection
-from sigcore.dra.routes import Route, RouteTable, facts_of_frame, facts_of_header
+from sigcore.dra.routes import RequestFacts, Route, RouteTable, facts_of_frame, facts_of_header
 from sigcore.dra.script_errors import ScriptErrors
 from sigcore.dra.scriptmodule import ScriptModule
 from sigcore.dra.stats import NO_ROUTE, DraStats
@@ -76,25 +76,25 @@ class RoutingAgent:
     def route(self, frame: bytes | bytearray, routing: Any = None) -> Plan:
         """The route table's decision alone, for a node without rewrites. ``routing``: what the node has read
         of the request (Destination-Realm/-Host), so that a table that needs no more reads no AVP again."""
-        table = self.table
-        if not table.routes:
+        if not self.table.routes:
             return Plan(b"", [])
-        if table.reads == "header":
-            facts = facts_of_header(frame)
-        elif table.reads == "destination" and routing is not None:
-            facts = facts_of_header(frame, routing.destination_realm, routing.destination_host)
-        else:
-            facts = facts_of_frame(frame)
-        peers, route = table.candidates(facts)
+        peers, route = self.table.candidates(self._facts(frame, routing))
         if route is None:
             return Plan(b"", peers)
         return Plan(b"", peers[:self.cfg.max_attempts], route.name)
 
-    def plan(self, frame: bytes) -> Plan:
+    def _facts(self, frame: bytes | bytearray, routing: Any) -> RequestFacts:
+        reads = self.table.reads
+        if reads == "header":
+            return facts_of_header(frame)
+        if reads == "destination" and routing is not None:
+            return facts_of_header(frame, routing.destination_realm, routing.destination_host)
+        return facts_of_frame(frame)
+
+    def plan(self, frame: bytes, routing: Any = None) -> Plan:
         """Route, transform and hook one request that is not for local delivery. Raises ValueError if its AVP
         headers do not fit (the caller answers 5014/3009 as for any malformed message)."""
-        facts = facts_of_frame(frame)
-        peers, route = self.table.candidates(facts)
+        peers, route = self.table.candidates(self._facts(frame, routing))
         label = route.name if route is not None else NO_ROUTE
         if self.pyform is not None:
             frame = self.pyform.apply(frame) or frame

@@ -42,7 +42,7 @@ class DraRouting:
         self.node.settings.relay = True
 
     def forward_request(self, t: InTransit) -> None:
-        plan = self.agent.plan(bytes(t.buf))
+        plan = self.agent.plan(bytes(t.buf), t.routing)
         t.tag = plan
         if plan.local is not None:
             raise plan.local

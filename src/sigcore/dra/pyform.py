@@ -16,8 +16,7 @@ from collections.abc import Callable
 from struct import Struct
 from typing import Any, Final
 
-from sigcore.diameter.constants import AVP_VENDOR
-from sigcore.diameter.dictionary import Dictionary
+from sigcore.diameter.dictionary import Dictionary, parse_rule
 from sigcore.dra.script_errors import ScriptErrors
 from sigcore.dra.scriptmodule import ScriptModule
 
@@ -29,14 +28,35 @@ _STRING, _GROUPED = 1, 2
 STRING_TYPES: Final = frozenset({"OctetString", "UTF8String", "DiameterIdentity", "DiameterURI", "IPFilterRule"})
 
 
-def avp_kinds(dictionary: Dictionary) -> dict[int, int]:
-    """``code | vendor << 32`` -> string or grouped, for the AVPs the walk visits."""
-    kinds: dict[int, int] = {}
+def avp_kinds(dictionary: Dictionary) -> dict[int, dict[int, int]]:
+    """vendor -> code -> string or grouped, for the AVPs the walk visits. A Grouped AVP whose definition
+    cannot hold a string-typed AVP at any depth (Vendor-Specific-Application-Id...) is not visited at all; one
+    that allows any AVP (``*[ AVP ]``) is."""
+    by_name = dictionary.by_name
+    holds: dict[str, bool] = {}
+
+    def holds_strings(name: str) -> bool:
+        if name in holds:
+            return holds[name]
+        holds[name] = True  # a definition that contains itself: assume it may
+        d = by_name.get(name)
+        if d is None:
+            result = name == "AVP"  # the wildcard: anything, strings included
+        elif d.type in STRING_TYPES:
+            result = True
+        elif d.type == "Grouped":
+            result = any(holds_strings(parse_rule(text)[0]) for text in d.rule_texts)
+        else:
+            result = False
+        holds[name] = result
+        return result
+
+    kinds: dict[int, dict[int, int]] = {0: {}}
     for (code, vendor), d in dictionary.avps.items():
         if d.type in STRING_TYPES:
-            kinds[code | vendor << 32] = _STRING
-        elif d.type == "Grouped":
-            kinds[code | vendor << 32] = _GROUPED
+            kinds.setdefault(vendor, {})[code] = _STRING
+        elif d.type == "Grouped" and holds_strings(d.name):
+            kinds.setdefault(vendor, {})[code] = _GROUPED
     return kinds
 
 
@@ -78,7 +98,7 @@ class _Call:
     __slots__ = ("app_id", "calls", "cmd", "e2e", "errors", "flags", "func", "hbh", "kinds", "label")
 
     def __init__(self, func: Callable[..., Any], app_id: int, flags: int, cmd: int, hbh: int, e2e: int,
-                 kinds: dict[int, int], errors: ScriptErrors, label: str) -> None:
+                 kinds: dict[int, dict[int, int]], errors: ScriptErrors, label: str) -> None:
         self.func, self.app_id, self.flags, self.cmd, self.hbh, self.e2e = func, app_id, flags, cmd, hbh, e2e
         self.kinds, self.errors, self.label = kinds, errors, label
         self.calls = 0
@@ -86,38 +106,41 @@ class _Call:
     def walk(self, buf: bytes, off: int, end: int) -> bytes | None:
         """The AVPs in ``buf[off:end]`` re-encoded if any value changed, else None."""
         kinds = self.kinds
+        base = kinds[0]
+        unpack_from = _U32X2.unpack_from
         out: list[bytes] | None = None
         copied = off  # buf[copied:off] is unchanged and not yet in ``out``
         while off < end:
             if end - off < 8:
                 raise _Malformed
-            code, flags_len = _U32X2.unpack_from(buf, off)
+            code, flags_len = unpack_from(buf, off)
             length = flags_len & 0xFFFFFF
-            if flags_len >> 24 & AVP_VENDOR:
+            if flags_len & 0x80000000:  # V-bit
                 if end - off < 12:
                     raise _Malformed
-                vendor = _U32.unpack_from(buf, off + 8)[0]
+                vendor_kinds = kinds.get(_U32.unpack_from(buf, off + 8)[0])
+                kind = vendor_kinds.get(code) if vendor_kinds is not None else None
                 hl = 12
             else:
-                vendor = 0
+                kind = base.get(code)
                 hl = 8
             if length < hl or off + length > end:
                 raise _Malformed
             nxt = off + ((length + 3) & ~3)
-            kind = kinds.get(code | vendor << 32)
-            new: bytes | None = None
-            if kind == _STRING:
-                new = self._value(buf[off + hl:off + length], code, vendor)
-            elif kind == _GROUPED:
-                new = self.walk(buf, off + hl, off + length)
-            if new is not None:
-                if out is None:
-                    out = []
-                out.append(buf[copied:off])
-                head = bytearray(buf[off:off + hl])
-                head[5:8] = (hl + len(new)).to_bytes(3, "big")
-                out.append(bytes(head) + new + _PAD[len(new) & 3])
-                copied = min(nxt, end)
+            if kind is not None:
+                if kind == _STRING:
+                    new = self._value(buf[off + hl:off + length], code, 0 if hl == 8 else
+                                      _U32.unpack_from(buf, off + 8)[0])
+                else:
+                    new = self.walk(buf, off + hl, off + length)
+                if new is not None:
+                    if out is None:
+                        out = []
+                    out.append(buf[copied:off])
+                    head = bytearray(buf[off:off + hl])
+                    head[5:8] = (hl + len(new)).to_bytes(3, "big")
+                    out.append(bytes(head) + new + _PAD[len(new) & 3])
+                    copied = min(nxt, end)
             off = nxt
         if out is None:
             return None
