@@ -441,3 +441,13 @@ def test_changes_made_by_out_routing_hooks_are_sent() -> None:
     core.frame(mme, request(1), 1.0)
     (fwd,) = out.sent(hss1) + out.sent(hss2)
     assert fwd["Destination-Realm"] == "rewritten.net"
+
+
+def test_an_e_bit_request_and_a_wrong_version_are_refused_not_forwarded() -> None:
+    core, out, mme, hss1, hss2 = relay_core()
+    core.frame(mme, request(1, flags=0xE0), 1.0)
+    wrong = bytearray(request(2))
+    wrong[0] = 2
+    core.frame(mme, bytes(wrong), 1.0)
+    assert [m["Result-Code"] for m in out.sent(mme)] == [3008, 5011]
+    assert out.raw(hss1) + out.raw(hss2) == []

@@ -266,7 +266,8 @@ class NodeCore:
         peer: Peer | None = conn.peer
         if peer is not None and self._forwarding:
             flags_code = _U32.unpack_from(frame, 4)[0]
-            if flags_code & 0xFFFFFF not in _BASE_COMMANDS:
+            # base commands, a version other than 1 and E-bit requests (3008) take the decoding path
+            if flags_code & 0xFFFFFF not in _BASE_COMMANDS and frame[0] == 1 and flags_code >> 24 & 0xA0 != 0xA0:
                 if flags_code >> 24 & FLAG_REQUEST:
                     if peer.app_traffic(conn, now):
                         self._route(peer, conn, frame, now)
