@@ -78,14 +78,15 @@ class Nodes:
         return self.start(name, {}, port)
 
     def dra(self, name: str, peers: dict[str, int], dra: dict[str, Any], port: int | None = None,
-            **config: Any) -> int:
+            wait_peers: list[str] | None = None, **config: Any) -> int:
         """A DRA-only node (``hss.enabled: false``) connecting to ``peers`` (name -> port; port 0: a peer
-        that connects to us)."""
+        that connects to us); returns once the connections to ``wait_peers`` (default: all it dials) are open."""
         diameter = {"peers": [{"name": f"{p}.{REALM}" if "." not in p else p, "port": n or 3868,
                                "mode": "connect" if n else "accept"} for p, n in peers.items()],
                     **config.pop("diameter", {})}
         port = self.start(name, {"hss": {"enabled": False}, "diameter": diameter, "dra": dra, **config}, port)
-        for peer in (p["name"] for p in diameter["peers"] if p["mode"] == "connect"):
+        dialled = [p["name"] for p in diameter["peers"] if p["mode"] == "connect"]
+        for peer in dialled if wait_peers is None else wait_peers:
             self.wait_open(name, peer)
         return port
 
