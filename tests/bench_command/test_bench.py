@@ -34,6 +34,7 @@ def bench(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60)
 
 
+@pytest.mark.slow
 def test_bench_reports_rate_latency_and_result_codes_as_json(responder: int) -> None:
     done = bench("-t", f"127.0.0.1:{responder}", "--mix", "air=3,ulr=1", "-n", "2", "-w", "4", "-r", "400",
                  "-d", "1.5", "--json", "-")
@@ -46,6 +47,7 @@ def test_bench_reports_rate_latency_and_result_codes_as_json(responder: int) -> 
     assert "answered" in done.stderr  # progress lines
 
 
+@pytest.mark.slow
 def test_bench_text_report(responder: int) -> None:
     done = bench("-t", f"127.0.0.1:{responder}", "--mix", "mar,sar", "-n", "1", "-d", "0.5", "-q")
     assert done.returncode == 0, done.stderr
@@ -65,6 +67,7 @@ def test_bench_rejects_bad_options_with_a_message(args: list[str], message: str)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_bench_without_a_node_fails_with_a_message() -> None:
     done = bench("-t", f"127.0.0.1:{free_tcp_port()}", "-d", "0.5", "-q")
     assert done.returncode == 1 and "bench failed: ConnectionRefusedError" in done.stderr
