@@ -10,6 +10,9 @@ import time
 
 import pytest
 
+from interop.ports import free_tcp_port
+from interop.tshark import diameter_messages
+from sigcore.diameter.constants import FLAG_RETRANSMIT
 from sigcore.loadgen.driver import drive
 from sigcore.loadgen.requests import S6A, Target, air, cer
 
@@ -51,12 +54,14 @@ def test_killing_one_hss_under_load_answers_every_request_once(nodes: Nodes) -> 
     assert "peer hss1.localdomain down" in log
 
 
-def test_a_frozen_hss_times_out_and_its_requests_fail_over(nodes: Nodes) -> None:
+def test_a_frozen_hss_times_out_and_its_requests_fail_over(nodes: Nodes, tshark_capture) -> None:  # type: ignore[no-untyped-def]
     """SIGSTOP: the connection stays up but nothing answers. Requests sent to it fail over after
     request_timeout with the T-flag; once its watchdog fails (Tw, then Tw more) it gets no new ones."""
     target = Target(imsi_first=1010000000000)
     imsis = [target.imsi(n) for n in range(USERS)]
-    hss1, hss2 = nodes.hss("hss1", imsis), nodes.hss("hss2", imsis)
+    hss2_port = free_tcp_port()
+    capture = tshark_capture([hss2_port])
+    hss1, hss2 = nodes.hss("hss1", imsis), nodes.hss("hss2", imsis, hss2_port)
     dra = nodes.dra("dra", {"hss1": hss1, "hss2": hss2}, {"routes": [
         {"name": "both", "peers": ["hss1.localdomain", "hss2.localdomain"]}]})
     templates = [(0, bytearray(air(target, "mme.localdomain", n))) for n in range(USERS)]
@@ -85,3 +90,8 @@ def test_a_frozen_hss_times_out_and_its_requests_fail_over(nodes: Nodes) -> None
                if sent_at - started > freeze_at + 2 * (TW + JITTER) + 0.5]
     assert settled and all(rc == 2001 and lat < 1.0 for lat, rc in settled)
     assert "no answer in time" in nodes.log("dra")
+    nodes.stop_all()
+    capture.stop()
+    resent = [p for p in diameter_messages(capture.pcap_path, [hss2_port])
+              if p.is_request and p.command_code == 318 and p.flags & FLAG_RETRANSMIT]
+    assert len(resent) >= len(failed_over)  # every failed-over AIR reached hss2 with the T-flag
