@@ -119,3 +119,23 @@ def test_route_alone_reads_only_what_the_table_needs() -> None:
     frame = air("001011234567890")  # its own Destination-Realm is epc.example: the node's reading wins
     assert a.table.reads == "destination" and a.route(frame, Seen()).peers == ["hss2"]
     assert a.route(frame).peers == ["hss1"] and not a.rewrites
+
+
+def test_install_takes_both_installer_signatures() -> None:
+    from sigcore.applications import AppContext, Services
+    from sigcore.config import parse_config
+    from sigcore.diameter.aio import Node, NodeSettings
+    from sigcore.dra.install import install
+
+    cfg = parse_config({"diameter": {"peers": [{"name": "hss1"}]}, "dra": {"routes": [{"peers": ["hss1"]}]}})
+    old_style: dict[str, object] = {}
+    node = Node(NodeSettings.from_config(cfg))
+    install(node, cfg, old_style)
+    assert node.settings.relay and len(old_style["starters"]) == 1  # type: ignore[arg-type]
+    node2 = Node(NodeSettings.from_config(cfg))
+    ctx = AppContext(cfg, node2, Services())
+    install(node2, ctx)
+    assert node2.settings.relay and len(ctx.services.starters) == 1 and node2.routing.out_routing
+    plain = Node(NodeSettings.from_config(parse_config({})))
+    install(plain, parse_config({}), {})
+    assert not plain.settings.relay and not plain.routing.out_routing

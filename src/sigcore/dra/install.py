@@ -91,7 +91,15 @@ class DraRouting:
             stats.local_answer(route, rc)
 
 
-def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
+def install(node: Node, cfg_or_ctx: Any, services: dict[str, Any] | None = None) -> None:
+    """``install(node, cfg, services)`` as `sigcore.service` calls its installers, or ``install(node, ctx)``
+    (an `AppContext`), the contract of the ``applications`` key, which the built-in areas move to."""
+    if services is None:
+        cfg: Config = cfg_or_ctx.config
+        starters = cfg_or_ctx.services.starters
+    else:
+        cfg = cfg_or_ctx
+        starters = services.setdefault("starters", [])
     if cfg.dra is None:
         return
     peers = {p.name: PeerAddress(p.address, p.port, p.transport) for p in cfg.diameter.peers}
@@ -101,7 +109,6 @@ def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
         raise SystemExit(f"sigcore: {err}") from None
     glue = DraRouting(agent, node)
     glue.attach()
-    services["dra"] = glue
 
     async def listen_for_sighup() -> None:
         try:
@@ -109,6 +116,6 @@ def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
         except (NotImplementedError, RuntimeError):  # not the main thread (tests): no signal handling
             pass
 
-    services.setdefault("starters", []).append(listen_for_sighup)
+    starters.append(listen_for_sighup)
     log.info("routing agent: %d routes, mode %s%s%s", len(cfg.dra.routes), cfg.dra.mode,
              ", pyform transform" if agent.pyform else "", f", {len(cfg.dra.hooks)} hooks" if cfg.dra.hooks else "")
