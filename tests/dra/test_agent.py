@@ -139,3 +139,14 @@ def test_install_takes_both_installer_signatures() -> None:
     plain = Node(NodeSettings.from_config(parse_config({})))
     install(plain, parse_config({}), {})
     assert not plain.settings.relay and not plain.routing.out_routing
+
+
+def test_a_header_only_table_with_one_peer_reuses_its_plan() -> None:
+    one = RoutingAgent(DraConfig.model_validate({"routes": [{"peers": ["hss1"]}]}), Identity("d", "e"), DICTIONARY,
+                       PEERS, DraStats(Registry()))
+    first, second = one.route(air("001011234567890")), one.route(air("001021234567890"))
+    assert first is second and first.peers == ["hss1"] and first.route == "route0"
+    two = RoutingAgent(DraConfig.model_validate({"routes": [{"peers": ["hss1", "hss2"]}]}), Identity("d", "e"),
+                       DICTIONARY, PEERS, DraStats(Registry()))
+    plans = [two.route(air("001011234567890")) for _ in range(40)]
+    assert len({id(p) for p in plans}) == 40 and {p.peers[0] for p in plans} == {"hss1", "hss2"}

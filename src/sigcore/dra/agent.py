@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from struct import Struct
 from typing import Any
 
 from sigcore.diameter.answers import Identity
@@ -31,6 +32,9 @@ class PeerAddress:
     transport: str = "tcp"
 
 
+_APP_CMD = Struct(">II")  # header words 1-2: flags|command code, application id
+
+
 @dataclass(slots=True)
 class Plan:
     """What to do with one request: send ``frame`` to ``peers`` in order (no rule matched: ``route`` is
@@ -41,6 +45,9 @@ class Plan:
     peers: list[str]
     route: str = NO_ROUTE
     local: Rejected | None = None
+
+
+_NO_PLAN = Plan(b"", [])
 
 
 class RoutingAgent:
@@ -59,6 +66,8 @@ class RoutingAgent:
             self.pyform = PyformTransform(ScriptModule(p.directory, p.module, p.function, p.reload_check), dictionary,
                                           self.errors)
         self.hooks = HookChain(cfg.hooks, dictionary, self.errors) if cfg.hooks else None
+        #: (flags|command, application) -> the plan of a table that reads only the header and gives one peer
+        self._fixed: dict[tuple[int, int], Plan] = {}
 
     def reload(self) -> None:
         """SIGHUP: re-import the transform and hook modules (a module that fails keeps its running code)."""
@@ -77,11 +86,20 @@ class RoutingAgent:
         """The route table's decision alone, for a node without rewrites. ``routing``: what the node has read
         of the request (Destination-Realm/-Host), so that a table that needs no more reads no AVP again."""
         if not self.table.routes:
-            return Plan(b"", [])
+            return _NO_PLAN
+        header_only = self.table.reads == "header"
+        if header_only:
+            key = _APP_CMD.unpack_from(frame, 4)
+            cached = self._fixed.get(key)
+            if cached is not None:
+                return cached
         peers, route = self.table.candidates(self._facts(frame, routing))
         if route is None:
             return Plan(b"", peers)
-        return Plan(b"", peers[:self.cfg.max_attempts], route.name)
+        plan = Plan(b"", peers[:self.cfg.max_attempts], route.name)
+        if header_only and len(peers) == 1 and len(self.table.match(facts_of_header(frame))) == 1:
+            self._fixed[key] = plan  # one rule, one peer: the same answer for every such request, no draw
+        return plan
 
     def _facts(self, frame: bytes | bytearray, routing: Any) -> RequestFacts:
         reads = self.table.reads
