@@ -41,7 +41,7 @@ class Plan:
     NO_ROUTE and the node's own realm routing decides), or answer it here with ``local`` (the node builds the
     answer from it)."""
 
-    frame: bytes
+    frame: bytes | bytearray
     peers: list[str]
     route: str = NO_ROUTE
     local: Rejected | None = None
@@ -109,15 +109,16 @@ class RoutingAgent:
             return facts_of_header(frame, routing.destination_realm, routing.destination_host)
         return facts_of_frame(frame)
 
-    def plan(self, frame: bytes, routing: Any = None) -> Plan:
-        """Route, transform and hook one request that is not for local delivery. Raises ValueError if its AVP
-        headers do not fit (the caller answers 5014/3009 as for any malformed message)."""
-        peers, route = self.table.candidates(self._facts(frame, routing))
-        label = route.name if route is not None else NO_ROUTE
+    def plan(self, frame: bytes | bytearray, routing: Any = None) -> Plan:
+        """Route, transform and hook one request that is not for local delivery; ``plan.frame`` is ``frame``
+        itself when nothing changed it. Raises ValueError if its AVP headers do not fit (the caller answers
+        5014/3009 as for any malformed message)."""
+        routed = self.route(frame, routing)
+        peers, label = list(routed.peers), routed.route
         if self.pyform is not None:
             frame = self.pyform.apply(frame) or frame
         if self.hooks is not None:
-            request = Message.decode(frame)
+            request = Message.decode(bytes(frame))
             outcome = self.hooks.run(request, peers)
             peers = outcome.peers
             if outcome.local_answer is not None:
@@ -135,13 +136,13 @@ class RoutingAgent:
         return redirect_rejection(uris, self.cfg.redirect_max_cache_time)
 
     # --- answers -------------------------------------------------------------------------------------
-    def answer_frame(self, frame: bytes) -> bytes | None:
+    def answer_frame(self, frame: bytes | bytearray) -> bytes | None:
         """A relayed answer after the transform and the hooks, or None when they left it as it was."""
         changed: bytes | None = None
         if self.pyform is not None:
             changed = self.pyform.apply(frame)
         if self.hooks is not None:
-            msg = Message.decode(changed or frame)
+            msg = Message.decode(changed or bytes(frame))
             if self.hooks.run(msg, []).changed:
                 changed = msg.encode()
         return changed

@@ -42,11 +42,12 @@ class DraRouting:
         self.node.settings.relay = True
 
     def forward_request(self, t: InTransit) -> None:
-        plan = self.agent.plan(bytes(t.buf), t.routing)
+        buf = t.buf
+        plan = self.agent.plan(buf, t.routing)
         t.tag = plan
         if plan.local is not None:
             raise plan.local
-        if len(plan.frame) != len(t.buf) or plan.frame != t.buf:
+        if plan.frame is not buf:
             t.buf = bytearray(plan.frame)
 
     def out_routing(self, t: InTransit, scores: dict[Any, int]) -> None:
@@ -69,7 +70,7 @@ class DraRouting:
                 scores[peer] = _TOP_SCORE + n - i
 
     def forward_answer(self, t: InTransit) -> None:
-        changed = self.agent.answer_frame(bytes(t.buf))
+        changed = self.agent.answer_frame(t.buf)
         if changed is not None:
             t.buf = bytearray(changed)
 

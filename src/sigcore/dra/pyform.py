@@ -70,7 +70,7 @@ class PyformTransform:
         self.calls = 0
         self.changed = 0
 
-    def apply(self, frame: bytes) -> bytes | None:
+    def apply(self, frame: bytes | bytearray) -> bytes | None:
         """The message with the script's values, or None when nothing changed (or it cannot be walked)."""
         self.script.maybe_reload()
         _, flags_code, app_id, hbh, e2e = _HEADER.unpack_from(frame)
@@ -103,12 +103,12 @@ class _Call:
         self.kinds, self.errors, self.label = kinds, errors, label
         self.calls = 0
 
-    def walk(self, buf: bytes, off: int, end: int) -> bytes | None:
+    def walk(self, buf: bytes | bytearray, off: int, end: int) -> bytes | None:
         """The AVPs in ``buf[off:end]`` re-encoded if any value changed, else None."""
         kinds = self.kinds
         base = kinds[0]
         unpack_from = _U32X2.unpack_from
-        out: list[bytes] | None = None
+        out: list[bytes | bytearray] | None = None
         copied = off  # buf[copied:off] is unchanged and not yet in ``out``
         while off < end:
             if end - off < 8:
@@ -147,7 +147,7 @@ class _Call:
         out.append(buf[copied:end])
         return b"".join(out)
 
-    def _value(self, data: bytes, code: int, vendor: int) -> bytes | None:
+    def _value(self, data: bytes | bytearray, code: int, vendor: int) -> bytes | None:
         try:
             value = data.decode("utf-8")
             codec = "utf-8"
