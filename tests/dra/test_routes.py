@@ -175,3 +175,17 @@ def test_dra_section_is_optional_and_hss_can_be_disabled() -> None:
 ])
 def test_table_says_which_facts_it_reads(rules: list[dict[str, object]], reads: str) -> None:
     assert table(*rules).reads == reads
+
+
+def test_the_example_configuration_is_valid() -> None:
+    from pathlib import Path
+
+    from sigcore.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "etc" / "dra.yaml")
+    assert cfg.dra is not None and not cfg.hss.enabled
+    t = RouteTable.from_config(cfg.dra.routes)
+    peers, route = t.candidates(facts(destination_realm="localdomain", user_name="001010012345678"))
+    assert route is not None and route.name == "range-1" and peers == ["hss1.localdomain"]
+    peers, route = t.candidates(facts(destination_realm="localdomain", user_name="001019912345678"))
+    assert route is not None and route.name == "realm" and peers[-1] == "hss-standby.localdomain"

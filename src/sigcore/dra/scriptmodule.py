@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +49,6 @@ class ScriptModule:
             if spec is None or spec.loader is None:
                 raise ScriptLoadError(f"{self.path}: not a Python module")
             mod: ModuleType = importlib.util.module_from_spec(spec)
-            sys.path_importer_cache.pop(str(self.path.parent), None)
             spec.loader.exec_module(mod)
         except ScriptLoadError:
             raise
