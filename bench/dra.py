@@ -5,6 +5,8 @@ Each relay in turn sits between `sigcore bench`'s load generator (sigcore.loadge
 the responder share the others):
 
 * `direct`: the load straight to the responder, paced, for the baseline latency;
+* `tcp-proxy`: bench/tcp_proxy.py, a byte pipe with the relay's extra sockets and no Diameter: the floor of
+  what any relay adds on this machine;
 * `freediameterd`: freeDiameterd 1.2.1, rt_default `* : "hss.localdomain" += 10`, AppServThreads = 4;
 * `sigcore`: `sigcore run` with `hss.enabled: false` and a `dra` section routing everything to the responder;
 * `sigcore+pyform`: the same with the seed's IMSI reversal as a `dra.pyform` transform (the seed's logic,
@@ -49,7 +51,7 @@ from tests.interop.freediameter import ConnectPeer, FreeDiameterConfig, FreeDiam
 
 RESPONDER = "hss.localdomain"
 REALM = "localdomain"
-RELAYS = ("freediameterd", "sigcore", "sigcore+pyform")
+RELAYS = ("tcp-proxy", "freediameterd", "sigcore", "sigcore+pyform")
 IMSI_REVERSAL = '''def transform(appId, flags, cmdCode, HBH_ID, E2E_ID, AVP_Code, vendorID, value):
     #IMSI Translation - if App ID = 16777251 and the AVP being evaluated is the Username
     if (int(appId) == 16777251) and int(AVP_Code) == 1:
@@ -92,6 +94,12 @@ class Relay:
         self.spy: subprocess.Popen[bytes] | None = None
         directory = work / kind.replace("+", "-")
         directory.mkdir()
+        if kind == "tcp-proxy":  # the floor: a byte pipe with the same extra sockets, no Diameter
+            self.proc = subprocess.Popen([*pin_argv(cpus), sys.executable, str(Path(__file__).with_name(
+                "tcp_proxy.py")), str(self.port), str(responder_port)])
+            self.pid = self.proc.pid
+            wait_listening(self.port)
+            return
         if kind == "freediameterd":
             cfg = FreeDiameterConfig(identity="relay.localdomain", realm=REALM, port=self.port, dump_messages=False,
                                      connect_peers=[ConnectPeer(RESPONDER, responder_port)],
