@@ -67,15 +67,16 @@ class Nodes:
             raise AssertionError(proc.log_tail()) from err
         return port
 
-    def hss(self, name: str, imsis: list[str], port: int | None = None) -> int:
-        """An HSS (S6a and the rest) with ``imsis`` provisioned (Milenage K/OPc, APN internet)."""
+    def hss(self, name: str, imsis: list[str], port: int | None = None, **config: Any) -> int:
+        """An HSS (S6a and the rest) with ``imsis`` provisioned (Milenage K/OPc, APN internet); ``config``
+        sections go over the defaults (a ``dra`` section makes it an HSS and a DRA)."""
         url = f"sqlite:///{self.workdir / name}.sqlite"
         migrate(url)
         with Store(url, self.kek) as store:
             store.ensure_apn("internet")
             for imsi in imsis:
                 store.add_subscriber(imsi, ki=K, opc=OPC, apns=["internet"])
-        return self.start(name, {}, port)
+        return self.start(name, config, port)
 
     def dra(self, name: str, peers: dict[str, int], dra: dict[str, Any], port: int | None = None,
             wait_peers: list[str] | None = None, **config: Any) -> int:

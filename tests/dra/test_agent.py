@@ -150,3 +150,20 @@ def test_a_header_only_table_with_one_peer_reuses_its_plan() -> None:
                        DICTIONARY, PEERS, DraStats(Registry()))
     plans = [two.route(air("001011234567890")) for _ in range(40)]
     assert len({id(p) for p in plans}) == 40 and {p.peers[0] for p in plans} == {"hss1", "hss2"}
+
+
+def test_install_stops_the_start_with_a_message_when_a_script_cannot_load(tmp_path: Path) -> None:
+    from sigcore.config import parse_config
+    from sigcore.diameter.aio import Node, NodeSettings
+    from sigcore.dra.install import install
+
+    (tmp_path / "broken.py").write_text("def transform(:\n")
+    for dra in ({"pyform": {"directory": str(tmp_path), "module": "broken"}},
+                {"pyform": {"directory": str(tmp_path), "module": "missing"}},
+                {"hooks": ["no_such_hook_module:f"]}):
+        cfg = parse_config({"dra": dra})
+        with pytest.raises(SystemExit) as stopped:
+            install(Node(NodeSettings.from_config(cfg)), cfg, {})
+        message = str(stopped.value)
+        assert message.startswith("sigcore: ") and "Traceback" not in message
+        assert any(word in message for word in ("broken.py", "missing.py", "no_such_hook_module"))

@@ -90,3 +90,20 @@ def test_hooks_answer_locally_and_steer(nodes: Nodes, tmp_path: Path, monkeypatc
         assert result_code(steered) == 2001 and origin_host(steered) == "hss2.localdomain"
         closed = air(client, "001090000000001")
         assert result_code(closed) == 3002 and origin_host(closed) == "dra.localdomain"
+
+
+def test_a_node_with_hss_and_dra_answers_its_realm_and_relays_the_other(nodes: Nodes) -> None:
+    """hss.enabled stays on: S6a for our realm is answered here, another realm's is relayed to its HSS."""
+    other = nodes.hss("hss2", [IMSI_B], diameter={"origin_realm": "other.example"})
+    combo = nodes.hss("combo", [IMSI_A], diameter={
+        "peers": [{"name": "hss2.localdomain", "port": other, "mode": "connect"}]},
+        dra={"routes": [{"destination_realm": "other.example", "peers": ["hss2.localdomain"]}]})
+    nodes.wait_open("combo", "hss2.localdomain")
+    with mme(combo, remote="combo.localdomain") as here:
+        here.wait_ready()
+        local = air(here, IMSI_A)
+        assert result_code(local) == 2001 and origin_host(local) == "combo.localdomain"
+    with mme(combo, name="mme2.localdomain", remote="combo.localdomain", remote_realm="other.example") as away:
+        away.wait_ready()
+        relayed = air(away, IMSI_B)
+        assert result_code(relayed) == 2001 and origin_host(relayed) == "hss2.localdomain"
