@@ -3,6 +3,8 @@ MME in front and a sigcore HSS behind; tshark finds no malformed packet on any h
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from interop.freediameter import ConnectPeer, FreeDiameterConfig, RouteRule
@@ -14,6 +16,17 @@ from .nodes import Nodes, air, avp_values, mme, origin_host, result_code
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 IMSI = "001010000000001"
 
+
+
+def three_hops_judged(nodes: Nodes, fd: Any, capture: Any, ports: list[int]) -> None:
+    """Stop everything (DPRs in the pcap), then: no malformed packet, and the AIR and its AIA on each of the
+    three hops (MME -> first relay -> second relay -> HSS)."""
+    nodes.stop_all()
+    fd.stop()
+    capture.stop()
+    assert check_pcap(capture.pcap_path, ports) == []
+    labels = [p.label for p in diameter_messages(capture.pcap_path, ports)]
+    assert labels.count("318R") == 3 and labels.count("318A") == 3
 
 
 def test_mme_freediameterd_sigcore_dra_hss(nodes: Nodes, freediameterd, tshark_capture) -> None:  # type: ignore[no-untyped-def]
@@ -31,13 +44,7 @@ def test_mme_freediameterd_sigcore_dra_hss(nodes: Nodes, freediameterd, tshark_c
         client.wait_ready()
         answer = air(client, IMSI)
         assert result_code(answer) == 2001 and origin_host(answer) == "hss1.localdomain"
-    nodes.stop_all()
-    fd.stop()
-    capture.stop()
-    ports = [hss_port, dra_port, fd_port]
-    assert check_pcap(capture.pcap_path, ports) == []
-    labels = [p.label for p in diameter_messages(capture.pcap_path, ports)]
-    assert labels.count("318R") == 3 and labels.count("318A") == 3  # MME->fd, fd->DRA, DRA->HSS
+    three_hops_judged(nodes, fd, capture, [hss_port, dra_port, fd_port])
 
 
 def test_mme_sigcore_dra_freediameterd_hss(nodes: Nodes, freediameterd, tshark_capture) -> None:  # type: ignore[no-untyped-def]
@@ -56,10 +63,4 @@ def test_mme_sigcore_dra_freediameterd_hss(nodes: Nodes, freediameterd, tshark_c
         assert result_code(answer) == 2001 and origin_host(answer) == "hss1.localdomain"
         # freeDiameterd appends its Route-Record to the answers it relays; sigcore passes answers on as they are
         assert b"hss1.localdomain" in [v if isinstance(v, bytes) else v.encode() for v in avp_values(answer, 282)]
-    nodes.stop_all()
-    fd.stop()
-    capture.stop()
-    ports = [hss_port, dra_port, fd_port]
-    assert check_pcap(capture.pcap_path, ports) == []
-    labels = [p.label for p in diameter_messages(capture.pcap_path, ports)]
-    assert labels.count("318R") == 3 and labels.count("318A") == 3
+    three_hops_judged(nodes, fd, capture, [hss_port, dra_port, fd_port])
