@@ -89,6 +89,9 @@ def test_redirect_mode_answers_3006_with_the_candidates() -> None:
     plan = a.plan(frame)
     assert plan.local is not None and plan.peers == []
     ans = DICTIONARY.decode_checked(reject_answer(Message.decode(frame), a.identity, plan.local).encode())
+    no_route = RoutingAgent(DraConfig.model_validate({"mode": "redirect", "routes": [
+        {"destination_realm": "elsewhere.example", "peers": ["hss1"]}]}), a.identity, DICTIONARY, PEERS).plan(frame)
+    assert no_route.local is not None and no_route.local.result_code == 3003 and no_route.peers == []
     assert ans["Result-Code"] == 3006 and DICTIONARY.get_values(ans.avps, "Redirect-Host") == [
         "aaas://hss2:3902;transport=tcp;protocol=diameter"]  # the Diameter identity, its listening port
 

@@ -32,6 +32,7 @@ class PeerAddress:
     transport: str = "tcp"
 
 
+REALM_NOT_SERVED = 3003
 _APP_CMD = Struct(">II")  # header words 1-2: flags|command code, application id
 
 
@@ -126,8 +127,9 @@ class RoutingAgent:
                 return Plan(frame, [], label, Rejected(code, text or ""))
             if outcome.changed:
                 frame = request.encode()
-        if self.cfg.mode == "redirect" and peers:
-            return Plan(frame, [], label, self.redirect(peers))
+        if self.cfg.mode == "redirect":  # a redirect agent never relays: no route is 3003
+            local = self.redirect(peers) if peers else Rejected(REALM_NOT_SERVED, "no route for this request")
+            return Plan(frame, [], label, local)
         return Plan(frame, peers[:self.cfg.max_attempts], label)
 
     def redirect(self, peers: list[str]) -> Rejected:
