@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from tests.interop.ports import free_tcp_port, wait_tcp_listening
 
+from interop.ports import free_tcp_port, wait_tcp_listening
 from sigcore.diameter.dictionary import DICTIONARY
 from sigcore.loadgen.driver import result_code
 from sigcore.loadgen.requests import KINDS, Target, interleave, parse_mix
