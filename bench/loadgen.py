@@ -1,24 +1,18 @@
-"""Helpers shared by the over-TCP benchmarks (bench/s6a.py, bench/cx.py): the load-generating client,
-latency percentiles and the server's CPU time read from /proc."""
+"""Helpers shared by the over-TCP benchmarks (bench/s6a.py, bench/cx.py, bench/dra.py): the load-generating
+client (`sigcore bench`'s, from `sigcore.loadgen`), latency percentiles and the server's CPU time from /proc."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import struct
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sigcore.diameter import DICTIONARY as D
+from sigcore.loadgen.driver import drive as loadgen_drive
+from sigcore.loadgen.driver import pct
 
-
-def pct(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))] * 1000
+__all__ = ["client_process", "cpu_seconds", "drive", "episodes", "pct", "pinned_cpus"]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -46,65 +40,18 @@ def client_process(client: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
     out.put(asyncio.run(client(*args)))
 
 
-RESULT_2001 = D.build("Result-Code", 2001).to_bytes()
-
-
 async def drive(port: int, cer: bytes, templates: list[bytearray], window: int, seconds: float,
                 rate: float | None = None, late: tuple[float, list[tuple[float, float]]] | None = None,
                 ) -> tuple[list[float], int]:
-    """One Diameter connection: CER, then the pre-encoded request ``templates`` in turn (only the
-    hop-by-hop/end-to-end ids patched) with at most ``window`` in flight, for ``seconds``; paced to ``rate``
-    per second when given (open loop). Returns the latencies and how many answers were not 2001.
-    ``late`` = (threshold in seconds, list): each answer slower than that adds (send time, latency) there;
-    `time.perf_counter` is the system's monotonic clock, so the clients' lists can be merged."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    writer.write(cer)
-    head = await reader.readexactly(20)
-    await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
-    sent: dict[int, float] = {}
-    latencies: list[float] = []
-    errors = hbh = 0
-    done = asyncio.Event()
-    free = asyncio.Semaphore(window)
-
-    async def read() -> None:
-        nonlocal errors
-        while True:
-            head = await reader.readexactly(20)
-            body = await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
-            t0 = sent.pop(int.from_bytes(head[12:16], "big"), None)
-            if t0 is None:
-                continue  # a DWR from the server
-            latency = time.perf_counter() - t0
-            latencies.append(latency)
-            if late is not None and latency > late[0]:
-                late[1].append((t0, latency))
-            errors += RESULT_2001 not in body
-            free.release()
-            if done.is_set() and not sent:
-                return
-
-    reading = asyncio.create_task(read())
-    interval = 1.0 / rate if rate else 0.0
-    stop_at = next_send = time.perf_counter()
-    stop_at += seconds
-    while time.perf_counter() < stop_at:
-        await free.acquire()
-        if interval:
-            next_send += interval
-            delay = next_send - time.perf_counter()
-            if delay > 0.0005:
-                await asyncio.sleep(delay)
-        hbh += 1
-        frame = templates[hbh % len(templates)]
-        struct.pack_into("!II", frame, 12, hbh, hbh)
-        sent[hbh] = time.perf_counter()
-        writer.write(bytes(frame))
-    done.set()
-    await asyncio.wait_for(reading, 60)
-    writer.close()
-    return latencies, errors
+    """One connection of `sigcore bench`'s generator (`sigcore.loadgen.driver.drive`) with one request kind:
+    returns the latencies and how many answers were not 2001; ``late`` = (threshold in seconds, list) gets
+    (send time, latency) of every answer slower than the threshold."""
+    result = await loadgen_drive(port, cer, [(0, t) for t in templates], window, seconds, rate,
+                                 late[0] if late is not None else None)
+    if late is not None:
+        late[1].extend(result.late)
+    errors = sum(n for code, n in result.results.items() if code != 2001) + result.unanswered
+    return result.latencies.get(0, []), errors
 
 
 def episodes(late: list[tuple[float, float]], gap: float = 0.010) -> str:

@@ -22,6 +22,8 @@ AREAS = (
     "sigcore.hss.ims.cli",
     "sigcore.hss.s13.cli",
     "sigcore.key_cli",
+    "sigcore.loadgen.cli",
+    "sigcore.dra.cli",
 )
 
 

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sigcore import config_checks as checks
+from sigcore.dra.config import DraConfig, undefined_peers
 
 ENV_CONFIG = "SIGCORE_CONFIG"
 
@@ -222,6 +223,7 @@ class EirConfig(_Section):
 
 
 class HssConfig(_Section):
+    enabled: bool = Field(True, description="false: no HSS applications (e.g. a DRA-only node)")
     home_plmns: list[str] = Field(default_factory=lambda: ["00101"], description="MCC+MNC digits")
     slh: SlhConfig = Field(default_factory=SlhConfig)
     eir: EirConfig = Field(default_factory=EirConfig)
@@ -250,6 +252,7 @@ class Config(_Section):
     run: RunConfig = Field(default_factory=RunConfig)
     applications: list[str] = Field(default_factory=list, description="import paths 'package.module' (its "
                                     "install function) or 'package.module:function', each called once at start")
+    dra: DraConfig | None = None  # a Diameter Routing Agent runs when this section is present
 
 
 def _describe(err: ValidationError) -> str:
@@ -263,9 +266,14 @@ def _describe(err: ValidationError) -> str:
 
 def parse_config(data: dict[str, Any] | None) -> Config:
     try:
-        return Config.model_validate(data or {})
+        cfg = Config.model_validate(data or {})
     except ValidationError as err:
         raise ConfigError(_describe(err)) from None
+    if cfg.dra is not None:
+        problems = undefined_peers(cfg.dra, {p.name for p in cfg.diameter.peers})
+        if problems:
+            raise ConfigError("; ".join(f"dra.{p}" for p in problems))
+    return cfg
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

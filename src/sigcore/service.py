@@ -25,6 +25,7 @@ INSTALLERS = (
     "sigcore.hss.sh.install",  # after Cx: Sh hears of its registration changes
     "sigcore.hss.slh.install",
     "sigcore.hss.s13.install",
+    "sigcore.dra.install",  # the routing agent, when the config has a dra section
     "sigcore.api.service",
     "sigcore.metrics.service",
     "sigcore.toolkit.mirror",
@@ -93,6 +94,8 @@ async def serve(cfg: Config, installers: list[Installer] | None = None, ready: a
     services = Services(node=node)
     ctx = AppContext(cfg, node, services)
     for install in installers or []:
+        if not cfg.hss.enabled and install.__module__.startswith("sigcore.hss."):
+            continue  # hss.enabled: false, e.g. a DRA-only node
         install(node, ctx)
     if worker is not None:
         relay = SiblingRelay(node, worker)

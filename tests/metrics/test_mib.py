@@ -61,3 +61,35 @@ def test_every_served_oid_is_a_mib_object_of_the_same_syntax(mib_view) -> None: 
     assert {"sigcoreCmdAnswers", "sigcoreResAnswers", "sigcorePeerState", "sigcoreCmdLatencySumMicros",
             "sigcoreCmdLatencyCount", "sigcorePeerUps", "sigcorePeerDowns", "sigcoreActiveSubscribers",
             "sigcoreMetricsSource"} <= names
+
+
+def test_dra_counters_are_served_under_the_dra_table(mib_view) -> None:  # type: ignore[no-untyped-def]
+    from sigcore.dra.stats import DraStats
+    from sigcore.metrics.registry import Registry
+    from sigcore.metrics.snapshot import local_snapshot
+
+    mib_builder, mib = mib_view
+    registry = Registry()
+    stats = DraStats(registry)
+    stats.relayed("imsi", "hss1")
+    stats.answered("imsi", "hss1", 2001, 0.0004)
+    stats.answered("imsi", "hss1", 3002, None)
+    stats.failover("imsi", "hss2")
+    stats.timeout("imsi", "hss2")
+    stats.looped("mme")
+    stats.local_answer("-", 3002)
+    stats.script_errors("s.transform", 2)
+    served = {}
+    for oid, kind, value in rows(local_snapshot(registry)):
+        _node_oid, label, suffix = mib.get_node_name(oid)
+        (obj,) = mib_builder.import_symbols("SIGCORE-MIB", label[-1])
+        assert obj.maxAccess == "read-only"
+        if label[-1].startswith("sigcoreDra"):
+            assert kind == "counter64" and type(obj.syntax).__name__ == "Counter64", label[-1]
+        served[label[-1], tuple(suffix)] = value
+    imsi_hss1 = (4, *b"imsi", 4, *b"hss1")
+    assert served["sigcoreDraRelayed", imsi_hss1] == 1 and served["sigcoreDraAnswers2xxx", imsi_hss1] == 1
+    assert served["sigcoreDraAnswers3xxx", imsi_hss1] == 1 and served["sigcoreDraLatencyCount", imsi_hss1] == 1
+    assert served["sigcoreDraLatencySumMicros", imsi_hss1] == 400
+    assert served["sigcoreDraFailovers", (4, *b"imsi", 4, *b"hss2")] == 1
+    assert served["sigcoreDraLooped", (0,)] == 1 and served["sigcoreDraScriptErrors", (0,)] == 2

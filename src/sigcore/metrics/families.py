@@ -24,6 +24,14 @@ AUTH_FAILURES = "auth_failures"  # (kind,): "mac" | "sqn"
 VECTORS_ISSUED = "vectors_issued"  # (kind,): "eutran" | "utran" | "ims"
 ACTIVE_SUBSCRIBERS = "active_subscribers"  # gauge ()
 FLUSH_FAILURES = "metrics_flush_failures"  # ()
+DRA_RELAYED = "dra_relayed"  # (route, peer): requests sent to the peer (failovers included)
+DRA_ANSWERS = "dra_answers"  # (route, peer, result class "2xxx".."5xxx" | "none")
+DRA_FAILOVERS = "dra_failovers"  # (route, peer): requests moved on from this peer
+DRA_TIMEOUTS = "dra_timeouts"  # (route, peer)
+DRA_LOOPED = "dra_looped"  # (peer the request came from,): answered 3005
+DRA_LOCAL_ANSWERS = "dra_local_answers"  # (route, result code): answered by the DRA (3002, 3006, hooks)
+DRA_SCRIPT_ERRORS = "dra_script_errors"  # (script,)
+DRA_LATENCY = "dra_latency"  # histogram (route, peer)
 
 #: SIGCORE-MIB ``SigcorePeerState`` enumeration; 0 is never used (SNMP enumerations start at 1 by habit).
 PEER_STATE_CODES: dict[State, int] = {
@@ -72,6 +80,23 @@ FAMILIES: tuple[Family, ...] = (
            "Subscribers with a serving node registered (as last reported).", ()),
     Family(FLUSH_FAILURES, "sigcore_metrics_flush_failures_total", "counter",
            "Metric flushes to Redis that failed (the counts are kept and sent later).", ()),
+    Family(DRA_RELAYED, "sigcore_dra_relayed_total", "counter",
+           "Requests the DRA sent to a peer (failover re-sends included).", ("route", "peer")),
+    Family(DRA_ANSWERS, "sigcore_dra_answers_total", "counter",
+           "Answers the DRA relayed back, per route, answering peer and result class.",
+           ("route", "peer", "result_class")),
+    Family(DRA_FAILOVERS, "sigcore_dra_failovers_total", "counter",
+           "Requests moved on from a peer (down, timed out, 3002 or 3004) to the next candidate.", ("route", "peer")),
+    Family(DRA_TIMEOUTS, "sigcore_dra_timeouts_total", "counter",
+           "Relayed requests a peer did not answer within diameter.timers.request_timeout.", ("route", "peer")),
+    Family(DRA_LOOPED, "sigcore_dra_looped_total", "counter",
+           "Requests answered 3005 LOOP_DETECTED (own identity in Route-Record).", ("from_peer",)),
+    Family(DRA_LOCAL_ANSWERS, "sigcore_dra_local_answers_total", "counter",
+           "Requests the DRA answered itself (3002, 3003, 3006 redirect, hooks).", ("route", "result_code")),
+    Family(DRA_SCRIPT_ERRORS, "sigcore_dra_script_errors_total", "counter",
+           "Errors raised (or wrong values returned) by dra.pyform and dra.hooks scripts.", ("script",)),
+    Family(DRA_LATENCY, "sigcore_dra_relay_duration_seconds", "histogram",
+           "Time from a relayed request's arrival to its answer being sent back.", ("route", "peer")),
 )
 BY_KEY = {f.key: f for f in FAMILIES}
 

@@ -17,6 +17,14 @@ from sigcore.metrics.families import (
     DB_OPS,
     DIA_ANSWERS,
     DIA_LATENCY,
+    DRA_ANSWERS,
+    DRA_FAILOVERS,
+    DRA_LATENCY,
+    DRA_LOCAL_ANSWERS,
+    DRA_LOOPED,
+    DRA_RELAYED,
+    DRA_SCRIPT_ERRORS,
+    DRA_TIMEOUTS,
     FLUSH_FAILURES,
     PEER_EVENTS,
     PEER_STATE,
@@ -39,6 +47,11 @@ PEER_ENTRY: Oid = (*DIAMETER, 3, 1)  # sigcorePeerEntry: INDEX { sigcorePeerName
 HSS: Oid = (*OBJECTS, 2)
 DATABASE: Oid = (*OBJECTS, 3)
 METRICS: Oid = (*OBJECTS, 4)
+DRA: Oid = (*OBJECTS, 5)
+DRA_ROUTE_ENTRY: Oid = (*DRA, 1, 1)  # sigcoreDraRouteEntry: INDEX { route name, peer name }
+#: sigcoreDraRouteEntry columns: relayed, answers by class, failovers, timeouts, latency sum and count
+DRA_COLUMNS = {DRA_RELAYED: 3, "2xxx": 4, "3xxx": 5, "4xxx": 6, "5xxx": 7, DRA_FAILOVERS: 8, DRA_TIMEOUTS: 9,
+               DRA_LATENCY + "_sum_us": 10, DRA_LATENCY + "_bucket": 11}
 
 CMD_ANSWERS, CMD_LATENCY_SUM, CMD_LATENCY_COUNT = 3, 4, 5
 RESULT_ANSWERS = 5
@@ -69,9 +82,17 @@ def rows(snapshot: Snapshot) -> list[Row]:
     peers: dict[str, dict[int, int]] = defaultdict(dict)
     by_family: dict[str, int] = defaultdict(int)
     auth: dict[str, int] = defaultdict(int)
+    dra: dict[tuple[str, str, int], int] = defaultdict(int)
     for key, value in snapshot.counters.items():
         family = key[0]
-        if family == DIA_ANSWERS:
+        if family in DRA_COLUMNS:
+            dra[str(key[1]), str(key[2]), DRA_COLUMNS[family]] += value
+        elif family == DRA_ANSWERS:
+            if (column := DRA_COLUMNS.get(str(key[3]))) is not None:
+                dra[str(key[1]), str(key[2]), column] += value
+        elif family in (DRA_LOOPED, DRA_LOCAL_ANSWERS, DRA_SCRIPT_ERRORS):
+            by_family[family] += value
+        elif family == DIA_ANSWERS:
             app, cmd, vendor, code = (int(x) for x in key[1:5])
             per_cmd[app, cmd] += value
             out.append(((*RESULT_ENTRY, RESULT_ANSWERS, app, cmd, vendor, code), "counter64", value))
@@ -101,7 +122,12 @@ def rows(snapshot: Snapshot) -> list[Row]:
         for column, value in columns.items():
             kind = "integer" if column == PEER_STATE_COL else "counter64"
             out.append(((*PEER_ENTRY, column, *peer_index(name)), kind, value))
+    for (route, peer, column), n in dra.items():
+        out.append(((*DRA_ROUTE_ENTRY, column, *peer_index(route), *peer_index(peer)), "counter64", n))
     out += [
+        (_scalar(DRA, 2), "counter64", by_family[DRA_LOOPED]),
+        (_scalar(DRA, 3), "counter64", by_family[DRA_LOCAL_ANSWERS]),
+        (_scalar(DRA, 4), "counter64", by_family[DRA_SCRIPT_ERRORS]),
         (_scalar(HSS, 1), "counter64", auth.get("mac", 0)),
         (_scalar(HSS, 2), "counter64", auth.get("sqn", 0)),
         (_scalar(HSS, 3), "counter64", by_family[VECTORS_ISSUED]),

@@ -1,0 +1,1 @@
+"""The Diameter Routing Agent (docs/dra.md): route table, rt_pyform-compatible transforms, hooks, redirect."""

@@ -1,0 +1,92 @@
+"""`sigcore dra routes`: the configured route table, and each peer's state and counters as the running
+node's /metrics reports them."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from collections import defaultdict
+
+import typer
+
+from sigcore.cli_groups import ConfigOption
+from sigcore.config import Config, ConfigError, load_config, split_host_port
+from sigcore.dra.routes import RouteTable
+
+dra_app = typer.Typer(help="Diameter Routing Agent.", no_args_is_help=True)
+_SAMPLE = re.compile(r'^(sigcore_[a-z_]+)\{([^}]*)\} ([0-9.eE+-]+)$')
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+STATE_NAMES = {1: "closed", 2: "wait-conn-ack", 3: "wait-cea", 4: "wait-conn-ack-elect", 5: "wait-returns",
+               6: "open (responder)", 7: "open (initiator)", 8: "closing"}
+
+
+def fetch_metrics(url: str, timeout: float = 2.0) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """The samples of a Prometheus text page by metric name; raises OSError if unreachable."""
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        text = resp.read().decode()
+    out: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
+    for line in text.splitlines():
+        m = _SAMPLE.match(line)
+        if m:
+            out[m.group(1)].append((dict(_LABEL.findall(m.group(2))), float(m.group(3))))
+    return out
+
+
+def routes_text(cfg: Config) -> list[str]:
+    if cfg.dra is None:
+        return ["no 'dra' section in this configuration: the node runs no routing agent"]
+    table = RouteTable.from_config(cfg.dra.routes)
+    lines = [f"routes (mode {cfg.dra.mode}; most specific match wins, then priority, then weight):",
+             f"  {'name':14} {'prio':>4} {'weight':>6}  {'peers':24} match"]
+    for r in sorted(table.routes, key=lambda r: (tuple(-x for x in r.specificity), r.priority)):
+        lines.append(f"  {r.name:14} {r.priority:4d} {r.weight:6d}  {','.join(r.peers):24} {r.describe()}")
+    if not table.routes:
+        lines.append("  (none: requests are forwarded only by Destination-Host or answered 3002/3003)")
+    return lines
+
+
+def peers_text(cfg: Config, samples: dict[str, list[tuple[dict[str, str], float]]] | None) -> list[str]:
+    states = {lab.get("peer", "").lower(): int(v) for lab, v in (samples or {}).get("sigcore_peer_state", [])}
+    per_peer: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for name, column in (("sigcore_dra_relayed_total", "relayed"), ("sigcore_dra_failovers_total", "failed over"),
+                         ("sigcore_dra_timeouts_total", "timed out")):
+        for lab, v in (samples or {}).get(name, []):
+            per_peer[lab.get("peer", "").lower()][column] += v
+    for lab, v in (samples or {}).get("sigcore_dra_answers_total", []):
+        per_peer[lab.get("peer", "").lower()][lab.get("result_class", "none")] += v
+    lines = ["peers:", f"  {'name':24} {'address':22} {'state':18} counters"]
+    for p in cfg.diameter.peers:
+        state = "unknown" if samples is None else STATE_NAMES.get(states.get(p.name.lower(), 1), "closed")
+        counts = per_peer.get(p.name.lower(), {})
+        text = ", ".join(f"{k} {int(v)}" for k, v in sorted(counts.items())) or "-"
+        lines.append(f"  {p.name:24} {p.address + ':' + str(p.port):22} {state:18} {text}")
+    return lines
+
+
+@dra_app.command("routes")
+def routes(config: str | None = ConfigOption,
+           metrics_url: str | None = typer.Option(None, help="the node's /metrics (default: from api.listen)"),
+           offline: bool = typer.Option(False, help="print the configured table only")) -> None:
+    """Print the route table and each peer's state and relay counters."""
+    try:
+        cfg = load_config(config)
+    except ConfigError as err:
+        typer.echo(f"invalid configuration: {err}", err=True)
+        raise typer.Exit(2) from None
+    for line in routes_text(cfg):
+        typer.echo(line)
+    samples = None
+    if not offline:
+        host, port = split_host_port(cfg.api.listen, 8080)
+        url = metrics_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/metrics"
+        try:
+            samples = fetch_metrics(url)
+        except (OSError, urllib.error.URLError) as err:
+            typer.echo(f"(node not reachable at {url}: {getattr(err, 'reason', err)}; peer states unknown)")
+    for line in peers_text(cfg, samples):
+        typer.echo(line)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dra_app, name="dra")

@@ -1,0 +1,69 @@
+"""`sigcore bench`: load a Diameter node (an HSS, a DRA, anyone's) with S6a/Cx requests and report the rate
+and latency percentiles, as text or JSON."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from sigcore.loadgen.requests import Target, parse_mix
+from sigcore.loadgen.run import LoadError, LoadSpec, run_load
+
+
+def bench(
+    target: str = typer.Option("127.0.0.1:3868", "--target", "-t", help="HOST:PORT of the node under load"),
+    mix: str = typer.Option("air", "--mix", "-m", help="request kinds and shares: air, ulr, mar, sar, e.g. "
+                                                       "'air=3,ulr=1'"),
+    connections: int = typer.Option(4, "--connections", "-n", min=1, help="Diameter connections"),
+    window: int = typer.Option(32, "--window", "-w", min=1, help="requests in flight per connection"),
+    rate: float = typer.Option(0.0, "--rate", "-r", min=0, help="target requests/s in total (0: as fast as "
+                                                                "answered)"),
+    duration: float = typer.Option(10.0, "--duration", "-d", min=0.1, help="seconds of load"),
+    users: int = typer.Option(1000, "--users", min=1, help="distinct IMSIs / IMS users, split over connections"),
+    imsi_first: str = typer.Option("001010000000000", "--imsi-first", help="first IMSI (15 digits)"),
+    origin_realm: str = typer.Option("localdomain", "--origin-realm"),
+    destination_realm: str = typer.Option("localdomain", "--destination-realm"),
+    destination_host: str | None = typer.Option(None, "--destination-host"),
+    processes: int = typer.Option(0, "--processes", "-p", min=0, help="client processes (0: one per CPU, at "
+                                                                      "most one per connection)"),
+    json_out: str | None = typer.Option(None, "--json", help="also write the report as JSON to this file "
+                                                             "('-': stdout, instead of the text)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress lines"),
+) -> None:
+    """Load a Diameter node with S6a AIR/ULR and Cx MAR/SAR and report the answered rate and latency."""
+    host, _, port_text = target.rpartition(":")
+    if not host or not port_text.isdigit():
+        raise typer.BadParameter(f"expected HOST:PORT, got {target!r}", param_hint="--target")
+    if not (imsi_first.isdigit() and len(imsi_first) == 15):
+        raise typer.BadParameter("an IMSI is 15 digits", param_hint="--imsi-first")
+    try:
+        kinds = parse_mix(mix)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--mix") from None
+    spec = LoadSpec(port=int(port_text), host=host.strip("[]"), mix=kinds, connections=connections, window=window,
+                    rate=rate or None, duration=duration, users=users,
+                    target=Target(origin_realm, destination_realm, destination_host, int(imsi_first)),
+                    processes=processes or min(connections, os.cpu_count() or 1))
+
+    def progress(elapsed: float, answered: int) -> None:
+        if not quiet:
+            typer.echo(f"{elapsed:6.1f} s  {answered:9d} answered", err=True)
+
+    try:
+        report = run_load(spec, progress)
+    except LoadError as err:
+        typer.echo(f"bench failed: {err}", err=True)
+        raise typer.Exit(1) from None
+    if json_out == "-":
+        sys.stdout.write(report.to_json() + "\n")
+        return
+    typer.echo(report.text())
+    if json_out:
+        Path(json_out).write_text(report.to_json() + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)

@@ -1,0 +1,96 @@
+"""`sigcore bench` against the null responder, and the generator's parts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from interop.ports import free_tcp_port, wait_tcp_listening
+from sigcore.diameter.dictionary import DICTIONARY
+from sigcore.loadgen.driver import result_code
+from sigcore.loadgen.requests import KINDS, Target, interleave, parse_mix
+
+
+@pytest.fixture
+def responder() -> Iterator[int]:
+    port = free_tcp_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sigcore.loadgen.responder", "--port", str(port)],
+                            stdout=subprocess.DEVNULL)
+    try:
+        wait_tcp_listening(port)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sigcore.cli", "bench", *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.slow
+def test_bench_reports_rate_latency_and_result_codes_as_json(responder: int) -> None:
+    done = bench("-t", f"127.0.0.1:{responder}", "--mix", "air=3,ulr=1", "-n", "2", "-w", "4", "-r", "400",
+                 "-d", "1.5", "--json", "-")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["results"] == {"2001": report["answered"]} and report["unanswered"] == 0
+    assert 500 <= report["answered"] <= 640  # paced: 400/s for 1.5 s
+    assert report["kinds"]["air"]["answered"] == pytest.approx(3 * report["kinds"]["ulr"]["answered"], rel=0.05)
+    assert 0 < report["p50_ms"] <= report["p99_ms"] <= report["max_ms"]
+    assert "answered" in done.stderr  # progress lines
+
+
+@pytest.mark.slow
+def test_bench_text_report(responder: int) -> None:
+    done = bench("-t", f"127.0.0.1:{responder}", "--mix", "mar,sar", "-n", "1", "-d", "0.5", "-q")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:3] == ["kind", "answered", "rate/s"] and {ln.split()[0] for ln in lines[1:4]} == {
+        "mar", "sar", "all"}
+    assert "Result-Codes 2001:" in lines[-1] and done.stderr == ""
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--mix", "air,xyz"], "unknown request kind 'xyz'"),
+    (["-t", "nohost"], "expected HOST:PORT"),
+    (["--imsi-first", "123"], "15 digits"),
+])
+def test_bench_rejects_bad_options_with_a_message(args: list[str], message: str) -> None:
+    done = bench(*args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_bench_without_a_node_fails_with_a_message() -> None:
+    done = bench("-t", f"127.0.0.1:{free_tcp_port()}", "-d", "0.5", "-q")
+    assert done.returncode == 1 and "bench failed: ConnectionRefusedError" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_mix_and_interleave() -> None:
+    assert parse_mix("AIR=3, ulr") == [("air", 3), ("ulr", 1)]
+    order = interleave([("air", 3), ("ulr", 1)], 8)
+    assert Counter(order) == {"air": 6, "ulr": 2} and order[:4].count("ulr") == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        parse_mix("air=0")
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_requests_are_valid_for_the_dictionary(kind: str) -> None:
+    frame = KINDS[kind][1](Target(destination_host="hss1.localdomain"), "mme.localdomain", 7)
+    msg = DICTIONARY.decode_checked(frame)
+    assert DICTIONARY.validate(msg) is not None and msg["Destination-Host"] == "hss1.localdomain"
+
+
+def test_result_code_finds_plain_and_experimental() -> None:
+    plain = DICTIONARY.encode_items([("Session-Id", "x"), ("Result-Code", 3002)])
+    exp = DICTIONARY.encode_items([("Experimental-Result", [("Vendor-Id", 10415),
+                                                            ("Experimental-Result-Code", 5001)])])
+    assert result_code(plain) == 3002 and result_code(exp) == 5001 and result_code(b"") == 0
