@@ -25,6 +25,7 @@ INSTALLERS = (
     "sigcore.hss.service",  # S6a/S6d
     "sigcore.hss.ims_service",  # Cx/Dx, Sh
     "sigcore.hss.lcs_service",  # SLh, S13
+    "sigcore.charging.service",  # Gy/Ro and CGrateS JSON-RPC, when configured
     "sigcore.api.service",
     "sigcore.metrics.service",
     "sigcore.toolkit.mirror",
