@@ -81,7 +81,7 @@ def test_seed_execute_action(engine: Engine, receiver: Receiver) -> None:
 
 def test_seed_asap_action_plan_through_set_account(engine: Engine, receiver: Receiver) -> None:
     assert engine.post(signup_bonus_actions())[1]["error"] is None
-    status, answer = engine.post({
+    _status, answer = engine.post({
         "method": "ApierV1.SetActionPlan",
         "params": [{
             "Id": "ActionPlan_Signup_Bonus",
