@@ -23,13 +23,13 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.interop)]
 
 
 class Clock:
-    """The engine's time: real time plus an offset a test can move forward."""
+    """The engine's time: real time, or a fixed instant a test sets."""
 
     def __init__(self) -> None:
-        self.offset = dt.timedelta()
+        self.fixed: dt.datetime | None = None
 
     def __call__(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC) + self.offset
+        return self.fixed or dt.datetime.now(dt.UTC)
 
 
 class Engine:

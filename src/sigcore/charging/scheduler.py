@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import threading
 
 from sigcore.charging.engine import ChargingEngine
 from sigcore.charging.executor import ActionFailed
@@ -27,6 +28,7 @@ class PlanScheduler:
         self.interval = interval
         self._seen: dict[tuple[str, str, str, str], dt.datetime] = {}
         self._task: asyncio.Task[None] | None = None
+        self.first_pass_done = threading.Event()  # the start-up pass (missed slots) has finished
 
     def tick(self, now: dt.datetime | None = None) -> int:
         """One pass; the number of (slot, account) runs this process made."""
@@ -76,6 +78,7 @@ class PlanScheduler:
                 await loop.run_in_executor(None, self.tick)
             except Exception:
                 log.exception("action plan scheduler pass failed")
+            self.first_pass_done.set()
             await asyncio.sleep(self.interval)
 
     def start(self) -> None:
