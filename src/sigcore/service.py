@@ -10,6 +10,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from sigcore.applications import AppContext, ApplicationError, Services, install_applications
 from sigcore.config import Config
 from sigcore.diameter.aio import Node, NodeSettings
 
@@ -81,6 +82,15 @@ async def serve(cfg: Config, installers: list[Installer] | None = None, ready: a
     services: dict[str, Any] = {"node": node, "stoppers": []}
     for install in installers or []:
         install(node, cfg, services)
+    apps = Services()
+    try:
+        install_applications(cfg.applications, AppContext(cfg, node, apps))
+    except ApplicationError as err:
+        for stopper in reversed(services["stoppers"]):
+            await stopper()
+        raise SystemExit(f"sigcore: {err}") from None
+    services.setdefault("starters", []).extend(apps.starters)
+    services["stoppers"].extend(apps.stoppers)
     await node.start()
     for start in services.get("starters", []):
         await start()

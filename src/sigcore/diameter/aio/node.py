@@ -21,9 +21,10 @@ from typing import Any
 
 from sigcore.diameter.aio.connection import Connection
 from sigcore.diameter.answers import Identity, error_answer
+from sigcore.diameter.application import resolve_command
 from sigcore.diameter.capabilities import LocalCapabilities, make_cea
 from sigcore.diameter.constants import FLAG_ERROR, FLAG_RETRANSMIT, AppId, Cmd, DisconnectCause, ResultCode
-from sigcore.diameter.dictionary import DICTIONARY
+from sigcore.diameter.dictionary import DICTIONARY, Dictionary
 from sigcore.diameter.errors import DecodeError, DiameterError
 from sigcore.diameter.events import Connect, Deliver, Disconnect, PeerDown, PeerUp, Send
 from sigcore.diameter.framing import FramingError
@@ -66,6 +67,8 @@ class NodeSettings:
     listeners: list[Any] = field(default_factory=list)
     # Opens the connection to a configured peer and calls ``on_made(conn)``; None = plain create_connection
     dialer: Dialer | None = None
+    #: What this node decodes and validates with; None = the built-in ``DICTIONARY``
+    dictionary: Dictionary | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> NodeSettings:
@@ -102,7 +105,10 @@ class Node:
     def __init__(self, settings: NodeSettings) -> None:
         self.settings = settings
         self.identity = settings.identity
+        self.dictionary = settings.dictionary or DICTIONARY
         self.handlers: dict[tuple[int, int], Handler] = {}
+        #: Application-Id -> AVPs every error answer of that application carries (`Application.answer_avps`)
+        self.error_avps: dict[int, tuple[Any, ...]] = {}
         self._async_handlers: set[tuple[int, int]] = set()
         self.app_vendors: dict[int, int] = {}
         self.peers: dict[str, Peer] = {}
@@ -122,8 +128,10 @@ class Node:
         self.capabilities: LocalCapabilities | None = None
 
     # --- configuration -------------------------------------------------------------------------
-    def register(self, app_id: int, code: int, handler: Handler, vendor: int = 0) -> None:
-        """Serve (application, command) with ``handler``; the application is advertised in CER/CEA."""
+    def register(self, app_id: int, command: int | str, handler: Handler, vendor: int = 0) -> None:
+        """Serve (application, command) with ``handler``; the application is advertised in CER/CEA.
+        ``command`` is a code or a request name in the node's dictionary ("AIR", "Authentication-Information")."""
+        code = resolve_command(self.dictionary, app_id, command)
         self.handlers[(app_id, code)] = handler
         self.app_vendors.setdefault(app_id, vendor)
         if inspect.iscoroutinefunction(handler):
@@ -341,7 +349,7 @@ class Node:
         if self.taps:
             self._tap("in", conn, frame)
         try:
-            msg = DICTIONARY.decode_checked(frame)
+            msg = self.dictionary.decode_checked(frame)
         except DecodeError as err:
             if err.header is not None and err.header.is_request:
                 self._send(conn, error_answer(err.header, self.identity, err))
@@ -365,7 +373,7 @@ class Node:
         try:
             if msg.flags & FLAG_ERROR:
                 raise DiameterError(ResultCode.INVALID_HDR_BITS, "E-bit set in a request")
-            DICTIONARY.validate(msg)
+            self.dictionary.validate(msg)
             origin = str(msg["Origin-Host"])
         except DiameterError as err:
             self._send(conn, error_answer(msg, self.identity, err))
@@ -413,9 +421,9 @@ class Node:
         try:
             handler = check_local_delivery(msg, self.identity.origin_host, self.identity.origin_realm,
                                            self.app_vendors, self.handlers)
-            DICTIONARY.validate(msg)
+            self.dictionary.validate(msg)
         except DiameterError as err:
-            self._answer(conn, msg, error_answer(msg, self.identity, err))
+            self._answer(conn, msg, self._error_answer(msg, err))
             return
         ctx = RequestContext(self, peer, conn)
         if (msg.app_id, msg.code) in self._async_handlers:
@@ -424,23 +432,26 @@ class Node:
         try:
             ans = handler(msg, ctx)
         except DiameterError as err:
-            ans = error_answer(msg, self.identity, err)
+            ans = self._error_answer(msg, err)
         except Exception:
             log.exception("handler for command %d failed", msg.code)
-            ans = error_answer(msg, self.identity, DiameterError(ResultCode.UNABLE_TO_COMPLY, "internal error"))
+            ans = self._error_answer(msg, DiameterError(ResultCode.UNABLE_TO_COMPLY, "internal error"))
         self._answer(conn, msg, ans)  # type: ignore[arg-type]
 
     async def _run_async(self, handler: Handler, msg: Message, ctx: RequestContext) -> None:
         try:
             ans = await handler(msg, ctx)  # type: ignore[misc]
         except DiameterError as err:
-            ans = error_answer(msg, self.identity, err)
+            ans = self._error_answer(msg, err)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("handler for command %d failed", msg.code)
-            ans = error_answer(msg, self.identity, DiameterError(ResultCode.UNABLE_TO_COMPLY, "internal error"))
+            ans = self._error_answer(msg, DiameterError(ResultCode.UNABLE_TO_COMPLY, "internal error"))
         self._answer(ctx.conn, msg, ans)
+
+    def _error_answer(self, req: Message, err: DiameterError) -> Message:
+        return error_answer(req, self.identity, err, self.error_avps.get(req.app_id, ()))
 
     def _answer(self, conn: Connection, req: Message, ans: Message) -> None:
         ans.hop_by_hop = req.hop_by_hop
