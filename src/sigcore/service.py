@@ -23,9 +23,10 @@ Installer = Callable[[Node, Config, dict[str, Any]], None]
 
 #: Modules exposing ``install(node, cfg, services)``, in start order; missing optional areas are skipped.
 INSTALLERS = (
-    "sigcore.hss.service",  # S6a/S6d
-    "sigcore.hss.ims_service",  # Cx/Dx, Sh
-    "sigcore.hss.lcs_service",  # SLh, S13
+    "sigcore.hss.s6a.install",  # S6a/S6d
+    "sigcore.hss.ims.install",  # Cx/Dx, Sh
+    "sigcore.hss.slh.install",
+    "sigcore.hss.s13.install",
     "sigcore.charging.service",  # Gy/Ro and CGrateS JSON-RPC, when configured
     "sigcore.api.service",
     "sigcore.metrics.service",

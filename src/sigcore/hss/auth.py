@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, bindparam, select, update
 
 from sigcore.hss import auc
-from sigcore.hss.batch import BatchKind, BatchWorker, check_all_updated
 from sigcore.store import NotFound, Store
 from sigcore.store import tables as t
 from sigcore.store.base import utc_now
+from sigcore.store.batch import BatchKind, BatchWorker, check_all_updated
 from sigcore.store.raw import RawStatement
 
 _A = t.auth_data.c

@@ -154,7 +154,7 @@ class RawStatement:
         """Execute once per parameter set (one executemany); the rows matched in total.
 
         Only meaningful where the driver sums executemany row counts (``supports_sane_multi_rowcount``:
-        sqlite3, psycopg, PyMySQL); callers check that, as `sigcore.hss.batch.check_all_updated` does.
+        sqlite3, psycopg, PyMySQL); callers check that, as `sigcore.store.batch.check_all_updated` does.
         Every parameter set must have the same IN-list sizes (DML here has no IN lists)."""
         if not rows:
             return 0

@@ -28,11 +28,11 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.avp import Avp
-from sigcore.hss.batch import BatchKind
-from sigcore.hss.subscription import subscription_data
+from sigcore.hss.s6a.subscription_data import subscription_data
 from sigcore.store import NotFound, ServingNode, Store, Subscriber
 from sigcore.store import tables as t
 from sigcore.store.base import utc_now
+from sigcore.store.batch import BatchKind
 from sigcore.store.raw import RawStatement
 from sigcore.store.serving import serving_node
 

@@ -4,7 +4,7 @@ At thousands of AIR/ULR per second the cost of a transaction (SQLAlchemy executi
 trip or an fsync) dominates, not the rows. So handlers do not each open a transaction: they `submit` an
 item and await its result, and this worker drains everything queued, runs one `BatchKind` at a time over
 all its items in a single transaction (`Store.writing`: ``BEGIN IMMEDIATE`` on SQLite, row locks elsewhere),
-and resolves all the items' tickets (`hss.ticket`: the waiting handlers resume right there) with one call
+and resolves all the items' tickets (`store.ticket`: the waiting handlers resume right there) with one call
 into the event loop. Under light load a batch is one item, so latency is a single transaction; under heavy
 load the batch grows and the per-item cost falls.
 
@@ -24,11 +24,11 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 
 from sigcore.diameter.aio import turn
-from sigcore.hss.ticket import Ticket
 from sigcore.store import Store
 from sigcore.store.raw import RawStatement
+from sigcore.store.ticket import Ticket
 
-log = logging.getLogger("sigcore.hss.batch")
+log = logging.getLogger("sigcore.store.batch")
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -68,7 +68,7 @@ class BatchWorker:
         self.attempts = attempts
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         # Held around each transaction; the WAL checkpointer holds it while it restarts the log
-        # (`hss.checkpoint`), and batches then wait in the queue rather than on the database lock.
+        # (`store.checkpoint`), and batches then wait in the queue rather than on the database lock.
         self.gate = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
