@@ -129,3 +129,6 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+from interop.conftest import tshark_capture  # noqa: E402,F401  (fixture: tshark on loopback)

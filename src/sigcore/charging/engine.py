@@ -98,6 +98,7 @@ class ChargingEngine:
         with self.store.locked_account(tenant, name, create=True) as (_conn, slot):
             acc = slot.account
             assert acc is not None
+            was_disabled = acc.disabled
             if "AllowNegative" in options:
                 acc.allow_negative = options["AllowNegative"]
             if "Disabled" in options:
@@ -108,6 +109,8 @@ class ChargingEngine:
                 for trig in group:
                     if not any(t.unique_id == trig.unique_id for t in acc.triggers):
                         acc.triggers.append(trig)
+        if acc.disabled != was_disabled and self.on_account_change is not None:
+            self.on_account_change(acc)
         if plans_overwrite and plan_ids:
             self.store.unbind_plans(tenant, name, except_plans=plan_ids)
         for plan_id, plan in plans.items():

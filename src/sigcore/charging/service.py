@@ -6,7 +6,7 @@ import asyncio
 import ipaddress
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigcore.charging.api import ChargingApi
 from sigcore.charging.engine import ChargingEngine
@@ -17,6 +17,9 @@ from sigcore.charging.scheduler import PlanScheduler
 from sigcore.config import ChargingConfig, Config, ConfigError, split_host_port
 from sigcore.store import Store
 from sigcore.store.base import StoreBase
+
+if TYPE_CHECKING:
+    from sigcore.charging.gy import GyService
 
 log = logging.getLogger("sigcore.charging")
 DEFAULT_PORT = 2080
@@ -59,8 +62,11 @@ class Charging:
     authenticate: Authenticator | None = None
     servers: list[asyncio.AbstractServer] = field(default_factory=list)
     ports: dict[str, int] = field(default_factory=dict)
+    gy: GyService | None = None
 
     async def start(self) -> None:
+        if self.gy is not None:
+            await self.gy.start()
         http = HttpJsonRpc(self.dispatcher, self.authenticate)
         host, port = split_host_port(self.cfg.listen, DEFAULT_PORT)
         server = await asyncio.start_server(http.serve, host, port)
@@ -77,6 +83,8 @@ class Charging:
                  f", raw TCP on {self.cfg.listen_tcp}" if self.cfg.listen_tcp else "")
 
     async def stop(self) -> None:
+        if self.gy is not None:
+            await self.gy.stop()
         await self.scheduler.stop()
         for server in self.servers:
             server.close()
