@@ -20,6 +20,7 @@ AREAS = (
     "sigcore.metrics.cli",
     "sigcore.hss.ims.cli",
     "sigcore.hss.s13.cli",
+    "sigcore.charging.cli",
 )
 
 
