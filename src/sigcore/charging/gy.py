@@ -86,14 +86,7 @@ class GyService:
         if not ids and "User-Name" in avps:
             ids.append((1, str(D.value(avps["User-Name"]))))
         ids.sort(key=lambda x: x[0])  # E.164 (0) before IMSI (1)
-        mapped = self.store.find_subscription(ids)
-        if mapped is not None:
-            return mapped
-        tenant = self.engine_tenant
-        for _type, data in ids:
-            if self.store.get_account(tenant, data) is not None:
-                return tenant, data
-        return None
+        return self.store.resolve(ids, self.engine_tenant)
 
     engine_tenant = "cgrates.org"
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sigcore.charging import tables as t
@@ -21,8 +21,19 @@ from sigcore.charging.actions import Action
 from sigcore.charging.model import Account
 from sigcore.charging.times import parse_absolute
 from sigcore.store.base import StoreBase, as_utc
+from sigcore.store.raw import RawStatement
 
 Clock = Callable[[], dt.datetime]
+
+# The statements every CCR and balance change runs, compiled once (see sigcore.store.raw).
+_ACCOUNT = select(t.accounts.c.id, t.accounts.c.document).where(
+    and_(t.accounts.c.tenant == bindparam("tenant"), t.accounts.c.name == bindparam("name")))
+SELECT_ACCOUNT = RawStatement(_ACCOUNT)
+LOCK_ACCOUNT = RawStatement(_ACCOUNT.with_for_update())
+UPDATE_ACCOUNT = RawStatement(update(t.accounts).where(t.accounts.c.id == bindparam("row_id")).values(
+    document=bindparam("document"), updated_at=bindparam("updated_at")))
+SUBSCRIPTION = RawStatement(select(t.subscriptions.c.tenant, t.subscriptions.c.account).where(and_(
+    t.subscriptions.c.id_type == bindparam("id_type"), t.subscriptions.c.value == bindparam("value"))))
 
 
 def system_clock() -> dt.datetime:
@@ -41,11 +52,9 @@ class ChargingStore:
 
     # --- accounts -----------------------------------------------------------------------------
     def _select_account(self, conn: Connection, tenant: str, name: str, lock: bool) -> Any:
-        stmt = select(t.accounts.c.id, t.accounts.c.document).where(
-            and_(t.accounts.c.tenant == tenant, t.accounts.c.name == name))
-        if lock and self._for_update:
-            stmt = stmt.with_for_update()
-        return conn.execute(stmt).first()
+        stmt = LOCK_ACCOUNT if lock and self._for_update else SELECT_ACCOUNT
+        found = stmt.rows(conn, {"tenant": tenant, "name": name})
+        return found[0] if found else None
 
     def get_account(self, tenant: str, name: str) -> Account | None:
         with self.store.reading() as conn:
@@ -97,8 +106,8 @@ class ChargingStore:
         slot.account.update_time = self.clock()
         doc = json.dumps(slot.account.to_doc())
         if doc != original:
-            conn.execute(update(t.accounts).where(t.accounts.c.id == row.id).values(
-                document=doc, updated_at=slot.account.update_time))
+            UPDATE_ACCOUNT.rowcount(conn, [{"row_id": row.id, "document": doc,
+                                            "updated_at": slot.account.update_time}])
 
     def remove_account(self, tenant: str, name: str) -> bool:
         with self.locked_account(tenant, name, create=False) as (_conn, slot):
@@ -254,16 +263,28 @@ class ChargingStore:
             conn.execute(insert(t.subscriptions).values(id_type=id_type, value=value, tenant=tenant,
                                                         account=account))
 
+    def resolve(self, ids: list[tuple[int, str]], tenant: str) -> tuple[str, str] | None:
+        """The account Subscription-Ids (type, data) name: the first mapped one, else the first whose data
+        is an account's name in `tenant`. One connection, no document read."""
+        with self.store.reading() as conn:
+            for id_type, value in ids:
+                rows = SUBSCRIPTION.rows(conn, {"id_type": id_type, "value": value})
+                if rows:
+                    return rows[0].tenant, rows[0].account
+            for _type, value in ids:
+                if SELECT_ACCOUNT.rows(conn, {"tenant": tenant, "name": value}):
+                    return tenant, value
+        return None
+
     def find_subscription(self, ids: list[tuple[int, str]]) -> tuple[str, str] | None:
         """The account of the first of `ids` (type, value) that is mapped."""
         if not ids:
             return None
         with self.store.reading() as conn:
             for id_type, value in ids:
-                row = conn.execute(select(t.subscriptions.c.tenant, t.subscriptions.c.account).where(and_(
-                    t.subscriptions.c.id_type == id_type, t.subscriptions.c.value == value))).first()
-                if row is not None:
-                    return row.tenant, row.account
+                rows = SUBSCRIPTION.rows(conn, {"id_type": id_type, "value": value})
+                if rows:
+                    return rows[0].tenant, rows[0].account
         return None
 
 

@@ -9,11 +9,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from sigcore.charging import tables as t
 from sigcore.charging.times import from_rfc3339, rfc3339
 from sigcore.store.base import as_utc
+from sigcore.store.raw import RawStatement
+
+_SESSION = RawStatement(select(t.sessions.c.session_id, t.sessions.c.tenant, t.sessions.c.account,
+                               t.sessions.c.origin_host, t.sessions.c.started, t.sessions.c.document).where(
+    t.sessions.c.session_id == bindparam("sid")))
+_COLUMNS: dict[str, Any] = {name: bindparam(name) for name in ("tenant", "account", "origin_host", "started",
+                                                                "expires", "document")}
+_INSERT = RawStatement(insert(t.sessions).values(session_id=bindparam("sid"), **_COLUMNS))
+_UPDATE = RawStatement(update(t.sessions).where(t.sessions.c.session_id == bindparam("sid")).values(**_COLUMNS))
+_DELETE = RawStatement(delete(t.sessions).where(t.sessions.c.session_id == bindparam("sid")))
 
 
 @dataclass
@@ -46,21 +56,19 @@ def _from_row(row: Any) -> GySession:
 
 
 def load(conn: Connection, session_id: str) -> GySession | None:
-    row = conn.execute(select(t.sessions).where(t.sessions.c.session_id == session_id)).first()
-    return None if row is None else _from_row(row)
+    rows = _SESSION.rows(conn, {"sid": session_id})
+    return _from_row(rows[0]) if rows else None
 
 
 def save(conn: Connection, session: GySession, expires: dt.datetime, new: bool) -> None:
-    values = {"tenant": session.tenant, "account": session.account, "origin_host": session.origin_host,
-              "started": session.started, "expires": expires, "document": session.document()}
-    if new:
-        conn.execute(insert(t.sessions).values(session_id=session.session_id, **values))
-    else:
-        conn.execute(update(t.sessions).where(t.sessions.c.session_id == session.session_id).values(**values))
+    values = {"sid": session.session_id, "tenant": session.tenant, "account": session.account,
+              "origin_host": session.origin_host, "started": session.started, "expires": expires,
+              "document": session.document()}
+    (_INSERT if new else _UPDATE).rowcount(conn, [values])
 
 
 def remove(conn: Connection, session_id: str) -> None:
-    conn.execute(delete(t.sessions).where(t.sessions.c.session_id == session_id))
+    _DELETE.rowcount(conn, [{"sid": session_id}])
 
 
 def of_account(conn: Connection, tenant: str, account: str) -> list[GySession]:
