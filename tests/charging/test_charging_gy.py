@@ -152,7 +152,8 @@ async def test_gy_session_two_rating_groups(ocs: Ocs, tshark_capture: Any) -> No
         assert granted(rg[10]) == (1 * MB, None) and fui(rg[10]) == 0 and rg[10].result_code == 2001
         assert granted(rg[20]) == (None, None) and rg[20].result_code == 4012
 
-        ocs.rpc("APIerSv1.AddBalance", {**account, "BalanceType": "*monetary", "Value": 5})  # a top-up: RAR
+        ocs.rpc("APIerSv1.AddBalance", {**account, "BalanceType": "*data", "Value": 5,  # a top-up: RAR
+                                        "Balance": {"ID": "topup"}})
         rar = await asyncio.to_thread(peer.next_request, 10)
         assert rar.header.command_code == 258 and rar.session_id == sid
         ocs.rpc("APIerSv1.SetAccount", {**account, "ExtraOptions": {"Disabled": True}})  # disabled: ASR
@@ -166,7 +167,7 @@ async def test_gy_session_two_rating_groups(ocs: Ocs, tshark_capture: Any) -> No
 
     acc = ocs.rpc("APIerSv2.GetAccount", account)
     values = {b["ID"]: b["Value"] for t in ("*data", "*voice") for b in acc["BalanceMap"][t]}
-    assert values == {"rg10": 0, "any": MB // 2, "minutes": 0}
+    assert values == {"rg10": 0, "any": MB // 2, "minutes": 0, "topup": 5}
     (cdr,) = ocs.rpc("CDRsV1.GetCDRs", {"Sources": ["*diameter_gy"]})
     assert (cdr["OriginID"], cdr["ToR"], cdr["Usage"], cdr["Account"]) == (sid, "*data", 8 * MB + MB // 2, "gyuser")
     assert cdr["ExtraFields"] == {"RatingGroup10*data": str(8 * MB + MB // 2), "RatingGroup20*voice": str(400 * NS)}

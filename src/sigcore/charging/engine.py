@@ -46,7 +46,7 @@ class ChargingEngine:
                 return False
             if claim is not None and not claim(conn):
                 return False
-            before = (slot.account.disabled, slot.account.total("*monetary", self.now))
+            before = self._snapshot(slot.account)
             job = ActionRun(slot.account, self.now, lambda n: self.store.actions(n, conn),
                             self.default_post_url, self.poster.post)
             job.run(actions)
@@ -62,11 +62,17 @@ class ChargingEngine:
         for post in job.posts:
             self.poster.submit(post)
 
-    def _after(self, job: ActionRun, account: Account, before: tuple[bool, Any]) -> None:
+    def _snapshot(self, account: Account) -> tuple[bool, dict[str, Any]]:
+        return account.disabled, {t: account.total(t, self.now) for t in {b.type for b in account.balances}}
+
+    def _after(self, job: ActionRun, account: Account, before: tuple[bool, dict[str, Any]]) -> None:
+        """Queue the async posts; tell Gy when the account was disabled/enabled, removed or topped up
+        (a total grew: its sessions may get more now)."""
         for post in job.posts:
             self.poster.submit(post)
-        changed = job.removed or (account.disabled, account.total("*monetary", self.now)) != before
-        if self.on_account_change is not None and changed:
+        disabled, totals = self._snapshot(account)
+        grew = any(v > before[1].get(t, 0) for t, v in totals.items())
+        if self.on_account_change is not None and (job.removed or disabled != before[0] or grew):
             self.on_account_change(account)
 
     def execute(self, tenant: str, name: str, actions_id: str) -> None:
@@ -163,4 +169,4 @@ class ChargingEngine:
                 self.store.add_cdrs(conn, job.cdrs)
             account = slot.account
         if evaluate:
-            self._after(job, account, (not account.disabled, None))
+            self._after(job, account, (not account.disabled, {}))
