@@ -19,6 +19,7 @@ from sigcore.charging import ccr
 from sigcore.charging import sessions as gy_sessions
 from sigcore.charging.ccr import CreditAnswer, CreditRequest, ServiceRequest, ServiceResult, Units
 from sigcore.charging.model import Account
+from sigcore.charging.scheduler import cancel
 from sigcore.config import GyConfig
 from sigcore.diameter.answers import answer
 from sigcore.diameter.application import Application
@@ -217,12 +218,7 @@ class GyService:
         self._sweeper = self._loop.create_task(self._sweep_forever(), name="charging-gy-sweeper")
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            try:
-                await self._sweeper
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._sweeper)
         self.pool.shutdown(wait=False)
 
 

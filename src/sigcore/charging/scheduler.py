@@ -10,6 +10,7 @@ the latest due slot at start, so it runs once; older missed slots are not replay
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -85,10 +86,14 @@ class PlanScheduler:
         self._task = asyncio.get_running_loop().create_task(self.run_forever(), name="charging-scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel(self._task)
+        self._task = None
+
+
+async def cancel(task: asyncio.Task[None] | None) -> None:
+    """Stop a background loop (the scheduler, Gy's session sweeper) and wait until it has."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
