@@ -50,7 +50,13 @@ def installers() -> list[Installer]:
 
 
 def build_node(cfg: Config) -> Node:
-    return Node(NodeSettings.from_config(cfg))
+    """The node of ``cfg``; a dictionary file that cannot be used stops the start with its name."""
+    from sigcore.diameter.dictionary import DictionaryError
+
+    try:
+        return Node(NodeSettings.from_config(cfg))
+    except DictionaryError as err:
+        raise SystemExit(f"sigcore: {err}") from None
 
 
 YOUNG_GC_THRESHOLD = 20_000  # CPython's default is 700; see settle_gc
