@@ -19,7 +19,8 @@ from sigcore.charging.service import Charging, build_charging
 from sigcore.config import ChargingConfig
 from sigcore.store import Store, migrate
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.interop)]
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.interop),
+            pytest.param("mariadb", marks=pytest.mark.interop)]
 
 
 class Clock:
@@ -76,7 +77,7 @@ def charging_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'charging.sqlite'}"
     else:
-        url = str(request.getfixturevalue("postgres_url"))
+        url = str(request.getfixturevalue("postgres_url" if request.param == "postgresql" else "mariadb_url"))
     migrate(url)
     return url
 

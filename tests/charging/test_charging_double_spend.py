@@ -1,4 +1,4 @@
-"""No double spending: 8 processes x 50 concurrent Gy sessions on one account, on SQLite and PostgreSQL.
+"""No double spending: 8 processes x 50 concurrent Gy sessions on one account, on SQLite, PostgreSQL and MariaDB.
 The units used (granted, then reported) add up to exactly the balance, never more; no hold survives."""
 
 from __future__ import annotations
