@@ -4,8 +4,11 @@ what is asked, release on termination, write the session's CDR, fire the account
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+from sqlalchemy import Connection
 
 from sigcore.charging import credit
 from sigcore.charging import sessions as gy_sessions
@@ -16,6 +19,7 @@ from sigcore.charging.model import Account, Balance
 from sigcore.charging.sessions import GySession
 from sigcore.charging.values import as_json_number
 
+log = logging.getLogger("sigcore.charging.gy")
 INITIAL, UPDATE, TERMINATION, EVENT = 1, 2, 3, 4
 DIRECT_DEBITING, REFUND_ACCOUNT, CHECK_BALANCE = 0, 1, 2
 SUCCESS = 2001
@@ -53,13 +57,14 @@ class ServiceResult:
 class CreditRequest:
     session_id: str
     request_type: int
-    tenant: str
+    tenant: str  # with `account` empty: found from `subscription_ids` when applied
     account: str
     origin_host: str
     origin_realm: str
     peer: str
     services: list[ServiceRequest]
     requested_action: int = DIRECT_DEBITING
+    subscription_ids: list[tuple[int, str]] = field(default_factory=list)  # (Subscription-Id-Type, data)
 
 
 @dataclass
@@ -69,11 +74,34 @@ class CreditAnswer:
     balance_left: bool | None = None  # CHECK_BALANCE
 
 
-def apply(engine: ChargingEngine, req: CreditRequest, session_timeout: float) -> CreditAnswer:
+def apply_batch(engine: ChargingEngine, requests: list[CreditRequest], session_timeout: float
+                ) -> list[CreditAnswer | Exception]:
+    """Several CCRs in one transaction (one commit, one connection): each in its own savepoint, so one
+    that fails leaves the others' changes; the answers in request order."""
+    out: list[CreditAnswer | Exception] = []
+    store = engine.store
+    with store.store.writing() as conn:
+        for req in requests:
+            try:
+                with conn.begin_nested():
+                    out.append(apply(engine, req, session_timeout, conn))
+            except Exception as err:
+                log.exception("CCR %s failed", req.session_id)
+                out.append(err)
+    return out
+
+
+def apply(engine: ChargingEngine, req: CreditRequest, session_timeout: float,
+          conn: Connection | None = None) -> CreditAnswer:
     store = engine.store
     now = engine.now
     expires = now + dt.timedelta(seconds=session_timeout)
-    with store.locked_account(req.tenant, req.account, create=False) as (conn, slot):
+    if not req.account:
+        found = store.resolve(req.subscription_ids, req.tenant, conn)
+        if found is None:
+            return CreditAnswer(USER_UNKNOWN)
+        req.tenant, req.account = found
+    with store.locked_account(req.tenant, req.account, create=False, conn=conn) as (conn, slot):
         acc = slot.account
         if acc is None:
             return CreditAnswer(USER_UNKNOWN)

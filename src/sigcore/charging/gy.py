@@ -36,6 +36,7 @@ CREDIT_CONTROL = 4
 RAR, ASR = 258, 274
 NS_PER_SECOND = Decimal(1_000_000_000)
 TIME, OCTETS, UNITS = "CC-Time", "CC-Total-Octets", "CC-Service-Specific-Units"
+MAX_BATCH = 256  # CCRs per transaction
 _CCR_AVPS = D.keys_of(["Session-Id", "CC-Request-Type", "CC-Request-Number", "Subscription-Id", "Origin-Host",
                        "Origin-Realm", "Multiple-Services-Credit-Control", "Requested-Service-Unit",
                        "Used-Service-Unit", "Service-Context-Id", "Requested-Action", "User-Name"])
@@ -51,6 +52,9 @@ class GyService:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="charging-gy")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._queue: list[tuple[CreditRequest, asyncio.Future[CreditAnswer]]] = []
+        self._draining = False
+        self._drainer: asyncio.Task[None] | None = None
         self.engine.on_account_change = self._account_changed
 
     def install(self) -> None:
@@ -63,23 +67,53 @@ class GyService:
         avps = D.pick(req.avps, _CCR_AVPS, _REPEATED)
         request_type = int(D.value(avps["CC-Request-Type"]))
         number = int(D.value(avps["CC-Request-Number"]))
-        loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(self.pool, self._account_of, avps)
         base = [("Auth-Application-Id", CREDIT_CONTROL), ("CC-Request-Type", request_type),
                 ("CC-Request-Number", number)]
-        if found is None:
-            return answer(req, self.node.identity, ccr.USER_UNKNOWN, base,
-                          error_message="no account for the Subscription-Id")
         context = str(D.value(avps["Service-Context-Id"])) if "Service-Context-Id" in avps else ""
-        services = self._services(avps, context, request_type)
         action = int(D.value(avps["Requested-Action"])) if "Requested-Action" in avps else ccr.DIRECT_DEBITING
         credit_req = CreditRequest(
-            str(D.value(avps["Session-Id"])), request_type, found[0], found[1], str(D.value(avps["Origin-Host"])),
-            str(D.value(avps["Origin-Realm"])), ctx.peer.name, services, action)
-        result = await loop.run_in_executor(self.pool, ccr.apply, self.engine, credit_req, self.cfg.session_timeout)
+            str(D.value(avps["Session-Id"])), request_type, self.engine_tenant, "", str(D.value(avps["Origin-Host"])),
+            str(D.value(avps["Origin-Realm"])), ctx.peer.name, self._services(avps, context, request_type), action,
+            self._subscription_ids(avps))
+        result = await self._submit(credit_req)
+        if result.result_code == ccr.USER_UNKNOWN:
+            return answer(req, self.node.identity, ccr.USER_UNKNOWN, base,
+                          error_message="no account for the Subscription-Id")
         return answer(req, self.node.identity, result.result_code, base + self._mscc(result, credit_req))
 
-    def _account_of(self, avps: dict[str, Any]) -> tuple[str, str] | None:
+    async def _submit(self, request: CreditRequest) -> CreditAnswer:
+        """Queue the CCR for the next batch: the CCRs that arrive while a batch runs share one transaction
+        (one commit) when their turn comes, as the HSS batches its requests."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[CreditAnswer] = loop.create_future()
+        self._queue.append((request, future))
+        if not self._draining:
+            self._draining = True
+            self._drainer = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    results = await loop.run_in_executor(self.pool, ccr.apply_batch, self.engine,
+                                                         [r for r, _ in batch], self.cfg.session_timeout)
+                except Exception as err:  # the transaction itself failed (database down): every CCR in it
+                    results = [err] * len(batch)
+                for (_req, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._draining = False
+
+    @staticmethod
+    def _subscription_ids(avps: dict[str, Any]) -> list[tuple[int, str]]:
         ids = []
         for sub in avps["Subscription-Id"]:
             group = D.value(sub)
@@ -87,7 +121,7 @@ class GyService:
         if not ids and "User-Name" in avps:
             ids.append((1, str(D.value(avps["User-Name"]))))
         ids.sort(key=lambda x: x[0])  # E.164 (0) before IMSI (1)
-        return self.store.resolve(ids, self.engine_tenant)
+        return ids
 
     engine_tenant = "cgrates.org"
 

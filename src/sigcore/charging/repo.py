@@ -72,17 +72,26 @@ class ChargingStore:
             return [Account.from_doc(r.tenant, r.name, json.loads(r.document)) for r in conn.execute(stmt)]
 
     @contextmanager
-    def locked_account(self, tenant: str, name: str, *, create: bool) -> Iterator[tuple[Connection, AccountSlot]]:
+    def locked_account(self, tenant: str, name: str, *, create: bool,
+                       conn: Connection | None = None) -> Iterator[tuple[Connection, AccountSlot]]:
         """The account under its lock, written back on a normal exit (the slot's account set to None
-        removes it); without `create`, a missing account yields a slot holding None."""
-        with self.store.writing() as conn:
-            row = self._select_account(conn, tenant, name, lock=True)
-            if row is None and create:
-                row = self._create(conn, tenant, name)
-            slot = AccountSlot(None if row is None else Account.from_doc(tenant, name, json.loads(row.document)))
-            original = None if row is None else row.document
-            yield conn, slot
-            self._write_back(conn, tenant, name, row, original, slot)
+        removes it); without `create`, a missing account yields a slot holding None. Its own transaction,
+        or the caller's `conn` (a batch of CCRs sharing one commit)."""
+        if conn is not None:
+            yield from self._locked(conn, tenant, name, create)
+            return
+        with self.store.writing() as own:
+            yield from self._locked(own, tenant, name, create)
+
+    def _locked(self, conn: Connection, tenant: str, name: str, create: bool
+                ) -> Iterator[tuple[Connection, AccountSlot]]:
+        row = self._select_account(conn, tenant, name, lock=True)
+        if row is None and create:
+            row = self._create(conn, tenant, name)
+        slot = AccountSlot(None if row is None else Account.from_doc(tenant, name, json.loads(row.document)))
+        original = None if row is None else row.document
+        yield conn, slot
+        self._write_back(conn, tenant, name, row, original, slot)
 
     def _create(self, conn: Connection, tenant: str, name: str) -> Any:
         doc = json.dumps(Account(tenant, name, update_time=self.clock()).to_doc())
@@ -263,17 +272,20 @@ class ChargingStore:
             conn.execute(insert(t.subscriptions).values(id_type=id_type, value=value, tenant=tenant,
                                                         account=account))
 
-    def resolve(self, ids: list[tuple[int, str]], tenant: str) -> tuple[str, str] | None:
+    def resolve(self, ids: list[tuple[int, str]], tenant: str, conn: Connection | None = None
+                ) -> tuple[str, str] | None:
         """The account Subscription-Ids (type, data) name: the first mapped one, else the first whose data
-        is an account's name in `tenant`. One connection, no document read."""
-        with self.store.reading() as conn:
-            for id_type, value in ids:
-                rows = SUBSCRIPTION.rows(conn, {"id_type": id_type, "value": value})
-                if rows:
-                    return rows[0].tenant, rows[0].account
-            for _type, value in ids:
-                if SELECT_ACCOUNT.rows(conn, {"tenant": tenant, "name": value}):
-                    return tenant, value
+        is an account's name in `tenant`. One connection (the caller's if given), no document read."""
+        if conn is None:
+            with self.store.reading() as own:
+                return self.resolve(ids, tenant, own)
+        for id_type, value in ids:
+            rows = SUBSCRIPTION.rows(conn, {"id_type": id_type, "value": value})
+            if rows:
+                return rows[0].tenant, rows[0].account
+        for _type, value in ids:
+            if SELECT_ACCOUNT.rows(conn, {"tenant": tenant, "name": value}):
+                return tenant, value
         return None
 
     def find_subscription(self, ids: list[tuple[int, str]]) -> tuple[str, str] | None:
