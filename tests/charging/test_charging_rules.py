@@ -134,3 +134,47 @@ def test_allow_negative_covers_overuse(charging: Charging) -> None:
     ccr.apply(engine, _ccr("s", ccr.INITIAL, 100), session_timeout=60)
     ccr.apply(engine, _ccr("s", ccr.TERMINATION, None, used=130), session_timeout=60)  # used more than granted
     assert values(charging, "*data") == {"d": -30}
+
+
+def test_event_direct_debit_check_balance_and_refund(charging: Charging) -> None:
+    rpc(charging, "APIerSv1.SetBalance", {**ACC, "BalanceType": "*sms", "Value": 2, "Balance": {"ID": "sms"}})
+    engine = charging.engine
+
+    def event(action: int, units: int = 1) -> int:
+        svc = ServiceRequest(3, Units("*sms", Decimal(units), "CC-Service-Specific-Units"))
+        req = CreditRequest(f"e{action}{units}", ccr.EVENT, "cgrates.org", "rules", "smsc", "localdomain", "smsc",
+                            [svc], action)
+        return ccr.apply(engine, req, 60).services[0].result_code
+
+    assert event(ccr.CHECK_BALANCE, 2) == ccr.SUCCESS and values(charging, "*sms") == {"sms": 2}
+    assert event(ccr.DIRECT_DEBITING, 2) == ccr.SUCCESS and values(charging, "*sms") == {"sms": 0}
+    assert event(ccr.DIRECT_DEBITING) == ccr.CREDIT_LIMIT_REACHED  # all or nothing
+    assert event(ccr.REFUND_ACCOUNT, 5) == ccr.SUCCESS and values(charging, "*sms") == {"sms": 5}
+    assert len(engine.store.get_cdrs(sources=["*diameter_gy"])) == 4  # one per event
+
+
+def test_max_event_counter_trigger(charging: Charging) -> None:
+    rpc(charging, "APIerSv1.SetActions", {"ActionsId": "OFF", "Actions": [
+        {"Identifier": "*disable_account", "Weight": 10}]})
+    rpc(charging, "APIerSv1.SetBalance", {**ACC, "BalanceType": "*data", "Value": 1000, "Balance": {"ID": "d"}})
+    rpc(charging, "APIerSv2.SetAccountActionTriggers", {**ACC, "GroupID": "FRAUD", "ActionTrigger": {
+        "ThresholdType": "*max_event_counter", "ThresholdValue": 3, "BalanceType": "*data", "ActionsID": "OFF"}})
+    for _ in range(3):
+        assert rpc(charging, "APIerSv2.GetAccount", ACC)["Disabled"] is False
+        rpc(charging, "APIerSv1.DebitBalance", {**ACC, "BalanceType": "*data", "Value": 1, "Balance": {"ID": "d"}})
+    assert rpc(charging, "APIerSv2.GetAccount", ACC)["Disabled"] is True  # the third debit event
+
+
+def test_final_unit_indication_redirect() -> None:
+    from sigcore.charging.ccr import ServiceResult
+    from sigcore.charging.gy import GyService
+    from sigcore.config import GyConfig
+
+    gy = GyService.__new__(GyService)
+    gy.cfg = GyConfig(final_unit_action="REDIRECT", redirect_address="http://topup.example/")
+    req = CreditRequest("s", ccr.UPDATE, "t", "a", "h", "r", "p", [])
+    group = gy._one_mscc(ServiceResult(5, ccr.SUCCESS, Units("*data", Decimal(10), "CC-Total-Octets"), final=True),
+                         req)
+    assert group == [("Granted-Service-Unit", [("CC-Total-Octets", 10)]), ("Rating-Group", 5), ("Validity-Time", 300),
+                     ("Result-Code", 2001), ("Final-Unit-Indication", [("Final-Unit-Action", 1), ("Redirect-Server", [
+                         ("Redirect-Address-Type", 2), ("Redirect-Server-Address", "http://topup.example/")])])]
