@@ -158,3 +158,32 @@ def test_raw_tcp_json_rpc(engine: Engine) -> None:
         first, second = json.loads(stream.readline()), json.loads(stream.readline())
     assert first == {"id": 1, "result": "OK", "error": None}
     assert second["id"] == 2 and second["result"]["ID"] == "cgrates.org:tcp1"
+
+
+def test_bad_input_gets_an_answer(engine: Engine) -> None:
+    import http.client
+    import json
+    import socket
+
+    conn = http.client.HTTPConnection("127.0.0.1", engine.charging.ports["http"], timeout=5)
+    conn.request("POST", "/jsonrpc", b"{not json", {"Content-Type": "application/json"})
+    reply = conn.getresponse()
+    assert reply.status == 200 and json.loads(reply.read())["error"].startswith("jsonrpc: cannot decode")
+    conn.request("GET", "/jsonrpc")
+    reply = conn.getresponse()
+    assert reply.status == 405 and "POST" in json.loads(reply.read())["error"]
+    conn.request("POST", "/elsewhere", b"{}")
+    reply = conn.getresponse()
+    assert reply.status == 404 and json.loads(reply.read())["error"].startswith("no such path")
+    conn.request("POST", "/jsonrpc", json.dumps({"method": "APIerSv1.AddBalance", "id": 9, "params": [
+        {"Account": "x", "BalanceType": "*monetary", "Value": "lots"}]}).encode())
+    assert json.loads(conn.getresponse().read()) == {"id": 9, "result": None, "error": "UNSUPPORTED_FORMAT:lots"}
+    conn.request("POST", "/jsonrpc", json.dumps({"method": "APIerSv1.SetActions", "id": 10, "params": [
+        {"ActionsId": "A", "Actions": [{"Weight": 10}]}]}).encode())
+    assert json.loads(conn.getresponse().read())["error"] == "MANDATORY_IE_MISSING:Action::[Identifier]"
+    conn.close()
+    with socket.create_connection(("127.0.0.1", engine.charging.ports["tcp"]), timeout=5) as sock:
+        sock.sendall(b"GARBAGE\n")
+        answer = json.loads(sock.makefile("r").readline())
+        assert answer["error"] == "jsonrpc: request is not a JSON object"
+        assert sock.recv(10) == b""  # and the connection is closed

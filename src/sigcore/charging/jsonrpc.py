@@ -160,6 +160,11 @@ class TcpJsonRpc:
                     return
                 while buffer.strip():
                     buffer = buffer.lstrip()
+                    if buffer[0] != "{":  # not a JSON object, and never will be: say so and hang up
+                        answer = {"id": None, "result": None, "error": "jsonrpc: request is not a JSON object"}
+                        writer.write(json.dumps(answer).encode() + b"\n")
+                        await writer.drain()
+                        return
                     try:
                         request, end = self._decoder.raw_decode(buffer)
                     except ValueError:
