@@ -8,7 +8,6 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from sigcore.charging.service import Charging, build_charging
 from sigcore.config import ChargingConfig
 from sigcore.diameter.aio import Node, NodeSettings
 from sigcore.diameter.answers import Identity
-from sigcore.store import Store, migrate
+from sigcore.store import Store
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 OCS, PGW, REALM = "ocs.localdomain", "pgw.localdomain", "localdomain"
@@ -52,10 +51,9 @@ class Ocs:
 
 
 @pytest.fixture
-async def ocs(tmp_path: Path) -> AsyncIterator[Ocs]:
-    url = f"sqlite:///{tmp_path / 'ocs.sqlite'}"
-    migrate(url)
-    store = Store(url, os.urandom(32))
+async def ocs(charging_url: str) -> AsyncIterator[Ocs]:
+    """SQLite batches CCRs into shared transactions, PostgreSQL and MariaDB run them concurrently."""
+    store = Store(charging_url, os.urandom(32))
     port = free_tcp_port()
     node = Node(NodeSettings(Identity(OCS, REALM), listen=[("127.0.0.1", port)]))
     charging = build_charging(store, ChargingConfig(listen="127.0.0.1:0"))

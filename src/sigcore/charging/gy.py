@@ -44,7 +44,7 @@ _REPEATED = ("Subscription-Id", "Multiple-Services-Credit-Control", "Used-Servic
 
 
 class GyService:
-    def __init__(self, node: Node, charging: Charging, cfg: GyConfig, workers: int = 8) -> None:
+    def __init__(self, node: Node, charging: Charging, cfg: GyConfig, workers: int = 16) -> None:
         self.node = node
         self.engine = charging.engine
         self.store = charging.engine.store
@@ -53,6 +53,7 @@ class GyService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._queue: list[tuple[CreditRequest, asyncio.Future[CreditAnswer]]] = []
+        self._batching = self.store.store.engine.dialect.name == "sqlite"
         self._draining = False
         self._drainer: asyncio.Task[None] | None = None
         self.engine.on_account_change = self._account_changed
@@ -82,9 +83,13 @@ class GyService:
         return answer(req, self.node.identity, result.result_code, base + self._mscc(result, credit_req))
 
     async def _submit(self, request: CreditRequest) -> CreditAnswer:
-        """Queue the CCR for the next batch: the CCRs that arrive while a batch runs share one transaction
-        (one commit) when their turn comes, as the HSS batches its requests."""
+        """On SQLite (one writer at a time): queue the CCR for the next batch, the CCRs that arrive while a
+        batch runs share one transaction (one commit) when their turn comes, as the HSS batches its
+        requests. On a server database: its own transaction on a worker thread, several at once; a CCR
+        locks one account row, so concurrent ones cannot deadlock (a batch locking several could)."""
         loop = asyncio.get_running_loop()
+        if not self._batching:
+            return await loop.run_in_executor(self.pool, ccr.apply, self.engine, request, self.cfg.session_timeout)
         future: asyncio.Future[CreditAnswer] = loop.create_future()
         self._queue.append((request, future))
         if not self._draining:
