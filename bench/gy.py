@@ -18,7 +18,7 @@ The best round of each kind is reported (the machine is shared: the best round i
 with p50/p99 latency, the server's CPU per request and the load average.
 
 Usage: .venv/bin/python bench/gy.py [--seconds 3] [--rounds 3] [--clients 2] [--window 32] [--sessions 256]
-                                    [--database-url postgresql://...] [--no-pin]
+                                    [--database-url postgresql://... | --temp-postgres] [--no-pin]
 """
 
 from __future__ import annotations
@@ -234,12 +234,34 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=32)
     ap.add_argument("--sessions", type=int, default=256, help="sessions (and accounts) per client")
     ap.add_argument("--database-url", default=None)
+    ap.add_argument("--temp-postgres", action="store_true",
+                    help="run on a throw-away PostgreSQL server (tests/services.py: fsync off, as the tests)")
     ap.add_argument("--no-pin", dest="pin", action="store_false")
     ap.add_argument("--stub", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.stub is not None:
         stub_main(args.stub)
         return
+    if args.temp_postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from services import PostgresServer, _postgres_bindir
+
+        bindir = _postgres_bindir()
+        if bindir is None:
+            raise SystemExit("no PostgreSQL server binaries (apt-get install postgresql)")
+        postgres = PostgresServer(bindir)
+        postgres.start()
+        try:
+            postgres.admin("CREATE DATABASE bench")
+            args.database_url = postgres.url("bench")
+            run(args)
+        finally:
+            postgres.stop()
+        return
+    run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="sigcore-bench-gy-"))
     url = args.database_url or f"sqlite:///{work / 'ocs.sqlite'}"
     kek = create_key_file(work / "kek.hex")
