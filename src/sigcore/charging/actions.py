@@ -91,7 +91,7 @@ def _weight_text(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
 
-def _get(data: dict[str, Any], name: str) -> Any:
+def field_of(data: dict[str, Any], name: str) -> Any:
     """Go's JSON decoding: a struct field matches its key case-insensitively."""
     if name in data:
         return data[name]
@@ -115,32 +115,33 @@ def _optional_set(value: Any) -> dict[str, bool] | None:
 
 def parse_action(data: dict[str, Any]) -> Action:
     """One element of SetActions' ``Actions`` (v1 numbers or v2 strings)."""
-    identifier = str(_get(data, "Identifier") or "").strip()
+    identifier = str(field_of(data, "Identifier") or "").strip()
     missing = [] if identifier else ["Identifier"]
-    weight_raw = _get(data, "Weight")
-    balance_type = str(_get(data, "BalanceType") or "").strip()
-    units_raw = _get(data, "Units")
+    weight_raw = field_of(data, "Weight")
+    balance_type = str(field_of(data, "BalanceType") or "").strip()
+    units_raw = field_of(data, "Units")
     if missing:
         raise ActionError(f"MANDATORY_IE_MISSING:Action:{identifier}:{missing}".replace("'", ""))
     try:
         units = None if units_raw in (None, "") else to_decimal(units_raw)
-        bal_weight_raw = _get(data, "BalanceWeight")
+        bal_weight_raw = field_of(data, "BalanceWeight")
         bal_weight = None if bal_weight_raw in (None, "") else float(to_decimal(bal_weight_raw))
         weight = float(to_decimal(weight_raw)) if weight_raw not in (None, "") else 0.0
     except (BadValue, ValueError) as err:
         raise ActionError(f"UNSUPPORTED_FORMAT:{err}") from None
     balance = BalanceFilter(
-        type=balance_type, uuid=str(_get(data, "BalanceUuid") or ""), id=str(_get(data, "BalanceId") or ""),
-        value=units, expiry=str(_get(data, "ExpiryTime") or ""), weight=bal_weight,
-        blocker=_optional_bool(_get(data, "BalanceBlocker")), disabled=_optional_bool(_get(data, "BalanceDisabled")),
-        destination_ids=_optional_set(_get(data, "DestinationIds")),
-        categories=_optional_set(_get(data, "Categories")),
-        rating_subject=str(_get(data, "RatingSubject") or ""),
-        shared_groups=_optional_set(_get(data, "SharedGroups")),
-        timing_ids=_optional_set(_get(data, "TimingTags")),
+        type=balance_type, uuid=str(field_of(data, "BalanceUuid") or ""), id=str(field_of(data, "BalanceId") or ""),
+        value=units, expiry=str(field_of(data, "ExpiryTime") or ""), weight=bal_weight,
+        blocker=_optional_bool(field_of(data, "BalanceBlocker")),
+        disabled=_optional_bool(field_of(data, "BalanceDisabled")),
+        destination_ids=_optional_set(field_of(data, "DestinationIds")),
+        categories=_optional_set(field_of(data, "Categories")),
+        rating_subject=str(field_of(data, "RatingSubject") or ""),
+        shared_groups=_optional_set(field_of(data, "SharedGroups")),
+        timing_ids=_optional_set(field_of(data, "TimingTags")),
     )
-    return Action(identifier, weight, balance, str(_get(data, "ExtraParameters") or ""),
-                  str(_get(data, "Filter") or ""))
+    return Action(identifier, weight, balance, str(field_of(data, "ExtraParameters") or ""),
+                  str(field_of(data, "Filter") or ""))
 
 
 def in_run_order(actions: list[Action]) -> list[Action]:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sigcore.charging.actions import Action, ActionError, BalanceFilter, _get, parse_action
+from sigcore.charging.actions import Action, ActionError, BalanceFilter, field_of, parse_action
 from sigcore.charging.engine import ChargingEngine, NotFound
 from sigcore.charging.errors import EXISTS, NOT_FOUND, PARTIALLY_EXECUTED, SERVER_NOT_FOUND, RpcError, mandatory_missing
 from sigcore.charging.executor import ActionFailed
@@ -250,10 +250,10 @@ def set_action_plan(api: ChargingApi, p: Params, _v: str) -> str:
     timings = []
     for entry in entries:
         entry = entry if isinstance(entry, dict) else {}
-        actions_id = str(_get(entry, "ActionsId") or "")
+        actions_id = str(field_of(entry, "ActionsId") or "")
         if api.store.get_document("actions", actions_id) is None:
             raise RpcError(f"BROKEN_REFERENCE:{actions_id}")
-        timings.append(parse_timing(new_uuid(), entry, _get))
+        timings.append(parse_timing(new_uuid(), entry, field_of))
     overwrite = p.flag("Overwrite")
     api.store.set_document("plan", plan_id, {"timings": [t.to_doc() for t in timings],
                                              "created": rfc3339(api.engine.now)}, overwrite)

@@ -8,7 +8,6 @@ HTTP POSTs that must not block (`*http_post_async`) are handed back as `posts` f
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -160,7 +159,7 @@ class ActionRun:
                 bal.value = ZERO
             bal.value += delta
             if delta < 0:
-                _count_debit(acc, flt.type, -delta)
+                count_debit(acc, flt.type, -delta)
             self._changes.append(BalanceChange(action, bal))
         if not found:
             bal = self._new_balance(flt, delta)
@@ -251,16 +250,7 @@ def _includes(have: dict[str, bool], want: dict[str, bool]) -> bool:
     return all(have.get(k) == v for k, v in want.items())
 
 
-def _count_debit(acc: Account, balance_type: str, amount: Decimal) -> None:
+def count_debit(acc: Account, balance_type: str, amount: Decimal) -> None:
     """The unit counters *min/max_event_counter triggers read: debit events and debited units per type."""
     acc.counters[f"*event:{balance_type}"] = acc.counters.get(f"*event:{balance_type}", ZERO) + 1
     acc.counters[f"*balance:{balance_type}"] = acc.counters.get(f"*balance:{balance_type}", ZERO) + amount
-
-
-def count_debit(acc: Account, balance_type: str, amount: Decimal) -> None:
-    _count_debit(acc, balance_type, amount)
-
-
-def cgrid(*parts: str) -> str:
-    """CGrateS's CGRID: SHA-1 of the origin id and host."""
-    return hashlib.sha1("".join(parts).encode()).hexdigest()

@@ -46,6 +46,7 @@ _REPEATED = ("Subscription-Id", "Multiple-Services-Credit-Control", "Used-Servic
 class GyService:
     def __init__(self, node: Node, charging: Charging, cfg: GyConfig, workers: int = 16) -> None:
         self.node = node
+        self.tenant = charging.cfg.default_tenant  # of accounts found by name (Subscription-Id-Data)
         self.engine = charging.engine
         self.store = charging.engine.store
         self.cfg = cfg
@@ -73,7 +74,7 @@ class GyService:
         context = str(D.value(avps["Service-Context-Id"])) if "Service-Context-Id" in avps else ""
         action = int(D.value(avps["Requested-Action"])) if "Requested-Action" in avps else ccr.DIRECT_DEBITING
         credit_req = CreditRequest(
-            str(D.value(avps["Session-Id"])), request_type, self.engine_tenant, "", str(D.value(avps["Origin-Host"])),
+            str(D.value(avps["Session-Id"])), request_type, self.tenant, "", str(D.value(avps["Origin-Host"])),
             str(D.value(avps["Origin-Realm"])), ctx.peer.name, self._services(avps, context, request_type), action,
             self._subscription_ids(avps))
         result = await self._submit(credit_req)
@@ -127,8 +128,6 @@ class GyService:
             ids.append((1, str(D.value(avps["User-Name"]))))
         ids.sort(key=lambda x: x[0])  # E.164 (0) before IMSI (1)
         return ids
-
-    engine_tenant = "cgrates.org"
 
     def _default_units(self, context: str) -> Units:
         if "32260" in context:
@@ -263,7 +262,6 @@ class GyService:
 
 def install_gy(node: Node, charging: Charging, cfg: GyConfig) -> GyService:
     gy = GyService(node, charging, cfg)
-    gy.engine_tenant = charging.cfg.default_tenant
     gy.install()
     charging.gy = gy
     return gy

@@ -288,17 +288,6 @@ class ChargingStore:
                 return tenant, value
         return None
 
-    def find_subscription(self, ids: list[tuple[int, str]]) -> tuple[str, str] | None:
-        """The account of the first of `ids` (type, value) that is mapped."""
-        if not ids:
-            return None
-        with self.store.reading() as conn:
-            for id_type, value in ids:
-                rows = SUBSCRIPTION.rows(conn, {"id_type": id_type, "value": value})
-                if rows:
-                    return rows[0].tenant, rows[0].account
-        return None
-
 
 class AccountSlot:
     """The account a `locked_account` block works on; ``removed`` deletes it at commit."""
