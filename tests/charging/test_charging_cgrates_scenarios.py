@@ -110,7 +110,7 @@ def test_max_balance_trigger_disables_the_account(engine: Engine) -> None:
     engine.ok("APIerSv2.SetActions", {"ActionsId": "DISABLE_ACCOUNT", "Actions": [
         {"Identifier": "*disable_account", "Weight": 10.0}]})
     assert len(engine.ok("APIerSv2.GetActions", {"ActionIDs": ["DISABLE_ACCOUNT"]})) == 1
-    trigger = {**dan, "GroupID": "MONITOR_MAX_BALANCE", "ActionTrigger": {
+    trigger: dict[str, Any] = {**dan, "GroupID": "MONITOR_MAX_BALANCE", "ActionTrigger": {
         "ThresholdType": "*max_balance", "ThresholdValue": 50, "BalanceType": "*monetary",
         "ActionsID": "DISABLE_ACCOUNT"}}
     engine.ok("APIerSv2.SetAccountActionTriggers", trigger)

@@ -65,7 +65,7 @@ class ChargingApi:
         bare_id = isinstance(raw, str) and fn is get_actions  # v1 GetActions takes a bare string
         params = raw if bare_id else Params(raw if raw is not None else {}, self.default_tenant)
         try:
-            return fn(self, params, version or "v1")  # type: ignore[arg-type]
+            return fn(self, params, version or "v1")
         except NotFound:
             raise RpcError(NOT_FOUND) from None
         except Exists:
