@@ -178,3 +178,21 @@ def test_final_unit_indication_redirect() -> None:
     assert group == [("Granted-Service-Unit", [("CC-Total-Octets", 10)]), ("Rating-Group", 5), ("Validity-Time", 300),
                      ("Result-Code", 2001), ("Final-Unit-Indication", [("Final-Unit-Action", 1), ("Redirect-Server", [
                          ("Redirect-Address-Type", 2), ("Redirect-Server-Address", "http://topup.example/")])])]
+
+
+def test_account_by_subscription_id(charging: Charging) -> None:
+    """Mapped ids first, then an account named by the data, then the identity the HSS pairs with it:
+    an account named by MSISDN is found from a CCR that carries only the IMSI (and the reverse)."""
+    store = charging.engine.store
+    hss = store.store
+    assert isinstance(hss, Store)
+    hss.add_subscriber("001010000000077", ki="00" * 16, opc="11" * 16, msisdn="15550000077")
+    for name in ("15550000077", "mapped", "byimsi"):
+        rpc(charging, "APIerSv1.SetAccount", {"Account": name})
+    tenant = "cgrates.org"
+    assert store.resolve([(1, "001010000000077")], tenant) == (tenant, "15550000077")  # via the HSS pair
+    assert store.resolve([(0, "15550000077"), (1, "001010000000077")], tenant) == (tenant, "15550000077")
+    store.map_subscription(1, "001010000000077", tenant, "mapped")
+    assert store.resolve([(0, "15550000077"), (1, "001010000000077")], tenant) == (tenant, "mapped")
+    assert store.resolve([(1, "byimsi")], tenant) == (tenant, "byimsi")
+    assert store.resolve([(0, "15559999999"), (1, "001019999999999")], tenant) is None

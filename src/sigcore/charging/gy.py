@@ -1,7 +1,8 @@
 """Diameter Gy/Ro (RFC 4006 Credit-Control application, TS 32.299): CCR-I/U/T/Event against the accounts.
 
 The account is found by Subscription-Id: each (type, data) pair is looked up in the Subscription-Id map
-(`sigcore account map`, kept next to the subscriber store), then as an account named by the data itself;
+(`sigcore account map`, kept next to the subscriber store), then as an account named by the data itself,
+then by the other identity the HSS's subscriber pairs with an IMSI or MSISDN (`ChargingStore.resolve`);
 E.164 and IMSI may both be present, the first that resolves wins. Requested units default by service:
 Service-Context-Id 32260 (IMS) asks time, 32274 (SMS) service-specific units, anything else octets.
 RAR is sent to the sessions of an account that was topped up, ASR to those of an account disabled.

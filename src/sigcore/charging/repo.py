@@ -20,6 +20,7 @@ from sigcore.charging import tables as t
 from sigcore.charging.actions import Action
 from sigcore.charging.model import Account
 from sigcore.charging.times import parse_absolute
+from sigcore.store import tables as st
 from sigcore.store.base import StoreBase, as_utc
 from sigcore.store.raw import RawStatement
 
@@ -32,6 +33,11 @@ SELECT_ACCOUNT = RawStatement(_ACCOUNT)
 LOCK_ACCOUNT = RawStatement(_ACCOUNT.with_for_update())
 UPDATE_ACCOUNT = RawStatement(update(t.accounts).where(t.accounts.c.id == bindparam("row_id")).values(
     document=bindparam("document"), updated_at=bindparam("updated_at")))
+E164, IMSI = 0, 1  # Subscription-Id-Type
+MSISDN_OF_IMSI = RawStatement(select(st.subscribers.c.msisdn.label("other")).where(
+    st.subscribers.c.imsi == bindparam("value")))
+IMSI_OF_MSISDN = RawStatement(select(st.subscribers.c.imsi.label("other")).where(
+    st.subscribers.c.msisdn == bindparam("value")))
 SUBSCRIPTION = RawStatement(select(t.subscriptions.c.tenant, t.subscriptions.c.account).where(and_(
     t.subscriptions.c.id_type == bindparam("id_type"), t.subscriptions.c.value == bindparam("value"))))
 
@@ -275,7 +281,9 @@ class ChargingStore:
     def resolve(self, ids: list[tuple[int, str]], tenant: str, conn: Connection | None = None
                 ) -> tuple[str, str] | None:
         """The account Subscription-Ids (type, data) name: the first mapped one, else the first whose data
-        is an account's name in `tenant`. One connection (the caller's if given), no document read."""
+        is an account's name in `tenant`, else the account named by the other identity the HSS's subscriber
+        record pairs with an IMSI or MSISDN given (an account named by MSISDN found from an IMSI-only CCR,
+        and the reverse). One connection (the caller's if given), no document read."""
         if conn is None:
             with self.store.reading() as own:
                 return self.resolve(ids, tenant, own)
@@ -286,6 +294,12 @@ class ChargingStore:
         for _type, value in ids:
             if SELECT_ACCOUNT.rows(conn, {"tenant": tenant, "name": value}):
                 return tenant, value
+        for id_type, value in ids:  # the HSS's subscriber knows the other identity of the pair
+            if id_type not in (E164, IMSI):
+                continue
+            other = (MSISDN_OF_IMSI if id_type == IMSI else IMSI_OF_MSISDN).rows(conn, {"value": value})
+            if other and other[0].other and SELECT_ACCOUNT.rows(conn, {"tenant": tenant, "name": other[0].other}):
+                return tenant, str(other[0].other)
         return None
 
 
