@@ -20,6 +20,7 @@ from sigcore.diameter.aio import Node
 if TYPE_CHECKING:
     from sigcore.api.context import HssNotifier
     from sigcore.api.service import ApiServer
+    from sigcore.charging.service import Charging
     from sigcore.hss.cx.handlers import CxService
     from sigcore.hss.s6a.install import Hss
     from sigcore.hss.s13.handlers import S13Server
@@ -52,6 +53,7 @@ class Services:
     slh: SlhServer | None = None
     s13: S13Server | None = None
     api: ApiServer | None = None
+    charging: Charging | None = None  # the online-charging engine (JSON-RPC, Gy/Ro), when configured
     metrics: OpsEndpoint | None = None  # /metrics, /healthz, /readyz
     metrics_app: Any = None  # the ASGI app serving `metrics`, for the API to mount
     metrics_flusher: RedisFlusher | None = None  # pushes the counters to Redis (``metrics.redis.url``)

@@ -24,6 +24,7 @@ AREAS = (
     "sigcore.key_cli",
     "sigcore.loadgen.cli",
     "sigcore.dra.cli",
+    "sigcore.charging.cli",
 )
 
 

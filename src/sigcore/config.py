@@ -242,6 +242,44 @@ class RunConfig(_Section):
                                                      "(SO_REUSEPORT); `sigcore run --workers N` overrides it")
 
 
+class GyConfig(_Section):
+    """Diameter Gy/Ro credit control (docs/charging.md)."""
+
+    enabled: bool = True
+    validity_time: int = Field(300, ge=1, description="Validity-Time of each grant, seconds")
+    session_timeout: float = Field(900.0, gt=0, description="an open session's reservations are released "
+                                                           "this long after its last CCR")
+    default_time: int = Field(300, ge=1, description="seconds granted when a CCR asks for time without a value")
+    default_octets: int = Field(10_000_000, ge=1, description="octets granted when asked without a value")
+    default_units: int = Field(10, ge=1, description="service-specific units granted when asked without a value")
+    final_unit_action: Literal["TERMINATE", "REDIRECT"] = "TERMINATE"
+    redirect_address: str | None = Field(None, description="Redirect-Server-Address for REDIRECT (a URL)")
+    service_specific_balance: str = Field("*generic", description="balance type spending CC-Service-Specific-Units")
+
+
+class ChargingConfig(_Section):
+    """The online charging engine; it runs when the config has a ``charging`` section."""
+
+    listen: str = Field("127.0.0.1:2080", description="JSON-RPC over HTTP (POST /jsonrpc)")
+    listen_tcp: str | None = Field(None, description="JSON-RPC over raw TCP, 'host:port' (off when unset)")
+    default_tenant: str = "cgrates.org"
+    auth: bool = Field(False, description="require the REST API's bearer tokens on /jsonrpc")
+    allow_remote: bool = Field(False, description="allow non-loopback JSON-RPC listeners without auth")
+    http_post_url: str | None = Field(None, description="URL of *http_post actions whose ExtraParameters is empty")
+    scheduler_interval: float = Field(1.0, gt=0, description="seconds between action plan scheduler passes")
+    gy: GyConfig = Field(default_factory=GyConfig)
+
+    @field_validator("listen", "listen_tcp")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        """'host:port'; port 0 binds any free port (tests)."""
+        if value is not None:
+            host, port = split_host_port(value, 2080)
+            if not host or not 0 <= port < 65536:
+                raise ValueError(f"expected 'host:port', got {value!r}")
+        return value
+
+
 class Config(_Section):
     diameter: DiameterConfig = Field(default_factory=DiameterConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
@@ -250,6 +288,7 @@ class Config(_Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     hss: HssConfig = Field(default_factory=HssConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+    charging: ChargingConfig | None = None
     applications: list[str] = Field(default_factory=list, description="import paths 'package.module' (its "
                                     "install function) or 'package.module:function', each called once at start")
     dra: DraConfig | None = None  # a Diameter Routing Agent runs when this section is present

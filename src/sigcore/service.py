@@ -26,6 +26,7 @@ INSTALLERS = (
     "sigcore.hss.slh.install",
     "sigcore.hss.s13.install",
     "sigcore.dra.install",  # the routing agent, when the config has a dra section
+    "sigcore.charging.service",  # Gy/Ro and CGrateS JSON-RPC, when configured
     "sigcore.api.service",
     "sigcore.metrics.service",
     "sigcore.toolkit.mirror",

@@ -1,0 +1,2 @@
+"""Online charging: CGrateS-compatible accounts, balances, actions, action plans and triggers (JSON-RPC),
+and Diameter Gy/Ro credit control spending them. See docs/charging.md."""

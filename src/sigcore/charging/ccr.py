@@ -1,0 +1,204 @@
+"""One Credit-Control-Request applied to its account in one transaction: debit what was used, reserve
+what is asked, release on termination, write the session's CDR, fire the account's triggers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import Connection
+
+from sigcore.charging import credit
+from sigcore.charging import sessions as gy_sessions
+from sigcore.charging.cdrs import session_record
+from sigcore.charging.engine import ChargingEngine
+from sigcore.charging.executor import ActionRun
+from sigcore.charging.model import Account, Balance
+from sigcore.charging.sessions import GySession
+from sigcore.charging.values import as_json_number
+
+log = logging.getLogger("sigcore.charging.gy")
+INITIAL, UPDATE, TERMINATION, EVENT = 1, 2, 3, 4
+DIRECT_DEBITING, REFUND_ACCOUNT, CHECK_BALANCE = 0, 1, 2
+SUCCESS = 2001
+END_USER_SERVICE_DENIED = 4010
+CREDIT_LIMIT_REACHED = 4012
+USER_UNKNOWN = 5030
+RATING_FAILED = 5031
+
+
+@dataclass
+class Units:
+    """An amount in one balance type's units, and the AVP that carries it on the wire."""
+
+    balance_type: str
+    amount: Decimal
+    avp: str
+
+
+@dataclass
+class ServiceRequest:
+    rating_group: int
+    requested: Units | None = None  # None: no Requested-Service-Unit (nothing more wanted)
+    used: list[Units] = field(default_factory=list)
+
+
+@dataclass
+class ServiceResult:
+    rating_group: int
+    result_code: int
+    granted: Units | None = None
+    final: bool = False  # Final-Unit-Indication: the grant is what is left
+
+
+@dataclass
+class CreditRequest:
+    session_id: str
+    request_type: int
+    tenant: str  # with `account` empty: found from `subscription_ids` when applied
+    account: str
+    origin_host: str
+    origin_realm: str
+    peer: str
+    services: list[ServiceRequest]
+    requested_action: int = DIRECT_DEBITING
+    subscription_ids: list[tuple[int, str]] = field(default_factory=list)  # (Subscription-Id-Type, data)
+
+
+@dataclass
+class CreditAnswer:
+    result_code: int
+    services: list[ServiceResult] = field(default_factory=list)
+    balance_left: bool | None = None  # CHECK_BALANCE
+
+
+def apply_batch(engine: ChargingEngine, requests: list[CreditRequest], session_timeout: float
+                ) -> list[CreditAnswer | Exception]:
+    """Several CCRs in one transaction (one commit, one connection): each in its own savepoint, so one
+    that fails leaves the others' changes; the answers in request order."""
+    out: list[CreditAnswer | Exception] = []
+    store = engine.store
+    with store.store.writing() as conn:
+        for req in requests:
+            try:
+                with conn.begin_nested():
+                    out.append(apply(engine, req, session_timeout, conn))
+            except Exception as err:
+                log.exception("CCR %s failed", req.session_id)
+                out.append(err)
+    return out
+
+
+def apply(engine: ChargingEngine, req: CreditRequest, session_timeout: float,
+          conn: Connection | None = None) -> CreditAnswer:
+    store = engine.store
+    now = engine.now
+    expires = now + dt.timedelta(seconds=session_timeout)
+    if not req.account:
+        found = store.resolve(req.subscription_ids, req.tenant, conn)
+        if found is None:
+            return CreditAnswer(USER_UNKNOWN)
+        req.tenant, req.account = found
+    with store.locked_account(req.tenant, req.account, create=False, conn=conn) as (conn, slot):
+        acc = slot.account
+        if acc is None:
+            return CreditAnswer(USER_UNKNOWN)
+        credit.drop_expired(acc, now)
+        session = gy_sessions.load(conn, req.session_id)
+        new = session is None
+        if session is None:
+            session = GySession(req.session_id, req.tenant, req.account, req.origin_host, req.origin_realm,
+                                req.peer, now)
+        results = []
+        debited = False
+        for svc in req.services:
+            for used in svc.used:
+                taken = credit.debit(acc, used.balance_type, used.amount, svc.rating_group, now)
+                session.add_use(svc.rating_group, used.balance_type, taken.taken)
+                debited = debited or taken.taken > 0
+            if req.request_type == TERMINATION:
+                credit.release(acc, req.session_id, svc.rating_group)
+                results.append(ServiceResult(svc.rating_group, SUCCESS))
+                continue
+            if acc.disabled:
+                credit.release(acc, req.session_id, svc.rating_group)
+                results.append(ServiceResult(svc.rating_group, END_USER_SERVICE_DENIED))
+                continue
+            if req.request_type == EVENT:
+                results.append(_event(acc, req, svc, session, now))
+                debited = True
+                continue
+            if svc.requested is None:
+                credit.release(acc, req.session_id, svc.rating_group)
+                results.append(ServiceResult(svc.rating_group, SUCCESS))
+                continue
+            ask = svc.requested
+            grant = credit.reserve(acc, req.session_id, svc.rating_group, ask.balance_type, ask.amount, now, expires)
+            if grant <= 0:
+                results.append(ServiceResult(svc.rating_group, CREDIT_LIMIT_REACHED, final=True))
+            else:
+                results.append(ServiceResult(svc.rating_group, SUCCESS, Units(ask.balance_type, grant, ask.avp),
+                                             final=grant < ask.amount))
+        if debited:
+            job = ActionRun(acc, now, lambda n: store.actions(n, conn), engine.default_post_url, engine.poster.post)
+            job.fire_triggers()
+            store.add_cdrs(conn, job.cdrs)
+        if req.request_type in (TERMINATION, EVENT):
+            credit.release(acc, req.session_id)
+            store.add_cdrs(conn, [_cdr(acc, session, now)])
+            if not new:
+                gy_sessions.remove(conn, req.session_id)
+        else:
+            gy_sessions.save(conn, session, expires, new)
+        top = END_USER_SERVICE_DENIED if acc.disabled and req.request_type != TERMINATION else SUCCESS
+        return CreditAnswer(top, results)
+
+
+def _event(acc: Account, req: CreditRequest, svc: ServiceRequest, session: GySession,
+           now: dt.datetime) -> ServiceResult:
+    """CCR-Event: debit (or check, or refund) at once, all or nothing."""
+    ask = svc.requested
+    if ask is None:
+        return ServiceResult(svc.rating_group, SUCCESS)
+    if req.requested_action == REFUND_ACCOUNT:
+        balances = credit.serving_balances(acc, ask.balance_type, svc.rating_group, now)
+        if balances:
+            balances[0].value += ask.amount
+        else:
+            acc.balances.append(Balance(type=ask.balance_type, id="*default", value=ask.amount))
+        return ServiceResult(svc.rating_group, SUCCESS, ask)
+    enough = acc.allow_negative or credit.available(acc, ask.balance_type, svc.rating_group, now) >= ask.amount
+    if req.requested_action == CHECK_BALANCE or not enough:
+        return ServiceResult(svc.rating_group, SUCCESS if enough else CREDIT_LIMIT_REACHED)
+    taken = credit.debit(acc, ask.balance_type, ask.amount, svc.rating_group, now)
+    session.add_use(svc.rating_group, ask.balance_type, taken.taken)
+    return ServiceResult(svc.rating_group, SUCCESS, ask)
+
+
+def _cdr(acc: Account, session: GySession, now: dt.datetime) -> dict[str, object]:
+    totals: dict[str, Decimal] = {}
+    extra = {}
+    for rg, per_type in sorted(session.used.items()):
+        for balance_type, units in per_type.items():
+            totals[balance_type] = totals.get(balance_type, Decimal(0)) + units
+            extra[f"RatingGroup{rg}{balance_type}"] = str(units)
+    tor = next(iter(totals), "*generic")
+    cost = totals.get("*monetary", Decimal(0))
+    usage = as_json_number(totals.get(tor, Decimal(0)))
+    return session_record(acc, session.session_id, session.origin_host, tor, usage, as_json_number(cost),
+                          session.started, now, extra)
+
+
+def expire_session(engine: ChargingEngine, session: GySession) -> None:
+    """A session that went silent: release its holds, write its CDR, forget it."""
+    now = engine.now
+    with engine.store.locked_account(session.tenant, session.account, create=False) as (conn, slot):
+        current = gy_sessions.load(conn, session.session_id)
+        if current is None:
+            return
+        if slot.account is not None:
+            credit.release(slot.account, session.session_id)
+            engine.store.add_cdrs(conn, [_cdr(slot.account, current, now)])
+        gy_sessions.remove(conn, session.session_id)

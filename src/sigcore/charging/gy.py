@@ -1,0 +1,268 @@
+"""Diameter Gy/Ro (RFC 4006 Credit-Control application, TS 32.299): CCR-I/U/T/Event against the accounts.
+
+The account is found by Subscription-Id: each (type, data) pair is looked up in the Subscription-Id map
+(`sigcore account map`, kept next to the subscriber store), then as an account named by the data itself,
+then by the other identity the HSS's subscriber pairs with an IMSI or MSISDN (`ChargingStore.resolve`);
+E.164 and IMSI may both be present, the first that resolves wins. Requested units default by service:
+Service-Context-Id 32260 (IMS) asks time, 32274 (SMS) service-specific units, anything else octets.
+RAR is sent to the sessions of an account that was topped up, ASR to those of an account disabled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sigcore.charging import ccr
+from sigcore.charging import sessions as gy_sessions
+from sigcore.charging.ccr import CreditAnswer, CreditRequest, ServiceRequest, ServiceResult, Units
+from sigcore.charging.model import Account
+from sigcore.charging.scheduler import cancel
+from sigcore.config import GyConfig
+from sigcore.diameter.answers import answer
+from sigcore.diameter.application import Application
+from sigcore.diameter.constants import FLAG_PROXIABLE, FLAG_REQUEST
+from sigcore.diameter.dictionary import DICTIONARY as D
+from sigcore.diameter.message import Message
+
+if TYPE_CHECKING:
+    from sigcore.charging.service import Charging
+    from sigcore.diameter.aio.node import Node, RequestContext
+
+log = logging.getLogger("sigcore.charging.gy")
+CREDIT_CONTROL = 4
+RAR, ASR = 258, 274
+NS_PER_SECOND = Decimal(1_000_000_000)
+TIME, OCTETS, UNITS = "CC-Time", "CC-Total-Octets", "CC-Service-Specific-Units"
+MAX_BATCH = 256  # CCRs per transaction
+_CCR_AVPS = D.keys_of(["Session-Id", "CC-Request-Type", "CC-Request-Number", "Subscription-Id", "Origin-Host",
+                       "Origin-Realm", "Multiple-Services-Credit-Control", "Requested-Service-Unit",
+                       "Used-Service-Unit", "Service-Context-Id", "Requested-Action", "User-Name"])
+_REPEATED = ("Subscription-Id", "Multiple-Services-Credit-Control", "Used-Service-Unit")
+
+
+class GyService:
+    def __init__(self, node: Node, charging: Charging, cfg: GyConfig, workers: int = 16) -> None:
+        self.node = node
+        self.tenant = charging.cfg.default_tenant  # of accounts found by name (Subscription-Id-Data)
+        self.engine = charging.engine
+        self.store = charging.engine.store
+        self.cfg = cfg
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="charging-gy")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._queue: list[tuple[CreditRequest, asyncio.Future[CreditAnswer]]] = []
+        self._batching = self.store.store.engine.dialect.name == "sqlite"
+        self._draining = False
+        self._drainer: asyncio.Task[None] | None = None
+        self.engine.on_account_change = self._account_changed
+
+    def install(self) -> None:
+        app = Application(CREDIT_CONTROL, name="Diameter Credit-Control (Gy/Ro)")
+        app.add("CCR", self.ccr)
+        app.install(self.node)
+
+    # --- CCR -------------------------------------------------------------------------------------
+    async def ccr(self, req: Message, ctx: RequestContext) -> Message:
+        avps = D.pick(req.avps, _CCR_AVPS, _REPEATED)
+        request_type = int(D.value(avps["CC-Request-Type"]))
+        number = int(D.value(avps["CC-Request-Number"]))
+        base = [("Auth-Application-Id", CREDIT_CONTROL), ("CC-Request-Type", request_type),
+                ("CC-Request-Number", number)]
+        context = str(D.value(avps["Service-Context-Id"])) if "Service-Context-Id" in avps else ""
+        action = int(D.value(avps["Requested-Action"])) if "Requested-Action" in avps else ccr.DIRECT_DEBITING
+        credit_req = CreditRequest(
+            str(D.value(avps["Session-Id"])), request_type, self.tenant, "", str(D.value(avps["Origin-Host"])),
+            str(D.value(avps["Origin-Realm"])), ctx.peer.name, self._services(avps, context, request_type), action,
+            self._subscription_ids(avps))
+        result = await self._submit(credit_req)
+        if result.result_code == ccr.USER_UNKNOWN:
+            return answer(req, self.node.identity, ccr.USER_UNKNOWN, base,
+                          error_message="no account for the Subscription-Id")
+        return answer(req, self.node.identity, result.result_code, base + self._mscc(result, credit_req))
+
+    async def _submit(self, request: CreditRequest) -> CreditAnswer:
+        """On SQLite (one writer at a time): queue the CCR for the next batch, the CCRs that arrive while a
+        batch runs share one transaction (one commit) when their turn comes, as the HSS batches its
+        requests. On a server database: its own transaction on a worker thread, several at once; a CCR
+        locks one account row, so concurrent ones cannot deadlock (a batch locking several could)."""
+        loop = asyncio.get_running_loop()
+        if not self._batching:
+            return await loop.run_in_executor(self.pool, ccr.apply, self.engine, request, self.cfg.session_timeout)
+        future: asyncio.Future[CreditAnswer] = loop.create_future()
+        self._queue.append((request, future))
+        if not self._draining:
+            self._draining = True
+            self._drainer = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    results = await loop.run_in_executor(self.pool, ccr.apply_batch, self.engine,
+                                                         [r for r, _ in batch], self.cfg.session_timeout)
+                except Exception as err:  # the transaction itself failed (database down): every CCR in it
+                    results = [err] * len(batch)
+                for (_req, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._draining = False
+
+    @staticmethod
+    def _subscription_ids(avps: dict[str, Any]) -> list[tuple[int, str]]:
+        ids = []
+        for sub in avps["Subscription-Id"]:
+            group = D.value(sub)
+            ids.append((int(group["Subscription-Id-Type"]), str(group["Subscription-Id-Data"])))
+        if not ids and "User-Name" in avps:
+            ids.append((1, str(D.value(avps["User-Name"]))))
+        ids.sort(key=lambda x: x[0])  # E.164 (0) before IMSI (1)
+        return ids
+
+    def _default_units(self, context: str) -> Units:
+        if "32260" in context:
+            return Units("*voice", self.cfg.default_time * NS_PER_SECOND, TIME)
+        if "32274" in context:
+            return Units(self.cfg.service_specific_balance, Decimal(self.cfg.default_units), UNITS)
+        return Units("*data", Decimal(self.cfg.default_octets), OCTETS)
+
+    def _units(self, group: Any) -> Units | None:
+        """The amount a Requested/Used-Service-Unit carries, in its balance type's units."""
+        seconds = group.get(TIME)
+        if seconds is not None:
+            return Units("*voice", Decimal(int(seconds)) * NS_PER_SECOND, TIME)
+        total = group.get(OCTETS)
+        if total is None:
+            inp, out = group.get("CC-Input-Octets"), group.get("CC-Output-Octets")
+            if inp is not None or out is not None:
+                total = int(inp or 0) + int(out or 0)
+        if total is not None:
+            return Units("*data", Decimal(int(total)), OCTETS)
+        specific = group.get(UNITS)
+        if specific is not None:
+            return Units(self.cfg.service_specific_balance, Decimal(int(specific)), UNITS)
+        return None
+
+    def _service(self, rating_group: int, rsu: Any, usus: list[Any], context: str,
+                 request_type: int) -> ServiceRequest:
+        svc = ServiceRequest(rating_group)
+        if rsu is not None and request_type != ccr.TERMINATION:
+            svc.requested = self._units(rsu) or self._default_units(context)
+        for usu in usus:
+            units = self._units(usu)
+            if units is not None:
+                svc.used.append(units)
+        return svc
+
+    def _services(self, avps: dict[str, Any], context: str, request_type: int) -> list[ServiceRequest]:
+        services = []
+        for raw in avps["Multiple-Services-Credit-Control"]:
+            mscc = D.value(raw)
+            rating_group = mscc.get("Rating-Group")
+            services.append(self._service(int(rating_group) if rating_group is not None else 0,
+                                          mscc.get("Requested-Service-Unit"), mscc.get_all("Used-Service-Unit"),
+                                          context, request_type))
+        if not services and ("Requested-Service-Unit" in avps or avps["Used-Service-Unit"]):
+            rsu = D.value(avps["Requested-Service-Unit"]) if "Requested-Service-Unit" in avps else None
+            services.append(self._service(0, rsu, [D.value(u) for u in avps["Used-Service-Unit"]], context,
+                                          request_type))
+        return services
+
+    # --- CCA ---------------------------------------------------------------------------------------
+    def _grant_value(self, units: Units) -> int:
+        if units.avp == TIME:
+            return int(units.amount / NS_PER_SECOND)
+        return int(units.amount)
+
+    def _fui(self) -> tuple[str, list[Any]]:
+        if self.cfg.final_unit_action == "REDIRECT" and self.cfg.redirect_address:
+            return ("Final-Unit-Indication", [("Final-Unit-Action", 1), ("Redirect-Server", [
+                ("Redirect-Address-Type", 2), ("Redirect-Server-Address", self.cfg.redirect_address)])])
+        return ("Final-Unit-Indication", [("Final-Unit-Action", 0)])
+
+    def _mscc(self, result: CreditAnswer, req: CreditRequest) -> list[Any]:
+        items: list[Any] = []
+        for svc in result.services:
+            items.append(("Multiple-Services-Credit-Control", self._one_mscc(svc, req)))
+        return items
+
+    def _one_mscc(self, svc: ServiceResult, req: CreditRequest) -> list[Any]:
+        group: list[Any] = []
+        if svc.granted is not None and req.request_type != ccr.TERMINATION:
+            group.append(("Granted-Service-Unit", [(svc.granted.avp, self._grant_value(svc.granted))]))
+        group.append(("Rating-Group", svc.rating_group))
+        if svc.granted is not None and req.request_type in (ccr.INITIAL, ccr.UPDATE):
+            group.append(("Validity-Time", self.cfg.validity_time))
+        group.append(("Result-Code", svc.result_code))
+        if svc.final and req.request_type in (ccr.INITIAL, ccr.UPDATE):
+            group.append(self._fui())
+        return group
+
+    # --- RAR / ASR and session timeouts --------------------------------------------------------------
+    def _account_changed(self, account: Account) -> None:
+        """From a worker thread: tell the account's open sessions (ASR when disabled, else RAR)."""
+        loop = self._loop
+        if loop is None:
+            return
+        with self.store.store.reading() as conn:
+            open_sessions = gy_sessions.of_account(conn, account.tenant, account.name)
+        command = ASR if account.disabled else RAR
+        for session in open_sessions:
+            asyncio.run_coroutine_threadsafe(self._notify(session, command), loop)
+
+    async def _notify(self, session: gy_sessions.GySession, command: int) -> None:
+        items: list[Any] = [("Session-Id", session.session_id), *self.node.identity.origin_avps,
+                            ("Destination-Realm", session.origin_realm), ("Destination-Host", session.origin_host),
+                            ("Auth-Application-Id", CREDIT_CONTROL)]
+        if command == RAR:
+            items.append(("Re-Auth-Request-Type", 0))
+        msg = D.message(command, CREDIT_CONTROL, FLAG_REQUEST | FLAG_PROXIABLE, items)
+        name = "RAR" if command == RAR else "ASR"
+        try:
+            reply = await self.node.request(msg, peer=session.peer)
+            log.info("%s for %s: Result-Code %s", name, session.session_id, reply.get("Result-Code"))
+        except Exception as err:  # the peer went away: its session times out instead
+            log.warning("%s for %s to %s failed: %s", name, session.session_id, session.peer, err)
+
+    def _sweep(self) -> int:
+        with self.store.store.reading() as conn:
+            stale = gy_sessions.expired(conn, self.engine.now)
+        for session in stale:
+            ccr.expire_session(self.engine, session)
+            log.info("Gy session %s timed out: reservations released", session.session_id)
+        return len(stale)
+
+    async def _sweep_forever(self) -> None:
+        interval = min(self.cfg.session_timeout / 4, 5.0)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.get_running_loop().run_in_executor(self.pool, self._sweep)
+            except Exception:
+                log.exception("Gy session sweep failed")
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._sweeper = self._loop.create_task(self._sweep_forever(), name="charging-gy-sweeper")
+
+    async def stop(self) -> None:
+        await cancel(self._sweeper)
+        self.pool.shutdown(wait=False)
+
+
+def install_gy(node: Node, charging: Charging, cfg: GyConfig) -> GyService:
+    gy = GyService(node, charging, cfg)
+    gy.install()
+    charging.gy = gy
+    return gy

@@ -1,0 +1,132 @@
+"""`sigcore run` with a ``charging`` section: the engine, its JSON-RPC listeners, the plan scheduler and Gy."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sigcore.charging.api import ChargingApi
+from sigcore.charging.engine import ChargingEngine
+from sigcore.charging.jsonrpc import Authenticator, HttpJsonRpc, JsonRpcDispatcher, TcpJsonRpc
+from sigcore.charging.posts import Poster
+from sigcore.charging.repo import ChargingStore, Clock, system_clock
+from sigcore.charging.scheduler import PlanScheduler
+from sigcore.config import ChargingConfig, ConfigError, split_host_port
+from sigcore.store.base import StoreBase
+
+if TYPE_CHECKING:
+    from sigcore.applications import AppContext
+    from sigcore.charging.gy import GyService
+    from sigcore.diameter.aio import Node
+
+log = logging.getLogger("sigcore.charging")
+DEFAULT_PORT = 2080
+READ_ONLY_PREFIXES = ("Get", "CoreSv1.")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def token_authenticator(store: StoreBase) -> Authenticator:
+    """The REST API's bearer tokens: read-only tokens may call Get* and CoreSv1 methods."""
+    from sigcore.store.tokens import Role, TokenRepository
+
+    tokens = TokenRepository(store)
+
+    def allowed(secret: str | None, method: str) -> bool:
+        token = tokens.authenticate(secret) if secret else None
+        if token is None:
+            return False
+        short = method.partition(".")[2]
+        needed = Role.READ if short.startswith("Get") or method.startswith("CoreSv1.") else Role.PROVISION
+        return token.role.allows(needed)
+
+    return allowed
+
+
+@dataclass
+class Charging:
+    """The running charging engine's parts."""
+
+    cfg: ChargingConfig
+    engine: ChargingEngine
+    api: ChargingApi
+    dispatcher: JsonRpcDispatcher
+    scheduler: PlanScheduler
+    authenticate: Authenticator | None = None
+    servers: list[asyncio.AbstractServer] = field(default_factory=list)
+    ports: dict[str, int] = field(default_factory=dict)
+    gy: GyService | None = None
+
+    async def start(self) -> None:
+        if self.gy is not None:
+            await self.gy.start()
+        http = HttpJsonRpc(self.dispatcher, self.authenticate)
+        host, port = split_host_port(self.cfg.listen, DEFAULT_PORT)
+        server = await asyncio.start_server(http.serve, host, port)
+        self.servers.append(server)
+        self.ports["http"] = server.sockets[0].getsockname()[1]
+        if self.cfg.listen_tcp:
+            tcp = TcpJsonRpc(self.dispatcher)
+            host, port = split_host_port(self.cfg.listen_tcp, 2012)
+            server = await asyncio.start_server(tcp.serve, host, port)
+            self.servers.append(server)
+            self.ports["tcp"] = server.sockets[0].getsockname()[1]
+        self.scheduler.start()
+        log.info("charging JSON-RPC on %s (POST /jsonrpc)%s", self.cfg.listen,
+                 f", raw TCP on {self.cfg.listen_tcp}" if self.cfg.listen_tcp else "")
+
+    async def stop(self) -> None:
+        if self.gy is not None:
+            await self.gy.stop()
+        await self.scheduler.stop()
+        for server in self.servers:
+            server.close()
+            await server.wait_closed()
+        self.servers.clear()
+        self.dispatcher.close()
+        self.engine.poster.close()
+
+
+def check_exposure(cfg: ChargingConfig) -> None:
+    """Loopback-only unless auth is on or the operator says otherwise; raw TCP has no way to carry tokens."""
+    listeners = [cfg.listen] + ([cfg.listen_tcp] if cfg.listen_tcp else [])
+    for where in listeners:
+        host = split_host_port(where, DEFAULT_PORT)[0]
+        if not _loopback(host) and not cfg.auth and not cfg.allow_remote:
+            raise ConfigError(f"charging: {where} is not a loopback address; set charging.auth (bearer tokens) "
+                              "or charging.allow_remote to expose JSON-RPC")
+    if cfg.auth and cfg.listen_tcp:
+        raise ConfigError("charging.listen_tcp cannot be used with charging.auth: raw TCP JSON-RPC carries no "
+                          "bearer token")
+
+
+def build_charging(store: StoreBase, cfg: ChargingConfig, clock: Clock = system_clock) -> Charging:
+    check_exposure(cfg)
+    engine = ChargingEngine(ChargingStore(store, clock), Poster(), cfg.http_post_url or "")
+    api = ChargingApi(engine, cfg.default_tenant)
+    return Charging(cfg, engine, api, JsonRpcDispatcher(api), PlanScheduler(engine, cfg.scheduler_interval),
+                    token_authenticator(store) if cfg.auth else None)
+
+
+def install(node: Node, ctx: AppContext) -> None:
+    """The charging engine in `sigcore run` when the config has a ``charging`` section."""
+    cfg = ctx.config
+    if cfg.charging is None:
+        return
+    services = ctx.services
+    charging = build_charging(services.shared_store(cfg, auto_migrate=True), cfg.charging)
+    if cfg.charging.gy.enabled:
+        from sigcore.charging.gy import install_gy
+
+        install_gy(node, charging, cfg.charging.gy)
+    services.charging = charging
+    services.starters.append(charging.start)
+    services.stoppers.append(charging.stop)

@@ -1,0 +1,137 @@
+"""`sigcore account list/show/map`, `sigcore cdr export --csv`, the ``charging`` config section in
+`sigcore run` (JSON-RPC on its port, loopback only unless told), bearer tokens, and *http_post failures."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import Clock, Engine
+from interop.ports import free_tcp_port
+from sigcore.charging.service import build_charging
+from sigcore.cli import app
+from sigcore.config import ChargingConfig, ConfigError, load_config
+from sigcore.service import installers, serve
+from sigcore.store import Store, migrate
+from sigcore.store.tokens import TokenRepository
+
+KEK = "ab" * 32
+
+
+def _config(tmp_path: Path, extra: str = "") -> tuple[Path, str]:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    config = tmp_path / "sigcore.yaml"
+    config.write_text(f"database:\n  url: {url}\n{extra}")
+    return config, url
+
+
+def test_account_and_cdr_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGCORE_KEK", KEK)
+    config, url = _config(tmp_path)
+    migrate(url)
+    with Store(url, bytes.fromhex(KEK)) as store:
+        charging = build_charging(store, ChargingConfig(listen="127.0.0.1:0"))
+        for account, value in (("alice", 12.5), ("bob", 3)):
+            answer = charging.dispatcher.handle_sync({"method": "APIerSv1.AddBalance", "id": 1, "params": [
+                {"Account": account, "BalanceType": "*monetary", "Value": value, "Cdrlog": True,
+                 "Balance": {"ID": "main"}}]})
+            assert answer["error"] is None
+        charging.dispatcher.close()
+    runner = CliRunner()
+    listed = runner.invoke(app, ["account", "list", "--config", str(config)])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines() == ["cgrates.org:alice  *monetary=12.5", "cgrates.org:bob  *monetary=3"]
+    shown = runner.invoke(app, ["account", "show", "alice", "--json", "--config", str(config)])
+    assert json.loads(shown.output)["BalanceMap"]["*monetary"][0]["Value"] == 12.5
+    assert runner.invoke(app, ["account", "show", "nobody", "--config", str(config)]).exit_code == 1
+    mapped = runner.invoke(app, ["account", "map", "alice", "--imsi", "001010000000001", "--config", str(config)])
+    assert mapped.exit_code == 0 and "imsi 001010000000001 -> cgrates.org:alice" in mapped.output
+    exported = runner.invoke(app, ["cdr", "export", "--csv", "--config", str(config)])
+    assert exported.exit_code == 0, exported.output
+    rows = list(csv.DictReader(io.StringIO(exported.output)))
+    assert [(r["Account"], r["Cost"], r["Source"], r["RunID"]) for r in rows] == [
+        ("alice", "12.5", "*cdrlog", "*topup"), ("bob", "3", "*cdrlog", "*topup")]
+    assert runner.invoke(app, ["cdr", "export", "--config", str(config)]).exit_code == 2
+
+
+def test_sigcore_run_serves_json_rpc_when_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGCORE_KEK", KEK)
+    port = free_tcp_port()
+    config, _url = _config(tmp_path, f"diameter:\n  listen: ['127.0.0.1:{free_tcp_port()}']\napi:\n  enabled: false\n"
+                                     f"charging:\n  listen: 127.0.0.1:{port}\n")
+    cfg = load_config(config)
+
+    async def run() -> dict[str, object]:
+        ready = asyncio.Event()
+        task = asyncio.create_task(serve(cfg, installers(), ready))
+        await asyncio.wait_for(ready.wait(), 30)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/jsonrpc", method="POST", data=json.dumps(
+            {"method": "CoreSv1.Status", "params": [{}], "id": 3}).encode())
+        reply = await asyncio.to_thread(lambda: json.loads(urllib.request.urlopen(request, timeout=5).read()))
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        return reply  # type: ignore[no-any-return]
+
+    reply = asyncio.run(run())
+    assert reply["id"] == 3 and reply["error"] is None
+
+
+def test_no_charging_section_means_no_engine() -> None:
+    assert load_config(None).charging is None
+
+
+def test_remote_listener_needs_auth_or_allow_remote(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    migrate(url)
+    with Store(url, None) as store, pytest.raises(ConfigError, match="not a loopback address"):
+        build_charging(store, ChargingConfig(listen="0.0.0.0:2080"))
+
+
+def test_bearer_tokens_when_auth_is_on(tmp_path: Path, clock: Clock) -> None:
+    url = f"sqlite:///{tmp_path / 'auth.sqlite'}"
+    migrate(url)
+    engine = Engine(url, ChargingConfig(listen="127.0.0.1:0", auth=True), clock)
+    try:
+        tokens = TokenRepository(engine.store)
+        reader, writer = tokens.create("read").secret, tokens.create("provision").secret
+        set_account = {"method": "APIerSv1.SetAccount", "params": [{"Account": "a"}], "id": 1}
+        status, answer = engine.post(set_account)
+        assert status == 401 and "bearer token" in answer["error"]
+        assert engine.post(set_account, {"Authorization": f"Bearer {reader}"})[0] == 401  # read-only token
+        status, answer = engine.post(set_account, {"Authorization": f"Bearer {writer}"})
+        assert (status, answer["result"]) == (200, "OK")
+        get = {"method": "APIerSv2.GetAccount", "params": [{"Account": "a"}], "id": 2}
+        assert engine.post(get, {"Authorization": f"Bearer {reader}"})[1]["result"]["ID"] == "cgrates.org:a"
+    finally:
+        engine.close()
+
+
+def test_http_post_failure_fails_the_set_and_async_never_blocks(engine: Engine) -> None:
+    dead = f"http://127.0.0.1:{free_tcp_port()}/down"
+    engine.charging.engine.poster.backoff = 0.05
+    engine.ok("APIerSv1.SetActions", {"ActionsId": "SYNC", "Actions": [
+        {"Identifier": "*topup", "BalanceType": "*monetary", "Units": 5, "Weight": 20},
+        {"Identifier": "*http_post", "ExtraParameters": dead, "Weight": 10}]})
+    engine.ok("APIerSv1.SetActions", {"ActionsId": "ASYNC", "Actions": [
+        {"Identifier": "*topup", "BalanceType": "*monetary", "Units": 5, "Weight": 20},
+        {"Identifier": "*http_post_async", "ExtraParameters": dead, "Weight": 10}]})
+    engine.ok("APIerSv1.SetAccount", {"Account": "poster"})
+    assert engine.call("APIerSv1.ExecuteAction", {"Account": "poster", "ActionsId": "SYNC"})["error"] == \
+        "PARTIALLY_EXECUTED"
+    assert engine.ok("APIerSv2.GetAccount", {"Account": "poster"})["BalanceMap"] == {}  # nothing kept
+    engine.charging.engine.poster.backoff = 2.0  # retries of the async post take seconds: the call must not
+    started = time.monotonic()
+    assert engine.ok("APIerSv1.ExecuteAction", {"Account": "poster", "ActionsId": "ASYNC"}) == "OK"
+    assert time.monotonic() - started < 1.5
+    assert engine.ok("APIerSv2.GetAccount", {"Account": "poster"})["BalanceMap"]["*monetary"][0]["Value"] == 5

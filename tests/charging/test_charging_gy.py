@@ -1,0 +1,190 @@
+"""Diameter Gy against the charging engine, driven by python-diameter (an independent implementation):
+CCR-I/U/T with MSCC for two rating groups; grants, FUI, 4012, balances and the session's CDR computed here
+by hand; a top-up mid-session brings a RAR, disabling the account an ASR; tshark sees nothing malformed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from diameter.message.commands.credit_control import (
+    CreditControlRequest,
+    MultipleServicesCreditControl,
+    RequestedServiceUnit,
+    SubscriptionId,
+    UsedServiceUnit,
+)
+
+from interop.ports import free_tcp_port
+from interop.pydiameter_peer import PyDiameterPeer, quiet_python_diameter_logs
+from interop.sigcore_nodes import wait_open
+from interop.tshark import check_pcap, diameter_messages
+from sigcore.charging.gy import GyService, install_gy
+from sigcore.charging.service import Charging, build_charging
+from sigcore.config import ChargingConfig
+from sigcore.diameter.aio import Node, NodeSettings
+from sigcore.diameter.answers import Identity
+from sigcore.store import Store
+
+pytestmark = [pytest.mark.interop, pytest.mark.slow]
+OCS, PGW, REALM = "ocs.localdomain", "pgw.localdomain", "localdomain"
+IMSI, MSISDN = "001010000000042", "61400000042"
+NS = 1_000_000_000
+MB = 1_000_000
+
+
+@dataclass
+class Ocs:
+    node: Node
+    charging: Charging
+    gy: GyService
+    port: int
+
+    def rpc(self, method: str, params: dict[str, Any]) -> Any:
+        answer = self.charging.dispatcher.handle_sync({"method": method, "params": [params], "id": 1})
+        assert answer["error"] is None, answer
+        return answer["result"]
+
+
+@pytest.fixture
+async def ocs(charging_url: str) -> AsyncIterator[Ocs]:
+    """SQLite batches CCRs into shared transactions, PostgreSQL and MariaDB run them concurrently."""
+    store = Store(charging_url, os.urandom(32))
+    port = free_tcp_port()
+    node = Node(NodeSettings(Identity(OCS, REALM), listen=[("127.0.0.1", port)]))
+    charging = build_charging(store, ChargingConfig(listen="127.0.0.1:0"))
+    gy = install_gy(node, charging, charging.cfg.gy)
+    await node.start()
+    await charging.start()
+    try:
+        yield Ocs(node, charging, gy, port)
+    finally:
+        await charging.stop()
+        await node.stop()
+        store.close()
+
+
+def ccr(peer: PyDiameterPeer, session_id: str, kind: int, number: int,
+        services: list[MultipleServicesCreditControl]) -> CreditControlRequest:
+    req = peer.prepare(CreditControlRequest(), destination_host=OCS)
+    req.session_id = session_id
+    req.auth_application_id = 4
+    req.service_context_id = "32251@3gpp.org"
+    req.cc_request_type = kind
+    req.cc_request_number = number
+    req.subscription_id = [SubscriptionId(subscription_id_type=0, subscription_id_data=MSISDN),
+                           SubscriptionId(subscription_id_type=1, subscription_id_data=IMSI)]
+    req.multiple_services_credit_control = services
+    return req
+
+
+def mscc(rg: int, ask: dict[str, int] | None = None, used: dict[str, int] | None = None
+         ) -> MultipleServicesCreditControl:
+    item = MultipleServicesCreditControl(rating_group=rg)
+    if ask is not None:
+        item.requested_service_unit = RequestedServiceUnit(**ask)
+    if used is not None:
+        item.used_service_unit = [UsedServiceUnit(**used)]
+    return item
+
+
+def by_rg(cca: Any) -> dict[int, Any]:
+    return {m.rating_group: m for m in cca.multiple_services_credit_control}
+
+
+def granted(m: Any) -> tuple[int | None, int | None]:
+    gsu = getattr(m, "granted_service_unit", None)
+    if gsu is None:
+        return None, None
+    return getattr(gsu, "cc_total_octets", None), getattr(gsu, "cc_time", None)
+
+
+def fui(m: Any) -> int | None:
+    found = getattr(m, "final_unit_indication", None)
+    return None if found is None else found.final_unit_action
+
+
+async def test_gy_session_two_rating_groups(ocs: Ocs, tshark_capture: Any) -> None:
+    quiet_python_diameter_logs()
+    capture = tshark_capture([ocs.port], "gy")
+    account = {"Tenant": "cgrates.org", "Account": "gyuser"}
+    # RG 10 data: a 6 MB balance for RG 10 only (Weight 20, spent first) and a 3 MB one for anything.
+    ocs.rpc("APIerSv1.SetBalance", {**account, "BalanceType": "*data", "Value": 6 * MB,
+                                    "Balance": {"ID": "rg10", "Weight": 20, "Categories": "10"}})
+    ocs.rpc("APIerSv1.SetBalance", {**account, "BalanceType": "*data", "Value": 3 * MB,
+                                    "Balance": {"ID": "any", "Weight": 10}})
+    ocs.rpc("APIerSv1.SetBalance", {**account, "BalanceType": "*voice", "Value": 400 * NS,
+                                    "Balance": {"ID": "minutes"}})
+    ocs.charging.engine.store.map_subscription(1, IMSI, "cgrates.org", "gyuser")  # E.164 unmapped: IMSI found
+
+    peer = PyDiameterPeer(PGW, REALM, 4, remote_host=OCS, connect_port=ocs.port)
+    peer.start()
+    try:
+        await asyncio.to_thread(peer.wait_ready)
+        await wait_open(ocs.node, PGW)
+        sid = f"{PGW};1;gy"
+
+        async def send(kind: int, number: int, services: list[MultipleServicesCreditControl]) -> Any:
+            return await asyncio.to_thread(peer.request, ccr(peer, sid, kind, number, services))
+
+        cca = await send(1, 0, [mscc(10, {"cc_total_octets": 4 * MB}), mscc(20, {"cc_time": 300})])
+        assert cca.result_code == 2001
+        rg = by_rg(cca)
+        assert granted(rg[10]) == (4 * MB, None) and rg[10].validity_time == 300 and rg[10].result_code == 2001
+        assert granted(rg[20]) == (None, 300) and fui(rg[20]) is None
+
+        # used 4 MB (from rg10: 6 -> 2 MB) and 300 s (400 -> 100 s); 2 + 3 MB left: 4 MB granted, 100 s with FUI
+        cca = await send(2, 1, [mscc(10, {"cc_total_octets": 4 * MB}, {"cc_total_octets": 4 * MB}),
+                                mscc(20, {"cc_time": 300}, {"cc_time": 300})])
+        rg = by_rg(cca)
+        assert granted(rg[10]) == (4 * MB, None) and fui(rg[10]) is None
+        assert granted(rg[20]) == (None, 100) and fui(rg[20]) == 0  # TERMINATE
+        # used 4 MB (rg10 2 -> 0, any 3 -> 1 MB) and 100 s (-> 0): 1 MB with FUI; voice 4012, no grant
+        cca = await send(2, 2, [mscc(10, {"cc_total_octets": 4 * MB}, {"cc_total_octets": 4 * MB}),
+                                mscc(20, {"cc_time": 300}, {"cc_time": 100})])
+        rg = by_rg(cca)
+        assert granted(rg[10]) == (1 * MB, None) and fui(rg[10]) == 0 and rg[10].result_code == 2001
+        assert granted(rg[20]) == (None, None) and rg[20].result_code == 4012
+
+        ocs.rpc("APIerSv1.AddBalance", {**account, "BalanceType": "*data", "Value": 5,  # a top-up: RAR
+                                        "Balance": {"ID": "topup"}})
+        rar = await asyncio.to_thread(peer.next_request, 10)
+        assert rar.header.command_code == 258 and rar.session_id == sid
+        ocs.rpc("APIerSv1.SetAccount", {**account, "ExtraOptions": {"Disabled": True}})  # disabled: ASR
+        asr = await asyncio.to_thread(peer.next_request, 10)
+        assert asr.header.command_code == 274 and asr.session_id == sid
+
+        cca = await send(3, 3, [mscc(10, used={"cc_total_octets": MB // 2})])
+        assert cca.result_code == 2001 and by_rg(cca)[10].result_code == 2001
+    finally:
+        await asyncio.to_thread(peer.stop)
+
+    acc = ocs.rpc("APIerSv2.GetAccount", account)
+    values = {b["ID"]: b["Value"] for t in ("*data", "*voice") for b in acc["BalanceMap"][t]}
+    assert values == {"rg10": 0, "any": MB // 2, "minutes": 0, "topup": 5}
+    (cdr,) = ocs.rpc("CDRsV1.GetCDRs", {"Sources": ["*diameter_gy"]})
+    assert (cdr["OriginID"], cdr["ToR"], cdr["Usage"], cdr["Account"]) == (sid, "*data", 8 * MB + MB // 2, "gyuser")
+    assert cdr["ExtraFields"] == {"RatingGroup10*data": str(8 * MB + MB // 2), "RatingGroup20*voice": str(400 * NS)}
+    assert ocs.charging.engine.store.get_account("cgrates.org", "gyuser").reservations == {}  # type: ignore[union-attr]
+
+    capture.stop()
+    assert check_pcap(capture.pcap_path, [ocs.port]) == []
+    commands = [(m.command_code, m.is_request) for m in diameter_messages(capture.pcap_path, [ocs.port])]
+    assert commands.count((272, True)) == 4 and commands.count((272, False)) == 4
+    assert (258, True) in commands and (274, True) in commands
+
+
+async def test_gy_unknown_subscriber_is_5030(ocs: Ocs) -> None:
+    quiet_python_diameter_logs()
+    peer = PyDiameterPeer(PGW, REALM, 4, remote_host=OCS, connect_port=ocs.port)
+    peer.start()
+    try:
+        await asyncio.to_thread(peer.wait_ready)
+        cca = await asyncio.to_thread(peer.request, ccr(peer, f"{PGW};2;x", 1, 0, [mscc(10, {"cc_total_octets": 1})]))
+        assert cca.result_code == 5030
+    finally:
+        await asyncio.to_thread(peer.stop)
