@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from sigcore.api.auth import authenticate_and_audit
 from sigcore.api.context import ApiContext
 from sigcore.api.errors import COMMON_RESPONSES, install_error_handlers
-from sigcore.api.routes import admin, apns, auth_data, eir, ims, peers, subscribers
+from sigcore.api.routes import admin, apns, auth_data, eir, imports, ims, peers, stats, subscribers
+from sigcore.console import mount_console
 from sigcore.hss.auc import DEFAULT_IND_BITS
 from sigcore.store import Store
 from sigcore.store.tokens import TokenRepository
@@ -37,6 +38,7 @@ def create_app(store: Store, services: dict[str, Any] | None = None, *, ind_bits
     app.state.public_paths = frozenset({app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url})
     app.middleware("http")(authenticate_and_audit)
     install_error_handlers(app)
-    for module in (subscribers, auth_data, apns, ims, eir, peers, admin):
+    for module in (subscribers, imports, auth_data, apns, ims, eir, peers, stats, admin):
         app.include_router(module.router, prefix=API_V1, responses=COMMON_RESPONSES)
+    mount_console(app)
     return app
