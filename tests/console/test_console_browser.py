@@ -178,7 +178,8 @@ def test_csv_import_with_progress_and_rejected_rows(stack: Stack) -> None:
     assert b.text("#import-summary") == "Imported 2500 of 2502 rows; 2 rejected."
     bar = b.find("#import-bar")
     assert bar.get_attribute("value") == bar.get_attribute("max") == "2502"
-    rejected = [[c.text for c in r.find_elements("css selector", "td")] for r in b.find_all("#import-rejected tbody tr")]
+    table = b.find_all("#import-rejected tbody tr")
+    rejected = [[c.text for c in r.find_elements("css selector", "td")] for r in table]
     assert [r[0] for r in rejected] == ["1202", "2002"]
     assert "imsi" in rejected[0][2] and rejected[1][1] == f"00103{7:010d}"
     b.snap("import-done")

@@ -10,7 +10,18 @@ from fastapi.responses import JSONResponse, Response
 from sigcore.console.api_client import segment
 from sigcore.console.forms import FormErrors, api_errors, integer, kept, text
 from sigcore.console.sessions import Session
-from sigcore.console.web import Refused, api, checked, form_of, headers, redirect, render, require_csrf_header, session
+from sigcore.console.web import (
+    Refused,
+    api,
+    checked,
+    form_of,
+    headers,
+    redirect,
+    render,
+    require_csrf_header,
+    session,
+    stop_if_refused,
+)
 from sigcore.store.eir import EquipmentStatus
 from sigcore.store.records import PdnType
 
@@ -66,8 +77,7 @@ async def create_apn(request: Request, current: Current) -> Response:
         answer = checked(request, await api(request, current).post("/apns", body))
         if answer.ok:
             return redirect(f"/apns/{segment(answer.body['name'])}", "created")
-        if answer.status == 403:
-            raise Refused(403, answer.message())
+        stop_if_refused(answer)
         api_errors(answer, errors, APN_FIELDS)
     return await _apns_page(request, current, 422, errors, kept(form))
 
@@ -96,8 +106,7 @@ async def edit_apn(request: Request, current: Current, name: ApnName) -> Respons
         answer = checked(request, await api(request, current).patch(f"/apns/{segment(name)}", body))
         if answer.ok:
             return redirect(f"/apns/{segment(name)}", "saved")
-        if answer.status in (403, 404):
-            raise Refused(answer.status, answer.message())
+        stop_if_refused(answer)
         api_errors(answer, errors, APN_FIELDS)
     return await _apn_page(request, current, name, 422, errors, kept(form))
 
@@ -141,8 +150,7 @@ async def import_file(request: Request, current: Current) -> Response:
             content=content, content_type="text/csv"))
         if answer.ok:
             return render(request, "import.html", current, result=answer.body, errors=errors)
-        if answer.status == 403:
-            raise Refused(403, answer.message())
+        stop_if_refused(answer)
         api_errors(answer, errors, ("file",))
         errors.move(("body", "header"), "file")
     return render(request, "import.html", current, 422, result=None, errors=errors)
@@ -204,8 +212,7 @@ async def create_rule(request: Request, current: Current) -> Response:
     answer = checked(request, await api(request, current).post("/eir/rules", body))
     if answer.ok:
         return redirect("/eir", "created")
-    if answer.status == 403:
-        raise Refused(403, answer.message())
+    stop_if_refused(answer)
     api_errors(answer, errors, RULE_FIELDS)
     errors.move(("imei", "prefix"), "pattern")
     return await _eir_page(request, current, 422, errors, kept(form))

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sigcore.console.api_client import segment
 from sigcore.console.forms import ACCESS_RESTRICTIONS, FormErrors, api_errors, bits, integer, kept, names, text
 from sigcore.console.sessions import Session
-from sigcore.console.web import Refused, api, checked, form_of, redirect, render, session
+from sigcore.console.web import Refused, api, checked, form_of, redirect, render, session, stop_if_refused
 from sigcore.store.records import NetworkAccessMode, RoamingPolicy, SubscriberStatus
 
 router = APIRouter()
@@ -93,6 +93,7 @@ async def create(request: Request, current: Current) -> Response:
         answer = checked(request, await api(request, current).post("/subscribers", body))
         if answer.ok:
             return redirect(f"/subscribers/{answer.body['imsi']}", "created")
+        stop_if_refused(answer)
         api_errors(answer, errors, CREATE_FIELDS)
         errors.move(("opc", "op"), "operator_key")
     return render(request, "subscriber_new.html", current, 422 if errors else 400, errors=errors, values=kept(form),
@@ -130,8 +131,7 @@ async def edit(request: Request, current: Current, imsi: Imsi) -> Response:
         answer = checked(request, await api(request, current).patch(f"/subscribers/{imsi}", body))
         if answer.ok:
             return redirect(f"/subscribers/{imsi}", "saved")
-        if answer.status in (403, 404):
-            raise Refused(answer.status, answer.message())
+        stop_if_refused(answer)
         api_errors(answer, errors, PROFILE_FIELDS)
     values = {**kept(form), "access_restriction": bits(form, "access"), "enabled": form.get("enabled") == "on"}
     return await _subscriber_page(request, current, imsi, 422, errors, values)
@@ -155,8 +155,7 @@ async def rotate_keys(request: Request, current: Current, imsi: Imsi) -> Respons
         answer = checked(request, await api(request, current).patch(f"/subscribers/{imsi}/auth", body))
         if answer.ok:
             return redirect(f"/subscribers/{imsi}", "keys")
-        if answer.status == 403:
-            raise Refused(403, answer.message())
+        stop_if_refused(answer)
         api_errors(answer, errors, ("ki", "opc", "op", "amf"))
         errors.move(("opc", "op"), "operator_key")
     return await _subscriber_page(request, current, imsi, 422, errors)

@@ -105,6 +105,12 @@ def checked(request: Request, answer: ApiAnswer) -> ApiAnswer:
     return answer
 
 
+def stop_if_refused(answer: ApiAnswer) -> None:
+    """The API refused the role (403) or the object is gone (404): a page saying so, not the form again."""
+    if answer.status in (403, 404):
+        raise Refused(answer.status, answer.message())
+
+
 async def form_of(request: Request, current: Session) -> FormData:
     """The posted form, once its CSRF token is checked (a form without it is refused, whatever it holds)."""
     form = await request.form()
