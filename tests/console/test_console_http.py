@@ -96,6 +96,8 @@ def test_session_cookie_is_httponly_samesite_strict_and_secure_behind_tls(consol
     assert re.search(r"sigcore_console=[\w-]{40,}", cookie)
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
     assert "Secure" not in cookie
+    entry = TokenRepository(console.store).audit_entries(0, 1, None, None)[0][0]
+    assert (entry.action, entry.target, entry.actor) == ("LOGIN", "/console", "token:test-read#1")
     tls = ConsoleUser(console.url)
     tls.http.headers["X-Forwarded-Proto"] = "https"  # a TLS-terminating proxy on 127.0.0.1 (trusted by uvicorn)
     page = tls.http.get("/console/login")
@@ -180,4 +182,22 @@ def test_no_page_or_answer_ever_contains_a_key(console: Console) -> None:
         assert user.http.get(path).status_code == 200, path
     leaked = [s for s in secret_spellings() for body in console.bodies if s in body]
     assert not leaked
+    user.close()
+
+
+def test_ims_page_lists_identities_with_their_registration(console: Console) -> None:
+    import httpx
+
+    with httpx.Client(base_url=console.url, headers={"Authorization": f"Bearer {console.tokens[Role.PROVISION]}"},
+                      timeout=30) as api:
+        created = api.post("/api/v1/ims/private-identities", json={
+            "impi": "alice@ims.example", "public_identities": ["sip:alice@ims.example", "tel:+15550000077"],
+            "imsi": IMSI, "password": "a-sip-password", "preferred_scscf": "sip:scscf.ims.example"})
+        assert created.status_code == 201, created.text
+    user = console.user(Role.READ)
+    page = user.http.get("/console/ims", params={"q": "sip:alice"})
+    assert page.status_code == 200
+    assert "sip:alice@ims.example" in page.text and "tel:+15550000077" not in page.text.split('id="impis"')[0]
+    assert "not registered" in page.text and "sip:scscf.ims.example" in page.text
+    assert "a-sip-password" not in "".join(console.bodies)
     user.close()
