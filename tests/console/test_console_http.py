@@ -201,3 +201,28 @@ def test_ims_page_lists_identities_with_their_registration(console: Console) -> 
     assert "not registered" in page.text and "sip:scscf.ims.example" in page.text
     assert "a-sip-password" not in "".join(console.bodies)
     user.close()
+
+
+def test_apn_and_eir_forms_create_and_show_errors_at_their_fields(console: Console) -> None:
+    user = console.user(Role.PROVISION)
+    csrf = user.csrf()
+    bad = user.http.post("/console/apns", data={"csrf": csrf, "name": "two words", "qci": "9", "arp_priority": "x"})
+    assert bad.status_code == 422 and 'id="arp_priority-error"' in bad.text and "whole number" in bad.text
+    bad = user.http.post("/console/apns", data={"csrf": csrf, "name": "two words", "qci": "300"})
+    assert bad.status_code == 422 and 'id="name-error"' in bad.text and 'id="qci-error"' in bad.text
+    made = user.http.post("/console/apns", data={"csrf": csrf, "name": "iot.m2m", "qci": "7", "arp_priority": "3",
+                                                 "ambr_ul": "64000", "ambr_dl": "128000", "pdn_type": "ipv4v6"})
+    assert made.status_code == 200 and "Created." in made.text and "64 kbit/s up, 128 kbit/s down" in made.text
+    profile = console.store.get_apn("iot.m2m")
+    assert (profile.qci, profile.arp_priority, profile.ambr_dl, profile.pdn_type.value) == (7, 3, 128000, "ipv4v6")
+    rule = user.http.post("/console/eir/rules", data={"csrf": csrf, "kind": "imei", "pattern": "490154203237519",
+                                                      "status": "blacklisted"})
+    assert rule.status_code == 422 and 'id="pattern-error"' in rule.text  # the check digit is 8
+    rule = user.http.post("/console/eir/rules", data={"csrf": csrf, "kind": "prefix", "pattern": "3520990",
+                                                      "status": "greylisted", "comment": "trial batch"})
+    assert rule.status_code == 200 and "trial batch" in rule.text
+    rules = {r.pattern: r for r in EirAdmin(console.store).page_rules(0, 10)[0]}
+    assert rules["3520990"].status.value == "greylisted"
+    deleted = user.http.post(f"/console/eir/rules/{rules['3520990'].id}/delete", data={"csrf": csrf})
+    assert deleted.status_code == 200 and "Deleted." in deleted.text and "trial batch" not in deleted.text
+    user.close()

@@ -64,10 +64,17 @@ def _bitrate(value: Any) -> str:
     return f"{number} bit/s"
 
 
+def _ambr(ul: Any, dl: Any) -> str:
+    """Both zero: no AMBR is sent (the MME applies its own), which is not "0 bit/s"."""
+    if not ul and not dl:
+        return "not set"
+    return f"{_bitrate(ul)} up, {_bitrate(dl)} down"
+
+
 templates = Environment(loader=PackageLoader("sigcore.console", "templates"),
                         autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
 templates.filters["when"] = _when
-templates.filters["bitrate"] = _bitrate
+templates.globals["ambr"] = _ambr
 templates.filters["segment"] = lambda v: quote(str(v), safe="")
 
 
