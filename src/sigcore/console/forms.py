@@ -62,6 +62,17 @@ def integer(form: FormData, name: str, errors: FormErrors) -> int | None:
         return None
 
 
+def given(form: FormData, errors: FormErrors, texts: tuple[str, ...] = (), integers: tuple[str, ...] = ()
+          ) -> dict[str, Any]:
+    """The named fields that were filled in: `texts` as typed, `integers` as numbers."""
+    body: dict[str, Any] = {name: text(form, name) for name in texts if text(form, name) is not None}
+    for name in integers:
+        value = integer(form, name, errors)
+        if value is not None:
+            body[name] = value
+    return body
+
+
 def names(form: FormData, name: str) -> list[str] | None:
     value = text(form, name)
     return re.split(r"[\s,|]+", value) if value is not None else None

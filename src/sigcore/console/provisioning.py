@@ -8,19 +8,19 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from sigcore.console.api_client import segment
-from sigcore.console.forms import FormErrors, api_errors, integer, kept, text
+from sigcore.console.forms import FormErrors, api_errors, given, kept, text
 from sigcore.console.sessions import Session
 from sigcore.console.web import (
-    Refused,
+    act,
     api,
     checked,
     form_of,
     headers,
-    redirect,
     render,
     require_csrf_header,
     session,
     stop_if_refused,
+    submit,
 )
 from sigcore.store.eir import EquipmentStatus
 from sigcore.store.records import PdnType
@@ -42,12 +42,7 @@ def _apn_body(form: Any, errors: FormErrors, creating: bool) -> dict[str, Any]:
                             "arp_preemption_vulnerability": form.get("arp_preemption_vulnerability") == "on"}
     if creating:
         body["name"] = text(form, "name") or ""
-    for name in ("qci", "arp_priority", "ambr_ul", "ambr_dl"):
-        value = integer(form, name, errors)
-        if value is not None:
-            body[name] = value
-    if text(form, "pdn_type"):
-        body["pdn_type"] = text(form, "pdn_type")
+    body |= given(form, errors, ("pdn_type",), ("qci", "arp_priority", "ambr_ul", "ambr_dl"))
     for name in ("pgw_address", "pgw_host", "pgw_realm", "charging_characteristics"):
         if creating and text(form, name) is None:
             continue
@@ -73,13 +68,9 @@ async def create_apn(request: Request, current: Current) -> Response:
     form = await form_of(request, current)
     errors = FormErrors()
     body = _apn_body(form, errors, creating=True)
-    if not errors:
-        answer = checked(request, await api(request, current).post("/apns", body))
-        if answer.ok:
-            return redirect(f"/apns/{segment(answer.body['name'])}", "created")
-        stop_if_refused(answer)
-        api_errors(answer, errors, APN_FIELDS)
-    return await _apns_page(request, current, 422, errors, kept(form))
+    done = await submit(request, current, errors, "POST", "/apns", body, APN_FIELDS,
+                        lambda created: f"/apns/{segment(created['name'])}", "created")
+    return done or await _apns_page(request, current, 422, errors, kept(form))
 
 
 async def _apn_page(request: Request, current: Session, name: str, status: int = 200,
@@ -102,13 +93,9 @@ async def edit_apn(request: Request, current: Current, name: ApnName) -> Respons
     form = await form_of(request, current)
     errors = FormErrors()
     body = _apn_body(form, errors, creating=False)
-    if not errors:
-        answer = checked(request, await api(request, current).patch(f"/apns/{segment(name)}", body))
-        if answer.ok:
-            return redirect(f"/apns/{segment(name)}", "saved")
-        stop_if_refused(answer)
-        api_errors(answer, errors, APN_FIELDS)
-    return await _apn_page(request, current, name, 422, errors, kept(form))
+    done = await submit(request, current, errors, "PATCH", f"/apns/{segment(name)}", body, APN_FIELDS,
+                        lambda _: f"/apns/{segment(name)}", "saved")
+    return done or await _apn_page(request, current, name, 422, errors, kept(form))
 
 
 # --- CSV import ------------------------------------------------------------------------------------------
@@ -175,11 +162,8 @@ async def ims(request: Request, current: Current) -> Response:
 async def deregister(request: Request, current: Current) -> Response:
     form = await form_of(request, current)
     impu = text(form, "impu") or ""
-    answer = checked(request, await api(request, current).post(
-        f"/ims/public-identities/{segment(impu)}/deregister", {"reason": "permanent_termination"}))
-    if not answer.ok:
-        raise Refused(answer.status, answer.message())
-    return redirect("/ims", "deregistered")
+    return await act(request, current, "POST", f"/ims/public-identities/{segment(impu)}/deregister",
+                     {"reason": "permanent_termination"}, "/ims", "deregistered")
 
 
 # --- EIR ---------------------------------------------------------------------------------------------------
@@ -209,11 +193,9 @@ async def create_rule(request: Request, current: Current) -> Response:
         if text(form, name):
             body[name] = text(form, name)
     errors = FormErrors()
-    answer = checked(request, await api(request, current).post("/eir/rules", body))
-    if answer.ok:
-        return redirect("/eir", "created")
-    stop_if_refused(answer)
-    api_errors(answer, errors, RULE_FIELDS)
+    done = await submit(request, current, errors, "POST", "/eir/rules", body, RULE_FIELDS, lambda _: "/eir", "created")
+    if done is not None:
+        return done
     errors.move(("imei", "prefix"), "pattern")
     return await _eir_page(request, current, 422, errors, kept(form))
 
@@ -221,7 +203,4 @@ async def create_rule(request: Request, current: Current) -> Response:
 @router.post("/eir/rules/{rule_id}/delete")
 async def delete_rule(request: Request, current: Current, rule_id: RuleId) -> Response:
     await form_of(request, current)
-    answer = checked(request, await api(request, current).delete(f"/eir/rules/{rule_id}"))
-    if not answer.ok:
-        raise Refused(answer.status, answer.message())
-    return redirect("/eir", "deleted")
+    return await act(request, current, "DELETE", f"/eir/rules/{rule_id}", None, "/eir", "deleted")

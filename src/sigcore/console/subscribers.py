@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
 from sigcore.console.api_client import segment
-from sigcore.console.forms import ACCESS_RESTRICTIONS, FormErrors, api_errors, bits, integer, kept, names, text
+from sigcore.console.forms import ACCESS_RESTRICTIONS, FormErrors, api_errors, bits, given, integer, kept, names, text
 from sigcore.console.sessions import Session
-from sigcore.console.web import Refused, api, checked, form_of, redirect, render, session, stop_if_refused
+from sigcore.console.web import act, api, checked, form_of, render, session, submit
 from sigcore.store.records import NetworkAccessMode, RoamingPolicy, SubscriberStatus
 
 router = APIRouter()
@@ -79,23 +79,15 @@ async def create(request: Request, current: Current) -> Response:
     body: dict[str, Any] = {"imsi": text(form, "imsi") or "", "ki": text(form, "ki") or ""}
     key_type = "op" if text(form, "key_type") == "op" else "opc"
     body[key_type] = text(form, "operator_key") or ""
-    for name in ("msisdn", "iccid", "amf"):
-        if text(form, name) is not None:
-            body[name] = text(form, name)
-    for name in ("sqn", "ue_ambr_ul", "ue_ambr_dl"):
-        value = integer(form, name, errors)
-        if value is not None:
-            body[name] = value
+    body |= given(form, errors, ("msisdn", "iccid", "amf"), ("sqn", "ue_ambr_ul", "ue_ambr_dl"))
     apns = names(form, "apns")
     if apns:
         body["apns"] = apns
-    if not errors:
-        answer = checked(request, await api(request, current).post("/subscribers", body))
-        if answer.ok:
-            return redirect(f"/subscribers/{answer.body['imsi']}", "created")
-        stop_if_refused(answer)
-        api_errors(answer, errors, CREATE_FIELDS)
-        errors.move(("opc", "op"), "operator_key")
+    done = await submit(request, current, errors, "POST", "/subscribers", body, CREATE_FIELDS,
+                        lambda created: f"/subscribers/{created['imsi']}", "created")
+    if done is not None:
+        return done
+    errors.move(("opc", "op"), "operator_key")
     return render(request, "subscriber_new.html", current, 422 if errors else 400, errors=errors, values=kept(form),
                   **CHOICES)
 
@@ -108,13 +100,7 @@ async def view(request: Request, current: Current, imsi: Imsi) -> Response:
 def _profile_patch(form: Any, errors: FormErrors) -> dict[str, Any]:
     body: dict[str, Any] = {"msisdn": text(form, "msisdn"), "iccid": text(form, "iccid"),
                             "enabled": form.get("enabled") == "on", "access_restriction": bits(form, "access")}
-    for name in ("status", "nam", "roaming_policy", "default_apn"):
-        if text(form, name) is not None:
-            body[name] = text(form, name)
-    for name in ("odb", "ue_ambr_ul", "ue_ambr_dl"):
-        value = integer(form, name, errors)
-        if value is not None:
-            body[name] = value
+    body |= given(form, errors, ("status", "nam", "roaming_policy", "default_apn"), ("odb", "ue_ambr_ul", "ue_ambr_dl"))
     body["tau_timer"] = integer(form, "tau_timer", errors)
     apns = names(form, "apns") or []
     if apns != (names(form, "apns_before") or []):  # the list replaces the old one: only when it changed
@@ -127,12 +113,10 @@ async def edit(request: Request, current: Current, imsi: Imsi) -> Response:
     form = await form_of(request, current)
     errors = FormErrors()
     body = _profile_patch(form, errors)
-    if not errors:
-        answer = checked(request, await api(request, current).patch(f"/subscribers/{imsi}", body))
-        if answer.ok:
-            return redirect(f"/subscribers/{imsi}", "saved")
-        stop_if_refused(answer)
-        api_errors(answer, errors, PROFILE_FIELDS)
+    done = await submit(request, current, errors, "PATCH", f"/subscribers/{imsi}", body, PROFILE_FIELDS,
+                        lambda _: f"/subscribers/{imsi}", "saved")
+    if done is not None:
+        return done
     values = {**kept(form), "access_restriction": bits(form, "access"), "enabled": form.get("enabled") == "on"}
     return await _subscriber_page(request, current, imsi, 422, errors, values)
 
@@ -151,20 +135,15 @@ async def rotate_keys(request: Request, current: Current, imsi: Imsi) -> Respons
     errors = FormErrors()
     if not body:
         errors.add("ki", "type a new Ki, a new OPc/OP or an AMF")
-    else:
-        answer = checked(request, await api(request, current).patch(f"/subscribers/{imsi}/auth", body))
-        if answer.ok:
-            return redirect(f"/subscribers/{imsi}", "keys")
-        stop_if_refused(answer)
-        api_errors(answer, errors, ("ki", "opc", "op", "amf"))
-        errors.move(("opc", "op"), "operator_key")
+    done = await submit(request, current, errors, "PATCH", f"/subscribers/{imsi}/auth", body,
+                        ("ki", "opc", "op", "amf"), lambda _: f"/subscribers/{imsi}", "keys")
+    if done is not None:
+        return done
+    errors.move(("opc", "op"), "operator_key")
     return await _subscriber_page(request, current, imsi, 422, errors)
 
 
 @router.post("/subscribers/{imsi}/delete")
 async def delete(request: Request, current: Current, imsi: Imsi) -> Response:
     await form_of(request, current)
-    answer = checked(request, await api(request, current).delete(f"/subscribers/{segment(imsi)}"))
-    if not answer.ok:
-        raise Refused(answer.status, answer.message())
-    return redirect("/subscribers", "deleted")
+    return await act(request, current, "DELETE", f"/subscribers/{segment(imsi)}", None, "/subscribers", "deleted")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.datastructures import FormData
 
 from sigcore.console.api_client import ApiAnswer, ApiClient
+from sigcore.console.forms import FormErrors, api_errors
 from sigcore.console.sessions import COOKIE, Session, SessionStore
 
 PREFIX = "/console"
@@ -131,6 +132,29 @@ async def form_of(request: Request, current: Session) -> FormData:
 def require_csrf_header(request: Request, current: Session) -> None:
     if not current.csrf_matches(request.headers.get("x-csrf-token")):
         raise Refused(403, "refused: the X-CSRF-Token header is missing or wrong")
+
+
+async def submit(request: Request, current: Session, errors: FormErrors, method: str, path: str, body: Any,
+                 fields: Iterable[str], then: Callable[[Any], str], done: str) -> Response | None:
+    """Send a form's body to the API (unless the form has errors already): a redirect to `then(answer)`
+    when done, a refusal page for a 403/404, else None with the API's messages added to `errors`."""
+    if errors:
+        return None
+    answer = checked(request, await api(request, current).request(method, path, body))
+    if answer.ok:
+        return redirect(then(answer.body), done)
+    stop_if_refused(answer)
+    api_errors(answer, errors, fields)
+    return None
+
+
+async def act(request: Request, current: Session, method: str, path: str, body: Any, then: str,
+              done: str) -> Response:
+    """A form with nothing to correct (delete, deregister): do it and go to `then`, or say why not."""
+    answer = checked(request, await api(request, current).request(method, path, body))
+    if not answer.ok:
+        raise Refused(answer.status, answer.message())
+    return redirect(then, done)
 
 
 def render(request: Request, name: str, current: Session | None, status: int = 200, **values: Any) -> HTMLResponse:
