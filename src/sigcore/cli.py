@@ -15,11 +15,11 @@ from sigcore.config import ConfigError, load_config
 #: Modules exposing ``register(app: typer.Typer)``; a missing optional area is skipped.
 AREAS = (
     "sigcore.toolkit.cli",
-    "sigcore.hss.cli",
+    "sigcore.hss.s6a.cli",
     "sigcore.api.cli",
     "sigcore.metrics.cli",
-    "sigcore.ims_cli",
-    "sigcore.eir_cli",
+    "sigcore.hss.ims.cli",
+    "sigcore.hss.s13.cli",
 )
 
 

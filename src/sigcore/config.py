@@ -106,6 +106,8 @@ class DiameterConfig(_Section):
     sctp: SctpConfig = Field(default_factory=SctpConfig)
     mirror: str | None = Field(None, description="'host:port' of a TZSP collector that receives a copy of "
                                                  "every Diameter message (Wireshark on udp/37008)")
+    dictionaries: list[str] = Field(default_factory=list, description="JSON dictionary files (the format of "
+                                    "sigcore/diameter/dictdata/*.json) merged over the built-in ones")
 
     @field_validator("listen")
     @classmethod
@@ -188,6 +190,8 @@ class Config(_Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     hss: HssConfig = Field(default_factory=HssConfig)
+    applications: list[str] = Field(default_factory=list, description="import paths 'package.module' (its "
+                                    "install function) or 'package.module:function', each called once at start")
 
 
 def _describe(err: ValidationError) -> str:

@@ -10,6 +10,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from sigcore.applications import AppContext, ApplicationError, Services, install_applications
 from sigcore.config import Config
 from sigcore.diameter.aio import Node, NodeSettings
 
@@ -22,9 +23,10 @@ Installer = Callable[[Node, Config, dict[str, Any]], None]
 
 #: Modules exposing ``install(node, cfg, services)``, in start order; missing optional areas are skipped.
 INSTALLERS = (
-    "sigcore.hss.service",  # S6a/S6d
-    "sigcore.hss.ims_service",  # Cx/Dx, Sh
-    "sigcore.hss.lcs_service",  # SLh, S13
+    "sigcore.hss.s6a.install",  # S6a/S6d
+    "sigcore.hss.ims.install",  # Cx/Dx, Sh
+    "sigcore.hss.slh.install",
+    "sigcore.hss.s13.install",
     "sigcore.api.service",
     "sigcore.metrics.service",
     "sigcore.toolkit.mirror",
@@ -80,6 +82,15 @@ async def serve(cfg: Config, installers: list[Installer] | None = None, ready: a
     services: dict[str, Any] = {"node": node, "stoppers": []}
     for install in installers or []:
         install(node, cfg, services)
+    apps = Services()
+    try:
+        install_applications(cfg.applications, AppContext(cfg, node, apps))
+    except ApplicationError as err:
+        for stopper in reversed(services["stoppers"]):
+            await stopper()
+        raise SystemExit(f"sigcore: {err}") from None
+    services.setdefault("starters", []).extend(apps.starters)
+    services["stoppers"].extend(apps.stoppers)
     await node.start()
     for start in services.get("starters", []):
         await start()

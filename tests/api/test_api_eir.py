@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from apiserver import LiveApi
 
-from sigcore.hss.eir import Eir
+from sigcore.hss.s13.eir import Eir
 from sigcore.store.eir import EirRepository, EquipmentStatus
 from sigcore.store.tokens import Role, TokenRepository
 

@@ -290,7 +290,7 @@ def test_service_profiles_with_ifcs(api: LiveApi, cx: RecordingCx) -> None:
 
 def test_the_ims_profile_feeds_the_cx_user_data(api: LiveApi) -> None:
     """What the API writes is what the HSS sends the S-CSCF (SAA/PPR User-Data)."""
-    from sigcore.hss.cx import CxService
+    from sigcore.hss.cx.handlers import CxService
 
     with api.client(Role.PROVISION) as http:
         assert http.post(f"{V1}/service-profiles", json={"name": "gold", "ifcs": [IFC]}).status_code == 201

@@ -15,7 +15,7 @@ from sigcore.store.tokens import Role, TokenRepository
 
 
 async def test_installed_next_to_the_hss_in_one_loop(tmp_path: Path) -> None:
-    from sigcore.hss import service as hss_service
+    from sigcore.hss.s6a import install as hss_service
 
     (tmp_path / "kek").write_text("22" * 32)
     port = free_tcp_port()

@@ -17,8 +17,8 @@ from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.aio import RequestContext, turn
 from sigcore.diameter.answers import answer
 from sigcore.diameter.message import Message
-from sigcore.hss.batch import BatchKind, BatchWorker
 from sigcore.store import Store, migrate
+from sigcore.store.batch import BatchKind, BatchWorker
 
 
 async def test_outside_a_scope_deferred_work_waits_for_the_next_turn() -> None:

@@ -1,6 +1,6 @@
 """An HSS on a real TCP port, and python-diameter MMEs to talk to it, for the S6a tests.
 
-`HssThread` runs a sigcore Node with the S6a HSS (`sigcore.hss.service.build_hss`) in its own event loop
+`HssThread` runs a sigcore Node with the S6a HSS (`sigcore.hss.s6a.install.build_hss`) in its own event loop
 thread, so the tests can drive python-diameter's blocking clients directly. `run(coro)` executes a
 coroutine on the HSS's loop (e.g. the notifier's IDR). The MMEs are python-diameter peers (not sigcore
 code): `air`, `ulr`, `pur` build the requests with python-diameter's own message classes.
@@ -33,7 +33,7 @@ from sigcore.config import parse_config
 from sigcore.diameter.aio import Node, NodeSettings
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.peer import PeerPolicy
-from sigcore.hss.service import Hss, build_hss
+from sigcore.hss.s6a.install import Hss, build_hss
 from sigcore.store import Store, migrate
 from sigcore.toolkit import plmn
 

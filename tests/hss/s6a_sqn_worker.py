@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from sigcore.hss.auth import AuthService, VectorRequest
-from sigcore.hss.batch import BatchWorker
 from sigcore.store import Store, load_kek
+from sigcore.store.batch import BatchWorker
 from sigcore.toolkit import plmn
 
 IN_FLIGHT = 16

@@ -11,8 +11,8 @@ import pytest
 from s6a_harness import IMSI, new_kek, provision, sqlite_url
 from sqlalchemy import Connection, event
 
-from sigcore.hss.batch import BatchKind, BatchWorker
 from sigcore.store import Store
+from sigcore.store.batch import BatchKind, BatchWorker
 
 
 class SetSqn(BatchKind[int, int]):
@@ -155,7 +155,7 @@ async def test_a_batch_after_stop_fails_instead_of_opening_a_connection(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """If the gate stays held past `STOP_WAIT`, the queued request fails with WorkerStopped (its handler
     answers 5012) and no connection is opened for it."""
-    from sigcore.hss import batch
+    from sigcore.store import batch
 
     monkeypatch.setattr(batch, "STOP_WAIT", 0.02)
     store, worker, checkouts, queued = await _queued_behind_a_held_gate(tmp_path)

@@ -21,7 +21,7 @@ from s6a_harness import HOME_PLMN, air, mme, pur, ulr
 from interop.ports import free_tcp_port, wait_tcp_listening
 from interop.process import LoggedProcess
 from interop.tshark import TsharkCapture, check_pcap, diameter_messages, port_filter
-from sigcore.hss.cli import DEMO_IMSI, DEMO_KI, DEMO_MSISDN, DEMO_OPC
+from sigcore.hss.s6a.cli import DEMO_IMSI, DEMO_KI, DEMO_MSISDN, DEMO_OPC
 from sigcore.toolkit import tbcd
 from usim_model import Accepted, UsimModel
 

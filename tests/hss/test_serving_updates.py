@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from s6a_harness import IMSI, new_kek, provision, sqlite_url
 
-from sigcore.hss.registration import ProfileCache, Registered, ServingUpdate, ServingUpdates
+from sigcore.hss.s6a.registration import ProfileCache, Registered, ServingUpdate, ServingUpdates
 from sigcore.store import Store
 
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from sigcore.hss.ticket import Ticket
+from sigcore.store.ticket import Ticket
 
 
 async def test_a_task_waiting_on_a_ticket_resumes_inside_the_resolving_callback() -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from s6a_harness import IMSI, new_kek, provision, sqlite_url
 
-from sigcore.hss.checkpoint import WalCheckpointer
 from sigcore.store import Store
+from sigcore.store.checkpoint import WalCheckpointer
 
 
 def _autocheckpoint(store: Store) -> int:

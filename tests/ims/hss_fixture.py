@@ -16,8 +16,8 @@ from sigcore.api import create_app
 from sigcore.api.service import ApiServer
 from sigcore.diameter.aio import Node, NodeSettings
 from sigcore.diameter.answers import Identity
-from sigcore.hss.cx import CxService
-from sigcore.hss.sh import ShService
+from sigcore.hss.cx.handlers import CxService
+from sigcore.hss.sh.handlers import ShService
 from sigcore.store import Store, migrate
 from sigcore.store.ims import ImsStore
 from sigcore.store.tokens import Role, TokenRepository
@@ -94,7 +94,7 @@ def make_hss(store: Store, port: int | None = None) -> Hss:
 @asynccontextmanager
 async def provisioning_api(hss: Hss) -> AsyncIterator[httpx.AsyncClient]:
     """sigcore's REST API over real HTTP on a random loopback port, in this event loop, with `hss`'s store and
-    Cx/Sh services as ``services`` (what `sigcore.hss.ims_service.install` hands the API in `sigcore run`), so
+    Cx/Sh services as ``services`` (what `sigcore.hss.ims.install.install` hands the API in `sigcore run`), so
     an administrative deregistration sends its RTR from `hss`'s node. Yields a client with a provision token."""
     services = {"store": hss.store, "node": hss.node, "cx": hss.cx, "sh": hss.sh}
     server = ApiServer(create_app(hss.store, services), "127.0.0.1", 0)

@@ -26,7 +26,7 @@ from interop.process import LoggedProcess
 TEMPLATES = Path(__file__).resolve().parent / "kamailio"
 SIPP_SCENARIOS = Path(__file__).resolve().parent / "sipp"
 MODULES = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
-CX_XSD = Path(__file__).resolve().parents[2] / "src/sigcore/hss/schemas/CxDataType.xsd"
+CX_XSD = Path(__file__).resolve().parents[2] / "src/sigcore/hss/ims/schemas/CxDataType.xsd"
 REALM = "localdomain"
 CDP_HSS_FQDN = "localhost"
 

@@ -15,7 +15,7 @@ import pytest
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.answers import Identity, result_of
 from sigcore.diameter.message import Message
-from sigcore.hss.cx import CxService
+from sigcore.hss.cx.handlers import CxService
 from sigcore.hss.ims.codes import CX_APP, AssignmentType, CxCommand, CxResult
 from sigcore.hss.ims.documents import validate_cx
 from sigcore.store import Store

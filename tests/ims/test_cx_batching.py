@@ -15,9 +15,9 @@ from sigcore.diameter.constants import ResultCode
 from sigcore.diameter.errors import DiameterError
 from sigcore.hss.auc import next_sqns
 from sigcore.hss.auth import VectorRequest
-from sigcore.hss.cx import CxService
+from sigcore.hss.cx.handlers import CxService
 from sigcore.hss.ims.codes import AssignmentType, CxCommand, CxResult
-from sigcore.hss.ims.wire import first_values, need
+from sigcore.hss.ims.diameter import first_values, need
 from sigcore.store import ims as ims_store
 from sigcore.store.ims import Ifc, ImsStore, RegState, ShSubscription
 from sigcore.store.ims_models import impus, links

@@ -12,8 +12,8 @@ from sigcore.diameter.aio.node import PeerSettings
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.message import Message
 from sigcore.hss.ims.codes import CX_APP, VENDOR, AssignmentType, CxCommand
+from sigcore.hss.ims.diameter import reply
 from sigcore.hss.ims.documents import validate_cx
-from sigcore.hss.ims.wire import reply
 from sigcore.store.ims import RegState
 
 from .hss_fixture import ALICE, HSS_HOST, REALM, make_hss, make_store

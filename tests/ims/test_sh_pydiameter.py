@@ -29,7 +29,7 @@ from interop.pydiameter_peer import APP_SH, PyDiameterPeer, quiet_python_diamete
 from interop.sigcore_nodes import wait_open
 from sigcore.hss.ims.codes import DataReference, PsUserState, RequestedDomain, ShResult
 from sigcore.hss.ims.documents import validate_sh
-from sigcore.hss.sh import ShService
+from sigcore.hss.sh.handlers import ShService
 from sigcore.store.ims import ImsStore, RegState
 
 from .hss_fixture import ALICE, BOB, BOB_IMSI, HSS_HOST, REALM, Hss, make_hss, make_store

@@ -33,9 +33,9 @@ from sigcore.hss.ims.codes import (
     ShCommand,
     ShResult,
 )
+from sigcore.hss.ims.diameter import reply
 from sigcore.hss.ims.documents import ShDataParts, validate_sh
-from sigcore.hss.ims.wire import reply
-from sigcore.hss.sh_location import ServingQuery, add_location, add_user_state
+from sigcore.hss.sh.location import ServingQuery, add_location, add_user_state
 from sigcore.store.records import ServingNode, ServingState
 
 from .hss_fixture import ALICE, BOB, BOB_IMSI, HSS_HOST, REALM, Hss, make_hss, make_store

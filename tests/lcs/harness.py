@@ -29,8 +29,9 @@ from interop.pydiameter_peer import PyDiameterPeer
 from sigcore.diameter.aio import Node, NodeSettings
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.peer import PeerPolicy
-from sigcore.hss.lcs_service import attach
-from sigcore.hss.slh import GmlcPolicy
+from sigcore.hss.s13.install import attach as attach_s13
+from sigcore.hss.slh.handlers import GmlcPolicy
+from sigcore.hss.slh.install import attach as attach_slh
 from sigcore.store import Store, migrate
 from sigcore.store.eir import EquipmentStatus
 
@@ -62,8 +63,8 @@ class LcsNode:
         self.loop = asyncio.new_event_loop()
         self.node = Node(NodeSettings(Identity(HSS_HOST, REALM), listen=[("127.0.0.1", self.port)],
                                       policy=PeerPolicy(tw=30.0)))
-        self.slh, self.s13 = attach(self.node, store, gmlcs=GmlcPolicy.of(REALM, allowed_gmlcs),
-                                    unknown_equipment=unknown_equipment)
+        self.slh = attach_slh(self.node, store, gmlcs=GmlcPolicy.of(REALM, allowed_gmlcs))
+        self.s13 = attach_s13(self.node, store, unknown_equipment=unknown_equipment)
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sigcore import eir_cli
+from sigcore.hss.s13 import cli as eir_cli
 
 RUNNER = CliRunner()
 

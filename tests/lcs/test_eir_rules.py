@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sigcore.hss.eir import Eir, InvalidImei, choose_rule, luhn_ok, normalise_imei
+from sigcore.hss.s13.eir import Eir, InvalidImei, choose_rule, luhn_ok, normalise_imei
 from sigcore.store import Conflict, InvalidValue, NotFound, Store, migrate
 from sigcore.store.eir import EirRepository, EirRule, EquipmentStatus
 

@@ -10,9 +10,9 @@ import pytest
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.answers import Identity, result_of
 from sigcore.diameter.message import Message
-from sigcore.hss.eir import Eir
-from sigcore.hss.s13 import ECR, S13, S13Server
-from sigcore.hss.slh import RIR, SLH, GmlcPolicy, SlhServer
+from sigcore.hss.s13.eir import Eir
+from sigcore.hss.s13.handlers import ECR, S13, S13Server
+from sigcore.hss.slh.handlers import RIR, SLH, GmlcPolicy, SlhServer
 from sigcore.store import Store
 from sigcore.store.eir import EirRepository
 from sigcore.toolkit import tbcd

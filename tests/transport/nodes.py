@@ -22,7 +22,7 @@ from sigcore.diameter.answers import Identity, answer, request, result_of
 from sigcore.diameter.constants import AppId, Cmd
 from sigcore.diameter.message import Message
 from sigcore.diameter.peer import PeerPolicy
-from sigcore.hss.service import Hss, build_hss
+from sigcore.hss.s6a.install import Hss, build_hss
 from usim_model import Accepted, UsimModel
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))

@@ -1,6 +1,6 @@
 """IMS changes reach the S-CSCFs: RTR (administrative deregistration) and PPR (profile push) via the HSS.
 
-``services["cx"]`` is the running `sigcore.hss.cx.CxService`; both of its methods work per IMPI and only
+``services["cx"]`` is the running `sigcore.hss.cx.handlers.CxService`; both of its methods work per IMPI and only
 reach the S-CSCFs that serve that IMPI's identities. As for S6a (`sigcore.api.notify`), failures are
 logged (with the identity, never a password) and never turn a committed change into an error.
 """

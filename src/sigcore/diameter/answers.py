@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,10 +66,15 @@ def answer(request: Message | Header, identity: Identity, result_code: int | Non
                       request.hop_by_hop, request.end_to_end)
 
 
-def error_answer(request: Message | Header, identity: Identity, err: DiameterError) -> Message:
-    """The answer RFC 6733 §7 prescribes for ``err``: E-bit for protocol errors (3xxx)."""
-    msg = answer(request, identity, err.result_code, error_message=err.error_message,
-                 failed_avps=err.failed_avps)
+def error_answer(request: Message | Header, identity: Identity, err: DiameterError,
+                 default_avps: Sequence[Any] = ()) -> Message:
+    """The answer RFC 6733 §7 prescribes for ``err``: E-bit for protocol errors (3xxx); an Experimental-Result
+    instead of the Result-Code when ``err.experimental`` is set. ``default_avps`` (the application's, e.g.
+    Auth-Session-State) go in unless ``err`` brings its own ``answer_avps``."""
+    experimental = err.experimental
+    extra = list(err.answer_avps or default_avps)
+    msg = answer(request, identity, None if experimental else err.result_code, extra or None,
+                 experimental=experimental, error_message=err.error_message, failed_avps=err.failed_avps)
     if err.is_protocol_error:
         msg.flags |= FLAG_ERROR
     return msg

@@ -3,7 +3,7 @@ so the node can answer any malformed request without knowing what went wrong in 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sigcore.diameter.constants import ResultCode, is_protocol_error
 
@@ -13,7 +13,12 @@ if TYPE_CHECKING:
 
 
 class DiameterError(Exception):
-    """A request cannot be served as sent; answer it with ``result_code``."""
+    """A request cannot be served as sent; answer it with ``result_code`` (or, when ``experimental`` is set,
+    with that (vendor, code) Experimental-Result instead). ``answer_avps`` go into the answer as well (e.g.
+    the Auth-Session-State a command's ABNF requires in every answer)."""
+
+    experimental: tuple[int, int] | None = None
+    answer_avps: tuple[Any, ...] = ()
 
     def __init__(self, result_code: int, message: str, failed_avps: list[Avp] | None = None) -> None:
         super().__init__(message)
@@ -23,7 +28,8 @@ class DiameterError(Exception):
 
     @property
     def is_protocol_error(self) -> bool:
-        return is_protocol_error(self.result_code)
+        """Only a Result-Code 3xxx sets the E-bit; an Experimental-Result never does."""
+        return self.experimental is None and is_protocol_error(self.result_code)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.result_code}, {self.error_message!r})"

@@ -75,6 +75,7 @@ class Peer:
         self.conn: Any = None  # the open connection
         self.applications: frozenset[int] = frozenset()
         self.remote: dict[str, Any] = {}
+        self.realm = ""  # the peer's Origin-Realm, lower-cased, once open (for routing)
         self.suspect = False
         self.transitions = 0
         self._rng = rng or random.Random()
@@ -234,6 +235,18 @@ class Peer:
             elif code != Cmd.DEVICE_WATCHDOG:
                 self._emit(Deliver(conn, msg))  # answers to requests sent before Stop still count
 
+    def app_traffic(self, conn: Any, now: float) -> bool:
+        """An application message (not CER/DWR/DPR) arrived on ``conn``: what `receive` does before it
+        emits Deliver, without a decoded message (the relay forwards bytes). True if it is to be delivered."""
+        st = self.state
+        if st in OPEN_STATES:
+            if conn is not self.conn:
+                return False
+            self._watchdog_at = now + self._tw()
+            self.suspect = False
+            return True
+        return st is State.CLOSING and conn is self.conn
+
     def handle_timer(self, now: float) -> None:
         if self._deadline is not None and now >= self._deadline:
             self._deadline = None
@@ -332,6 +345,7 @@ class Peer:
         self.conn = conn
         self.applications = apps
         self.remote = remote
+        self.realm = str(remote.get("origin_realm", "")).lower()
         self._deadline = None
         self._dwr_pending = False
         self.suspect = False

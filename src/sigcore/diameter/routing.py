@@ -1,4 +1,6 @@
-"""Local delivery checks for a request that reached this node (RFC 6733 §6.1), sans-IO.
+"""Routing decisions for a request that reached this node (RFC 6733 §6.1), sans-IO: the local delivery
+checks, and the hooks through which applications (a DRA) decide local delivery, change relayed messages and
+choose the next hop.
 
 Before a request is handed to an application handler it must be meant for us and be something we
 serve; each refusal maps to the Result-Code the RFC prescribes.
@@ -7,18 +9,20 @@ serve; each refusal maps to the Result-Code the RFC prescribes.
 from __future__ import annotations
 
 from collections.abc import Callable, Container
-from typing import Any
+from struct import Struct
+from typing import Any, Final
 
-from sigcore.diameter.constants import FLAG_ERROR, ResultCode
+from sigcore.diameter.constants import FLAG_ERROR, FLAG_REQUEST, ResultCode
 from sigcore.diameter.dictionary import DICTIONARY
 from sigcore.diameter.errors import DiameterError
-from sigcore.diameter.message import Message
+from sigcore.diameter.message import Header, Message, peek_header
 
 _D = DICTIONARY
 # RFC 6733 base AVPs (vendor 0): 293 and 283
 _DEST_HOST_CODE, _DEST_REALM_CODE = _D.avp("Destination-Host").code, _D.avp("Destination-Realm").code
 
 Handler = Callable[..., Any]
+_LENGTH: Final = Struct(">I")
 
 
 def check_local_delivery(msg: Message, origin_host: str, origin_realm: str,
@@ -46,3 +50,87 @@ def check_local_delivery(msg: Message, origin_host: str, origin_realm: str,
         raise DiameterError(ResultCode.COMMAND_UNSUPPORTED,
                             f"command {msg.code} is not supported in application {msg.app_id}")
     return handler
+
+
+# --- routing hooks (freeDiameter-style) --------------------------------------------------------------------
+
+#: Out-routing scores (freeDiameter's values): candidates with a score above 0 are tried, highest first.
+SCORE_NO_DELIVERY = -70
+SCORE_REALM = 10  # the peer's realm is the Destination-Realm and it serves the application
+SCORE_FINALDEST = 100  # the peer is the Destination-Host
+
+
+class InTransit:
+    """A message the node forwards or is about to decide on: its bytes (``buf``, a bytearray a hook may
+    change in place, then call `resized`, or replace with `replace`), the peer it came from, and for a
+    request its routing facts. ``message()`` decodes it (with the node's dictionary) only when a hook
+    asks; decoding is not needed to forward it."""
+
+    __slots__ = ("_message", "buf", "from_peer", "routing")
+
+    def __init__(self, buf: bytearray, from_peer: Any, routing: Any = None) -> None:
+        self.buf = buf
+        self.from_peer = from_peer
+        self.routing = routing
+        self._message: Message | None = None
+
+    @property
+    def header(self) -> Header:
+        return peek_header(self.buf)
+
+    @property
+    def is_request(self) -> bool:
+        return bool(self.buf[4] & FLAG_REQUEST)
+
+    def message(self) -> Message:
+        """The message decoded (top-level AVP list; values on demand). Change it and call `replace` to
+        forward the change."""
+        if self._message is None:
+            self._message = Message.decode(bytes(self.buf))
+        return self._message
+
+    def replace(self, msg: Message) -> None:
+        """Forward ``msg`` instead (its header ids are kept from the bytes in transit)."""
+        hbh, e2e = peek_header(self.buf)[5:7]
+        msg.hop_by_hop, msg.end_to_end = hbh, e2e
+        self.buf = bytearray(msg.encode())
+        self._message = msg
+
+    def resized(self) -> None:
+        """Fix the length field after ``buf`` was changed in place."""
+        _LENGTH.pack_into(self.buf, 0, 0x01000000 | len(self.buf))
+
+
+#: True: deliver to a local handler; False: forward; None: no opinion (the next hook, then the default rule)
+LocalDeliveryHook = Callable[[InTransit], "bool | None"]
+#: Sees (and may change) every relayed request and answer; may raise DiameterError (e.g. `Rejected`) on a
+#: request to answer it locally instead (3006 with Redirect-Host is such an answer)
+ForwardHook = Callable[[InTransit], None]
+#: Scores candidate peers for a forwarded request: ``scores[peer]`` may be raised, lowered or set to
+#: `SCORE_NO_DELIVERY`; may raise DiameterError to answer locally
+OutRoutingHook = Callable[[InTransit, "dict[Any, int]"], None]
+
+
+class RoutingHooks:
+    """The node's routing callbacks. Empty lists cost nothing on the message path. Registering an
+    out-routing callback turns forwarding on (``forwarding``), as ``NodeSettings.relay`` does."""
+
+    def __init__(self) -> None:
+        self.local_delivery: list[LocalDeliveryHook] = []
+        self.forward_request: list[ForwardHook] = []
+        self.forward_answer: list[ForwardHook] = []
+        self.out_routing: list[OutRoutingHook] = []
+        self.forwarding = False
+
+    def add_local_delivery(self, hook: LocalDeliveryHook) -> None:
+        self.local_delivery.append(hook)
+
+    def add_forward(self, hook: ForwardHook, *, requests: bool = True, answers: bool = True) -> None:
+        if requests:
+            self.forward_request.append(hook)
+        if answers:
+            self.forward_answer.append(hook)
+
+    def add_out_routing(self, hook: OutRoutingHook) -> None:
+        self.out_routing.append(hook)
+        self.forwarding = True

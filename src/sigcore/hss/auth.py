@@ -1,14 +1,14 @@
 """Authentication vectors for S6a/S6d: reserve SQNs atomically, then compute vectors on them.
 
 `AuthService.vectors(request)` is the whole AIR minus Diameter. For each request, inside the batch
-transaction of `batch.BatchWorker`:
+transaction of `sigcore.store.batch.BatchWorker`, on the store's SQN reservation (`sigcore.store.auc`):
 
-1. the subscriber's auth row is read with a lock (``SELECT ... FOR UPDATE``; ``BEGIN IMMEDIATE`` on SQLite),
-   together with the encrypted keys, so one round trip serves keys and SQN;
+1. the subscriber's auth row is read with a lock (`lock_auth_rows`: ``SELECT ... FOR UPDATE``; ``BEGIN
+   IMMEDIATE`` on SQLite), together with the encrypted keys, so one round trip serves keys and SQN;
 2. with Re-Synchronization-Info (RAND‖AUTS) the AUTS is checked first (MAC-S, `auc.resync`): a forged one
    fails that request with `AutsMacError` and changes nothing;
 3. the next SQNs come from TS 33.102 Annex C arithmetic (`auc.next_sqns`, IND cycling), and the last one
-   is written with compare-and-set (``WHERE sqn = :old``);
+   is written with compare-and-set (`store_sqns`: ``WHERE sqn = :old``);
 4. the transaction commits; only then are vectors computed on the reserved SQNs and handed back.
 
 So a vector is never built on an SQN that is not stored: if the process dies before the commit nothing
@@ -22,29 +22,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection
 
 from sigcore.hss import auc
-from sigcore.hss.batch import BatchKind, BatchWorker, check_all_updated
 from sigcore.store import NotFound, Store
-from sigcore.store import tables as t
+from sigcore.store.auc import lock_auth_rows, store_sqns
 from sigcore.store.base import utc_now
-from sigcore.store.raw import RawStatement
-
-_A = t.auth_data.c
-_S = t.subscribers.c
-_AUTH_FOR_UPDATE = RawStatement(
-    select(_S.id, _S.imsi, _S.enabled, _A.sqn, _A.ki_enc, _A.opc_enc, _A.op_enc, _A.amf)
-    .join(t.auth_data, _A.subscriber_id == _S.id)
-    .where(_S.imsi.in_(bindparam("imsis", expanding=True)))
-    .order_by(_S.id)
-    .with_for_update()
-)
-_SQN_CAS = RawStatement(
-    update(t.auth_data)
-    .where(_A.subscriber_id == bindparam("sid"), _A.sqn == bindparam("old"))
-    .values(sqn=bindparam("new"), updated_at=bindparam("now"))
-)
+from sigcore.store.batch import BatchKind, BatchWorker
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +114,7 @@ class SqnReservation(BatchKind[VectorRequest, _Reserved]):
 
     def run(self, conn: Connection, items: Sequence[VectorRequest]) -> list[_Reserved | Exception]:
         imsis = [items[0].imsi] if len(items) == 1 else sorted({i.imsi for i in items})
-        rows = {r.imsi: r for r in _AUTH_FOR_UPDATE.rows(conn, {"imsis": imsis})}
+        rows = lock_auth_rows(conn, imsis)
         current = {imsi: row.sqn for imsi, row in rows.items()}
         out: list[_Reserved | Exception] = []
         for item in items:
@@ -158,7 +142,7 @@ class SqnReservation(BatchKind[VectorRequest, _Reserved]):
         changed = [{"sid": rows[imsi].id, "old": rows[imsi].sqn, "new": sqn, "now": now}
                    for imsi, sqn in current.items() if sqn != rows[imsi].sqn]
         if changed:
-            check_all_updated(conn, _SQN_CAS, changed)
+            store_sqns(conn, changed)
         return out
 
     def after(self, items: Sequence[VectorRequest], results: list[_Reserved | Exception]) -> list[object]:

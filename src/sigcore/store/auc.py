@@ -1,16 +1,17 @@
-"""The AUC's data: decrypted keys for one AIR, and SQN reservation that never hands out a value twice.
+"""The AUC's data: decrypted keys for the API, and SQN reservation that never hands out a value twice.
 
-Atomicity of `reserve_sqns`, on every backend and across processes and hosts:
+SQNs are reserved by one path, batched: the HSS's AIR and MAR batches (`sigcore.hss.auth.SqnReservation`,
+run by `sigcore.store.batch.BatchWorker`) and `reserve_sqns` (one IMSI, one transaction) both run
 
-1. One transaction reads the stored SQN with a row lock (``SELECT ... FOR UPDATE`` on PostgreSQL, MariaDB
-   and MSSQL; on SQLite the transaction starts with ``BEGIN IMMEDIATE``, which takes the database write
-   lock before the read).
-2. ``advance(old)`` computes the new SQNs; they must be strictly increasing and above `old`.
-3. ``UPDATE auth_data SET sqn = :new WHERE subscriber_id = :id AND sqn = :old`` must report one row
-   (compare-and-set). Under the lock it always does; if some backend or isolation level let a concurrent
-   writer in, the row count is 0 and the whole reservation is retried from step 1.
-4. The transaction commits *before* the values are returned. If the commit fails, or the process dies
-   first, the caller never sees the values: no vector is ever built on an SQN that is not stored.
+1. `lock_auth_rows`: one locked read of the auth rows, keys included, of every IMSI in the transaction
+   (``SELECT ... FOR UPDATE`` on PostgreSQL, MariaDB and MSSQL; on SQLite the transaction starts with
+   ``BEGIN IMMEDIATE``, which takes the database write lock before the read);
+2. the caller computes the new SQNs (TS 33.102 Annex C arithmetic lives with the AUC, not here);
+3. `store_sqns`: ``UPDATE auth_data SET sqn = :new WHERE subscriber_id = :sid AND sqn = :old`` for every
+   changed row (compare-and-set). Under the lock each matches one row; if some backend or isolation level
+   let a concurrent writer in, `Retry` is raised and the whole transaction is rolled back and rerun;
+4. the transaction commits *before* the values are handed out. If the commit fails, or the process dies
+   first, nobody sees the values: no vector is ever built on an SQN that is not stored.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from sigcore.store import tables as t
 from sigcore.store import validate as v
 from sigcore.store.base import SUBSCRIBER_ID_SUBQUERY, utc_now
 from sigcore.store.errors import InvalidValue, NotFound, SqnContention
+from sigcore.store.raw import RawStatement, Retry, check_all_updated
 from sigcore.store.records import AuthAlgorithm, AuthMaterial
 from sigcore.store.subscribers import SubscriberRepository
 
@@ -35,10 +37,15 @@ _AUTH_BY_IMSI = (
     .join(t.auth_data, _A.subscriber_id == t.subscribers.c.id)
     .where(t.subscribers.c.imsi == bindparam("imsi"))
 )
-_SQN_FOR_UPDATE = (
-    select(_A.subscriber_id, _A.sqn).where(_A.subscriber_id == SUBSCRIBER_ID_SUBQUERY).with_for_update()
+_S = t.subscribers.c
+_AUTH_FOR_UPDATE = RawStatement(
+    select(_S.id, _S.imsi, _S.enabled, _A.sqn, _A.ki_enc, _A.opc_enc, _A.op_enc, _A.amf)
+    .join(t.auth_data, _A.subscriber_id == _S.id)
+    .where(_S.imsi.in_(bindparam("imsis", expanding=True)))
+    .order_by(_S.id)
+    .with_for_update()
 )
-_SQN_COMPARE_AND_SET = (
+_SQN_CAS = RawStatement(
     update(t.auth_data)
     .where(_A.subscriber_id == bindparam("sid"), _A.sqn == bindparam("old"))
     .values(sqn=bindparam("new"), updated_at=bindparam("now"))
@@ -49,6 +56,19 @@ _SET_SQN = (
     .values(sqn=bindparam("new"), updated_at=bindparam("now"))
 )
 MAX_SQN_ATTEMPTS = 50
+
+
+def lock_auth_rows(conn: Connection, imsis: list[str]) -> dict[str, Any]:
+    """The auth rows of `imsis` by IMSI, locked until `conn`'s transaction ends: ``id``, ``imsi``,
+    ``enabled``, ``sqn``, the sealed keys (``ki_enc``, ``opc_enc``, ``op_enc``) and ``amf``. Absent IMSIs
+    are missing from the result. Rows are locked in id order, so two transactions never deadlock."""
+    return {r.imsi: r for r in _AUTH_FOR_UPDATE.rows(conn, {"imsis": imsis})}
+
+
+def store_sqns(conn: Connection, changes: list[dict[str, Any]]) -> None:
+    """Compare-and-set the SQNs read by `lock_auth_rows`: each change is ``{"sid": row.id, "old": row.sqn,
+    "new": sqn, "now": utc_now()}``; `Retry` unless every row still held its ``old`` value."""
+    check_all_updated(conn, _SQN_CAS, changes)
 
 
 def _checked_sqns(old: int, values: list[int], count: int) -> list[int]:
@@ -82,7 +102,8 @@ class AucRepository(SubscriberRepository):
         )
 
     def reserve_sqns(self, imsi: str, count: int, advance: Callable[[int], list[int]]) -> list[int]:
-        """Atomically move the stored SQN on by `count` values and return them (see the module docstring).
+        """Atomically move the stored SQN on by `count` values and return them: the batched path (module
+        docstring) for one IMSI, in a transaction of its own.
 
         `advance(stored_sqn)` returns the `count` new SQNs, strictly increasing and above the stored one
         (TS 33.102 Annex C SEQ/IND arithmetic lives with the caller). It may run more than once, so it must
@@ -90,16 +111,16 @@ class AucRepository(SubscriberRepository):
         """
         v.int_range("count", count, 1, 1024)
         for attempt in range(MAX_SQN_ATTEMPTS):
-            with self.writing() as conn:
-                row = conn.execute(_SQN_FOR_UPDATE, {"imsi": imsi}).first()
-                if row is None:
-                    raise NotFound(f"no subscriber with IMSI {imsi}")
-                values = _checked_sqns(row.sqn, list(advance(row.sqn)), count)
-                params = {"sid": row.subscriber_id, "old": row.sqn, "new": values[-1], "now": utc_now()}
-                if conn.execute(_SQN_COMPARE_AND_SET, params).rowcount == 1:
-                    return values  # `writing` commits on the way out, before the caller sees them
-                conn.rollback()
-            time.sleep(random.uniform(0, 0.001 * (attempt + 1)))
+            try:
+                with self.writing() as conn:
+                    row = lock_auth_rows(conn, [imsi]).get(imsi)
+                    if row is None:
+                        raise NotFound(f"no subscriber with IMSI {imsi}")
+                    values = _checked_sqns(row.sqn, list(advance(row.sqn)), count)
+                    store_sqns(conn, [{"sid": row.id, "old": row.sqn, "new": values[-1], "now": utc_now()}])
+                return values  # `writing` has committed: the caller never sees uncommitted SQNs
+            except Retry:
+                time.sleep(random.uniform(0, 0.001 * (attempt + 1)))
         raise SqnContention(f"SQN of {imsi}: compare-and-set lost {MAX_SQN_ATTEMPTS} times")
 
     def set_sqn(self, imsi: str, sqn: int) -> None:

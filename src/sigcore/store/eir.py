@@ -1,7 +1,7 @@
 """EIR data: equipment rules (exact IMEI or IMEI prefix/TAC, optionally bound to an IMSI) and the history
 of ME identity checks.
 
-The store only keeps and finds rules; which candidate wins is the business rule of `sigcore.hss.eir`.
+The store only keeps and finds rules; which candidate wins is the business rule of `sigcore.hss.s13.eir`.
 `EirRepository.candidates(imei, imsi)` returns every rule that *could* apply to one check in one indexed
 query: the patterns it asks for are the 14 prefixes of the IMEI, so no LIKE and no dialect-specific SQL.
 """

@@ -1,7 +1,7 @@
 """`ImsStore`: IMS identities, profiles, registration state and Sh data over the subscriber store's engine.
 
 Synchronous and thread-safe like `Store`. Provisioning methods are one transaction each; the lookups the
-Cx hot path uses take an optional ``conn`` so that a batch transaction (`sigcore.hss.batch`) can run them,
+Cx hot path uses take an optional ``conn`` so that a batch transaction (`sigcore.store.batch`) can run them,
 and `registration_view` answers "IMPU, its implicit set, the IMPIs of each" in one joined query. Service
 profiles (with their iFCs, shared iFC sets and capabilities) are cached per store for `PROFILE_TTL`
 seconds: a change made through any `ImsStore` of this process clears the cache at once, one made by

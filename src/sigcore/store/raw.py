@@ -154,7 +154,7 @@ class RawStatement:
         """Execute once per parameter set (one executemany); the rows matched in total.
 
         Only meaningful where the driver sums executemany row counts (``supports_sane_multi_rowcount``:
-        sqlite3, psycopg, PyMySQL); callers check that, as `sigcore.hss.batch.check_all_updated` does.
+        sqlite3, psycopg, PyMySQL); callers check that, as `check_all_updated` does.
         Every parameter set must have the same IN-list sizes (DML here has no IN lists)."""
         if not rows:
             return 0
@@ -235,3 +235,27 @@ class RawStatement:
                 if process is not None:
                     results.append((index, process))
         return _Compiled(expanded.statement, positional, plan, tuple(results), row)
+
+
+class Retry(Exception):
+    """A compare-and-set lost: the transaction is rolled back and rerun (`BatchWorker` does it for a batch)."""
+
+
+def check_all_updated(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Run a compare-and-set UPDATE (a Core statement or a `RawStatement`) for every row; `Retry` unless
+    each one matched exactly one row.
+
+    One executemany when the driver reports a summed rowcount for it (sqlite3, psycopg, PyMySQL do),
+    else one statement per row."""
+    def matched(params: list[dict[str, Any]]) -> int:
+        if isinstance(statement, RawStatement):
+            return statement.rowcount(conn, params)
+        return int(conn.execute(statement, params).rowcount)
+
+    if conn.dialect.supports_sane_multi_rowcount or len(rows) == 1:
+        if matched(rows) != len(rows):
+            raise Retry("a compare-and-set lost: the row changed under the lock")
+        return
+    for row in rows:
+        if matched([row]) != 1:
+            raise Retry("a compare-and-set lost: the row changed under the lock")

@@ -1,4 +1,9 @@
-"""Serving state (which MME/SGSN holds the subscriber) and roaming rules."""
+"""Serving state (which MME/SGSN holds the subscriber) and roaming rules.
+
+A registration (ULR) is written by one path, batched: the HSS's ULR batches (`sigcore.hss.s6a.registration`,
+run by `sigcore.store.batch.BatchWorker`) and `update_serving_mme`/`update_serving_sgsn` (one IMSI, one
+transaction) both read with `lock_serving_rows` and write with `write_serving`.
+"""
 
 from __future__ import annotations
 
@@ -11,34 +16,56 @@ from sigcore.store import validate as v
 from sigcore.store.auc import AucRepository
 from sigcore.store.base import SUBSCRIBER_ID_SUBQUERY, as_utc, new_id, utc_now
 from sigcore.store.errors import NotFound
+from sigcore.store.raw import RawStatement
 from sigcore.store.records import RoamingRule, ServingNode, ServingState
 
 Node = Literal["mme", "sgsn"]
-_S = t.serving_state.c
-_SERVING = select(t.serving_state).where(_S.subscriber_id == SUBSCRIBER_ID_SUBQUERY)
-_SERVING_FOR_UPDATE = _SERVING.with_for_update()
+_V = t.serving_state.c
+_SERVING = select(t.serving_state).where(_V.subscriber_id == SUBSCRIBER_ID_SUBQUERY)
+_SERVING_FOR_UPDATE = RawStatement(
+    select(t.serving_state, t.subscribers.c.imsi, t.subscribers.c.profile_version)
+    .join(t.subscribers, t.subscribers.c.id == _V.subscriber_id)
+    .where(t.subscribers.c.imsi.in_(bindparam("imsis", expanding=True)))
+    .order_by(t.subscribers.c.id)
+    .with_for_update()
+)
 
 
-def _set_node(node: Node) -> Any:
-    return (
-        update(t.serving_state)
-        .where(_S.subscriber_id == bindparam("sid"))
-        .values({f"{node}_host": bindparam("host"), f"{node}_realm": bindparam("realm"),
-                 f"{node}_peer": bindparam("peer"), f"{node}_updated_at": bindparam("now"),
-                 f"{node}_purged": False})
-    )
+def _set_node(node: Node, host: bool) -> RawStatement:
+    """The serving-node write; without ``host`` it leaves the (indexed) host column alone: a ULR from the
+    node already registered (every periodic TAU) then changes one table page, not that page and an index
+    page (SQLite rewrites an index entry whenever its column is SET, even to the same value)."""
+    values: dict[str, Any] = {f"{node}_realm": bindparam("realm"), f"{node}_peer": bindparam("peer"),
+                              f"{node}_updated_at": bindparam("now"), f"{node}_purged": False}
+    if host:
+        values[f"{node}_host"] = bindparam("host")
+    return RawStatement(update(t.serving_state).where(_V.subscriber_id == bindparam("sid")).values(values))
 
 
-_SET_NODE = {node: _set_node(node) for node in ("mme", "sgsn")}
+# by (node, host changed)
+_SET_NODE = {(node, changed): _set_node(node, changed) for node in ("mme", "sgsn") for changed in (True, False)}
 _PURGE = {
     node: update(t.serving_state)
-    .where(_S.subscriber_id == bindparam("sid"))
+    .where(_V.subscriber_id == bindparam("sid"))
     .values({f"{node}_purged": True, f"{node}_updated_at": bindparam("now")})
     for node in ("mme", "sgsn")
 }
 _RULES = select(t.roaming_rules, t.subscribers.c.imsi).outerjoin(
     t.subscribers, t.subscribers.c.id == t.roaming_rules.c.subscriber_id
 )
+
+
+def lock_serving_rows(conn: Connection, imsis: list[str]) -> dict[str, Any]:
+    """The serving_state rows of `imsis` by IMSI, with ``imsi`` and ``profile_version``, locked until
+    `conn`'s transaction ends (in subscriber id order: two transactions never deadlock)."""
+    return {r.imsi: r for r in _SERVING_FOR_UPDATE.rows(conn, {"imsis": imsis})}
+
+
+def write_serving(conn: Connection, node: Node, host_changed: bool, registrations: list[dict[str, Any]]) -> None:
+    """Record the MME (or SGSN) of each registration ``{"sid", "host", "realm", "peer", "now"}`` (one
+    executemany) and clear its purged flag; `host_changed`: whether the rows' stored host differs, else the
+    host column is left alone."""
+    _SET_NODE[(node, host_changed)].rowcount(conn, registrations)
 
 
 def serving_node(row: Any, node: Node) -> ServingNode | None:
@@ -71,10 +98,10 @@ class ServingRepository(AucRepository):
         Returns whether the flag was set, i.e. whether `host` was the serving node (TS 29.272 §5.2.3.1.3).
         """
         with self.writing() as conn:
-            row = conn.execute(_SERVING_FOR_UPDATE, {"imsi": imsi}).first()
+            row = lock_serving_rows(conn, [imsi]).get(imsi)
             if row is None:
                 raise NotFound(f"no subscriber with IMSI {imsi}")
-            serving = row._mapping[f"{node}_host"]
+            serving = getattr(row, f"{node}_host")
             if serving is None or (host is not None and host != serving):
                 return False
             conn.execute(_PURGE[node], {"sid": row.subscriber_id, "now": utc_now()})
@@ -83,12 +110,13 @@ class ServingRepository(AucRepository):
     def _update_serving(
         self, node: Node, imsi: str, host: str, realm: str | None, peer: str | None
     ) -> ServingNode | None:
+        """One registration through the ULR's batched path, in a transaction of its own."""
         with self.writing() as conn:
-            row = conn.execute(_SERVING_FOR_UPDATE, {"imsi": imsi}).first()
+            row = lock_serving_rows(conn, [imsi]).get(imsi)
             if row is None:
                 raise NotFound(f"no subscriber with IMSI {imsi}")
             params = {"sid": row.subscriber_id, "host": host, "realm": realm, "peer": peer, "now": utc_now()}
-            conn.execute(_SET_NODE[node], params)
+            write_serving(conn, node, host != getattr(row, f"{node}_host"), [params])
             return serving_node(row, node)
 
     # -- roaming rules --------------------------------------------------------------------------------

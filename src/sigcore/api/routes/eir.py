@@ -1,5 +1,5 @@
 """``/api/v1/eir``: equipment rules (IMEI, IMEI prefix/TAC, optionally bound to an IMSI) and the history of
-ME identity checks (read-only). Which rule wins a check is `sigcore.hss.eir`'s business (docs/slh-s13.md).
+ME identity checks (read-only). Which rule wins a check is `sigcore.hss.s13.eir`'s business (docs/slh-s13.md).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sigcore.api.auth import PROVISION, READ, audit_detail, written_fields
 from sigcore.api.context import ApiContext, context
 from sigcore.api.errors import CONFLICT, NOT_FOUND
 from sigcore.api.schemas import Imsi, Page
-from sigcore.hss.eir import InvalidImei, normalise_imei
+from sigcore.hss.s13.eir import InvalidImei, normalise_imei
 from sigcore.store.eir import EirCheck, EirRule, EquipmentStatus
 from sigcore.store.eir_admin import EirAdmin
 from sigcore.store.errors import InvalidValue

@@ -32,7 +32,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self._framer = Framer()
-        self._out: list[bytes] = []
+        self._out: list[bytes | bytearray] = []
         self._flush_scheduled = False
         self._on_made = on_made
         self.tls_peer_cert: Any = None
@@ -75,7 +75,7 @@ class Connection(asyncio.Protocol):
         self.node.on_connection_lost(self)
 
     # --- writing ---------------------------------------------------------------------------------
-    def send_bytes(self, data: bytes) -> None:
+    def send_bytes(self, data: bytes | bytearray) -> None:
         if self.closed:
             return
         self._out.append(data)

@@ -1,39 +1,34 @@
-"""The asyncio Diameter node: listeners, outgoing connections, peers, dispatch and request tracking.
-
-Everything protocol-shaped is decided by the sans-IO parts (codec, ``Peer``, ``routing``); this module
-only moves bytes, runs timers and calls handlers. Handlers are ``(request, ctx) -> answer``; plain
-functions run inline (they must be quick), coroutine functions start at once and resume
-from their futures' callbacks (for database work, see ``_start_handler``).
+"""The asyncio Diameter node: listeners, outgoing connections, timers and handlers around the sans-IO
+`NodeCore`, which makes every protocol decision (``sigcore.diameter.core``). This module only moves bytes,
+arms timers and runs handlers. Handlers are ``(request, ctx) -> answer``; plain functions run inline (they
+must be quick), coroutine functions start at once and resume from their futures' callbacks (for database
+work, see ``_start_handler``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import ipaddress
 import logging
 import ssl
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from sigcore.diameter.aio.connection import Connection
-from sigcore.diameter.answers import Identity, error_answer
-from sigcore.diameter.capabilities import LocalCapabilities, make_cea
-from sigcore.diameter.constants import FLAG_ERROR, FLAG_RETRANSMIT, AppId, Cmd, DisconnectCause, ResultCode
-from sigcore.diameter.dictionary import DICTIONARY
-from sigcore.diameter.errors import DecodeError, DiameterError
-from sigcore.diameter.events import Connect, Deliver, Disconnect, PeerDown, PeerUp, Send
+from sigcore.diameter.answers import Identity
+from sigcore.diameter.capabilities import LocalCapabilities
+from sigcore.diameter.constants import DisconnectCause
+from sigcore.diameter.core import NodeCore
+from sigcore.diameter.dictionary import Dictionary
+from sigcore.diameter.errors import DiameterError
 from sigcore.diameter.framing import FramingError
-from sigcore.diameter.message import Message, new_end_to_end, next_hop_by_hop, peek_header
+from sigcore.diameter.message import Message
 from sigcore.diameter.peer import Peer, PeerPolicy, State
-from sigcore.diameter.routing import check_local_delivery
+from sigcore.diameter.routing import RoutingHooks
 
 log = logging.getLogger("sigcore.diameter.node")
-_ORIGIN_HOST = DICTIONARY.avp("Origin-Host").key
-_DUP_CACHE_SIZE = 8192
 
 Handler = Callable[[Message, "RequestContext"], Message | Awaitable[Message]]
 Tap = Callable[[str, Connection, bytes], None]
@@ -66,6 +61,8 @@ class NodeSettings:
     listeners: list[Any] = field(default_factory=list)
     # Opens the connection to a configured peer and calls ``on_made(conn)``; None = plain create_connection
     dialer: Dialer | None = None
+    #: What this node decodes and validates with; None = the built-in ``DICTIONARY``
+    dictionary: Dictionary | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> NodeSettings:
@@ -99,54 +96,64 @@ class RequestContext:
 
 
 class Node:
+    """The asyncio adapter: it implements the core's `Output` (``write``, ``handle``, ``dial``...)."""
+
     def __init__(self, settings: NodeSettings) -> None:
         self.settings = settings
         self.identity = settings.identity
-        self.handlers: dict[tuple[int, int], Handler] = {}
+        self.core = NodeCore(settings.identity, self, dictionary=settings.dictionary, policy=settings.policy,
+                             configured={p.name: p.mode == "connect" for p in settings.peers},
+                             allow=settings.allow, request_timeout=settings.request_timeout, relay=settings.relay)
+        self.dictionary: Dictionary = self.core.dictionary
+        self.handlers = self.core.handlers
+        self.app_vendors = self.core.app_vendors
+        self.error_avps = self.core.error_avps
+        self.peers = self.core.peers
+        self.routing: RoutingHooks = self.core.hooks
         self._async_handlers: set[tuple[int, int]] = set()
-        self.app_vendors: dict[int, int] = {}
-        self.peers: dict[str, Peer] = {}
         self.peer_settings = {p.name.lower(): p for p in settings.peers}
         self.connections: set[Connection] = set()
         self.taps: list[Tap] = []
-        self.on_answer_sent: Callable[[Message, Message], None] | None = None
         self.on_peer_change: Callable[[Peer], None] | None = None
-        self._allow = [ipaddress.ip_network(n, strict=False) for n in settings.allow]
         self._servers: list[Any] = []
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._pending: dict[tuple[int, int], asyncio.Future[Message]] = {}
+        self._relay_timer: asyncio.TimerHandle | None = None
+        self._pending: dict[int, asyncio.Future[Message]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers_running: set[Coroutine[Any, Any, None]] = set()
-        self._answered: OrderedDict[tuple[bytes, int], bytes] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.capabilities: LocalCapabilities | None = None
+
+    @property
+    def capabilities(self) -> LocalCapabilities | None:
+        return self.core.capabilities
+
+    @property
+    def on_answer_sent(self) -> Callable[[Message, Message], None] | None:
+        return self.core.on_answer_sent
+
+    @on_answer_sent.setter
+    def on_answer_sent(self, fn: Callable[[Message, Message], None] | None) -> None:
+        self.core.on_answer_sent = fn
 
     # --- configuration -------------------------------------------------------------------------
-    def register(self, app_id: int, code: int, handler: Handler, vendor: int = 0) -> None:
-        """Serve (application, command) with ``handler``; the application is advertised in CER/CEA."""
-        self.handlers[(app_id, code)] = handler
-        self.app_vendors.setdefault(app_id, vendor)
+    def register(self, app_id: int, command: int | str, handler: Handler, vendor: int = 0) -> None:
+        """Serve (application, command) with ``handler``; the application is advertised in CER/CEA.
+        ``command`` is a code or a request name in the node's dictionary ("AIR", "Authentication-Information")."""
+        key = self.core.register(app_id, command, handler, vendor)
         if inspect.iscoroutinefunction(handler):
-            self._async_handlers.add((app_id, code))
+            self._async_handlers.add(key)
         else:
-            self._async_handlers.discard((app_id, code))
+            self._async_handlers.discard(key)
 
     def advertise(self, app_id: int, vendor: int = 0) -> None:
         """Advertise an application we only originate requests for (e.g. a client)."""
-        self.app_vendors.setdefault(app_id, vendor)
-
-    def _capabilities(self) -> LocalCapabilities:
-        apps = dict(self.app_vendors)
-        if self.settings.relay:
-            apps = {int(AppId.RELAY): 0}
-        caps = LocalCapabilities(self.identity, auth_apps=apps)
-        caps.supported_vendors = {v for v in self.app_vendors.values() if v}
-        return caps
+        self.core.advertise(app_id, vendor)
 
     # --- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.capabilities = self._capabilities()
+        self.core.relay = self.settings.relay
+        self.core.start(self._now())
         for host, port in self.settings.listen:
             server = await self._loop.create_server(lambda: Connection(self), host, port, reuse_address=True,
                                                     ssl=self.settings.server_ssl)
@@ -154,11 +161,7 @@ class Node:
             log.info("diameter listening on %s:%s", host, port)
         for listener in self.settings.listeners:
             self._servers.append(await listener.open(self))
-        for ps in self.settings.peers:
-            peer = self._peer(ps.name, initiate=ps.mode == "connect")
-            if ps.mode == "connect":
-                peer.start(self._now())
-                self._run(peer)
+        self._arm_all()
 
     @property
     def bound_ports(self) -> list[int]:
@@ -166,13 +169,8 @@ class Node:
 
     async def stop(self, cause: DisconnectCause = DisconnectCause.REBOOTING, wait: float | None = None) -> None:
         """DPR to every open peer, wait for their DPAs (bounded), then close everything."""
-        now = self._now()
-        closing = []
-        for peer in self.peers.values():
-            if peer.is_open:
-                closing.append(peer)
-            peer.stop(now, cause)
-            self._run(peer)
+        closing = self.core.stop(self._now(), cause)
+        self._arm_all()
         deadline = self._now() + (wait if wait is not None else self.settings.policy.dpa_timeout)
         while any(p.state is State.CLOSING for p in closing) and self._now() < deadline:
             await asyncio.sleep(0.02)
@@ -183,6 +181,9 @@ class Node:
         for h in self._timers.values():
             h.cancel()
         self._timers.clear()
+        if self._relay_timer is not None:
+            self._relay_timer.cancel()
+            self._relay_timer = None
         for t in list(self._tasks):
             t.cancel()
         for coro in list(self._handlers_running):
@@ -199,60 +200,20 @@ class Node:
             await server.wait_closed()
         self._servers.clear()
 
-    # --- peers ---------------------------------------------------------------------------------
+    # --- timers --------------------------------------------------------------------------------
     def _now(self) -> float:
         loop = self._loop or asyncio.get_running_loop()
         return loop.time()
 
-    def _peer(self, name: str, initiate: bool) -> Peer:
-        key = name.lower()
-        peer = self.peers.get(key)
-        if peer is None:
-            s = self.settings.policy
-            policy = PeerPolicy(s.tw, s.tc, s.cer_timeout, s.dpa_timeout, s.jitter, initiate, s.busy_backoff)
-            assert self.capabilities is not None
-            peer = Peer(name, self.capabilities, policy)
-            self.peers[key] = peer
-        return peer
-
-    def _authorised(self, conn: Connection, origin_host: str) -> bool:
-        """A configured peer by name, or an unconfigured one from an allowed network (else 3010)."""
-        if origin_host.lower() in self.peer_settings:
-            return True
-        try:
-            ip = ipaddress.ip_address(str(conn.remote[0]).split("%")[0])
-        except ValueError:
-            return False
-        return any(ip in net for net in self._allow)
-
-    def _run(self, peer: Peer) -> None:
-        """Execute the peer's actions, then re-arm its timer."""
-        for action in peer.drain():
-            if isinstance(action, Send):
-                self._send(action.conn, action.message)
-            elif isinstance(action, Deliver):
-                self._deliver(peer, action.conn, action.message)
-            elif isinstance(action, Disconnect):
-                if action.conn is not None:
-                    action.conn.close()
-            elif isinstance(action, Connect):
-                self._spawn(self._connect(peer))
-            elif isinstance(action, PeerUp):
-                log.info("peer %s open (%s), applications %s", peer.name, peer.state.value,
-                         sorted(action.applications))
-                if self.on_peer_change:
-                    self.on_peer_change(peer)
-            elif isinstance(action, PeerDown):
-                log.info("peer %s down: %s", peer.name, action.reason)
-                if self.on_peer_change:
-                    self.on_peer_change(peer)
-        self._arm(peer)
+    def _arm_all(self) -> None:
+        for peer in list(self.core.peers.values()):
+            self._arm(peer)
 
     def _arm(self, peer: Peer) -> None:
         """Have the loop call back by the peer's next timer. Every message moves the watchdog time later, so
         a timer already set to fire at or before it stays: firing early is harmless (``handle_timer`` acts
-        only on what is due, and ``_on_timer`` arms again). Replacing it per message cost a cancelled
-        TimerHandle and a heap push for every request."""
+        only on what is due, and ``_on_timer`` arms again), and replacing it per message would cost a
+        cancelled TimerHandle and a heap push for every request."""
         when = peer.next_timer()
         old = self._timers.get(peer.name)
         if old is not None:
@@ -265,9 +226,79 @@ class Node:
 
     def _on_timer(self, peer: Peer) -> None:
         self._timers.pop(peer.name, None)
-        peer.handle_timer(self._now())
-        self._run(peer)
+        self.core.peer_timer(peer, self._now())
+        self._arm(peer)
 
+    def relay_deadline(self, when: float) -> None:
+        old = self._relay_timer
+        if old is not None:
+            if old.when() <= when:
+                return
+            old.cancel()
+        loop = self._loop or asyncio.get_running_loop()
+        self._relay_timer = loop.call_at(when, self._on_relay_timer)
+
+    def _on_relay_timer(self) -> None:
+        self._relay_timer = None
+        self.core.relay_timer(self._now())
+
+    # --- Output: what the core asks for --------------------------------------------------------
+    def write(self, conn: Connection, data: bytes | bytearray) -> None:
+        if self.taps:
+            self._tap("out", conn, bytes(data))
+        conn.send_bytes(data)
+
+    def disconnect(self, conn: Connection) -> None:
+        conn.close()
+
+    def dial(self, peer: Peer) -> None:
+        self._spawn(self._connect(peer))
+
+    def peer_changed(self, peer: Peer, up: bool, reason: str) -> None:
+        if up:
+            log.info("peer %s open (%s), applications %s", peer.name, peer.state.value, sorted(peer.applications))
+        else:
+            log.info("peer %s down: %s", peer.name, reason)
+        if self.on_peer_change:
+            self.on_peer_change(peer)
+
+    def answer_received(self, hop_by_hop: int, answer: Message) -> None:
+        fut = self._pending.pop(hop_by_hop, None)
+        if fut is not None and not fut.done():
+            fut.set_result(answer)
+
+    def request_failed(self, hop_by_hop: int, reason: str) -> None:
+        fut = self._pending.pop(hop_by_hop, None)
+        if fut is not None and not fut.done():
+            fut.set_exception(ConnectionError(reason))
+
+    def handle(self, handler: Any, request: Message, peer: Peer, conn: Connection) -> None:
+        ctx = RequestContext(self, peer, conn)
+        if (request.app_id, request.code) in self._async_handlers:
+            self._start_handler(self._run_async(handler, request, ctx))
+            return
+        try:
+            ans = handler(request, ctx)
+        except Exception as err:
+            if not isinstance(err, DiameterError):
+                log.exception("handler for command %d failed", request.code)
+            self.core.handler_failed(conn, request, err)
+            return
+        self.core.answer(conn, request, ans)
+
+    async def _run_async(self, handler: Handler, msg: Message, ctx: RequestContext) -> None:
+        try:
+            ans = await handler(msg, ctx)  # type: ignore[misc]
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            if not isinstance(err, DiameterError):
+                log.exception("handler for command %d failed", msg.code)
+            self.core.handler_failed(ctx.conn, msg, err)
+            return
+        self.core.answer(ctx.conn, msg, ans)
+
+    # --- connections ---------------------------------------------------------------------------
     async def _connect(self, peer: Peer) -> None:
         ps = self.peer_settings.get(peer.name.lower())
         assert self._loop is not None and ps is not None
@@ -284,14 +315,14 @@ class Node:
                     ssl=self.settings.client_ssl, server_hostname=ps.name if self.settings.client_ssl else None)
         except (OSError, ssl.SSLError) as err:
             log.info("connect to %s (%s:%s) failed: %s", peer.name, ps.address, ps.port, err)
-            peer.conn_nack(self._now(), str(err))
-            self._run(peer)
+            self.core.connect_failed(peer, self._now(), str(err))
+            self._arm(peer)
             return
         conn = next((c for c in self.connections if c.peer is peer and c.initiated and c is not peer.conn
                      and c is not peer.i_conn), None)
         if conn is not None:
-            peer.conn_ack(conn, self._now())
-            self._run(peer)
+            self.core.connected(peer, conn, self._now())
+            self._arm(peer)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -330,141 +361,20 @@ class Node:
 
     # --- inbound -------------------------------------------------------------------------------
     def on_framing_error(self, conn: Connection, err: FramingError) -> None:
-        """The length field cannot be trusted: answer 5015 if the header allows, then close."""
-        header = peek_header(err.header)
-        if header.is_request and header.version == 1:
-            derr = DiameterError(ResultCode.INVALID_MESSAGE_LENGTH, str(err))
-            self._send(conn, error_answer(header, self.identity, derr))
-        conn.close()
+        self.core.framing_error(conn, err.header, str(err))
 
     def on_frame(self, conn: Connection, frame: bytes) -> None:
         if self.taps:
             self._tap("in", conn, frame)
-        try:
-            msg = DICTIONARY.decode_checked(frame)
-        except DecodeError as err:
-            if err.header is not None and err.header.is_request:
-                self._send(conn, error_answer(err.header, self.identity, err))
-            if err.fatal or conn.peer is None:
-                conn.close()
-            return
-        peer = conn.peer
-        if peer is None:
-            self._first_message(conn, msg)
-            return
-        peer.receive(conn, msg, self._now())
-        self._run(peer)
-
-    def _first_message(self, conn: Connection, msg: Message) -> None:
-        """The first message on an accepted connection must be a CER (RFC 6733 §5.3)."""
-        if msg.code != Cmd.CAPABILITIES_EXCHANGE or not msg.is_request:
-            log.info("%s: first message is command %d, not CER: closing", conn.remote, msg.code)
-            conn.close()
-            return
-        assert self.capabilities is not None
-        try:
-            if msg.flags & FLAG_ERROR:
-                raise DiameterError(ResultCode.INVALID_HDR_BITS, "E-bit set in a request")
-            DICTIONARY.validate(msg)
-            origin = str(msg["Origin-Host"])
-        except DiameterError as err:
-            self._send(conn, error_answer(msg, self.identity, err))
-            conn.close()
-            return
-        if not self._authorised(conn, origin):
-            log.warning("refusing unknown peer %s from %s", origin, conn.remote[0])
-            cea = make_cea(msg, self.capabilities, ResultCode.UNKNOWN_PEER, "unknown peer")
-            cea.flags |= FLAG_ERROR
-            self._send(conn, cea)
-            conn.close()
-            return
-        ps = self.peer_settings.get(origin.lower())
-        peer = self._peer(origin, initiate=ps is not None and ps.mode == "connect")
-        conn.peer = peer
-        peer.r_conn_cer(conn, msg, self._now())
-        self._run(peer)
-
-    def on_connection_lost(self, conn: Connection) -> None:
-        for key in [k for k in self._pending if k[0] == id(conn)]:
-            fut = self._pending.pop(key)
-            if not fut.done():
-                fut.set_exception(ConnectionError("connection lost before the answer"))
+        self.core.frame(conn, frame, self._now())
         peer = conn.peer
         if peer is not None:
-            peer.disconnected(conn, self._now())
-            self._run(peer)
+            self._arm(peer)
 
-    def _deliver(self, peer: Peer, conn: Connection, msg: Message) -> None:
-        if not msg.is_request:
-            fut = self._pending.pop((id(conn), msg.hop_by_hop), None)
-            if fut is not None and not fut.done():
-                fut.set_result(msg)
-            else:
-                log.debug("discarding unmatched answer hbh=0x%08x from %s", msg.hop_by_hop, peer.name)
-            return
-        dup_key = None
-        if msg.flags & FLAG_RETRANSMIT:
-            origin = msg.find(*_ORIGIN_HOST)
-            dup_key = (bytes(origin.data) if origin else b"", msg.end_to_end)
-            cached = self._answered.get(dup_key)
-            if cached is not None:
-                conn.send_bytes(cached[:12] + msg.hop_by_hop.to_bytes(4, "big") + cached[16:])
-                return
-        try:
-            handler = check_local_delivery(msg, self.identity.origin_host, self.identity.origin_realm,
-                                           self.app_vendors, self.handlers)
-            DICTIONARY.validate(msg)
-        except DiameterError as err:
-            self._answer(conn, msg, error_answer(msg, self.identity, err))
-            return
-        ctx = RequestContext(self, peer, conn)
-        if (msg.app_id, msg.code) in self._async_handlers:
-            self._start_handler(self._run_async(handler, msg, ctx))
-            return
-        try:
-            ans = handler(msg, ctx)
-        except DiameterError as err:
-            ans = error_answer(msg, self.identity, err)
-        except Exception:
-            log.exception("handler for command %d failed", msg.code)
-            ans = error_answer(msg, self.identity, DiameterError(ResultCode.UNABLE_TO_COMPLY, "internal error"))
-        self._answer(conn, msg, ans)  # type: ignore[arg-type]
-
-    async def _run_async(self, handler: Handler, msg: Message, ctx: RequestContext) -> None:
-        try:
-            ans = await handler(msg, ctx)  # type: ignore[misc]
-        except DiameterError as err:
-            ans = error_answer(msg, self.identity, err)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("handler for command %d failed", msg.code)
-            ans = error_answer(msg, self.identity, DiameterError(ResultCode.UNABLE_TO_COMPLY, "internal error"))
-        self._answer(ctx.conn, msg, ans)
-
-    def _answer(self, conn: Connection, req: Message, ans: Message) -> None:
-        ans.hop_by_hop = req.hop_by_hop
-        ans.end_to_end = req.end_to_end
-        data = ans.encode()
-        if self.taps:
-            self._tap("out", conn, data)
-        conn.send_bytes(data)
-        # Remember the answer so a retransmission (T-bit) of the same request gets it again (RFC 6733 §5.5.4)
-        origin = req.find(*_ORIGIN_HOST)
-        self._answered[(bytes(origin.data) if origin else b"", req.end_to_end)] = data
-        if len(self._answered) > _DUP_CACHE_SIZE:
-            self._answered.popitem(last=False)
-        if self.on_answer_sent is not None:
-            self.on_answer_sent(req, ans)
-
-    def _send(self, conn: Connection, msg: Message) -> None:
-        if msg.is_request and msg.hop_by_hop == 0:
-            msg.hop_by_hop = next_hop_by_hop()
-            msg.end_to_end = msg.end_to_end or new_end_to_end()
-        data = msg.encode()
-        if self.taps:
-            self._tap("out", conn, data)
-        conn.send_bytes(data)
+    def on_connection_lost(self, conn: Connection) -> None:
+        self.core.connection_lost(conn, self._now())
+        if conn.peer is not None:
+            self._arm(conn.peer)
 
     def _tap(self, direction: str, conn: Connection, data: bytes) -> None:
         for tap in self.taps:
@@ -475,42 +385,21 @@ class Node:
 
     # --- outbound requests ---------------------------------------------------------------------
     def open_peers(self, app_id: int | None = None) -> list[Peer]:
-        return [p for p in self.peers.values() if p.is_open and not p.suspect
-                and (app_id is None or app_id in p.applications or AppId.RELAY in p.applications)]
+        return self.core.open_peers(app_id)
 
     def select_peer(self, msg: Message, peer_name: str | None = None) -> Peer:
-        if peer_name is not None:
-            peer = self.peers.get(peer_name.lower())
-            if peer is None or not peer.is_open:
-                raise DiameterError(ResultCode.UNABLE_TO_DELIVER, f"peer {peer_name} is not open")
-            return peer
-        dest = msg.get("Destination-Host")
-        if dest is not None:
-            peer = self.peers.get(str(dest).lower())
-            if peer is not None and peer.is_open:
-                return peer
-        realm = msg.get("Destination-Realm")
-        for peer in self.open_peers(msg.app_id):
-            if realm is None or str(peer.remote.get("origin_realm", "")).lower() == str(realm).lower():
-                return peer
-        candidates = self.open_peers(msg.app_id)
-        if candidates:
-            return candidates[0]
-        raise DiameterError(ResultCode.UNABLE_TO_DELIVER, "no open peer for this request")
+        return self.core.select_peer(msg, peer_name)
 
     async def request(self, msg: Message, peer: str | None = None, timeout: float | None = None) -> Message:
-        """Send a request and wait for its answer (matched by hop-by-hop id on the same connection)."""
-        target = self.select_peer(msg, peer)
-        msg.hop_by_hop = next_hop_by_hop()
-        msg.end_to_end = msg.end_to_end or new_end_to_end()
+        """Send a request and wait for its answer (matched by hop-by-hop id on the connection it went on)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Message] = loop.create_future()
-        conn = target.conn
-        key = (id(conn), msg.hop_by_hop)
-        self._pending[key] = fut
+        target = self.core.request(msg, peer)
+        hbh = msg.hop_by_hop
+        self._pending[hbh] = fut
+        self._arm(target)
         try:
-            target.send(msg)
-            self._run(target)
             return await asyncio.wait_for(fut, timeout or self.settings.request_timeout)
         finally:
-            self._pending.pop(key, None)
+            self._pending.pop(hbh, None)
+            self.core.forget(hbh)

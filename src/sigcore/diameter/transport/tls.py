@@ -160,12 +160,12 @@ class InbandTlsConnection(_IdentityChecked):
         self._upgrade_task: asyncio.Future[None] | None = None
 
     # initiator: CER out (with the AVP), CEA in, then handshake. responder: CER in, CEA out, then handshake.
-    def send_bytes(self, data: bytes) -> None:
+    def send_bytes(self, data: bytes | bytearray) -> None:
         if self._phase == "cer" and self.initiated:
-            data = _with_inband_tls(data)
+            data = _with_inband_tls(bytes(data))
             self._phase = "cea"
         elif self._phase == "cea" and not self.initiated and self.transport is not None:
-            self._send_cea_then_upgrade(data)
+            self._send_cea_then_upgrade(bytes(data))
             return
         super().send_bytes(data)
 

@@ -1,2 +1,2 @@
 """IMS HSS business rules, free of Diameter: registration state per IMPU, S-CSCF assignment, the Cx and
-Sh XML documents. `sigcore.hss.cx` and `sigcore.hss.sh` translate between these and the wire."""
+Sh XML documents. `sigcore.hss.cx.handlers` and `sigcore.hss.sh.handlers` translate between these and the wire."""

@@ -1,7 +1,7 @@
 """The XML documents of Cx and Sh: IMSSubscription (TS 29.228 Annex B/E) and Sh-Data (TS 29.328 Annex D).
 
 Built with lxml element by element (never by string pasting), in the schema's element order, and
-checked against the schemas in `sigcore/hss/schemas` by the tests (`validate_cx` / `validate_sh`).
+checked against the schemas in `sigcore/hss/ims/schemas` by the tests (`validate_cx` / `validate_sh`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from sigcore.store.ims import Ifc, PublicIdentity, RepositoryData, ServiceProfile
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
 _CHARGING_ELEMENTS = (
     ("ecf_primary", "PrimaryEventChargingFunctionName"),
     ("ecf_secondary", "SecondaryEventChargingFunctionName"),

@@ -23,8 +23,7 @@ from sigcore.diameter.errors import DiameterError, InvalidAvpValue
 from sigcore.diameter.message import Message
 from sigcore.hss import auc
 from sigcore.hss.auth import AuthService, VectorRequest, Vectors
-from sigcore.hss.batch import BatchWorker
-from sigcore.hss.codes import (
+from sigcore.hss.s6a.codes import (
     RAT_RESTRICTION,
     S6A,
     VENDOR,
@@ -36,14 +35,15 @@ from sigcore.hss.codes import (
     UlaFlags,
     UlrFlags,
 )
-from sigcore.hss.messages import APPLICATION_AVPS
-from sigcore.hss.notify import HssNotifier
-from sigcore.hss.registration import NodeKind, ProfileCache, ServingUpdate, ServingUpdates
-from sigcore.hss.roaming import RoamingPolicyCheck, plmn_digits
-from sigcore.hss.subscription import has_eps_subscription
+from sigcore.hss.s6a.notify import HssNotifier
+from sigcore.hss.s6a.registration import NodeKind, ProfileCache, ServingUpdate, ServingUpdates
+from sigcore.hss.s6a.requests import APPLICATION_AVPS
+from sigcore.hss.s6a.roaming import RoamingPolicyCheck, plmn_digits
+from sigcore.hss.s6a.subscription_data import has_eps_subscription
 from sigcore.store import KeyUnavailable, NotFound, Store, Subscriber
+from sigcore.store.batch import BatchWorker
 
-log = logging.getLogger("sigcore.hss.s6a")
+log = logging.getLogger("sigcore.hss.s6a.handlers")
 SUCCESS = int(ResultCode.SUCCESS)
 SUPPORTED_FEATURES_S6A = 0  # Feature-List-ID 1 bits we implement (§7.3.10): none of the optional ones yet
 RESYNC_INFO_LENGTH = 30  # RAND (16) ‖ AUTS (14)

@@ -1,9 +1,9 @@
 """Cx/Dx (TS 29.228 procedures, TS 29.229 protocol): UAR, MAR, SAR and LIR answered; RTR and PPR sent.
 
-UAR, MAR, SAR and LIR run as items of the HSS's batch worker (`sigcore.hss.batch`, shared with S6a when
-``sigcore run`` installs both; see `sigcore.hss.ims.transaction`): each is one joined read of the IMPU, its
+UAR, MAR, SAR and LIR run as items of the HSS's batch worker (`sigcore.store.batch`, shared with S6a when
+``sigcore run`` installs both; see `sigcore.hss.cx.transaction`): each is one joined read of the IMPU, its
 implicit set and their IMPIs (`ImsStore.registration_view`) plus cached profiles, a decision by
-`sigcore.hss.ims.assignment`, and a write only when the stored state changes, all in the batch's single
+`sigcore.hss.cx.assignment`, and a write only when the stored state changes, all in the batch's single
 transaction. AKA vectors come from S6a's own SQN reservation (`sigcore.hss.auth.SqnReservation`) run in the
 same transaction, so an IMS and an EPS authentication of one USIM never reuse a sequence number, and they
 are computed only after the commit. RTR/PPR (rare, HSS-initiated) use the thread pool (`Worker`).
@@ -26,16 +26,17 @@ from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import ResultCode
 from sigcore.diameter.message import Message
 from sigcore.hss.auth import AuthService, VectorRequest, Vectors
-from sigcore.hss.batch import BatchWorker
-from sigcore.hss.ims import assignment
+from sigcore.hss.cx import assignment
+from sigcore.hss.cx.transaction import AfterCommit, CxBatch, CxError, CxItem, NeedsSqns
 from sigcore.hss.ims.codes import CX_APP, VENDOR, CxCommand, CxResult, ReasonCode
+from sigcore.hss.ims.diameter import AnswerAvp, first_values, need, new_request, reply, text
 from sigcore.hss.ims.documents import ProfileGroup, ims_subscription
-from sigcore.hss.ims.transaction import AfterCommit, CxBatch, CxError, CxItem, NeedsSqns
-from sigcore.hss.ims.wire import AnswerAvp, Worker, first_values, need, new_request, reply, text
+from sigcore.hss.ims.threads import Worker
+from sigcore.store.batch import BatchWorker
 from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegistrationView, RegState
 from sigcore.store.store import Store
 
-log = logging.getLogger("sigcore.hss.cx")
+log = logging.getLogger("sigcore.hss.cx.handlers")
 
 AKA_SCHEMES = ("Digest-AKAv1-MD5", "Digest-AKAv2-MD5")
 DIGEST_SCHEME = "SIP Digest"

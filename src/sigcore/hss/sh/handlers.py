@@ -4,7 +4,7 @@ Sh-User-Data (AVP 702, not Cx's User-Data 606) carries an Sh-Data XML document v
 `schemas/ShDataType.xsd`. Only RepositoryData is writable (PUR); the other Data-References sigcore
 holds are read (UDR): IMSPublicIdentity, IMSUserState, S-CSCFName, InitialFilterCriteria,
 ChargingInformation, MSISDN, IMSI, IMSPrivateUserIdentity, and UserState / LocationInformation derived
-from the S6a serving state (`sigcore.hss.sh_location`). Subscriptions (SNR) cover the IMS data and
+from the S6a serving state (`sigcore.hss.sh.location`). Subscriptions (SNR) cover the IMS data and
 RepositoryData. References sigcore has no data model for answer 5102 USER_DATA_CANNOT_BE_READ.
 
 Notification policy: a PUR notifies the other subscribed application servers, not the one that wrote
@@ -24,9 +24,10 @@ from sigcore.diameter.answers import result_of
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.message import Message
 from sigcore.hss.ims.codes import SH_APP, VENDOR, DataReference, IdentitySet, ImsUserState, ShCommand, ShResult
+from sigcore.hss.ims.diameter import new_request, reply, required, text
 from sigcore.hss.ims.documents import DocumentError, ShDataParts, parse_repository_updates, sh_data
-from sigcore.hss.ims.wire import Worker, new_request, reply, required, text
-from sigcore.hss.sh_location import ServingQuery, add_location, add_user_state, serving_query
+from sigcore.hss.ims.threads import Worker
+from sigcore.hss.sh.location import ServingQuery, add_location, add_user_state, serving_query
 from sigcore.store.base import utc_now
 from sigcore.store.errors import NotFound
 from sigcore.store.ims import (
@@ -40,7 +41,7 @@ from sigcore.store.ims import (
 from sigcore.store.records import ServingState
 from sigcore.store.store import Store
 
-log = logging.getLogger("sigcore.hss.sh")
+log = logging.getLogger("sigcore.hss.sh.handlers")
 
 MAX_REPOSITORY_BYTES = 16384
 MAX_SUBSCRIPTION = dt.timedelta(days=7)

@@ -12,10 +12,10 @@ from typing import Any
 from sigcore.config import Config
 from sigcore.diameter.aio import Node
 from sigcore.hss.auth import AuthService
-from sigcore.hss.batch import BatchWorker
-from sigcore.hss.cx import CxService, CxSettings
-from sigcore.hss.ims.wire import Worker
-from sigcore.hss.sh import ShService
+from sigcore.hss.cx.handlers import CxService, CxSettings
+from sigcore.hss.ims.threads import Worker
+from sigcore.hss.sh.handlers import ShService
+from sigcore.store.batch import BatchWorker
 from sigcore.store.store import Store
 
 

@@ -4,7 +4,7 @@ ME-Identity-Check-Request (ECR, command 324) carries Terminal-Information (IMEI 
 a 3GPP2-MEID) and, optionally, the subscriber's IMSI in User-Name. The answer (ECA) is DIAMETER_SUCCESS
 with Equipment-Status WHITELISTED/BLACKLISTED/GREYLISTED, or the Experimental-Result
 DIAMETER_ERROR_EQUIPMENT_UNKNOWN (5422) when no rule and no default status applies. Which rule decides is
-`sigcore.hss.eir`; every check with an IMEI is recorded in the history.
+`sigcore.hss.s13.eir`; every check with an IMEI is recorded in the history.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from sigcore.diameter import DICTIONARY
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.constants import AppId, ResultCode
 from sigcore.diameter.message import Message
-from sigcore.hss.codes import S6aResult
-from sigcore.hss.eir import Eir, InvalidImei, normalise_imei
-from sigcore.hss.stateless import stateless_answer
+from sigcore.hss.s6a.codes import S6aResult
+from sigcore.hss.s13.eir import Eir, InvalidImei, normalise_imei
+from sigcore.hss.stateless_answers import stateless_answer
 from sigcore.store import StoreError
 
-log = logging.getLogger("sigcore.hss.s13")
+log = logging.getLogger("sigcore.hss.s13.handlers")
 
 S13 = int(AppId.S13)
 ECR = 324

@@ -24,44 +24,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.avp import Avp
-from sigcore.hss.batch import BatchKind
-from sigcore.hss.subscription import subscription_data
+from sigcore.hss.s6a.subscription_data import subscription_data
 from sigcore.store import NotFound, ServingNode, Store, Subscriber
-from sigcore.store import tables as t
 from sigcore.store.base import utc_now
-from sigcore.store.raw import RawStatement
-from sigcore.store.serving import serving_node
+from sigcore.store.batch import BatchKind
+from sigcore.store.serving import lock_serving_rows, serving_node, write_serving
 
 NodeKind = Literal["mme", "sgsn"]
-_V = t.serving_state.c
-_S = t.subscribers.c
-_SERVING_FOR_UPDATE = RawStatement(
-    select(t.serving_state, _S.imsi, _S.profile_version)
-    .join(t.subscribers, _S.id == _V.subscriber_id)
-    .where(_S.imsi.in_(bindparam("imsis", expanding=True)))
-    .order_by(_S.id)
-    .with_for_update()
-)
-
-
-def _set(node: NodeKind, host: bool) -> RawStatement:
-    """The serving-node write; without ``host`` it leaves the (indexed) host column alone: a ULR from the
-    node already registered (every periodic TAU) then changes one table page, not that page and an index
-    page (SQLite rewrites an index entry whenever its column is SET, even to the same value), which halved
-    the WAL frames of such a commit."""
-    values: dict[str, Any] = {f"{node}_realm": bindparam("realm"), f"{node}_peer": bindparam("peer"),
-                              f"{node}_updated_at": bindparam("now"), f"{node}_purged": False}
-    if host:
-        values[f"{node}_host"] = bindparam("host")
-    return RawStatement(update(t.serving_state).where(_V.subscriber_id == bindparam("sid")).values(values))
-
-
-# by (node, host changed)
-_SET = {(node, changed): _set(node, changed) for node in ("mme", "sgsn") for changed in (True, False)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +81,10 @@ class ServingUpdates(BatchKind[ServingUpdate, Registered]):
         self.admit = admit
 
     def run(self, conn: Connection, items: Sequence[ServingUpdate]) -> list[Registered | Exception]:
-        rows = {r.imsi: r for r in _SERVING_FOR_UPDATE.rows(conn, {"imsis": sorted({i.imsi for i in items})})}
-        latest: dict[tuple[str, str], ServingNode | None] = {}
+        rows = lock_serving_rows(conn, sorted({i.imsi for i in items}))
+        latest: dict[tuple[str, NodeKind], ServingNode | None] = {}
         out: list[Registered | Exception] = []
-        writes: dict[tuple[str, str], dict[str, Any]] = {}
+        writes: dict[tuple[str, NodeKind], dict[str, Any]] = {}
         now = utc_now()
         for item in items:
             row = rows.get(item.imsi)
@@ -132,12 +105,12 @@ class ServingUpdates(BatchKind[ServingUpdate, Registered]):
             latest[key] = ServingNode(item.host, item.realm, item.peer, now, False)
             out.append(Registered(previous, profile))
         # the last registration of each subscriber wins; one executemany per node and whether its host changed
-        batches: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+        batches: dict[tuple[NodeKind, bool], list[dict[str, Any]]] = {}
         for (imsi, node), params in writes.items():
             changed = params["host"] != getattr(rows[imsi], f"{node}_host")
             batches.setdefault((node, changed), []).append(params)
-        for key, batch in batches.items():
-            _SET[key].rowcount(conn, batch)
+        for (node, changed), batch in batches.items():
+            write_serving(conn, node, changed, batch)
         return out
 
 

@@ -11,7 +11,7 @@ import typer
 
 from sigcore.api.cli import audit, open_store
 from sigcore.cli_groups import ConfigOption
-from sigcore.hss.eir import Eir, InvalidImei, normalise_imei
+from sigcore.hss.s13.eir import Eir, InvalidImei, normalise_imei
 from sigcore.store import StoreError
 from sigcore.store.eir import EirRepository, EirRule, EquipmentStatus
 

@@ -4,7 +4,7 @@ At thousands of AIR/ULR per second the cost of a transaction (SQLAlchemy executi
 trip or an fsync) dominates, not the rows. So handlers do not each open a transaction: they `submit` an
 item and await its result, and this worker drains everything queued, runs one `BatchKind` at a time over
 all its items in a single transaction (`Store.writing`: ``BEGIN IMMEDIATE`` on SQLite, row locks elsewhere),
-and resolves all the items' tickets (`hss.ticket`: the waiting handlers resume right there) with one call
+and resolves all the items' tickets (`store.ticket`: the waiting handlers resume right there) with one call
 into the event loop. Under light load a batch is one item, so latency is a single transaction; under heavy
 load the batch grows and the per-item cost falls.
 
@@ -19,16 +19,18 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
 from sigcore.diameter.aio import turn
-from sigcore.hss.ticket import Ticket
-from sigcore.store import Store
-from sigcore.store.raw import RawStatement
+from sigcore.store.raw import Retry, check_all_updated
+from sigcore.store.ticket import Ticket
 
-log = logging.getLogger("sigcore.hss.batch")
+if TYPE_CHECKING:
+    from sigcore.store import Store
+
+log = logging.getLogger("sigcore.store.batch")
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -68,7 +70,7 @@ class BatchWorker:
         self.attempts = attempts
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         # Held around each transaction; the WAL checkpointer holds it while it restarts the log
-        # (`hss.checkpoint`), and batches then wait in the queue rather than on the database lock.
+        # (`store.checkpoint`), and batches then wait in the queue rather than on the database lock.
         self.gate = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -211,28 +213,7 @@ class WorkerStopped(Exception):
     """A batch reached a worker after its `stop`: its requests fail (the node answers them 5012)."""
 
 
-class Retry(Exception):
-    """Raised inside `BatchKind.run` when a compare-and-set lost: the whole batch is rolled back and rerun."""
-
-
-def check_all_updated(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
-    """Run a compare-and-set UPDATE (a Core statement or a `RawStatement`) for every row; `Retry` unless
-    each one matched exactly one row.
-
-    One executemany when the driver reports a summed rowcount for it (sqlite3, psycopg, PyMySQL do),
-    else one statement per row."""
-    def matched(params: list[dict[str, Any]]) -> int:
-        if isinstance(statement, RawStatement):
-            return statement.rowcount(conn, params)
-        return int(conn.execute(statement, params).rowcount)
-
-    if conn.dialect.supports_sane_multi_rowcount or len(rows) == 1:
-        if matched(rows) != len(rows):
-            raise Retry("a compare-and-set lost: the row changed under the lock")
-        return
-    for row in rows:
-        if matched([row]) != 1:
-            raise Retry("a compare-and-set lost: the row changed under the lock")
+__all__ = ["BatchKind", "BatchWorker", "Retry", "WorkerStopped", "check_all_updated"]
 
 
 def _by_kind(jobs: list[_Job]) -> list[list[_Job]]:

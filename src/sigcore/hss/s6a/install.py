@@ -8,13 +8,13 @@ from typing import Any
 from sigcore.config import Config
 from sigcore.diameter.aio import Node
 from sigcore.hss.auth import AuthService
-from sigcore.hss.batch import BatchWorker
-from sigcore.hss.checkpoint import WalCheckpointer
-from sigcore.hss.notify import HssNotifier
-from sigcore.hss.registration import ProfileCache
-from sigcore.hss.roaming import RoamingPolicyCheck
-from sigcore.hss.s6a import S6aHandlers
+from sigcore.hss.s6a.handlers import S6aHandlers
+from sigcore.hss.s6a.notify import HssNotifier
+from sigcore.hss.s6a.registration import ProfileCache
+from sigcore.hss.s6a.roaming import RoamingPolicyCheck
 from sigcore.store import Store
+from sigcore.store.batch import BatchWorker
+from sigcore.store.checkpoint import WalCheckpointer
 
 
 @dataclass

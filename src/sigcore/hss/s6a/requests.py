@@ -10,7 +10,7 @@ from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.answers import Identity, request
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.message import Message
-from sigcore.hss.codes import S6A, VENDOR, Command
+from sigcore.hss.s6a.codes import S6A, VENDOR, Command
 
 NO_STATE_MAINTAINED = 1
 APPLICATION_AVPS: list[Avp] = D.build_many([

@@ -1,14 +1,12 @@
-"""Diameter pieces Cx and Sh share: answers with their fixed AVPs, HSS-initiated requests, worker threads."""
+"""Diameter pieces Cx and Sh share: answers with their fixed AVPs, HSS-initiated requests, AVP reading."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.answers import Identity, answer
@@ -19,7 +17,6 @@ from sigcore.diameter.message import Message
 from sigcore.hss.ims.codes import VENDOR
 
 NO_STATE_MAINTAINED = 1
-T = TypeVar("T")
 _session_counter = itertools.count(1)
 #: What an answer is made of: built AVPs (cached ones) or (name, value) pairs encoded straight to bytes.
 AnswerAvp = Avp | tuple[str, Any]
@@ -105,16 +102,3 @@ def need(found: dict[str, Any], name: str) -> Any:
 
 def text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes | bytearray) else str(value)
-
-
-class Worker:
-    """Runs the store's blocking calls off the event loop (one small pool per interface)."""
-
-    def __init__(self, threads: int = 8, name: str = "ims") -> None:
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)

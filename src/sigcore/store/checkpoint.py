@@ -35,7 +35,7 @@ from sqlalchemy import event
 
 from sigcore.store import Store
 
-log = logging.getLogger("sigcore.hss.checkpoint")
+log = logging.getLogger("sigcore.store.checkpoint")
 _FLAG = "sigcore_wal_autocheckpoint_off"
 
 

@@ -31,11 +31,11 @@ from sigcore.diameter.answers import Identity
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import AppId, ResultCode
 from sigcore.diameter.message import Message
-from sigcore.hss.stateless import stateless_answer
+from sigcore.hss.stateless_answers import stateless_answer
 from sigcore.store import NotFound, ServingNode, ServingState, Store, StoreError, Subscriber
 from sigcore.toolkit import tbcd
 
-log = logging.getLogger("sigcore.hss.slh")
+log = logging.getLogger("sigcore.hss.slh.handlers")
 
 SLH = int(AppId.SLH)
 RIR = 8388622

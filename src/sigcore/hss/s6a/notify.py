@@ -18,13 +18,13 @@ from sigcore.diameter.aio import Node
 from sigcore.diameter.answers import result_of
 from sigcore.diameter.errors import DiameterError
 from sigcore.diameter.message import Message
-from sigcore.hss.codes import CancellationType, ClrFlags, Command, DsrFlags
-from sigcore.hss.messages import hss_request
-from sigcore.hss.registration import ProfileCache
-from sigcore.hss.subscription import removed_context_ids, subscription_data
+from sigcore.hss.s6a.codes import CancellationType, ClrFlags, Command, DsrFlags
+from sigcore.hss.s6a.registration import ProfileCache
+from sigcore.hss.s6a.requests import hss_request
+from sigcore.hss.s6a.subscription_data import removed_context_ids, subscription_data
 from sigcore.store import NotFound, ServingNode, Store
 
-log = logging.getLogger("sigcore.hss.notify")
+log = logging.getLogger("sigcore.hss.s6a.notify")
 
 
 def cancellation_type(reason: str | int | CancellationType) -> CancellationType:

@@ -1,4 +1,4 @@
-"""Cx requests as items of the HSS's batch worker (`sigcore.hss.batch`): group commit, one lock per batch.
+"""Cx requests as items of the HSS's batch worker (`sigcore.store.batch`): group commit, one lock per batch.
 
 Each request is a function of the batch's connection: it reads what it needs (one joined query, profiles
 from the cache), decides, writes only what changes, and returns the answer's content or, when the answer
@@ -24,11 +24,11 @@ from sqlalchemy import Connection
 from sigcore.diameter.errors import DiameterError
 from sigcore.hss.auc import AutsMacError
 from sigcore.hss.auth import SqnReservation, VectorRequest
-from sigcore.hss.batch import BatchKind
+from sigcore.store.batch import BatchKind
 from sigcore.store.errors import NotFound
 from sigcore.store.ims import ImsStore
 
-log = logging.getLogger("sigcore.hss.cx")
+log = logging.getLogger("sigcore.hss.cx.handlers")
 CxWork = Callable[[Connection], Any]
 PREFETCH_MIN = 4  # below this many requests a batch reads per request (a single read is cheaper)
 

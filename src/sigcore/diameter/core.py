@@ -1,0 +1,627 @@
+"""The Diameter node's decisions, sans-IO: which connections become peers, what a received message is for,
+which handler serves a request, where a request goes when it is not for us, and what every request is
+answered with.
+
+Events come in as method calls with ``now`` passed in (a frame arrived, a connection was lost, a timer is
+due, a handler answered); actions go out through an `Output` (write these bytes to that connection, run
+this handler, dial this peer...). Nothing here touches a socket, a clock or an event loop, so every
+decision is testable with a fake clock (tests/diameter/test_core.py). ``sigcore.diameter.aio.Node`` is the
+asyncio adapter around it.
+
+What it decides (RFC 6733): the CER-first rule and peer authorisation (§5.3), the peer state machine per
+peer (`Peer`, §5.6), duplicate detection (§5.5.4), matching answers to the requests they answer, local
+delivery (§6.1.4), and the relay (§6.1.6-§6.1.9, §6.2): Route-Record, hop-by-hop rewrite and restore,
+loop detection (3005), 3002/3003, failover to the next candidate with the T-flag. The relay path works on
+the received bytes: no decode, no dictionary, unknown AVPs and applications forwarded byte-exact.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from struct import Struct
+from typing import Any, Final, Protocol
+
+from sigcore.diameter.answers import Identity, error_answer
+from sigcore.diameter.application import resolve_command
+from sigcore.diameter.capabilities import LocalCapabilities, make_cea
+from sigcore.diameter.constants import (
+    FLAG_ERROR,
+    FLAG_REQUEST,
+    FLAG_RETRANSMIT,
+    AppId,
+    Cmd,
+    DisconnectCause,
+    ResultCode,
+)
+from sigcore.diameter.dictionary import DICTIONARY, Dictionary
+from sigcore.diameter.errors import DecodeError, DiameterError
+from sigcore.diameter.events import Connect, Deliver, Disconnect, PeerDown, PeerUp, Send
+from sigcore.diameter.message import Message, new_end_to_end, next_hop_by_hop, peek_header
+from sigcore.diameter.peer import Peer, PeerPolicy
+from sigcore.diameter.relay import (
+    ROUTE_RECORD,
+    Routing,
+    forwarded,
+    identity_avp,
+    mark_retransmit,
+    result_code,
+    set_hop_by_hop,
+)
+from sigcore.diameter.routing import SCORE_REALM, InTransit, RoutingHooks, check_local_delivery
+
+log = logging.getLogger("sigcore.diameter.node")
+_ORIGIN_HOST: Final = DICTIONARY.avp("Origin-Host").key
+_DUP_CACHE_SIZE: Final = 8192
+_U32: Final = Struct(">I")
+_BASE_COMMANDS: Final = frozenset({int(Cmd.CAPABILITIES_EXCHANGE), int(Cmd.DEVICE_WATCHDOG),
+                                   int(Cmd.DISCONNECT_PEER)})
+_RELAY: Final = int(AppId.RELAY)
+_FAILOVER_RESULTS: Final = frozenset({int(ResultCode.UNABLE_TO_DELIVER), int(ResultCode.TOO_BUSY)})
+
+Handler = Callable[[Message, Any], "Message | Awaitable[Message]"]
+
+
+class Output(Protocol):
+    """What the core asks its adapter to do. ``conn`` is the adapter's connection handle: the core reads
+    and sets its ``peer`` attribute and reads ``remote`` ((address, port, ...)), nothing else."""
+
+    def write(self, conn: Any, data: bytes | bytearray) -> None:
+        """Queue ``data`` on ``conn`` (writes made while one event is handled may leave together)."""
+
+    def disconnect(self, conn: Any) -> None:
+        """Close ``conn`` after what is queued on it."""
+
+    def dial(self, peer: Peer) -> None:
+        """Open a connection to ``peer``, then call `NodeCore.connected` or `NodeCore.connect_failed`."""
+
+    def handle(self, handler: Handler, request: Message, peer: Peer, conn: Any) -> None:
+        """Run ``handler`` for ``request``; its answer goes to `NodeCore.answer` (its DiameterError or failure
+        to `NodeCore.handler_failed`)."""
+
+    def peer_changed(self, peer: Peer, up: bool, reason: str) -> None:
+        """``peer`` opened (``up``) or closed."""
+
+    def answer_received(self, hop_by_hop: int, answer: Message) -> None:
+        """The answer to our request sent with `NodeCore.request`."""
+
+    def request_failed(self, hop_by_hop: int, reason: str) -> None:
+        """Our request will get no answer (its connection was lost)."""
+
+    def relay_deadline(self, when: float) -> None:
+        """Call `NodeCore.relay_timer` at ``when`` (or earlier); one such timer at a time is enough."""
+
+
+class _Relay:
+    """One forwarded request until it is answered: where it came from, the bytes sent, the peers to try."""
+
+    __slots__ = ("candidates", "deadline", "from_peer", "hop_by_hop", "index", "origin_conn", "origin_hbh", "out",
+                 "target_conn")
+
+    def __init__(self, origin_conn: Any, origin_hbh: int, from_peer: Peer, out: bytearray,
+                 candidates: list[Peer]) -> None:
+        self.origin_conn = origin_conn
+        self.origin_hbh = origin_hbh
+        self.from_peer = from_peer
+        self.out = out
+        self.candidates = candidates
+        self.index = 0
+        self.hop_by_hop = 0
+        self.deadline = 0.0
+        self.target_conn: Any = None  # None once settled
+
+
+class NodeCore:
+    """The sans-IO node. ``configured`` maps each configured peer's name (lower-case) to whether we connect
+    to it; ``allow`` are the networks unconfigured peers may connect from (else 3010)."""
+
+    def __init__(self, identity: Identity, output: Output, *, dictionary: Dictionary | None = None,
+                 policy: PeerPolicy | None = None, configured: dict[str, bool] | None = None,
+                 allow: list[str] | None = None, request_timeout: float = 10.0, relay: bool = False) -> None:
+        self.identity = identity
+        self.out = output
+        self.dictionary = dictionary or DICTIONARY
+        self.policy = policy or PeerPolicy()
+        self.configured = {k.lower(): v for k, v in (configured or {}).items()}
+        nets = ["127.0.0.0/8", "::1/128"] if allow is None else allow
+        self.allow = [ipaddress.ip_network(n, strict=False) for n in nets]
+        self.request_timeout = request_timeout
+        self.relay = relay  # a routing agent: advertises the Relay application and forwards
+        self.peers: dict[str, Peer] = {}
+        self.handlers: dict[tuple[int, int], Handler] = {}
+        self.app_vendors: dict[int, int] = {}
+        #: Application-Id -> AVPs every error answer of that application carries (`Application.answer_avps`)
+        self.error_avps: dict[int, tuple[Any, ...]] = {}
+        self.hooks = RoutingHooks()
+        self.capabilities: LocalCapabilities | None = None
+        #: Called with (request, answer) for every answer this node sends for its own handlers
+        self.on_answer_sent: Callable[[Message, Message], None] | None = None
+        self._forwarding = False
+        self._own = identity.origin_host.lower().encode()
+        self._answered: OrderedDict[tuple[bytes, int], bytes] = OrderedDict()
+        self._pending: dict[int, Any] = {}  # our requests: hop-by-hop -> connection sent on
+        self._relays: dict[int, _Relay] = {}  # forwarded requests: our hop-by-hop -> state
+        self._relay_queue: deque[tuple[float, _Relay]] = deque()
+        self._route_records: dict[str, bytes] = {}
+
+    # --- configuration -------------------------------------------------------------------------
+    def register(self, app_id: int, command: int | str, handler: Handler, vendor: int = 0) -> tuple[int, int]:
+        """Serve (application, command); returns that key, the command resolved by name if need be."""
+        key = (app_id, resolve_command(self.dictionary, app_id, command))
+        self.handlers[key] = handler
+        self.app_vendors.setdefault(app_id, vendor)
+        return key
+
+    def advertise(self, app_id: int, vendor: int = 0) -> None:
+        self.app_vendors.setdefault(app_id, vendor)
+
+    def local_capabilities(self) -> LocalCapabilities:
+        apps = {_RELAY: 0} if self.relay else dict(self.app_vendors)
+        caps = LocalCapabilities(self.identity, auth_apps=apps)
+        caps.supported_vendors = {v for v in self.app_vendors.values() if v}
+        return caps
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def start(self, now: float) -> None:
+        """Fix the capabilities and start the peers we connect to."""
+        self.capabilities = self.local_capabilities()
+        self._forwarding = self.relay or self.hooks.forwarding
+        for name, initiate in self.configured.items():
+            if initiate:
+                peer = self.peer(name, initiate=True)
+                peer.start(now)
+                self._run(peer)
+
+    def stop(self, now: float, cause: DisconnectCause = DisconnectCause.REBOOTING) -> list[Peer]:
+        """DPR to every open peer; returns those that were open (the adapter waits for their DPAs)."""
+        closing = []
+        for peer in self.peers.values():
+            if peer.is_open:
+                closing.append(peer)
+            peer.stop(now, cause)
+            self._run(peer)
+        for hbh in list(self._pending):
+            self.out.request_failed(hbh, "node stopped")
+        self._pending.clear()
+        return closing
+
+    def peer(self, name: str, initiate: bool) -> Peer:
+        key = name.lower()
+        peer = self.peers.get(key)
+        if peer is None:
+            s = self.policy
+            policy = PeerPolicy(s.tw, s.tc, s.cer_timeout, s.dpa_timeout, s.jitter, initiate, s.busy_backoff)
+            assert self.capabilities is not None
+            peer = Peer(name, self.capabilities, policy)
+            self.peers[key] = peer
+        return peer
+
+    # --- peer events ---------------------------------------------------------------------------
+    def peer_timer(self, peer: Peer, now: float) -> None:
+        peer.handle_timer(now)
+        self._run(peer)
+
+    def connected(self, peer: Peer, conn: Any, now: float) -> None:
+        conn.peer = peer
+        peer.conn_ack(conn, now)
+        self._run(peer)
+
+    def connect_failed(self, peer: Peer, now: float, reason: str) -> None:
+        peer.conn_nack(now, reason)
+        self._run(peer)
+
+    def connection_lost(self, conn: Any, now: float) -> None:
+        for hbh in [h for h, c in self._pending.items() if c is conn]:
+            del self._pending[hbh]
+            self.out.request_failed(hbh, "connection lost before the answer")
+        if self._relays:
+            for relay in [r for r in self._relays.values() if r.target_conn is conn]:
+                self._next_candidate(relay, now, "connection lost")
+        peer = conn.peer
+        if peer is not None:
+            peer.disconnected(conn, now)
+            self._run(peer)
+
+    def _run(self, peer: Peer) -> None:
+        """Execute the peer's actions."""
+        out = self.out
+        for action in peer.drain():
+            if isinstance(action, Send):
+                self._send(action.conn, action.message)
+            elif isinstance(action, Deliver):
+                self._deliver(peer, action.conn, action.message)
+            elif isinstance(action, Disconnect):
+                if action.conn is not None:
+                    out.disconnect(action.conn)
+            elif isinstance(action, Connect):
+                out.dial(peer)
+            elif isinstance(action, PeerUp):
+                out.peer_changed(peer, True, "open")
+            elif isinstance(action, PeerDown):
+                out.peer_changed(peer, False, action.reason)
+
+    def _send(self, conn: Any, msg: Message) -> None:
+        if msg.is_request and msg.hop_by_hop == 0:
+            msg.hop_by_hop = next_hop_by_hop()
+            msg.end_to_end = msg.end_to_end or new_end_to_end()
+        self.out.write(conn, msg.encode())
+
+    # --- inbound -------------------------------------------------------------------------------
+    def framing_error(self, conn: Any, header: bytes, why: str) -> None:
+        """The length field cannot be trusted: answer 5015 if the header allows, then close."""
+        head = peek_header(header)
+        if head.is_request and head.version == 1:
+            self.out.write(conn, error_answer(head, self.identity,
+                                              DiameterError(ResultCode.INVALID_MESSAGE_LENGTH, why)).encode())
+        self.out.disconnect(conn)
+
+    def frame(self, conn: Any, frame: bytes, now: float) -> None:
+        """One whole message received on ``conn``."""
+        peer: Peer | None = conn.peer
+        if peer is not None and self._forwarding:
+            flags_code = _U32.unpack_from(frame, 4)[0]
+            if flags_code & 0xFFFFFF not in _BASE_COMMANDS:
+                if flags_code >> 24 & FLAG_REQUEST:
+                    if peer.app_traffic(conn, now):
+                        self._route(peer, conn, frame, now)
+                    return
+                relay = self._relays.pop(_U32.unpack_from(frame, 12)[0], None)
+                if relay is not None:
+                    if conn is relay.target_conn and peer.app_traffic(conn, now):
+                        self._relay_answer(relay, frame, now)
+                    else:
+                        self._relays[relay.hop_by_hop] = relay
+                    return
+        try:
+            msg = self.dictionary.decode_checked(frame)
+        except DecodeError as err:
+            if err.header is not None and err.header.is_request:
+                self.out.write(conn, error_answer(err.header, self.identity, err).encode())
+            if err.fatal or peer is None:
+                self.out.disconnect(conn)
+            return
+        if peer is None:
+            self._first_message(conn, msg, now)
+            return
+        peer.receive(conn, msg, now)
+        self._run(peer)
+
+    def _first_message(self, conn: Any, msg: Message, now: float) -> None:
+        """The first message on an accepted connection must be a CER (RFC 6733 §5.3)."""
+        if msg.code != Cmd.CAPABILITIES_EXCHANGE or not msg.is_request:
+            log.info("%s: first message is command %d, not CER: closing", conn.remote, msg.code)
+            self.out.disconnect(conn)
+            return
+        assert self.capabilities is not None
+        try:
+            if msg.flags & FLAG_ERROR:
+                raise DiameterError(ResultCode.INVALID_HDR_BITS, "E-bit set in a request")
+            self.dictionary.validate(msg)
+            origin = str(msg["Origin-Host"])
+        except DiameterError as err:
+            self.out.write(conn, error_answer(msg, self.identity, err).encode())
+            self.out.disconnect(conn)
+            return
+        if not self.authorised(conn, origin):
+            log.warning("refusing unknown peer %s from %s", origin, conn.remote[0])
+            cea = make_cea(msg, self.capabilities, ResultCode.UNKNOWN_PEER, "unknown peer")
+            cea.flags |= FLAG_ERROR
+            self.out.write(conn, cea.encode())
+            self.out.disconnect(conn)
+            return
+        peer = self.peer(origin, initiate=self.configured.get(origin.lower(), False))
+        conn.peer = peer
+        peer.r_conn_cer(conn, msg, now)
+        self._run(peer)
+
+    def authorised(self, conn: Any, origin_host: str) -> bool:
+        """A configured peer by name, or an unconfigured one from an allowed network (else 3010)."""
+        if origin_host.lower() in self.configured:
+            return True
+        try:
+            ip = ipaddress.ip_address(str(conn.remote[0]).split("%")[0])
+        except ValueError:
+            return False
+        return any(ip in net for net in self.allow)
+
+    def _deliver(self, peer: Peer, conn: Any, msg: Message) -> None:
+        if not msg.is_request:
+            sent_on = self._pending.pop(msg.hop_by_hop, None)
+            if sent_on is conn:
+                self.out.answer_received(msg.hop_by_hop, msg)
+            else:
+                if sent_on is not None:
+                    self._pending[msg.hop_by_hop] = sent_on
+                log.debug("discarding unmatched answer hbh=0x%08x from %s", msg.hop_by_hop, peer.name)
+            return
+        self._deliver_request(peer, conn, msg)
+
+    def _deliver_request(self, peer: Peer, conn: Any, msg: Message) -> None:
+        if msg.flags & FLAG_RETRANSMIT:
+            origin = msg.find(*_ORIGIN_HOST)
+            cached = self._answered.get((bytes(origin.data) if origin else b"", msg.end_to_end))
+            if cached is not None:  # RFC 6733 §5.5.4: the same answer again
+                self.out.write(conn, cached[:12] + msg.hop_by_hop.to_bytes(4, "big") + cached[16:])
+                return
+        try:
+            handler = check_local_delivery(msg, self.identity.origin_host, self.identity.origin_realm,
+                                           self.app_vendors, self.handlers)
+            self.dictionary.validate(msg)
+        except DiameterError as err:
+            self.answer(conn, msg, self.error_answer(msg, err))
+            return
+        self.out.handle(handler, msg, peer, conn)
+
+    # --- answers from our handlers -------------------------------------------------------------
+    def error_answer(self, req: Message, err: DiameterError) -> Message:
+        return error_answer(req, self.identity, err, self.error_avps.get(req.app_id, ()))
+
+    def handler_failed(self, conn: Any, req: Message, err: BaseException) -> None:
+        """The handler raised: a DiameterError is its answer, anything else 5012."""
+        if not isinstance(err, DiameterError):
+            err = DiameterError(ResultCode.UNABLE_TO_COMPLY, "internal error")
+        self.answer(conn, req, self.error_answer(req, err))
+
+    def answer(self, conn: Any, req: Message, ans: Message) -> None:
+        """Send the answer to ``req`` and remember it for a retransmission of ``req`` (RFC 6733 §5.5.4)."""
+        ans.hop_by_hop = req.hop_by_hop
+        ans.end_to_end = req.end_to_end
+        data = ans.encode()
+        self.out.write(conn, data)
+        origin = req.find(*_ORIGIN_HOST)
+        self._answered[(bytes(origin.data) if origin else b"", req.end_to_end)] = data
+        if len(self._answered) > _DUP_CACHE_SIZE:
+            self._answered.popitem(last=False)
+        if self.on_answer_sent is not None:
+            self.on_answer_sent(req, ans)
+
+    # --- our requests --------------------------------------------------------------------------
+    def open_peers(self, app_id: int | None = None) -> list[Peer]:
+        return [p for p in self.peers.values() if p.is_open and not p.suspect
+                and (app_id is None or app_id in p.applications or _RELAY in p.applications)]
+
+    def select_peer(self, msg: Message, peer_name: str | None = None) -> Peer:
+        if peer_name is not None:
+            peer = self.peers.get(peer_name.lower())
+            if peer is None or not peer.is_open:
+                raise DiameterError(ResultCode.UNABLE_TO_DELIVER, f"peer {peer_name} is not open")
+            return peer
+        dest = msg.get("Destination-Host")
+        if dest is not None:
+            peer = self.peers.get(str(dest).lower())
+            if peer is not None and peer.is_open:
+                return peer
+        realm = msg.get("Destination-Realm")
+        candidates = self.open_peers(msg.app_id)
+        for peer in candidates:
+            if realm is None or peer.realm == str(realm).lower():
+                return peer
+        if candidates:
+            return candidates[0]
+        raise DiameterError(ResultCode.UNABLE_TO_DELIVER, "no open peer for this request")
+
+    def request(self, msg: Message, peer_name: str | None = None) -> Peer:
+        """Send our request ``msg``; its answer comes back as `Output.answer_received` with its hop-by-hop
+        id (set here). Raises DiameterError 3002 when no peer can take it."""
+        target = self.select_peer(msg, peer_name)
+        msg.hop_by_hop = next_hop_by_hop()
+        msg.end_to_end = msg.end_to_end or new_end_to_end()
+        self._pending[msg.hop_by_hop] = target.conn
+        target.send(msg)
+        self._run(target)
+        return target
+
+    def forget(self, hop_by_hop: int) -> None:
+        """We stopped waiting for the answer (a timeout)."""
+        self._pending.pop(hop_by_hop, None)
+
+    # --- relay (RFC 6733 §6) -------------------------------------------------------------------
+    def _route(self, peer: Peer, conn: Any, frame: bytes, now: float) -> None:
+        """A request from an open peer on a forwarding node: deliver locally or forward."""
+        try:
+            routing = Routing(frame, self._own)
+        except ValueError:  # AVP headers that do not fit: the decoder names the fault (5014)
+            self._decode_and_deliver(peer, conn, frame)
+            return
+        transit: InTransit | None = None
+        local: bool | None = None
+        if self.hooks.local_delivery:
+            transit = InTransit(bytearray(frame), peer, routing)
+            try:
+                for hook in self.hooks.local_delivery:
+                    local = hook(transit)
+                    if local is not None:
+                        break
+            except DiameterError as err:
+                self._answer_in_transit(conn, transit.buf, err)
+                return
+            frame = bytes(transit.buf)
+        if local is None:
+            local = self._is_local(routing, frame)
+        if local:
+            self._decode_and_deliver(peer, conn, frame)
+            return
+        if routing.looped:
+            self._answer_in_transit(conn, frame, DiameterError(
+                ResultCode.LOOP_DETECTED, f"{self.identity.origin_host} is already in the Route-Record"))
+            return
+        self._forward(peer, conn, frame, routing, transit, now)
+
+    def _is_local(self, routing: Routing, frame: bytes) -> bool:
+        """RFC 6733 §6.1.4: for us by Destination-Host; else by realm when we serve the application."""
+        host = routing.destination_host
+        if host is not None:
+            return host.encode() == self._own
+        realm = routing.destination_realm
+        if realm is None or realm != self.identity.origin_realm.lower():
+            return realm is None
+        return _U32.unpack_from(frame, 8)[0] in self.app_vendors
+
+    def _decode_and_deliver(self, peer: Peer, conn: Any, frame: bytes) -> None:
+        try:
+            msg = self.dictionary.decode_checked(frame)
+        except DecodeError as err:
+            if err.header is not None:
+                self.out.write(conn, error_answer(err.header, self.identity, err).encode())
+            if err.fatal:
+                self.out.disconnect(conn)
+            return
+        self._deliver_request(peer, conn, msg)
+
+    def _answer_in_transit(self, conn: Any, buf: bytes | bytearray, err: DiameterError) -> None:
+        """Answer a request we were routing with ``err`` (its Session-Id and Proxy-Info echoed)."""
+        try:
+            req: Any = Message.decode(bytes(buf))
+        except DecodeError:
+            req = peek_header(buf)
+        self.out.write(conn, error_answer(req, self.identity, err).encode())
+
+    def _forward(self, peer: Peer, conn: Any, frame: bytes, routing: Routing, transit: InTransit | None,
+                 now: float) -> None:
+        hooks = self.hooks
+        buf: bytes | bytearray = frame
+        try:
+            if hooks.forward_request:
+                transit = transit or InTransit(bytearray(frame), peer, routing)
+                for hook in hooks.forward_request:
+                    _call_hook(hook, transit)
+                buf = transit.buf
+                routing = transit.routing = Routing(buf, self._own)
+            candidates = self._candidates(peer, buf, routing, transit)
+        except DiameterError as err:
+            self._answer_in_transit(conn, buf, err)
+            return
+        origin_hbh = _U32.unpack_from(buf, 12)[0]
+        relay = _Relay(conn, origin_hbh, peer, forwarded(buf, 0, self._route_record(peer)), candidates)
+        self._send_relay(relay, now)
+
+    def _route_record(self, peer: Peer) -> bytes:
+        rr = self._route_records.get(peer.name)
+        if rr is None:
+            rr = self._route_records[peer.name] = identity_avp(ROUTE_RECORD, peer.name)
+        return rr
+
+    def _candidates(self, from_peer: Peer, buf: bytes | bytearray, routing: Routing,
+                    transit: InTransit | None) -> list[Peer]:
+        """The open peers to try, best first; DiameterError 3003 when nothing routes the request, 3002 when
+        what routes it is down."""
+        host = routing.destination_host
+        if host is not None:
+            direct = self.peers.get(host)
+            if direct is not None and direct is not from_peer and direct.is_open:
+                return [direct]
+        app_id = _U32.unpack_from(buf, 8)[0]
+        realm = routing.destination_realm
+        scores: dict[Peer, int] = {}
+        for p in self.peers.values():
+            if p is not from_peer:
+                apps = p.applications
+                scores[p] = SCORE_REALM if p.realm == realm and (app_id in apps or _RELAY in apps) else 0
+        if self.hooks.out_routing:
+            transit = transit or InTransit(bytearray(buf), from_peer, routing)
+            for hook in self.hooks.out_routing:
+                hook(transit, scores)
+        ranked = [p for p, score in scores.items() if score > 0]
+        if not ranked:
+            raise DiameterError(ResultCode.REALM_NOT_SERVED, f"no route to realm {realm}")
+        if len(ranked) > 1:
+            ranked.sort(key=scores.__getitem__, reverse=True)
+        usable = [p for p in ranked if p.is_open and not p.suspect]
+        if not usable:
+            raise DiameterError(ResultCode.UNABLE_TO_DELIVER, "no peer of the route is open")
+        return usable
+
+    def _send_relay(self, relay: _Relay, now: float) -> None:
+        """Send to the first candidate still open, with a new hop-by-hop id; 3002 when none is left."""
+        candidates = relay.candidates
+        while relay.index < len(candidates):
+            target = candidates[relay.index]
+            conn = target.conn
+            if target.is_open and conn is not None:
+                hbh = relay.hop_by_hop = next_hop_by_hop()
+                set_hop_by_hop(relay.out, hbh)
+                relay.target_conn = conn
+                self._relays[hbh] = relay
+                deadline = relay.deadline = now + self.request_timeout
+                queue = self._relay_queue
+                while queue and (queue[0][1].target_conn is None or queue[0][1].deadline != queue[0][0]):
+                    queue.popleft()  # settled or re-sent since: drop from the front as we go
+                queue.append((deadline, relay))
+                if len(queue) == 1:
+                    self.out.relay_deadline(deadline)
+                self.out.write(conn, relay.out)
+                return
+            relay.index += 1
+        self._relay_failed(relay, DiameterError(ResultCode.UNABLE_TO_DELIVER, "no peer could take the request"))
+
+    def _next_candidate(self, relay: _Relay, now: float, why: str) -> None:
+        """Failover: the current candidate failed (``why``); re-send to the next with the T-flag."""
+        self._relays.pop(relay.hop_by_hop, None)
+        log.info("relay: %s from %s, trying the next peer", why, relay.candidates[relay.index].name)
+        relay.index += 1
+        relay.out = bytearray(relay.out)  # the previous attempt's bytes may still be queued for writing
+        mark_retransmit(relay.out)
+        self._send_relay(relay, now)
+
+    def _relay_failed(self, relay: _Relay, err: DiameterError) -> None:
+        relay.target_conn = None
+        buf = bytearray(relay.out)
+        set_hop_by_hop(buf, relay.origin_hbh)
+        self._answer_in_transit(relay.origin_conn, buf, err)
+
+    def _relay_answer(self, relay: _Relay, frame: bytes, now: float) -> None:
+        """The answer to a forwarded request: fail over on 3002/3004, else back where the request came from
+        with its hop-by-hop id restored."""
+        if frame[4] & FLAG_ERROR and relay.index + 1 < len(relay.candidates):
+            try:
+                rc = result_code(frame)
+            except ValueError:
+                rc = None
+            if rc in _FAILOVER_RESULTS:
+                self._next_candidate(relay, now, f"answer {rc}")
+                return
+        relay.target_conn = None
+        out = bytearray(frame)
+        set_hop_by_hop(out, relay.origin_hbh)
+        if self.hooks.forward_answer:
+            transit = InTransit(out, relay.candidates[relay.index])
+            for hook in self.hooks.forward_answer:
+                try:
+                    _call_hook(hook, transit)
+                except DiameterError:  # an answer is passed back whatever a hook thinks of it
+                    log.warning("a forward hook refused an answer; passed back unchanged by it")
+            out = transit.buf
+        self.out.write(relay.origin_conn, out)
+
+    def relay_timer(self, now: float) -> None:
+        """Requests forwarded more than ``request_timeout`` ago without an answer fail over."""
+        queue = self._relay_queue
+        while queue and queue[0][0] <= now:
+            deadline, relay = queue.popleft()
+            if relay.target_conn is None or relay.deadline != deadline:
+                continue
+            self._next_candidate(relay, now, "no answer in time")
+        while queue and (queue[0][1].target_conn is None or queue[0][1].deadline != queue[0][0]):
+            queue.popleft()
+        if queue:
+            self.out.relay_deadline(queue[0][0])
+
+    @property
+    def relays_in_flight(self) -> int:
+        return len(self._relays)
+
+
+def _call_hook(hook: Callable[[InTransit], None], transit: InTransit) -> None:
+    """A hook's DiameterError answers the request; any other failure is a bug in the hook, logged, and the
+    message goes on as the hook left it: signalling does not stop for it."""
+    try:
+        hook(transit)
+    except DiameterError:
+        raise
+    except Exception:
+        log.exception("forward hook %r failed", hook)
+
+
+__all__ = ["Handler", "NodeCore", "Output"]

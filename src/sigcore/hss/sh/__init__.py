@@ -1,0 +1,1 @@
+"""Sh (TS 29.328/29.329): the application server interface: UDR, PUR, SNR answered; PNR sent."""

@@ -1,0 +1,389 @@
+"""The sans-IO node core (`sigcore.diameter.core.NodeCore`) with a fake clock: the test plays the adapter,
+feeding frames with ``now`` and reading what the core asks for (writes, handler runs, timers).
+
+Covered: the CER-first rule and peer authorisation, duplicate detection, answers matched to our requests,
+local delivery vs forwarding, and the relay (RFC 6733 §6): Route-Record, hop-by-hop rewrite and restore,
+Destination-Host routing, out-routing scores, 3002/3003/3005, failover on a lost connection, a timeout or a
+3002/3004 answer with the T-flag, each request answered once, unknown applications byte-exact, and the
+hooks (local delivery, forward callbacks on requests and answers, a local 3006 redirect)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sigcore.diameter import DICTIONARY as D
+from sigcore.diameter.answers import Identity, answer
+from sigcore.diameter.application import Rejected
+from sigcore.diameter.avp import Avp
+from sigcore.diameter.capabilities import LocalCapabilities, make_cer
+from sigcore.diameter.constants import FLAG_ERROR, FLAG_RETRANSMIT, AppId, ResultCode
+from sigcore.diameter.core import NodeCore
+from sigcore.diameter.message import Message, peek_header
+from sigcore.diameter.peer import Peer, PeerPolicy
+from sigcore.diameter.relay import ROUTE_RECORD, base_avps
+from sigcore.diameter.routing import SCORE_NO_DELIVERY, InTransit
+
+TIMEOUT = 4.0
+RELAY = int(AppId.RELAY)
+VENDOR_APP = 4242  # an application no dictionary knows
+
+
+class Conn:
+    def __init__(self, name: str, address: str = "127.0.0.1") -> None:
+        self.name = name
+        self.peer: Peer | None = None
+        self.remote = (address, 40000)
+
+    def __repr__(self) -> str:
+        return f"Conn({self.name})"
+
+
+class Recorder:
+    """The adapter's side: everything the core asks for, in order."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[Conn, bytes]] = []
+        self.handled: list[tuple[Any, Message, Conn]] = []
+        self.closed: list[Conn] = []
+        self.answers: dict[int, Message] = {}
+        self.failed: dict[int, str] = {}
+        self.deadlines: list[float] = []
+
+    def write(self, conn: Conn, data: bytes | bytearray) -> None:
+        self.writes.append((conn, bytes(data)))
+
+    def disconnect(self, conn: Conn) -> None:
+        self.closed.append(conn)
+
+    def dial(self, peer: Peer) -> None:
+        pass
+
+    def handle(self, handler: Any, request: Message, peer: Peer, conn: Conn) -> None:
+        self.handled.append((handler, request, conn))
+
+    def peer_changed(self, peer: Peer, up: bool, reason: str) -> None:
+        pass
+
+    def answer_received(self, hop_by_hop: int, msg: Message) -> None:
+        self.answers[hop_by_hop] = msg
+
+    def request_failed(self, hop_by_hop: int, reason: str) -> None:
+        self.failed[hop_by_hop] = reason
+
+    def relay_deadline(self, when: float) -> None:
+        self.deadlines.append(when)
+
+    def sent(self, conn: Conn) -> list[Message]:
+        """Messages written to ``conn`` since the last call."""
+        out = [Message.decode(d) for c, d in self.writes if c is conn]
+        self.writes = [(c, d) for c, d in self.writes if c is not conn]
+        return out
+
+    def raw(self, conn: Conn) -> list[bytes]:
+        out = [d for c, d in self.writes if c is conn]
+        self.writes = [(c, d) for c, d in self.writes if c is not conn]
+        return out
+
+
+def cer(origin: str, realm: str = "localdomain", apps: dict[int, int] | None = None) -> bytes:
+    msg = make_cer(LocalCapabilities(Identity(origin, realm), auth_apps=apps or {4: 0}))
+    msg.hop_by_hop = msg.end_to_end = 1
+    return msg.encode()
+
+
+def make_core(relay: bool = False, allow: list[str] | None = None) -> tuple[NodeCore, Recorder]:
+    out = Recorder()
+    core = NodeCore(Identity("dra.localdomain", "localdomain"), out, policy=PeerPolicy(jitter=0.0),
+                    configured={"hss1.localdomain": False}, allow=allow, request_timeout=TIMEOUT, relay=relay)
+    if not relay:  # a relay serves nothing itself unless a test registers it
+        core.advertise(4)
+    return core, out
+
+
+def connect(core: NodeCore, out: Recorder, name: str, realm: str = "localdomain",
+            apps: dict[int, int] | None = None, now: float = 0.0) -> Conn:
+    conn = Conn(name)
+    core.frame(conn, cer(name, realm, apps), now)
+    cea = out.sent(conn)[0]
+    assert cea["Result-Code"] == 2001, cea
+    return conn
+
+
+def request(hbh: int, *, dest_realm: str | None = "localdomain", dest_host: str | None = None,
+            app: int = 4, code: int = 272, origin: str = "mme.localdomain", extra: list[Avp] | None = None,
+            flags: int = 0xC0, e2e: int = 77) -> bytes:
+    avps = [D.build("Session-Id", f"{origin};1;{hbh}"), D.build("Origin-Host", origin),
+            D.build("Origin-Realm", "localdomain")]
+    if dest_realm is not None:
+        avps.append(D.build("Destination-Realm", dest_realm))
+    if dest_host is not None:
+        avps.append(D.build("Destination-Host", dest_host))
+    if app == 4:
+        avps += [D.build("Auth-Application-Id", 4), D.build("Service-Context-Id", "x@3gpp.org"),
+                 D.build("CC-Request-Type", 1), D.build("CC-Request-Number", 0)]
+    avps += extra or []
+    return Message(code, app, flags, hbh, e2e, avps).encode()
+
+
+def answer_to(frame: bytes, origin: str, result: int = 2001) -> bytes:
+    req = Message.decode(frame)
+    ans = answer(req, Identity(origin, "localdomain"), result)
+    if 3000 <= result < 4000:
+        ans.flags |= FLAG_ERROR
+    return ans.encode()
+
+
+# --- peers -----------------------------------------------------------------------------------------------
+
+def test_the_first_message_must_be_a_cer() -> None:
+    core, out = make_core()
+    core.start(0.0)
+    conn = Conn("x")
+    core.frame(conn, request(1), 0.0)
+    assert out.closed == [conn] and out.writes == [] and conn.peer is None
+
+
+def test_unconfigured_peers_outside_the_allowed_networks_get_3010() -> None:
+    core, out = make_core(allow=["10.0.0.0/8"])
+    core.start(0.0)
+    stranger = Conn("stranger")
+    core.frame(stranger, cer("stranger.localdomain"), 0.0)
+    cea = out.sent(stranger)[0]
+    assert cea["Result-Code"] == ResultCode.UNKNOWN_PEER and cea.is_error and out.closed == [stranger]
+    configured = Conn("hss1")
+    core.frame(configured, cer("hss1.localdomain"), 0.0)
+    assert out.sent(configured)[0]["Result-Code"] == 2001 and configured.peer is core.peers["hss1.localdomain"]
+
+
+def test_a_retransmitted_request_gets_the_cached_answer_with_its_new_hop_by_hop() -> None:
+    core, out = make_core()
+    core.register(4, "Credit-Control", lambda req, ctx: None)
+    core.start(0.0)
+    mme = connect(core, out, "mme.localdomain")
+    core.frame(mme, request(5), 1.0)
+    (_, req, conn), = out.handled
+    core.answer(conn, req, answer(req, core.identity, 2001))
+    first = out.raw(mme)[0]
+    core.frame(mme, request(6, flags=0xC0 | FLAG_RETRANSMIT), 2.0)
+    again = out.raw(mme)[0]
+    assert len(out.handled) == 1  # not run again
+    assert peek_header(again).hop_by_hop == 6 and again[16:] == first[16:]
+
+
+def test_answers_to_our_requests_are_matched_by_hop_by_hop_on_their_connection() -> None:
+    core, out = make_core()
+    core.advertise(4)
+    core.start(0.0)
+    hss = connect(core, out, "hss1.localdomain")
+    msg = Message.decode(request(0, dest_host="hss1.localdomain"))
+    target = core.request(msg)
+    assert target is core.peers["hss1.localdomain"]
+    sent = out.raw(hss)[0]
+    other = connect(core, out, "other.localdomain")
+    core.frame(other, answer_to(sent, "other.localdomain"), 1.0)  # same id, wrong connection: not ours
+    assert out.answers == {}
+    core.frame(hss, answer_to(sent, "hss1.localdomain"), 1.0)
+    assert out.answers[msg.hop_by_hop]["Result-Code"] == 2001
+    msg2 = Message.decode(request(0))
+    core.request(msg2, "hss1.localdomain")
+    core.connection_lost(hss, 2.0)
+    assert msg2.hop_by_hop in out.failed
+
+
+def test_no_open_peer_for_our_request_is_3002() -> None:
+    core, _ = make_core()
+    core.start(0.0)
+    with pytest.raises(Exception) as info:
+        core.request(Message.decode(request(0)))
+    assert getattr(info.value, "result_code", None) == ResultCode.UNABLE_TO_DELIVER
+
+
+# --- local delivery and relay ------------------------------------------------------------------------------
+
+def relay_core() -> tuple[NodeCore, Recorder, Conn, Conn, Conn]:
+    core, out = make_core(relay=True)
+    core.start(0.0)
+    mme = connect(core, out, "mme.localdomain", "visited.net", {RELAY: 0})
+    hss1 = connect(core, out, "hss1.localdomain", "localdomain", {4: 0, VENDOR_APP: 0})
+    hss2 = connect(core, out, "hss2.localdomain", "localdomain", {4: 0, VENDOR_APP: 0})
+    return core, out, mme, hss1, hss2
+
+
+def test_a_forwarded_request_gets_a_route_record_and_a_new_hop_by_hop_restored_on_the_answer() -> None:
+    core, out, mme, hss1, hss2 = relay_core()
+    frame = request(0x1111, dest_host="hss2.localdomain")
+    core.frame(mme, frame, 1.0)
+    assert out.raw(hss1) == []
+    fwd = out.raw(hss2)[0]
+    assert peek_header(fwd).hop_by_hop != 0x1111 and peek_header(fwd).end_to_end == 77
+    assert fwd[20:len(frame)] == frame[20:]  # the request's own AVPs unchanged
+    assert base_avps(fwd, frozenset({ROUTE_RECORD}))[ROUTE_RECORD] == [b"mme.localdomain"]
+    ans = answer_to(fwd, "hss2.localdomain")
+    core.frame(hss2, ans, 1.1)
+    back = out.raw(mme)[0]
+    assert peek_header(back).hop_by_hop == 0x1111 and back[16:] == ans[16:]
+    assert core.relays_in_flight == 0
+
+
+def test_realm_routing_and_unknown_applications_pass_byte_exact() -> None:
+    core, out, mme, hss1, hss2 = relay_core()
+    odd = Avp(77777, b"\x01\x02\x03", flags=0x80, vendor=99999)
+    frame = request(9, app=VENDOR_APP, code=8_000_001, extra=[odd])
+    core.frame(mme, frame, 1.0)
+    fwd = (out.raw(hss1) + out.raw(hss2))[0]
+    assert fwd[20:len(frame)] == frame[20:] and fwd[4:8] == frame[4:8]
+
+
+def test_3003_when_nothing_routes_the_realm_3005_on_a_loop_3002_when_the_route_is_down() -> None:
+    core, out, mme, _hss1, _hss2 = relay_core()
+    core.frame(mme, request(1, dest_realm="nowhere.net"), 1.0)
+    ans = out.sent(mme)[0]
+    assert ans["Result-Code"] == ResultCode.REALM_NOT_SERVED and ans.is_error and ans.hop_by_hop == 1
+    assert ans["Session-Id"] == "mme.localdomain;1;1"
+    looped = request(2, dest_realm="other.net", extra=[D.build("Route-Record", "DRA.localdomain")])
+    core.frame(mme, looped, 1.0)
+    assert out.sent(mme)[0]["Result-Code"] == ResultCode.LOOP_DETECTED
+
+    def route_other(transit: InTransit, scores: dict[Peer, int]) -> None:
+        for peer in scores:
+            if peer.name == "down.other.net":
+                scores[peer] += 50
+
+    core.hooks.add_out_routing(route_other)
+    core.peer("down.other.net", initiate=False)  # known, never open
+    core.frame(mme, request(3, dest_realm="other.net"), 1.0)
+    assert out.sent(mme)[0]["Result-Code"] == ResultCode.UNABLE_TO_DELIVER
+
+
+def test_requests_for_our_realm_and_applications_are_local_others_forwarded() -> None:
+    core, out, mme, hss1, hss2 = relay_core()
+    core.register(4, "Credit-Control", lambda req, ctx: None)
+    core.frame(mme, request(1), 1.0)  # our realm, an application we serve: local
+    core.frame(mme, request(2, dest_host="dra.localdomain"), 1.0)
+    assert [r.hop_by_hop for _, r, _ in out.handled] == [1, 2]
+    core.frame(mme, request(3, app=VENDOR_APP, code=9), 1.0)  # our realm, not our application: forwarded
+    assert len(out.raw(hss1) + out.raw(hss2)) == 1
+
+
+def test_out_routing_scores_order_candidates_and_failover_goes_down_the_list_with_the_t_flag() -> None:
+    core, out, mme, hss1, hss2 = relay_core()
+
+    def prefer_hss2(transit: InTransit, scores: dict[Peer, int]) -> None:
+        for peer in scores:
+            if peer.name == "hss2.localdomain":
+                scores[peer] += 5
+
+    core.hooks.add_out_routing(prefer_hss2)
+    core.frame(mme, request(1), 1.0)
+    first = out.raw(hss2)[0]
+    assert out.raw(hss1) == [] and not first[4] & FLAG_RETRANSMIT
+    core.frame(hss2, answer_to(first, "hss2.localdomain", ResultCode.TOO_BUSY), 1.1)  # 3004: next one
+    second = out.raw(hss1)[0]
+    assert second[4] & FLAG_RETRANSMIT and peek_header(second).hop_by_hop != peek_header(first).hop_by_hop
+    assert out.raw(mme) == []
+    core.frame(hss2, answer_to(first, "hss2.localdomain"), 1.2)  # a late answer to the old attempt: ignored
+    assert out.raw(mme) == []
+    core.frame(hss1, answer_to(second, "hss1.localdomain"), 1.3)
+    (back,) = out.sent(mme)
+    assert back["Result-Code"] == 2001 and back.hop_by_hop == 1
+
+
+def test_the_last_candidates_3002_goes_back_as_it_is() -> None:
+    core, out, mme, hss1, _hss2 = relay_core()
+    core.frame(mme, request(1, dest_host="hss1.localdomain"), 1.0)  # direct: one candidate
+    core.frame(hss1, answer_to(out.raw(hss1)[0], "hss1.localdomain", ResultCode.UNABLE_TO_DELIVER), 1.1)
+    (back,) = out.sent(mme)
+    assert back["Result-Code"] == 3002 and back["Origin-Host"] == "hss1.localdomain"
+
+
+def test_a_timeout_fails_over_and_when_all_fail_the_request_is_answered_3002_once() -> None:
+    core, out, mme, _hss1, _hss2 = relay_core()
+    core.frame(mme, request(1), 1.0)
+    assert out.deadlines == [1.0 + TIMEOUT]
+    (first_conn, _first), = out.writes
+    out.writes.clear()
+    core.relay_timer(1.0 + TIMEOUT - 0.1)
+    assert out.writes == []
+    core.relay_timer(1.0 + TIMEOUT)
+    (second_conn, second), = out.writes
+    out.writes.clear()
+    assert second_conn is not first_conn and second[4] & FLAG_RETRANSMIT
+    assert out.deadlines[-1] == 1.0 + 2 * TIMEOUT
+    core.relay_timer(1.0 + 2 * TIMEOUT)
+    (back,) = out.sent(mme)
+    assert back["Result-Code"] == ResultCode.UNABLE_TO_DELIVER and back.is_error and back.hop_by_hop == 1
+    core.frame(second_conn, answer_to(second, "late"), 20.0)  # too late: nothing more to the MME
+    core.relay_timer(30.0)
+    assert out.raw(mme) == [] and core.relays_in_flight == 0
+
+
+def test_a_lost_connection_fails_over_at_once() -> None:
+    core, out, mme, _hss1, _hss2 = relay_core()
+    core.frame(mme, request(1), 1.0)
+    (first_conn, _), = out.writes
+    out.writes.clear()
+    core.connection_lost(first_conn, 1.5)
+    (second_conn, second), = out.writes
+    assert second_conn is not first_conn and second[4] & FLAG_RETRANSMIT
+
+
+def test_hooks_decide_local_delivery_change_messages_and_answer_locally() -> None:
+    core, out, mme, hss1, hss2 = relay_core()
+    core.register(4, "Credit-Control", lambda req, ctx: None)
+    seen: list[str] = []
+    core.hooks.add_local_delivery(lambda t: False if t.routing.destination_realm == "localdomain" else None)
+
+    def tag(transit: InTransit) -> None:
+        seen.append("request" if transit.is_request else "answer")
+        if not transit.is_request:
+            msg = transit.message()
+            msg.avps = [*msg.avps, D.build("Error-Message", "seen by the DRA")]
+            transit.replace(msg)
+
+    core.hooks.add_forward(tag)
+    core.frame(mme, request(1), 1.0)  # would be local, the hook forwards it
+    assert out.handled == []
+    fwd = (out.raw(hss1) + out.raw(hss2))[0]
+    core.frame(hss1 if core._relays[peek_header(fwd).hop_by_hop].target_conn is hss1 else hss2,
+               answer_to(fwd, "hss.localdomain"), 1.1)
+    (back,) = out.sent(mme)
+    assert back["Error-Message"] == "seen by the DRA" and back.hop_by_hop == 1 and seen == ["request", "answer"]
+
+    def redirect(transit: InTransit) -> None:
+        raise Rejected(ResultCode.REDIRECT_INDICATION, avps=[D.build("Redirect-Host", "aaa://hss9.localdomain")])
+
+    core.hooks.forward_request.insert(0, redirect)
+    core.frame(mme, request(2), 1.2)
+    (redirected,) = out.sent(mme)
+    assert redirected["Result-Code"] == 3006 and redirected.is_error
+    assert redirected["Redirect-Host"] == "aaa://hss9.localdomain" and redirected.hop_by_hop == 2
+
+
+def test_an_out_routing_hook_can_refuse_a_peer_and_a_failing_hook_does_not_stop_forwarding() -> None:
+    core, out, mme, hss1, hss2 = relay_core()
+
+    def never_hss1(transit: InTransit, scores: dict[Peer, int]) -> None:
+        for peer in scores:
+            if peer.name == "hss1.localdomain":
+                scores[peer] = SCORE_NO_DELIVERY
+
+    def broken(transit: InTransit) -> None:
+        raise RuntimeError("hook bug")
+
+    core.hooks.add_out_routing(never_hss1)
+    core.hooks.add_forward(broken)
+    for n in range(5):
+        core.frame(mme, request(n), 1.0)
+    assert out.raw(hss1) == [] and len(out.raw(hss2)) == 5
+
+
+def test_a_non_forwarding_node_answers_3003_and_3002_itself() -> None:
+    core, out = make_core()
+    core.register(4, 272, lambda req, ctx: None)
+    core.start(0.0)
+    mme = connect(core, out, "mme.localdomain")
+    core.frame(mme, request(1, dest_realm="other.net"), 1.0)
+    core.frame(mme, request(2, dest_host="else.localdomain"), 1.0)
+    assert [m["Result-Code"] for m in out.sent(mme)] == [3003, 3002]
