@@ -27,6 +27,9 @@ from sigcore.metrics.http import OpsEndpoint
 from sigcore.metrics.registry import Registry
 from sigcore.store import Store, migrate
 from sigcore.store.bulk import BulkImporter, NewSubscriber
+from sigcore.store.eir import EquipmentStatus
+from sigcore.store.eir_admin import EirAdmin
+from sigcore.store.ims_admin import ImsAdmin
 from sigcore.store.tokens import Role, TokenRepository
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
@@ -50,6 +53,17 @@ def load_bulk(store: Store, count: int) -> None:
     assert importer.result.imported == count
 
 
+def seed_ims_and_eir(store: Store) -> None:
+    """Something on the IMS and EIR pages (their screenshots), stored as the Cx and S13 code would."""
+    ImsAdmin(store).add_private_identity("alice@ims.localdomain", ["sip:alice@ims.localdomain", "tel:+15550100001"],
+                                         imsi=IMSI, profile="default", scscf="sip:scscf.ims.localdomain")
+    eir = EirAdmin(store)
+    rule = eir.add_rule("35209900", EquipmentStatus.GREYLISTED, exact=False, comment="trial handsets")
+    eir.add_rule("49015420323751", EquipmentStatus.BLACKLISTED, exact=True, comment="reported stolen")
+    eir.record_check("35209900176148", software_version="01", imsi=IMSI, status=EquipmentStatus.GREYLISTED,
+                     rule_id=rule.id, origin_host="mme1.localdomain")
+
+
 @dataclass
 class Stack:
     hss: HssThread
@@ -67,6 +81,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with Store(url, new_kek()) as store:
         load_bulk(store, BULK)
         store.add_subscriber(IMSI, ki=K, opc=OPC, msisdn="15550100001", apns=["internet"])
+        seed_ims_and_eir(store)
         tokens = {role: TokenRepository(store).create(role, f"console-{role.value}").secret for role in Role}
         with HssThread(store) as hss:
             registry = Registry()
@@ -139,6 +154,8 @@ def test_apn_ambr_change_reaches_the_mme_as_an_idr(stack: Stack) -> None:
             assert air(mme1).result_code == 2001
             time.sleep(0.1)
         b.wait(lambda: float(b.find('tr[data-command="16777251:318"] [data-rate]').text or 0) > 0, timeout=10)
+        air_line = '#rate-chart polyline[stroke="#b3261e"]'  # AIR is the second series (ULR first, by code)
+        b.wait(lambda: len((b.find(air_line).get_attribute("points") or "").split()) >= 2, timeout=10)
         b.snap("traffic")
 
 
@@ -230,6 +247,8 @@ def test_audit_ims_eir_pages_and_no_page_ever_shows_a_key(stack: Stack) -> None:
                        ("/console/apns", "apns"), (f"/console/subscribers/{IMSI}", "subscriber-admin")):
         b.visit(path, name)
     assert "PATCH" in b.pages["audit"] and "console-provision" in b.pages["audit"]
+    assert "sip:alice@ims.localdomain" in b.pages["ims"] and "sip:scscf.ims.localdomain" in b.pages["ims"]
+    assert "trial handsets" in b.pages["eir"] and "35209900176148" in b.pages["eir"]
     assert len(b.pages) >= 20
     for name, html in b.pages.items():
         assert not [s for s in SECRETS if s in html], name

@@ -88,6 +88,12 @@ function draw(svg, now) {
       const x = left + width - ((now - p.t) / span) * width;
       return `${Math.max(left, x).toFixed(1)},${(top + height - (p.rate / max) * height).toFixed(1)}`;
     });
+    if (series.points.length) {  // the latest reading as a dot: visible even before there is a line
+      const [x, y] = coords[coords.length - 1].split(",");
+      const dot = document.createElementNS(SVG, "circle");
+      for (const [k, v] of Object.entries({cx: x, cy: y, r: 3, fill: colour})) dot.setAttribute(k, v);
+      svg.append(dot);
+    }
     const path = document.createElementNS(SVG, "polyline");
     path.setAttribute("points", coords.join(" "));
     path.setAttribute("fill", "none");
@@ -133,9 +139,22 @@ function every(task) {
   run();
 }
 
+function seedFromPage(svg) {
+  // The page was rendered with the totals of one reading: the first fetch already gives a rate.
+  const takenAt = parseFloat(svg.dataset.takenAt || "");
+  if (Number.isNaN(takenAt)) return;
+  for (const row of document.querySelectorAll("tr[data-command]")) {
+    const answers = parseInt(row.querySelector("[data-answers]").textContent, 10);
+    history.set(row.dataset.command, {label: row.dataset.label, points: [], last: {t: takenAt * 1000, answers}});
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const peers = document.getElementById("peers");
   if (peers) every(() => refreshPeers(peers));
   const chart = document.getElementById("rate-chart");
-  if (chart) every(() => refreshChart(chart));
+  if (chart) {
+    seedFromPage(chart);
+    every(() => refreshChart(chart));
+  }
 });
