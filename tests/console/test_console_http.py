@@ -200,6 +200,20 @@ def test_ims_page_lists_identities_with_their_registration(console: Console) -> 
     assert "sip:alice@ims.example" in page.text and "tel:+15550000077" not in page.text.split('id="impis"')[0]
     assert "not registered" in page.text and "sip:scscf.ims.example" in page.text
     assert "a-sip-password" not in "".join(console.bodies)
+    writer = console.user(Role.PROVISION)
+    refused = writer.http.post("/console/ims/deregister", data={"csrf": writer.csrf(), "impu": "sip:alice@ims.example"})
+    assert refused.status_code == 409 and "is not registered at an S-CSCF" in refused.text  # the API's answer
+    user.close()
+    writer.close()
+
+
+def test_sign_out_ends_the_session(console: Console) -> None:
+    user = console.user(Role.READ)
+    out = user.http.post("/console/logout", data={"csrf": user.csrf()})
+    assert out.status_code == 200 and "Signed out." in out.text and 'name="token"' in out.text
+    assert user.http.get("/console/subscribers", follow_redirects=False).status_code == 303
+    entry = TokenRepository(console.store).audit_entries(0, 1, None, None)[0][0]
+    assert (entry.action, entry.actor) == ("LOGOUT", "token:test-read#1")
     user.close()
 
 
