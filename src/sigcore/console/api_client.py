@@ -54,7 +54,7 @@ class ApiAnswer:
 def _settle(task: asyncio.Task[None]) -> None:
     _pending.discard(task)
     if not task.cancelled() and task.exception() is not None:
-        log.error("an API request made by the console raised %s", type(task.exception()).__name__)
+        log.error("an API request made by the console failed", exc_info=task.exception())
 
 
 class ApiClient:
