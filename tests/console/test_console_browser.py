@@ -249,6 +249,7 @@ def test_audit_ims_eir_pages_and_no_page_ever_shows_a_key(stack: Stack) -> None:
     assert "PATCH" in b.pages["audit"] and "console-provision" in b.pages["audit"]
     assert "sip:alice@ims.localdomain" in b.pages["ims"] and "sip:scscf.ims.localdomain" in b.pages["ims"]
     assert "trial handsets" in b.pages["eir"] and "35209900176148" in b.pages["eir"]
+    assert "alice@ims.localdomain" in b.text("#subscriber-ims")  # the subscriber page links its IMS identities
     assert len(b.pages) >= 20
     for name, html in b.pages.items():
         assert not [s for s in SECRETS if s in html], name

@@ -59,11 +59,12 @@ async def _subscriber_page(request: Request, current: Session, imsi: str, status
         return render(request, "error.html", current, found.status, message=found.message())
     serving = (await client.get(f"/subscribers/{imsi}/serving")).body or {}
     auth = await client.get(f"/subscribers/{imsi}/auth")
+    ims = await client.get("/ims/private-identities", imsi=imsi, limit=20)
     subscriber = found.body
     current_values = {**subscriber, "apns": " ".join(a["name"] for a in subscriber["apns"])}
     return render(request, "subscriber.html", current, status, sub=subscriber, serving=serving,
-                  auth=auth.body if auth.ok else None, errors=errors or FormErrors(),
-                  values={**current_values, **(values or {})}, **CHOICES)
+                  auth=auth.body if auth.ok else None, impis=ims.body["items"] if ims.ok else [],
+                  errors=errors or FormErrors(), values={**current_values, **(values or {})}, **CHOICES)
 
 
 @router.get("/subscribers/new")
