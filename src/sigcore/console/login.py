@@ -59,7 +59,7 @@ async def login(request: Request) -> Response:
     response = redirect(_safe_next(str(form.get("next", ""))))
     response.set_cookie(COOKIE, created.id, max_age=IDLE_SECONDS * 12, path=PREFIX, httponly=True,
                         samesite="strict", secure=secure_cookies(request))
-    response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
+    response.delete_cookie(LOGIN_COOKIE, path=PREFIX, httponly=True, samesite="strict", secure=secure_cookies(request))
     return response
 
 
