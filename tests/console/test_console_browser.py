@@ -168,7 +168,7 @@ def test_create_with_a_bad_imsi_shows_the_error_at_the_field(stack: Stack) -> No
     b.wait(lambda: b.find_all("#imsi-error"))
     assert b.text("#imsi-error") == "an IMSI is 6 to 15 digits"
     assert b.find("#f-imsi").get_attribute("aria-invalid") == "true"
-    assert b.driver.switch_to.active_element.get_attribute("id") == "f-imsi"  # focus on the field in error
+    b.wait(lambda: b.driver.switch_to.active_element.get_attribute("id") == "f-imsi")  # focus on the field in error
     assert b.find("#f-ki").get_attribute("value") == ""  # keys are never sent back, not even to re-fill
     assert b.find("#f-msisdn").get_attribute("value") == "15550199999"
     b.snap("create-bad-imsi")
