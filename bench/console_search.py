@@ -65,7 +65,7 @@ def database(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
             else os.urandom(32)
         return
     if args.postgres:
-        from services import PostgresServer, _postgres_bindir
+        from support.services import PostgresServer, _postgres_bindir
 
         bindir = _postgres_bindir()
         if bindir is None:
@@ -89,7 +89,7 @@ class ServedApi:
     """The API (with the console) on its own event loop thread, as `sigcore run` serves it."""
 
     def __init__(self, store: Store) -> None:
-        self.server = ApiServer(create_app(store, {}), "127.0.0.1", 0)
+        self.server = ApiServer(create_app(store), "127.0.0.1", 0)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 

@@ -1,6 +1,6 @@
 """Shared fixtures. One import line per fixture module keeps merges trivial."""
 
-from services import (  # noqa: F401  (fixtures: real database servers)
+from support.services import (  # noqa: F401  (fixtures: real database servers)
     mariadb_server,
     mariadb_url,
     postgres_server,

@@ -12,10 +12,22 @@ import importlib
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigcore.config import Config, ConfigError
 from sigcore.diameter.aio import Node
+
+if TYPE_CHECKING:
+    from sigcore.api.context import HssNotifier
+    from sigcore.api.service import ApiServer
+    from sigcore.hss.cx.handlers import CxService
+    from sigcore.hss.s6a.install import Hss
+    from sigcore.hss.s13.handlers import S13Server
+    from sigcore.hss.sh.handlers import ShService
+    from sigcore.hss.slh.handlers import SlhServer
+    from sigcore.metrics.http import OpsEndpoint
+    from sigcore.metrics.redis_store import RedisFlusher
+    from sigcore.store import Store
 
 
 class ApplicationError(ConfigError):
@@ -24,11 +36,34 @@ class ApplicationError(ConfigError):
 
 @dataclass
 class Services:
-    """What the running process shares with applications. ``starters`` run (in order) once the node is open,
-    ``stoppers`` (in reverse order) when it stops."""
+    """What the running process shares between its areas and with applications. ``starters`` run (in order)
+    once the node is open, ``stoppers`` (in reverse order) when it stops. The rest is filled in by the
+    installers that provide it (None: that area is not running); areas that read another's service at
+    request time (the API) see what was installed after them too."""
 
     starters: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    node: Node | None = None  # the Diameter node, for areas that outlive their installer (the API lists peers)
+    store: Store | None = None  # the subscriber store, opened by the first area that needs it (`shared_store`)
+    s6a: Hss | None = None  # the S6a/S6d HSS: its batch worker and SQN reservation are shared with Cx
+    notifier: HssNotifier | None = None  # S6a's IDR/CLR/DSR on provisioning changes (the API calls it)
+    cx: CxService | None = None  # Cx/Dx; the API calls its RTR/PPR (``deregister``, ``push_profile``)
+    sh: ShService | None = None
+    slh: SlhServer | None = None
+    s13: S13Server | None = None
+    api: ApiServer | None = None
+    metrics: OpsEndpoint | None = None  # /metrics, /healthz, /readyz
+    metrics_app: Any = None  # the ASGI app serving `metrics`, for the API to mount
+    metrics_flusher: RedisFlusher | None = None  # pushes the counters to Redis (``metrics.redis.url``)
+    db_check: Callable[[], Awaitable[bool]] | None = None  # feeds /readyz when an area provides it
+
+    def shared_store(self, config: Config, *, auto_migrate: bool = False) -> Store:
+        """The store every area shares: the one already open, else opened from ``config.database``."""
+        if self.store is None:
+            from sigcore.store import Store
+
+            self.store = Store.from_config(config.database, auto_migrate=auto_migrate)
+        return self.store
 
 
 @dataclass(frozen=True)

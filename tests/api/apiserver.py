@@ -13,6 +13,7 @@ import httpx
 
 from sigcore.api import create_app
 from sigcore.api.service import ApiServer
+from sigcore.applications import Services
 from sigcore.store import Store
 from sigcore.store.tokens import Role, TokenRepository
 
@@ -30,8 +31,8 @@ def secret_spellings() -> list[str]:
 class ThreadedApi:
     """`ApiServer` on a loop of its own, so that tests can talk to it with a plain (blocking) HTTP client."""
 
-    def __init__(self, store: Store, services: dict[str, Any] | None = None) -> None:
-        self.services = services if services is not None else {}
+    def __init__(self, store: Store, services: Services | None = None) -> None:
+        self.services = services if services is not None else Services()
         self.server = ApiServer(create_app(store, self.services), "127.0.0.1", 0)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="api-under-test", daemon=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from apiserver import LiveApi, ThreadedApi, issue_tokens
 
+from sigcore.applications import Services
 from sigcore.store import Store, migrate
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.interop)]
@@ -30,13 +30,13 @@ def store(db_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def services() -> dict[str, Any]:
+def services() -> Services:
     """What `sigcore run` would hand the API; tests add a ``node`` or an ``hss`` notifier."""
-    return {}
+    return Services()
 
 
 @pytest.fixture
-def api(store: Store, services: dict[str, Any]) -> Iterator[LiveApi]:
+def api(store: Store, services: Services) -> Iterator[LiveApi]:
     server = ThreadedApi(store, services)
     server.start()
     try:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from apiserver import KI, OPC, LiveApi, RecordingHss
 
+from sigcore.applications import Services
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.capabilities import LocalCapabilities
 from sigcore.diameter.peer import Peer, State
@@ -133,8 +134,8 @@ def test_apn_profiles_crud(api: LiveApi) -> None:
     assert deleted.status_code == 204 and gone.status_code == 404
 
 
-def test_an_apn_ambr_change_notifies_registered_subscribers(api: LiveApi, services: dict[str, Any]) -> None:
-    services["hss"] = hss = RecordingHss()
+def test_an_apn_ambr_change_notifies_registered_subscribers(api: LiveApi, services: Services) -> None:
+    services.notifier = hss = RecordingHss()
     with api.client(Role.PROVISION) as http:
         for n in range(3):
             http.post("/api/v1/subscribers", json={**SUBSCRIBER, "imsi": f"00101000000000{n}"})
@@ -151,11 +152,11 @@ def _peer(name: str, state: State, remote: dict[str, Any]) -> Peer:
     return peer
 
 
-def test_diameter_peers_are_listed_read_only(api: LiveApi, services: dict[str, Any]) -> None:
+def test_diameter_peers_are_listed_read_only(api: LiveApi, services: Services) -> None:
     remote = {"origin_host": "mme1.localdomain", "origin_realm": "localdomain", "host_ip_addresses": ["127.0.0.1"],
               "vendor_id": 10415, "product_name": "mme", "firmware_revision": None, "origin_state_id": 7,
               "applications": [16777251]}
-    services["node"] = type("NodeStub", (), {"peers": {
+    services.node = type("NodeStub", (), {"peers": {
         "mme1.localdomain": _peer("mme1.localdomain", State.R_OPEN, remote),
         "dra.localdomain": _peer("dra.localdomain", State.CLOSED, {}),
     }})()

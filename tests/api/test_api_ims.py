@@ -9,6 +9,7 @@ from urllib.parse import quote
 import pytest
 from apiserver import KI, OPC, LiveApi
 
+from sigcore.applications import Services
 from sigcore.hss.ims.codes import ReasonCode
 from sigcore.store.ims import ImsStore, RegState, digest_ha1
 from sigcore.store.tokens import Role, TokenRepository
@@ -48,8 +49,8 @@ class RecordingCx:
 
 
 @pytest.fixture
-def cx(services: dict[str, Any]) -> RecordingCx:
-    services["cx"] = recorder = RecordingCx()
+def cx(services: Services) -> RecordingCx:
+    services.cx = recorder = RecordingCx()  # type: ignore[assignment]
     return recorder
 
 

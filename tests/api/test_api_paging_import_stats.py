@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from apiserver import KI, OPC, LiveApi, secret_spellings
 
+from sigcore.applications import Services
 from sigcore.metrics.families import DIA_ANSWERS, DIA_LATENCY, PEER_EVENTS, PEER_STATE
 from sigcore.metrics.http import OpsEndpoint
 from sigcore.metrics.registry import Registry
@@ -88,9 +89,9 @@ def test_csv_import_over_http(api: LiveApi) -> None:
 
 
 @pytest.fixture
-def registry(services: dict[str, Any]) -> Registry:
+def registry(services: Services) -> Registry:
     registry = Registry()
-    services["metrics"] = OpsEndpoint(registry)
+    services.metrics = OpsEndpoint(registry)
     return registry
 
 

@@ -6,7 +6,6 @@ The API and the HSS share one node and one event loop, as in `sigcore run`; the 
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,10 +17,8 @@ from sigcore.api import create_app
 from sigcore.api.service import ApiServer
 from sigcore.store import Store, migrate
 from sigcore.store.tokens import Role, TokenRepository
-from usim_model import Accepted, UsimModel
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
-from s6a_harness import HOME_PLMN, IMSI, OPC, HssThread, K, air, mme, new_kek, sqlite_url, ulr
+from support.s6a import HOME_PLMN, IMSI, OPC, HssThread, K, air, mme, new_kek, sqlite_url, ulr
+from support.usim_model import Accepted, UsimModel
 
 pytestmark = [pytest.mark.interop]
 

@@ -9,6 +9,7 @@ import pytest
 
 from interop.ports import free_tcp_port
 from sigcore.api import service as api_service
+from sigcore.applications import AppContext, Services
 from sigcore.config import parse_config
 from sigcore.diameter.aio import Node, NodeSettings
 from sigcore.store.tokens import Role, TokenRepository
@@ -23,20 +24,22 @@ async def test_installed_next_to_the_hss_in_one_loop(tmp_path: Path) -> None:
                         "diameter": {"listen": [f"127.0.0.1:{free_tcp_port()}"]},
                         "api": {"listen": f"127.0.0.1:{port}"}})
     node = Node(NodeSettings.from_config(cfg))
-    services: dict[str, object] = {"node": node, "stoppers": []}
-    hss_service.install(node, cfg, services)
-    api_service.install(node, cfg, services)
-    assert services["api"].port == port  # type: ignore[attr-defined]
+    services = Services(node=node)
+    ctx = AppContext(cfg, node, services)
+    hss_service.install(node, ctx)
+    api_service.install(node, ctx)
+    assert services.api is not None and services.api.port == port
     await node.start()
-    for start in services["starters"]:  # type: ignore[attr-defined]
+    for start in services.starters:
         await start()
     try:
-        token = TokenRepository(services["store"]).create(Role.READ).secret  # type: ignore[arg-type]
+        assert services.store is not None
+        token = TokenRepository(services.store).create(Role.READ).secret
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             refused = await http.get("/api/v1/peers")
             peers = await http.get("/api/v1/peers", headers={"Authorization": f"Bearer {token}"})
     finally:
-        for stop in reversed(services["stoppers"]):  # type: ignore[call-overload]
+        for stop in reversed(services.stoppers):
             await stop()
         await node.stop()
     assert refused.status_code == 401
@@ -51,10 +54,10 @@ async def test_a_busy_port_fails_the_start_with_a_clear_error(tmp_path: Path) ->
         taken.listen()
         cfg = parse_config({"database": {"url": f"sqlite:///{tmp_path / 'hss.sqlite'}"},
                             "api": {"listen": f"127.0.0.1:{taken.getsockname()[1]}"}})
-        services: dict[str, object] = {"stoppers": []}
+        services = Services()
         from sigcore.store import migrate
 
         migrate(cfg.database.url)
-        api_service.install(None, cfg, services)
+        api_service.install(None, AppContext(cfg, Node(NodeSettings.from_config(cfg)), services))
         with pytest.raises(RuntimeError, match="could not start"):
-            await services["starters"][0]()  # type: ignore[index]
+            await services.starters[0]()

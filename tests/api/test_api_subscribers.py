@@ -7,17 +7,18 @@ from typing import Any
 import pytest
 from apiserver import KI, OP, OPC, LiveApi, RecordingHss
 
+from sigcore.applications import Services
 from sigcore.hss.auc import join_sqn
 from sigcore.store.tokens import Role
-from usim_model import UsimModel
+from support.usim_model import UsimModel
 
 IMSI = "001010000000001"
 NEW = {"imsi": IMSI, "msisdn": "15550001", "ki": KI, "opc": OPC, "amf": "8000", "sqn": 32, "apns": ["internet"]}
 
 
 @pytest.fixture
-def hss(services: dict[str, Any]) -> RecordingHss:
-    services["hss"] = recorder = RecordingHss()
+def hss(services: Services) -> RecordingHss:
+    services.notifier = recorder = RecordingHss()
     return recorder
 
 

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
 sys.path.insert(0, str(Path(__file__).parent))
 from browser import Browser
-from s6a_harness import IMSI, OPC, HssThread, K, air, mme, new_kek, ulr
 
 from sigcore.api import create_app
 from sigcore.api.service import ApiServer
+from sigcore.applications import Services
 from sigcore.metrics.diameter import NodeMetrics
 from sigcore.metrics.http import OpsEndpoint
 from sigcore.metrics.registry import Registry
@@ -31,6 +30,7 @@ from sigcore.store.eir import EquipmentStatus
 from sigcore.store.eir_admin import EirAdmin
 from sigcore.store.ims_admin import ImsAdmin
 from sigcore.store.tokens import Role, TokenRepository
+from support.s6a import IMSI, OPC, HssThread, K, air, mme, new_kek, ulr
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 BULK = 100_000
@@ -86,7 +86,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         with HssThread(store) as hss:
             registry = Registry()
             NodeMetrics(registry).attach(hss.node)
-            services = {"hss": hss.hss.notifier, "node": hss.node, "metrics": OpsEndpoint(registry, node=hss.node)}
+            services = Services(notifier=hss.hss.notifier, node=hss.node, metrics=OpsEndpoint(registry, node=hss.node))
             api = ApiServer(create_app(store, services), "127.0.0.1", 0)
             hss.run(api.start())
             browser = Browser(api.url, tmp / "chromium-profile")

@@ -50,7 +50,7 @@ def console(tmp_path: Path) -> Iterator[Console]:
         store.add_subscriber(IMSI, ki=bytes.fromhex(KI), opc=bytes.fromhex(OPC), msisdn="15550000077",
                              apns=["internet"])
         EirAdmin(store).add_rule("49015420323751", EquipmentStatus.BLACKLISTED, exact=True)
-        server = ThreadedApi(store, {})
+        server = ThreadedApi(store)
         server.start()
         try:
             yield Console(server.server.url, store, issue_tokens(store), [])

@@ -96,3 +96,20 @@ def test_applications_and_dictionaries_are_optional_lists() -> None:
     assert cfg.applications == [] and cfg.diameter.dictionaries == []
     with pytest.raises(ConfigError, match="applications"):
         parse_config({"applications": "oops"})
+
+
+def test_dictionaries_merge_over_the_built_in_ones_and_name_a_bad_file(tmp_path: Path) -> None:
+    from sigcore.diameter.dictionary import DICTIONARY, DictionaryError, load_with
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "acme" / "acme.json"
+    merged = load_with([example])
+    assert merged.avp("Acme-Name").key == (1, 32473) and merged.avp("User-Name").code == 1
+    assert "Acme-Name" not in DICTIONARY.by_name  # the process-wide one is untouched
+    clash = tmp_path / "clash.json"
+    clash.write_text('{"avps": [{"code": 1, "vendor": 0, "name": "Not-User-Name", "type": "UTF8String"}]}')
+    with pytest.raises(DictionaryError, match=r"clash\.json: Not-User-Name reuses"):
+        load_with([clash])
+    undefined = tmp_path / "undefined.json"
+    undefined.write_text('{"commands": [{"code": 1, "name": "X", "request": true, "rules": ["{ Nope }"]}]}')
+    with pytest.raises(DictionaryError, match="undefined AVP"):
+        load_with([undefined])

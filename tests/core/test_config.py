@@ -74,10 +74,7 @@ def test_config_check_command(tmp_path: Path) -> None:
 
 def test_transport_keys_build_listeners(tmp_path: Path) -> None:
     """`transport: both` adds an SCTP listener next to TCP; tls.listen adds a TLS listener."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parents[1] / "transport"))
-    from certs import TestCA  # tests/transport/certs.py: a throw-away CA
+    from support.certs import TestCA  # a throw-away CA
 
     files = TestCA(tmp_path).issue("hss.localdomain")
     cert, key, ca = files.cert, files.key, files.ca

@@ -387,3 +387,57 @@ def test_a_non_forwarding_node_answers_3003_and_3002_itself() -> None:
     core.frame(mme, request(1, dest_realm="other.net"), 1.0)
     core.frame(mme, request(2, dest_host="else.localdomain"), 1.0)
     assert [m["Result-Code"] for m in out.sent(mme)] == [3003, 3002]
+
+
+def test_observers_see_each_outcome_and_the_tag_reaches_the_answer() -> None:
+    core, out, mme, hss1, hss2 = relay_core()
+    events: list[tuple[str, str | None, int | None, Any]] = []
+    answer_tags: list[Any] = []
+
+    def route(transit: InTransit, scores: dict[Peer, int]) -> None:
+        if transit.routing.destination_realm != "localdomain":
+            return
+        transit.tag = "route-A"
+        for peer in scores:
+            scores[peer] += 20 if peer.name == "hss1.localdomain" else 0
+
+    core.hooks.add_out_routing(route)
+    core.hooks.add_forward(lambda t: answer_tags.append(t.tag), requests=False)
+    core.hooks.add_observer(lambda event, t, peer, rc, secs: events.append(
+        (event, peer.name if peer else None, rc, t.tag)))
+    core.frame(mme, request(1), 1.0)
+    core.frame(hss1, answer_to(out.raw(hss1)[0], "hss1.localdomain", ResultCode.UNABLE_TO_DELIVER), 1.2)
+    core.frame(hss2, answer_to(out.raw(hss2)[0], "hss2.localdomain"), 1.5)
+    core.frame(mme, request(2, dest_realm="nowhere.net"), 2.0)
+    core.frame(mme, request(3, dest_realm="x.net", extra=[D.build("Route-Record", "dra.localdomain")]), 2.0)
+    core.frame(mme, request(4), 3.0)
+    core.relay_timer(3.0 + TIMEOUT)
+    core.relay_timer(3.0 + 2 * TIMEOUT)
+    assert events == [
+        ("sent", "hss1.localdomain", None, "route-A"),
+        ("failover", "hss1.localdomain", 3002, "route-A"),
+        ("sent", "hss2.localdomain", None, "route-A"),
+        ("answered", "hss2.localdomain", 2001, "route-A"),
+        ("realm_not_served", None, 3003, None),
+        ("looped", None, 3005, None),
+        ("sent", "hss1.localdomain", None, "route-A"),
+        ("timeout", "hss1.localdomain", None, "route-A"),
+        ("sent", "hss2.localdomain", None, "route-A"),
+        ("timeout", "hss2.localdomain", None, "route-A"),
+        ("unable_to_deliver", None, 3002, "route-A"),
+    ]
+    assert answer_tags == ["route-A"]
+
+
+def test_changes_made_by_out_routing_hooks_are_sent() -> None:
+    core, out, mme, hss1, hss2 = relay_core()
+
+    def rewrite(transit: InTransit, scores: dict[Peer, int]) -> None:
+        msg = transit.message()
+        msg.avps = [a for a in msg.avps if a.code != 283] + [D.build("Destination-Realm", "rewritten.net")]
+        transit.replace(msg)
+
+    core.hooks.add_out_routing(rewrite)
+    core.frame(mme, request(1), 1.0)
+    (fwd,) = out.sent(hss1) + out.sent(hss2)
+    assert fwd["Destination-Realm"] == "rewritten.net"

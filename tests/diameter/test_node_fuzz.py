@@ -83,5 +83,5 @@ async def test_node_survives_100k_mutated_frames_on_one_connection() -> None:
     finally:
         await served.node.stop(wait=0.5)
     await asyncio.sleep(0.05)
-    assert not served.node._pending and not served.node._tasks and not served.node._handlers_running
+    assert not served.node._pending and not served.node._tasks and not served.node.handler_tasks
     assert len(asyncio.all_tasks()) <= tasks_before

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from s6a_harness import IMSI, new_kek, provision, sqlite_url
 from sqlalchemy import Connection, event
 
 from sigcore.store import Store
 from sigcore.store.batch import BatchKind, BatchWorker
+from support.s6a import IMSI, new_kek, provision, sqlite_url
 
 
 class SetSqn(BatchKind[int, int]):

@@ -1,4 +1,4 @@
-"""Milenage against the 3GPP test data, and against the independent USIM model of tests/usim_model.py.
+"""Milenage against the 3GPP test data, and against the independent USIM model of tests/support/usim_model.py.
 
 The test sets are TS 35.207 (implementers' test data, sets 1-6, identical in input and output to TS 35.208
 sets 1-6) and TS 35.208 §4.3 (design conformance test data, sets 7-20).  The values were taken from two
@@ -10,8 +10,6 @@ Each set reads: number, K, RAND, SQN, AMF / OP, OPc, f1, f1* / f2, f3, f4 / f5, 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -19,9 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sigcore.hss.auc import Milenage, MilenageConstants, derive_opc
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, home of the shared USIM model
-import usim_model
+from support import usim_model
 
 
 class MilenageSet(NamedTuple):

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from s6a_harness import HOME_PLMN, air, mme, pur, ulr
 
 from interop.ports import free_tcp_port, wait_tcp_listening
 from interop.process import LoggedProcess
 from interop.tshark import TsharkCapture, check_pcap, diameter_messages, port_filter
 from sigcore.hss.s6a.cli import DEMO_IMSI, DEMO_KI, DEMO_MSISDN, DEMO_OPC
 from sigcore.toolkit import tbcd
-from usim_model import Accepted, UsimModel
+from support.s6a import HOME_PLMN, air, mme, pur, ulr
+from support.usim_model import Accepted, UsimModel
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 SIGCORE = [sys.executable, "-m", "sigcore.cli"]

@@ -1,6 +1,6 @@
 """S6a procedures against a sigcore HSS on TCP, driven by python-diameter MMEs (an independent client).
 
-Every vector is checked by the independent USIM model (tests/usim_model.py): MAC-A, RES = XRES, KASME.
+Every vector is checked by the independent USIM model (tests/support/usim_model.py): MAC-A, RES = XRES, KASME.
 """
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from s6a_harness import (
+
+from sigcore.store import ApnRequest, Store
+from sigcore.toolkit import plmn, tbcd
+from support.s6a import (
     HOME_PLMN,
     IMSI,
     OPC,
@@ -26,10 +29,7 @@ from s6a_harness import (
     sqlite_url,
     ulr,
 )
-
-from sigcore.store import ApnRequest, Store
-from sigcore.toolkit import plmn, tbcd
-from usim_model import Accepted, SyncFailure, UsimModel
+from support.usim_model import Accepted, SyncFailure, UsimModel
 
 pytestmark = [pytest.mark.interop]
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from s6a_harness import IMSI, HssThread, experimental, mme, new_kek, provision, sqlite_url, ulr
 
 from sigcore.store import Store
 from sigcore.toolkit import tbcd
+from support.s6a import IMSI, HssThread, experimental, mme, new_kek, provision, sqlite_url, ulr
 
 pytestmark = [pytest.mark.interop]
 

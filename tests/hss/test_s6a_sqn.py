@@ -2,7 +2,7 @@
 
 Each process runs the HSS's own vector service (`BatchWorker` + `AuthService`, batches of concurrent AIRs)
 against the shared database. The SQN of every vector is recovered from its AUTN with the independent
-Milenage of tests/usim_model.py (SQN = AUTN[0:6] ⊕ AK), not taken from sigcore. Then: no SQN and no RAND is
+Milenage of tests/support/usim_model.py (SQN = AUTN[0:6] ⊕ AK), not taken from sigcore. Then: no SQN and no RAND is
 used twice, each process saw each IND slot strictly increase, the SQNs are exactly the Annex C chain from
 the provisioned value, and a USIM fed all of them in SQN order accepts every one.
 
@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from s6a_harness import IMSI, OPC, HssThread, K, air, mme, provision
 
 from sigcore.hss.auc import next_sqns
 from sigcore.store import Store
-from usim_model import Accepted, UsimModel, milenage_out, xor
+from support.s6a import IMSI, OPC, HssThread, K, air, mme, provision
+from support.usim_model import Accepted, UsimModel, milenage_out, xor
 
 WORKERS, AIRS = 8, 500
 IND_BITS = 5

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from s6a_harness import IMSI, new_kek, provision, sqlite_url
 
 from sigcore.hss.s6a.registration import ProfileCache, Registered, ServingUpdate, ServingUpdates
 from sigcore.store import Store
+from support.s6a import IMSI, new_kek, provision, sqlite_url
 
 
 @pytest.fixture

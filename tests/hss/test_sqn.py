@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -23,9 +21,7 @@ from sigcore.hss.auc import (
     resync,
     split_sqn,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, home of the shared USIM model
-from usim_model import Accepted, SyncFailure, UsimModel
+from support.usim_model import Accepted, SyncFailure, UsimModel
 
 K = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 OPC = bytes.fromhex("0f0e0d0c0b0a09080706050403020100")

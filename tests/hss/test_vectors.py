@@ -1,4 +1,4 @@
-"""Authentication vectors, each judged by the independent USIM/ME model of tests/usim_model.py.
+"""Authentication vectors, each judged by the independent USIM/ME model of tests/support/usim_model.py.
 
 Known answers: the E-UTRAN vector OpenAirInterface logged (as recorded in Magma's milenage tests, K and
 OP from there, RAND 00..0f, SQN 7351, PLMN 208.95), and GSM-Milenage triplets of TS 55.205 (SRES by c2,
@@ -8,8 +8,6 @@ Kc by c3; two public transcriptions agree on them).
 from __future__ import annotations
 
 import hmac
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -30,9 +28,7 @@ from sigcore.hss.auc import (
     utran_vector,
     utran_vectors,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, home of the shared USIM model
-from usim_model import Accepted, MacFailure, UsimModel
+from support.usim_model import Accepted, MacFailure, UsimModel
 
 PLMN_208_95 = bytes.fromhex("02f859")  # MCC 208, MNC 95 as Visited-PLMN-Id carries it
 PLMN_001_01 = bytes.fromhex("00f110")

@@ -10,10 +10,9 @@ import threading
 import time
 from pathlib import Path
 
-from s6a_harness import IMSI, new_kek, provision, sqlite_url
-
 from sigcore.store import Store
 from sigcore.store.checkpoint import WalCheckpointer
+from support.s6a import IMSI, new_kek, provision, sqlite_url
 
 
 def _autocheckpoint(store: Store) -> int:

@@ -14,6 +14,7 @@ import httpx
 from interop.ports import free_tcp_port
 from sigcore.api import create_app
 from sigcore.api.service import ApiServer
+from sigcore.applications import Services
 from sigcore.diameter.aio import Node, NodeSettings
 from sigcore.diameter.answers import Identity
 from sigcore.hss.cx.handlers import CxService
@@ -22,7 +23,7 @@ from sigcore.store import Store, migrate
 from sigcore.store.ims import ImsStore
 from sigcore.store.tokens import Role, TokenRepository
 
-# TS 35.208 test set 1: K and OPc (the USIM model in tests/usim_model.py computes independently from them)
+# TS 35.208 test set 1: K and OPc (the USIM model in tests/support/usim_model.py computes independently from them)
 K = bytes.fromhex("465b5ce8b199b49faa5f0a2ee238a6bc")
 OPC = bytes.fromhex("cd63cb71954a9f4e48a5994e37a02baf")
 HSS_HOST = "hss.localdomain"
@@ -84,9 +85,9 @@ class Hss:
 def make_hss(store: Store, port: int | None = None) -> Hss:
     port = port or free_tcp_port()
     node = Node(NodeSettings(Identity(HSS_HOST, REALM), listen=[("127.0.0.1", port)]))
-    cx, sh = CxService(store), ShService(store)
-    cx.install(node)
-    sh.install(node)
+    cx, sh = CxService(store, node=node), ShService(store, node=node)
+    cx.application().install(node)
+    sh.application().install(node)
     cx.on_registration_change = sh.registration_changed
     return Hss(node, cx, sh, store, port)
 
@@ -94,9 +95,9 @@ def make_hss(store: Store, port: int | None = None) -> Hss:
 @asynccontextmanager
 async def provisioning_api(hss: Hss) -> AsyncIterator[httpx.AsyncClient]:
     """sigcore's REST API over real HTTP on a random loopback port, in this event loop, with `hss`'s store and
-    Cx/Sh services as ``services`` (what `sigcore.hss.ims.install.install` hands the API in `sigcore run`), so
+    Cx/Sh services as ``services`` (what the Cx and Sh installers hand the API in `sigcore run`), so
     an administrative deregistration sends its RTR from `hss`'s node. Yields a client with a provision token."""
-    services = {"store": hss.store, "node": hss.node, "cx": hss.cx, "sh": hss.sh}
+    services = Services(node=hss.node, store=hss.store, cx=hss.cx, sh=hss.sh)
     server = ApiServer(create_app(hss.store, services), "127.0.0.1", 0)
     token = TokenRepository(hss.store).create(Role.PROVISION, "ims-interop-test").secret
     await server.start()

@@ -7,7 +7,7 @@ and starts both programs; `stop()` ends them. cdp connects out to the HSS (its p
 
 The registration client is sipp (`run_sipp`), with its own Digest and Digest-AKAv1-MD5 implementations
 (``[authentication]``): ``tests/ims/sipp/register_digest.xml`` and ``register_aka.xml``. The test checks
-sipp's AKA answer with its own USIM model and digest arithmetic (tests/usim_model.py, tests/ims/sip_digest.py).
+sipp's AKA answer with its own USIM model and digest arithmetic (tests/support/usim_model.py, tests/ims/sip_digest.py).
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ from sigcore.hss.ims.codes import CX_APP, AssignmentType, CxCommand, CxResult
 from sigcore.hss.ims.documents import validate_cx
 from sigcore.store import Store
 from sigcore.store.ims import Ifc, RegState
-from usim_model import Accepted, SyncFailure, UsimModel
+from support.handlers import served
+from support.usim_model import Accepted, SyncFailure, UsimModel
 
 from .hss_fixture import ALICE, BOB, HSS_HOST, OPC, REALM, K, make_store
 
@@ -45,7 +46,7 @@ def _req(code: int, *avps: tuple[str, Any]) -> Message:
 
 
 async def uar(cx: CxService, impi: str, impu: str, visited: str = REALM, auth_type: int = 0) -> Message:
-    return await cx.on_uar(_req(CxCommand.UAR, ("User-Name", impi), ("Public-Identity", impu),
+    return await served(cx.application(), _req(CxCommand.UAR, ("User-Name", impi), ("Public-Identity", impu),
                                 ("Visited-Network-Identifier", visited.encode()),
                                 ("User-Authorization-Type", auth_type)), CTX)
 
@@ -55,7 +56,7 @@ async def mar(cx: CxService, impi: str, impu: str, scheme: str, n: int = 1,
     item: list[tuple[str, Any]] = [("SIP-Authentication-Scheme", scheme)]
     if authorization is not None:
         item.append(("SIP-Authorization", authorization))
-    return await cx.on_mar(_req(CxCommand.MAR, ("User-Name", impi), ("Public-Identity", impu),
+    return await served(cx.application(), _req(CxCommand.MAR, ("User-Name", impi), ("Public-Identity", impu),
                                 ("SIP-Auth-Data-Item", item), ("SIP-Number-Auth-Items", n),
                                 ("Server-Name", SCSCF)), CTX)
 
@@ -64,7 +65,7 @@ async def sar(cx: CxService, impu: str, sat: int, impi: str | None = None, serve
     avps: list[tuple[str, Any]] = [("User-Name", impi)] if impi else []
     avps += [("Public-Identity", impu), ("Server-Name", server), ("Server-Assignment-Type", sat),
              ("User-Data-Already-Available", 0)]
-    return await cx.on_sar(_req(CxCommand.SAR, *avps), CTX)
+    return await served(cx.application(), _req(CxCommand.SAR, *avps), CTX)
 
 
 async def test_uar_first_then_subsequent_registration(cx: CxService) -> None:
@@ -169,23 +170,23 @@ async def test_sar_no_assignment_and_errors(cx: CxService) -> None:
 
 async def test_lir_and_user_data_with_ifcs(cx: CxService) -> None:
     impi, impus, _ = ALICE
-    lia = await cx.on_lir(_req(CxCommand.LIR, ("Public-Identity", impus[0])), CTX)
+    lia = await served(cx.application(), _req(CxCommand.LIR, ("Public-Identity", impus[0])), CTX)
     assert result_of(lia) == CxResult.IDENTITY_NOT_REGISTERED
     cx.ims.add_ifc("default", Ifc(10, "sip:mmtel.localdomain", method="INVITE", session_case=0))
     cx.ims.add_ifc(None, Ifc(20, "sip:voicemail.localdomain", session_case=2, profile_part=1), shared_set=7)
     cx.ims.use_shared_ifc_set("default", 7)
-    lia = await cx.on_lir(_req(CxCommand.LIR, ("Public-Identity", impus[0])), CTX)
+    lia = await served(cx.application(), _req(CxCommand.LIR, ("Public-Identity", impus[0])), CTX)
     assert result_of(lia) == CxResult.UNREGISTERED_SERVICE and lia.get("Server-Capabilities") is not None
     saa = await sar(cx, impus[0], AssignmentType.REGISTRATION, impi)
     validate_cx(saa["User-Data"])
     assert b"<SharedIFCSetID>7</SharedIFCSetID>" in saa["User-Data"] and b"sip:mmtel.localdomain" in saa["User-Data"]
-    lia = await cx.on_lir(_req(CxCommand.LIR, ("Public-Identity", impus[1])), CTX)
+    lia = await served(cx.application(), _req(CxCommand.LIR, ("Public-Identity", impus[1])), CTX)
     assert lia["Result-Code"] == 2001 and lia["Server-Name"] == SCSCF
 
 
 async def test_wildcarded_psi(cx: CxService) -> None:
     cx.ims.add_psi("sip:conf!.*!@localdomain", wildcard=r"sip:conf.*@localdomain", scscf=SCSCF)
-    lia = await cx.on_lir(_req(CxCommand.LIR, ("Public-Identity", "sip:conf42@localdomain")), CTX)
+    lia = await served(cx.application(), _req(CxCommand.LIR, ("Public-Identity", "sip:conf42@localdomain")), CTX)
     assert lia.get("Wildcarded-Public-Identity") == "sip:conf!.*!@localdomain"
 
 

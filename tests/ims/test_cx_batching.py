@@ -17,12 +17,13 @@ from sigcore.hss.auc import next_sqns
 from sigcore.hss.auth import VectorRequest
 from sigcore.hss.cx.handlers import CxService
 from sigcore.hss.ims.codes import AssignmentType, CxCommand, CxResult
-from sigcore.hss.ims.diameter import first_values, need
+from sigcore.hss.ims.request_fields import first_values, need
 from sigcore.store import ims as ims_store
 from sigcore.store.ims import Ifc, ImsStore, RegState, ShSubscription
 from sigcore.store.ims_models import impus, links
 from sigcore.toolkit import plmn
-from usim_model import Accepted, UsimModel
+from support.handlers import served
+from support.usim_model import Accepted, UsimModel
 
 from .hss_fixture import ALICE, BOB, BOB_IMSI, OPC, REALM, K, make_store
 from .test_cx import CTX, SCSCF, _req, mar, sar
@@ -126,7 +127,7 @@ async def test_a_sar_naming_several_public_identities_registers_each_set(cx: CxS
     with cx.store.writing() as conn:  # a second set for carol's IMPI (a user with two implicit sets)
         work = conn.execute(impus.select().where(impus.c.impu == "sip:carol.work@localdomain")).one()
         conn.execute(links.insert().values(impi_id=cx.ims.get_impi("carol@localdomain").id, impu_id=work.id))
-    answer = await cx.on_sar(_req(CxCommand.SAR, ("User-Name", "carol@localdomain"),
+    answer = await served(cx.application(), _req(CxCommand.SAR, ("User-Name", "carol@localdomain"),
                                   ("Public-Identity", "sip:carol@localdomain"),
                                   ("Public-Identity", "sip:carol.work@localdomain"), ("Server-Name", SCSCF),
                                   ("Server-Assignment-Type", AssignmentType.REGISTRATION),
@@ -175,7 +176,8 @@ async def test_a_write_drops_only_the_read_ahead_views_it_touched(cx: CxService,
     alice, bob = ALICE[1][0], BOB[1][0]
     lir = _req(CxCommand.LIR, ("Public-Identity", bob))
     answers = await asyncio.gather(
-        cx.on_lir(lir, CTX), sar(cx, alice, AssignmentType.REGISTRATION, ALICE[0]), cx.on_lir(lir, CTX),
+        served(cx.application(), lir, CTX), sar(cx, alice, AssignmentType.REGISTRATION, ALICE[0]),
+        served(cx.application(), lir, CTX),
         sar(cx, alice, AssignmentType.UNREGISTERED_USER, server="sip:other.localdomain:6060"))
     assert [result_of(a) for a in answers] == [CxResult.IDENTITY_NOT_REGISTERED, 2001,
                                                CxResult.IDENTITY_NOT_REGISTERED, CxResult.IDENTITY_ALREADY_REGISTERED]

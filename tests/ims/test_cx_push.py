@@ -10,9 +10,10 @@ from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.aio import Node, NodeSettings, RequestContext
 from sigcore.diameter.aio.node import PeerSettings
 from sigcore.diameter.answers import Identity
+from sigcore.diameter.application import answer as diameter_answer
 from sigcore.diameter.message import Message
+from sigcore.hss.application import application_avps
 from sigcore.hss.ims.codes import CX_APP, VENDOR, AssignmentType, CxCommand
-from sigcore.hss.ims.diameter import reply
 from sigcore.hss.ims.documents import validate_cx
 from sigcore.store.ims import RegState
 
@@ -28,7 +29,7 @@ def scscf_node(hss_port: int, received: list[Message]) -> Node:
 
     def answer(req: Message, ctx: RequestContext) -> Message:
         received.append(req)
-        return reply(req, ctx.node.identity, [])
+        return diameter_answer(req, ctx.node.identity, 2001, list(application_avps(CX_APP)))
 
     node.register(CX_APP, CxCommand.RTR, answer, VENDOR)
     node.register(CX_APP, CxCommand.PPR, answer, VENDOR)

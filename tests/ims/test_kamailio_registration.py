@@ -12,7 +12,7 @@ import pytest
 from interop.sigcore_nodes import wait_open
 from interop.tshark import TsharkFactory, check_pcap, diameter_messages
 from sigcore.store.ims import RegState
-from usim_model import Accepted, UsimModel, opc_from_op
+from support.usim_model import Accepted, UsimModel, opc_from_op
 
 from . import kamailio
 from .hss_fixture import ALICE, CAROL, Hss, add_op_user, make_hss, make_store, provisioning_api

@@ -23,14 +23,14 @@ from diameter.message.commands import (
 from diameter.message.commands.user_data import UserIdentity, VendorSpecificApplicationId
 from lxml import etree
 
-from hss.s6a_harness import IMSI as S6A_IMSI
-from hss.s6a_harness import HssThread, mme, new_kek, provision, pur, sqlite_url, ulr
 from interop.pydiameter_peer import APP_SH, PyDiameterPeer, quiet_python_diameter_logs
 from interop.sigcore_nodes import wait_open
 from sigcore.hss.ims.codes import DataReference, PsUserState, RequestedDomain, ShResult
 from sigcore.hss.ims.documents import validate_sh
 from sigcore.hss.sh.handlers import ShService
 from sigcore.store.ims import ImsStore, RegState
+from support.s6a import IMSI as S6A_IMSI
+from support.s6a import HssThread, mme, new_kek, provision, pur, sqlite_url, ulr
 
 from .hss_fixture import ALICE, BOB, BOB_IMSI, HSS_HOST, REALM, Hss, make_hss, make_store
 
@@ -174,7 +174,8 @@ def test_s6a_attach_and_purge_drive_the_sh_user_state(tmp_path: Path) -> None:
     impu = "sip:dave@localdomain"
     ImsStore(store).add_user("dave@localdomain", [impu], imsi=S6A_IMSI)
     hss = HssThread(store)
-    ShService(store).install(hss.node)  # Sh beside S6a on one node, as `sigcore run` installs them
+    # Sh beside S6a on one node, as `sigcore run` installs them
+    ShService(store, node=hss.node).application().install(hss.node)
     with hss, mme("mme1.localdomain", hss.port) as mme1, \
             PyDiameterPeer(AS_HOST, REALM, APP_SH, remote_host=HSS_HOST, connect_port=hss.port) as app_server:
         mme1.wait_ready()

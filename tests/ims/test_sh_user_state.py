@@ -17,10 +17,12 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from interop.sigcore_nodes import wait_open
 from sigcore.diameter import DICTIONARY as D
-from sigcore.diameter.aio import Node, NodeSettings
+from sigcore.diameter.aio import Node, NodeSettings, RequestContext
 from sigcore.diameter.aio.node import PeerSettings
 from sigcore.diameter.answers import Identity
+from sigcore.diameter.application import answer
 from sigcore.diameter.message import Message
+from sigcore.hss.application import application_avps
 from sigcore.hss.ims.codes import (
     SH_APP,
     VENDOR,
@@ -33,7 +35,6 @@ from sigcore.hss.ims.codes import (
     ShCommand,
     ShResult,
 )
-from sigcore.hss.ims.diameter import reply
 from sigcore.hss.ims.documents import ShDataParts, validate_sh
 from sigcore.hss.sh.location import ServingQuery, add_location, add_user_state
 from sigcore.store.records import ServingNode, ServingState
@@ -48,13 +49,18 @@ DO_NOT_RETRIEVE = CurrentLocation.DO_NOT_NEED_INITIATE_ACTIVE_LOCATION_RETRIEVAL
 EXT4 = "Extension/Extension/Extension/Extension"
 
 
+def pna(req: Message, ctx: RequestContext) -> Message:
+    """The application server's Push-Notification-Answer: success."""
+    return answer(req, ctx.node.identity, 2001, list(application_avps(SH_APP)))
+
+
 @pytest.fixture
 async def hss_and_as(tmp_path: Path) -> AsyncIterator[tuple[Hss, Node]]:
     store = make_store(tmp_path)
     hss = make_hss(store)
     app_server = Node(NodeSettings(Identity(AS_HOST, REALM), listen=[],
                                    peers=[PeerSettings(HSS_HOST, "127.0.0.1", hss.port, "connect")]))
-    app_server.register(SH_APP, ShCommand.PNR, lambda req, ctx: reply(req, ctx.node.identity, []), VENDOR)
+    app_server.register(SH_APP, ShCommand.PNR, pna, VENDOR)
     await hss.node.start()
     await app_server.start()
     try:

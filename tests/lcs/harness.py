@@ -29,11 +29,11 @@ from interop.pydiameter_peer import PyDiameterPeer
 from sigcore.diameter.aio import Node, NodeSettings
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.peer import PeerPolicy
-from sigcore.hss.s13.install import attach as attach_s13
-from sigcore.hss.slh.handlers import GmlcPolicy
-from sigcore.hss.slh.install import attach as attach_slh
+from sigcore.hss.s13.eir import Eir
+from sigcore.hss.s13.handlers import S13Server
+from sigcore.hss.slh.handlers import GmlcPolicy, SlhServer
 from sigcore.store import Store, migrate
-from sigcore.store.eir import EquipmentStatus
+from sigcore.store.eir import EirRepository, EquipmentStatus
 
 T = TypeVar("T")
 HSS_HOST = "hss.localdomain"
@@ -63,8 +63,10 @@ class LcsNode:
         self.loop = asyncio.new_event_loop()
         self.node = Node(NodeSettings(Identity(HSS_HOST, REALM), listen=[("127.0.0.1", self.port)],
                                       policy=PeerPolicy(tw=30.0)))
-        self.slh = attach_slh(self.node, store, gmlcs=GmlcPolicy.of(REALM, allowed_gmlcs))
-        self.s13 = attach_s13(self.node, store, unknown_equipment=unknown_equipment)
+        self.slh = SlhServer(store, self.node.identity, GmlcPolicy.of(REALM, allowed_gmlcs))
+        self.s13 = S13Server(Eir(EirRepository(store), unknown_equipment), self.node.identity)
+        self.slh.application().install(self.node)
+        self.s13.application().install(self.node)
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:

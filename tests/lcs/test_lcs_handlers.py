@@ -16,6 +16,7 @@ from sigcore.hss.slh.handlers import RIR, SLH, GmlcPolicy, SlhServer
 from sigcore.store import Store
 from sigcore.store.eir import EirRepository
 from sigcore.toolkit import tbcd
+from support.handlers import served
 
 from .conftest import IMEI_WHITE, IMSI, MSISDN, SGSN
 
@@ -48,20 +49,20 @@ def s13(store: Store) -> S13Server:
 
 
 async def test_rir_needs_an_identity(slh: SlhServer) -> None:
-    answer = check_answer(await slh.handle_rir(request(RIR, SLH)))
+    answer = check_answer(await served(slh.application(), request(RIR, SLH)))
     assert result_of(answer) == 5005
     assert answer["Failed-AVP"].get("User-Name") is not None
 
 
 async def test_rir_with_bad_tbcd_is_invalid(slh: SlhServer) -> None:
-    answer = check_answer(await slh.handle_rir(request(RIR, SLH, ("MSISDN", b"\x51\xfe"))))
+    answer = check_answer(await served(slh.application(), request(RIR, SLH, ("MSISDN", b"\x51\xfe"))))
     assert result_of(answer) == 5004
 
 
 async def test_rir_sgsn_only_is_the_serving_node(slh: SlhServer, store: Store) -> None:
     store.purge(IMSI, node="mme")
     store.update_serving_sgsn(IMSI, SGSN, None, None)
-    answer = check_answer(await slh.handle_rir(request(RIR, SLH, ("MSISDN", tbcd.encode(MSISDN)))))
+    answer = check_answer(await served(slh.application(), request(RIR, SLH, ("MSISDN", tbcd.encode(MSISDN)))))
     assert result_of(answer) == 2001
     node = answer["Serving-Node"]
     assert (node["SGSN-Name"], node["SGSN-Realm"], node["LCS-Capabilities-Sets"]) == (SGSN, "localdomain", 16)
@@ -81,7 +82,7 @@ def test_gmlc_policy() -> None:
 async def test_ecr_with_bad_imei_or_version_is_invalid(s13: S13Server, store: Store) -> None:
     for terminal in ([("IMEI", "3520990017614X")], [("IMEI", "352099")],
                      [("IMEI", IMEI_WHITE), ("Software-Version", "123")]):
-        answer = check_answer(await s13.handle_ecr(request(ECR, S13, ("Terminal-Information", terminal))))
+        answer = check_answer(await served(s13.application(), request(ECR, S13, ("Terminal-Information", terminal))))
         assert result_of(answer) == 5004
         assert answer["Failed-AVP"]["Terminal-Information"] is not None
     assert EirRepository(store).history()[1] == 0  # nothing recorded for a refused request
@@ -89,13 +90,14 @@ async def test_ecr_with_bad_imei_or_version_is_invalid(s13: S13Server, store: St
 
 async def test_ecr_meid_only_is_unknown_equipment(s13: S13Server) -> None:
     meid = ("Terminal-Information", [("3GPP2-MEID", bytes.fromhex("a0000000001234"))])
-    answer = check_answer(await s13.handle_ecr(request(ECR, S13, meid)))
+    answer = check_answer(await served(s13.application(), request(ECR, S13, meid)))
     assert result_of(answer) == 5422 and answer.get("Equipment-Status") is None
 
 
 async def test_ecr_imei_with_check_digit_and_imeisv(s13: S13Server, store: Store) -> None:
     for imei in (IMEI_WHITE + "1", IMEI_WHITE + "07"):
-        answer = check_answer(await s13.handle_ecr(request(ECR, S13, ("Terminal-Information", [("IMEI", imei)]))))
+        ecr = request(ECR, S13, ("Terminal-Information", [("IMEI", imei)]))
+        answer = check_answer(await served(s13.application(), ecr))
         assert (result_of(answer), answer["Equipment-Status"]) == (2001, 0)
     versions = [c.software_version for c in EirRepository(store).history()[0]]
     assert versions == ["07", None]

@@ -20,8 +20,8 @@ import yaml
 
 from interop.ports import LOOPBACK, free_tcp_port, free_udp_port
 from interop.process import LoggedProcess
-from services import RedisServer
 from sigcore import config
+from sigcore.applications import AppContext, Services
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.aio import Node, NodeSettings, RequestContext
 from sigcore.diameter.aio.node import PeerSettings
@@ -33,10 +33,7 @@ from sigcore.metrics.diameter import NodeMetrics
 from sigcore.metrics.http import OpsEndpoint
 from sigcore.metrics.redis_store import RedisFlusher
 from sigcore.metrics.registry import Registry
-from usim_model import Accepted, UsimModel
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
-from s6a_harness import (
+from support.s6a import (
     HOME_PLMN,
     IMSI,
     OPC,
@@ -49,6 +46,8 @@ from s6a_harness import (
     provision,
     sqlite_url,
 )
+from support.services import RedisServer
+from support.usim_model import Accepted, UsimModel
 
 CC_APP, CCR = 4, 272
 S6A_APP, AIR = 16777251, 318
@@ -128,10 +127,10 @@ class MeteredHss:
         self.registry = registry
         self.http_port = free_tcp_port()
         self.hss = HssThread(provision(sqlite_url(tmp), new_kek()))
-        self.services: dict[str, Any] = {}
+        self.services = Services(node=self.hss.node)
         cfg = config.parse_config({"metrics": {"redis": {"url": redis_url, "flush_interval": flush_interval}},
                                    "api": {"enabled": False, "listen": f"{LOOPBACK}:{self.http_port}"}})
-        metrics_service.install(self.hss.node, cfg, self.services)
+        metrics_service.install(self.hss.node, AppContext(cfg, self.hss.node, self.services))
 
     @property
     def port(self) -> int:
@@ -139,25 +138,25 @@ class MeteredHss:
 
     @property
     def flusher(self) -> RedisFlusher:
-        flusher: RedisFlusher = self.services["metrics_flusher"]
-        return flusher
+        assert self.services.metrics_flusher is not None
+        return self.services.metrics_flusher
 
     @property
     def endpoint(self) -> OpsEndpoint:
-        endpoint: OpsEndpoint = self.services["metrics"]
-        return endpoint
+        assert self.services.metrics is not None
+        return self.services.metrics
 
     def flush(self) -> bool:
         return self.hss.run(self.flusher.flush())
 
     def start(self) -> None:
         self.hss.start()
-        for starter in self.services["starters"]:
+        for starter in self.services.starters:
             self.hss.run(starter())
 
     def stop(self) -> None:
         try:
-            for stopper in reversed(self.services["stoppers"]):
+            for stopper in reversed(self.services.stoppers):
                 self.hss.run(stopper())
         finally:
             self.hss.stop()

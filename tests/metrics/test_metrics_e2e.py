@@ -17,10 +17,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from interop.ports import LOOPBACK
-from services import RedisServer
 from sigcore.metrics.redis_store import RedisFlusher, connect, read_snapshot
 from sigcore.metrics.registry import Registry
 from sigcore.metrics.snmp.oids import RESULT_ANSWERS, RESULT_ENTRY, SIGCORE_MIB, cmd_answers_oid
+from support.services import RedisServer
 
 from .helpers import (
     AIR,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from certs import TestCA
+
+from support.certs import TestCA
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,8 @@ from sigcore.diameter.constants import AppId, Cmd
 from sigcore.diameter.message import Message
 from sigcore.diameter.peer import PeerPolicy
 from sigcore.hss.s6a.install import Hss, build_hss
-from usim_model import Accepted, UsimModel
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "hss"))
-from s6a_harness import HOME_PLMN, IMSI, OPC, K, new_kek, provision, sqlite_url
+from support.s6a import HOME_PLMN, IMSI, OPC, K, new_kek, provision, sqlite_url
+from support.usim_model import Accepted, UsimModel
 
 SERVER = "hss.localdomain"
 CLIENT = "mme.localdomain"

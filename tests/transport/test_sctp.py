@@ -3,7 +3,7 @@
 Runs inside ../shared/tools/sctp-vm (loopback with 127.0.0.2 and 127.0.0.3 added); elsewhere it skips.
 Server endpoint: 127.0.0.1 + 127.0.0.2, the S6a HSS on a SQLite store with one provisioned subscriber;
 client endpoint: 127.0.0.1 + 127.0.0.3, an MME sending S6a AIRs whose AIAs must carry Result-Code 2001 and
-an E-UTRAN vector the subscriber's USIM (tests/usim_model.py) accepts.
+an E-UTRAN vector the subscriber's USIM (tests/support/usim_model.py) accepts.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ import warnings
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from certs import TestCA
 from nodes import CLIENT, REALM, SERVER, ccr, client_node, open_peer, server_node, wait_until
 
 from sigcore.diameter.aio import Node
@@ -22,6 +21,7 @@ from sigcore.diameter.constants import AppId, Cmd, ResultCode
 from sigcore.diameter.message import Message
 from sigcore.diameter.transport import Dialer, TlsListener
 from sigcore.diameter.transport.tls import INBAND_TLS, client_context, server_context
+from support.certs import TestCA
 
 STYLES = {"direct": ("tls", False), "inband": ("tls-inband", True)}
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from certs import TestCA
 from nodes import CLIENT, REALM, SERVER, open_peer, server_node, wait_until
 
 from interop import freediameter
@@ -21,6 +20,7 @@ from sigcore.diameter.answers import request, result_of
 from sigcore.diameter.constants import AppId, Cmd, ResultCode
 from sigcore.diameter.transport import TlsListener
 from sigcore.diameter.transport.tls import server_context
+from support.certs import TestCA
 
 pytestmark = [pytest.mark.interop]
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
 
 from sigcore.api.auth import authenticate_and_audit
 from sigcore.api.context import ApiContext
 from sigcore.api.errors import COMMON_RESPONSES, install_error_handlers
 from sigcore.api.routes import admin, apns, auth_data, eir, imports, ims, peers, stats, subscribers
+from sigcore.applications import Services
 from sigcore.console import mount_console
 from sigcore.hss.auc import DEFAULT_IND_BITS
 from sigcore.store import Store
@@ -28,9 +27,10 @@ Ki, OPc, OP and SIP passwords are write-only: no answer ever contains them (nor 
 """
 
 
-def create_app(store: Store, services: dict[str, Any] | None = None, *, ind_bits: int = DEFAULT_IND_BITS) -> FastAPI:
-    """The API over `store`. From `services`: ``hss`` (IDR/CLR notifier) and ``node`` (peer listing), if present."""
-    services = services if services is not None else {}
+def create_app(store: Store, services: Services | None = None, *, ind_bits: int = DEFAULT_IND_BITS) -> FastAPI:
+    """The API over `store`. From `services`: ``notifier`` (S6a IDR/CLR), ``cx`` (RTR/PPR) and ``node`` (peer
+    listing), when set."""
+    services = services if services is not None else Services()
     app = FastAPI(title="sigcore provisioning API", version="1", description=DESCRIPTION,
                   openapi_url=f"{API_V1}/openapi.json", docs_url=f"{API_V1}/docs", redoc_url=None,
                   swagger_ui_oauth2_redirect_url=f"{API_V1}/docs/oauth2-redirect")

@@ -9,6 +9,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from sigcore.applications import Services
 from sigcore.hss.auc import DEFAULT_IND_BITS
 from sigcore.store import Store
 from sigcore.store.tokens import TokenRepository
@@ -18,7 +19,7 @@ R = TypeVar("R")
 
 
 class HssNotifier(Protocol):
-    """What the running HSS offers the API (``services["hss"]``): push profile changes to the serving MME."""
+    """What the running HSS offers the API (``services.notifier``): push profile changes to the serving MME."""
 
     async def subscriber_changed(self, imsi: str) -> Any:
         """Send an IDR with the new subscription data to the subscriber's serving MME, if any."""
@@ -29,21 +30,20 @@ class HssNotifier(Protocol):
 
 @dataclass
 class ApiContext:
-    """`services` is the dict of `sigcore run`; read at request time, so installers may fill it in any order."""
+    """`services` are those of `sigcore run`; read at request time, so installers may fill them in any order."""
 
     store: Store
     tokens: TokenRepository
-    services: dict[str, Any] = field(default_factory=dict)
+    services: Services = field(default_factory=Services)
     ind_bits: int = DEFAULT_IND_BITS
 
     @property
     def hss(self) -> HssNotifier | None:
-        notifier: HssNotifier | None = self.services.get("hss")
-        return notifier
+        return self.services.notifier
 
     @property
     def node(self) -> Any:
-        return self.services.get("node")
+        return self.services.node
 
     async def call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a (synchronous, blocking) store method in the thread pool, off the event loop."""

@@ -1,6 +1,6 @@
 """IMS changes reach the S-CSCFs: RTR (administrative deregistration) and PPR (profile push) via the HSS.
 
-``services["cx"]`` is the running `sigcore.hss.cx.handlers.CxService`; both of its methods work per IMPI and only
+``services.cx`` is the running `sigcore.hss.cx.handlers.CxService`; both of its methods work per IMPI and only
 reach the S-CSCFs that serve that IMPI's identities. As for S6a (`sigcore.api.notify`), failures are
 logged (with the identity, never a password) and never turn a committed change into an error.
 """
@@ -17,7 +17,7 @@ log = logging.getLogger("sigcore.api.notify")
 
 
 class CxNotifier(Protocol):
-    """What the IMS HSS offers the API (``services["cx"]``)."""
+    """What the IMS HSS offers the API (``services.cx``)."""
 
     async def deregister(self, impi_name: str, reason: ReasonCode = ..., info: str = ...) -> Any:
         """Send an RTR to every S-CSCF serving the IMPI's identities."""
@@ -27,8 +27,7 @@ class CxNotifier(Protocol):
 
 
 def cx_of(ctx: ApiContext) -> CxNotifier | None:
-    notifier: CxNotifier | None = ctx.services.get("cx")
-    return notifier
+    return ctx.services.cx
 
 
 async def deregister(ctx: ApiContext, impis: list[str], reason: ReasonCode, info: str) -> None:

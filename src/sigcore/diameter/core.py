@@ -60,6 +60,8 @@ _BASE_COMMANDS: Final = frozenset({int(Cmd.CAPABILITIES_EXCHANGE), int(Cmd.DEVIC
                                    int(Cmd.DISCONNECT_PEER)})
 _RELAY: Final = int(AppId.RELAY)
 _FAILOVER_RESULTS: Final = frozenset({int(ResultCode.UNABLE_TO_DELIVER), int(ResultCode.TOO_BUSY)})
+_REFUSALS: Final = {int(ResultCode.REALM_NOT_SERVED): "realm_not_served",
+                    int(ResultCode.UNABLE_TO_DELIVER): "unable_to_deliver"}
 
 Handler = Callable[[Message, Any], "Message | Awaitable[Message]"]
 
@@ -98,10 +100,12 @@ class _Relay:
     """One forwarded request until it is answered: where it came from, the bytes sent, the peers to try."""
 
     __slots__ = ("candidates", "deadline", "from_peer", "hop_by_hop", "index", "origin_conn", "origin_hbh", "out",
-                 "target_conn")
+                 "started", "target_conn", "transit")
 
     def __init__(self, origin_conn: Any, origin_hbh: int, from_peer: Peer, out: bytearray,
-                 candidates: list[Peer]) -> None:
+                 candidates: list[Peer], transit: InTransit | None, started: float) -> None:
+        self.transit = transit  # the request as the hooks saw it (None when no hook looked at it)
+        self.started = started
         self.origin_conn = origin_conn
         self.origin_hbh = origin_hbh
         self.from_peer = from_peer
@@ -446,6 +450,9 @@ class NodeCore:
         if routing.looped:
             self._answer_in_transit(conn, frame, DiameterError(
                 ResultCode.LOOP_DETECTED, f"{self.identity.origin_host} is already in the Route-Record"))
+            if self.hooks.observers:
+                self._observe("looped", transit or InTransit(bytearray(frame), peer, routing), None,
+                              int(ResultCode.LOOP_DETECTED), None)
             return
         self._forward(peer, conn, frame, routing, transit, now)
 
@@ -489,13 +496,30 @@ class NodeCore:
                     _call_hook(hook, transit)
                 buf = transit.buf
                 routing = transit.routing = Routing(buf, self._own)
+            if hooks.out_routing and transit is None:
+                transit = InTransit(bytearray(frame), peer, routing)
             candidates = self._candidates(peer, buf, routing, transit)
         except DiameterError as err:
             self._answer_in_transit(conn, buf, err)
+            if hooks.observers:
+                event = _REFUSALS.get(err.result_code, "rejected")
+                self._observe(event, transit or InTransit(bytearray(buf), peer, routing), None, err.result_code, None)
             return
+        if transit is not None:
+            buf = transit.buf  # as the out-routing hooks left it
+        elif hooks.observers:
+            transit = InTransit(bytearray(buf), peer, routing)
         origin_hbh = _U32.unpack_from(buf, 12)[0]
-        relay = _Relay(conn, origin_hbh, peer, forwarded(buf, 0, self._route_record(peer)), candidates)
+        relay = _Relay(conn, origin_hbh, peer, forwarded(buf, 0, self._route_record(peer)), candidates, transit, now)
         self._send_relay(relay, now)
+
+    def _observe(self, event: str, transit: InTransit, peer: Peer | None, rc: int | None,
+                 seconds: float | None) -> None:
+        for observer in self.hooks.observers:
+            try:
+                observer(event, transit, peer, rc, seconds)
+            except Exception:  # counting must never break signalling
+                log.exception("relay observer %r failed", observer)
 
     def _route_record(self, peer: Peer) -> bytes:
         rr = self._route_records.get(peer.name)
@@ -519,8 +543,7 @@ class NodeCore:
             if p is not from_peer:
                 apps = p.applications
                 scores[p] = SCORE_REALM if p.realm == realm and (app_id in apps or _RELAY in apps) else 0
-        if self.hooks.out_routing:
-            transit = transit or InTransit(bytearray(buf), from_peer, routing)
+        if transit is not None and self.hooks.out_routing:
             for hook in self.hooks.out_routing:
                 hook(transit, scores)
         ranked = [p for p, score in scores.items() if score > 0]
@@ -552,14 +575,20 @@ class NodeCore:
                 if len(queue) == 1:
                     self.out.relay_deadline(deadline)
                 self.out.write(conn, relay.out)
+                if relay.transit is not None and self.hooks.observers:
+                    self._observe("sent", relay.transit, target, None, None)
                 return
             relay.index += 1
         self._relay_failed(relay, DiameterError(ResultCode.UNABLE_TO_DELIVER, "no peer could take the request"))
 
-    def _next_candidate(self, relay: _Relay, now: float, why: str) -> None:
+    def _next_candidate(self, relay: _Relay, now: float, why: str, event: str = "failover",
+                        rc: int | None = None) -> None:
         """Failover: the current candidate failed (``why``); re-send to the next with the T-flag."""
         self._relays.pop(relay.hop_by_hop, None)
-        log.info("relay: %s from %s, trying the next peer", why, relay.candidates[relay.index].name)
+        failed = relay.candidates[relay.index]
+        log.info("relay: %s from %s, trying the next peer", why, failed.name)
+        if relay.transit is not None and self.hooks.observers:
+            self._observe(event, relay.transit, failed, rc, now - relay.started)
         relay.index += 1
         relay.out = bytearray(relay.out)  # the previous attempt's bytes may still be queued for writing
         mark_retransmit(relay.out)
@@ -570,6 +599,8 @@ class NodeCore:
         buf = bytearray(relay.out)
         set_hop_by_hop(buf, relay.origin_hbh)
         self._answer_in_transit(relay.origin_conn, buf, err)
+        if relay.transit is not None and self.hooks.observers:
+            self._observe("unable_to_deliver", relay.transit, None, err.result_code, None)
 
     def _relay_answer(self, relay: _Relay, frame: bytes, now: float) -> None:
         """The answer to a forwarded request: fail over on 3002/3004, else back where the request came from
@@ -580,13 +611,21 @@ class NodeCore:
             except ValueError:
                 rc = None
             if rc in _FAILOVER_RESULTS:
-                self._next_candidate(relay, now, f"answer {rc}")
+                self._next_candidate(relay, now, f"answer {rc}", rc=rc)
                 return
         relay.target_conn = None
         out = bytearray(frame)
         set_hop_by_hop(out, relay.origin_hbh)
+        if relay.transit is not None and self.hooks.observers:
+            try:
+                answered_rc = result_code(frame)
+            except ValueError:
+                answered_rc = None
+            self._observe("answered", relay.transit, relay.candidates[relay.index], answered_rc,
+                          now - relay.started)
         if self.hooks.forward_answer:
-            transit = InTransit(out, relay.candidates[relay.index])
+            transit = InTransit(out, relay.candidates[relay.index], None,
+                                relay.transit.tag if relay.transit is not None else None)
             for hook in self.hooks.forward_answer:
                 try:
                     _call_hook(hook, transit)
@@ -602,7 +641,7 @@ class NodeCore:
             deadline, relay = queue.popleft()
             if relay.target_conn is None or relay.deadline != deadline:
                 continue
-            self._next_candidate(relay, now, "no answer in time")
+            self._next_candidate(relay, now, "no answer in time", "timeout")
         while queue and (queue[0][1].target_conn is None or queue[0][1].deadline != queue[0][0]):
             queue.popleft()
         if queue:

@@ -860,4 +860,31 @@ def load_default() -> Dictionary:
     return Dictionary.from_files(DATA_DIR.glob("*.json"))
 
 
+def load_with(extra: Iterable[str | Path]) -> Dictionary:
+    """The built-in dictionary with ``extra`` JSON files (the dictdata format) merged over it, in order: a
+    node's own dictionary (``diameter.dictionaries``). DictionaryError names the file and what is wrong."""
+    d = Dictionary()
+    for p in sorted(DATA_DIR.glob("*.json")):
+        d.add_data(json.loads(p.read_text()), source=p.name)
+    for path in map(Path, extra):
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise DictionaryError("the top level must be an object")
+            d.add_data(data, source=str(path))
+        except OSError as err:
+            raise DictionaryError(f"{path}: cannot read: {err.strerror}") from None
+        except DictionaryError as err:
+            raise DictionaryError(str(err) if str(err).startswith(str(path)) else f"{path}: {err}") from None
+        except ValueError as err:  # JSON syntax, or a value of the wrong kind
+            raise DictionaryError(f"{path}: {err}") from None
+        except (KeyError, TypeError) as err:
+            raise DictionaryError(f"{path}: an entry lacks or mistypes {err}") from None
+    try:
+        d.compile()
+    except DictionaryError as err:
+        raise DictionaryError(f"diameter.dictionaries: {err}") from None
+    return d
+
+
 DICTIONARY: Final = load_default()

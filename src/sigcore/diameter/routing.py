@@ -66,12 +66,15 @@ class InTransit:
     request its routing facts. ``message()`` decodes it (with the node's dictionary) only when a hook
     asks; decoding is not needed to forward it."""
 
-    __slots__ = ("_message", "buf", "from_peer", "routing")
+    __slots__ = ("_message", "buf", "from_peer", "routing", "tag")
 
-    def __init__(self, buf: bytearray, from_peer: Any, routing: Any = None) -> None:
+    def __init__(self, buf: bytearray, from_peer: Any, routing: Any = None, tag: Any = None) -> None:
         self.buf = buf
         self.from_peer = from_peer
         self.routing = routing
+        #: Anything a hook wants to remember about this request (e.g. the route that chose the peer); the
+        #: answer's InTransit and the observers' events carry the request's tag
+        self.tag = tag
         self._message: Message | None = None
 
     @property
@@ -111,16 +114,33 @@ ForwardHook = Callable[[InTransit], None]
 OutRoutingHook = Callable[[InTransit, "dict[Any, int]"], None]
 
 
+#: Told what became of each forwarded request: (event, the request in transit, the peer concerned or None,
+#: the Result-Code or None, seconds since it was first forwarded or None). Events: "sent" (to ``peer``),
+#: "answered" (by ``peer``, with its Result-Code if any, passed back), "failover" (``peer`` failed: lost
+#: connection or answer 3002/3004, the next candidate is tried), "timeout" (``peer`` did not answer in
+#: ``request_timeout``, the next candidate is tried), "looped" (3005), "realm_not_served" (3003),
+#: "unable_to_deliver" (3002: no candidate open, or none left), "rejected" (a hook answered it locally).
+RelayObserver = Callable[[str, InTransit, Any, "int | None", "float | None"], None]
+
+
 class RoutingHooks:
     """The node's routing callbacks. Empty lists cost nothing on the message path. Registering an
-    out-routing callback turns forwarding on (``forwarding``), as ``NodeSettings.relay`` does."""
+    out-routing callback turns forwarding on (``forwarding``), as ``NodeSettings.relay`` does.
+
+    Order for a request from a peer: local_delivery hooks (the first that is not None decides), then, if it
+    is forwarded: the loop check (3005), forward_request hooks, out_routing hooks; what the last of them
+    leaves in ``InTransit.buf`` is what is sent. For its answer: forward_answer hooks, then it is sent back."""
 
     def __init__(self) -> None:
         self.local_delivery: list[LocalDeliveryHook] = []
         self.forward_request: list[ForwardHook] = []
         self.forward_answer: list[ForwardHook] = []
         self.out_routing: list[OutRoutingHook] = []
+        self.observers: list[RelayObserver] = []
         self.forwarding = False
+
+    def add_observer(self, observer: RelayObserver) -> None:
+        self.observers.append(observer)
 
     def add_local_delivery(self, hook: LocalDeliveryHook) -> None:
         self.local_delivery.append(hook)

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from sigcore.store import validate as v
-from sigcore.store.eir import EirRepository, EirRule, EquipmentStatus, _rule, eir_rules
+from sigcore.store.eir import EirRepository, EirRule, EquipmentStatus, _rule
+from sigcore.store.eir_models import eir_rules
 from sigcore.store.errors import InvalidValue, NotFound
 
 COMMENT_LEN = 255

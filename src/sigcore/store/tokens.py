@@ -18,19 +18,17 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Table, bindparam, func, insert, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import bindparam, func, insert, select, update
 
 from sigcore.store import validate as v
 from sigcore.store.base import StoreBase, as_utc, new_id, utc_now
 from sigcore.store.errors import InvalidValue, NotFound
-from sigcore.store.models import Base
+from sigcore.store.tokens_models import SHOWN_PREFIX_LEN, api_tokens, audit_log
 
 TOKEN_PREFIX = "sgc_"
 TOKEN_BYTES = 32
-SHOWN_PREFIX_LEN = 12  # "sgc_" + 8 characters: enough to recognise a token, far too little to guess it
 
 
 class Role(StrEnum):
@@ -45,33 +43,6 @@ class Role(StrEnum):
         return order.index(self) >= order.index(needed)
 
 
-class ApiTokenRow(Base):
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(16))
-    token_sha256: Mapped[str] = mapped_column(String(64), unique=True, doc="hex SHA-256 of the token")
-    prefix: Mapped[str] = mapped_column(String(SHOWN_PREFIX_LEN))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class AuditRow(Base):
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
-    actor: Mapped[str] = mapped_column(String(120), index=True)
-    token_id: Mapped[int | None] = mapped_column(Integer)
-    action: Mapped[str] = mapped_column(String(16), doc="HTTP method or CLI verb")
-    target: Mapped[str] = mapped_column(String(255), doc="request path or CLI object")
-    status: Mapped[int] = mapped_column(Integer, doc="HTTP status; 0 for CLI success")
-    detail: Mapped[str | None] = mapped_column(String(1000), doc="field names changed; never a secret value")
-
-
-api_tokens = cast(Table, ApiTokenRow.__table__)
-audit_log = cast(Table, AuditRow.__table__)
 
 _BY_DIGEST = select(api_tokens).where(api_tokens.c.token_sha256 == bindparam("digest"))
 

@@ -7,9 +7,9 @@ TCP/IP packet inside TZSP over UDP, so a remote Wireshark sees the Diameter dial
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from sigcore.config import Config, split_host_port
+from sigcore.applications import AppContext
+from sigcore.config import split_host_port
 from sigcore.diameter.aio import Node
 from sigcore.diameter.aio.connection import Connection
 from sigcore.toolkit.tzsp import TZSP_PORT, TzspMirror
@@ -29,10 +29,10 @@ def attach(node: Node, mirror: TzspMirror) -> None:
     node.taps.append(tap)
 
 
-def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
-    if not cfg.diameter.mirror:
+def install(node: Node, ctx: AppContext) -> None:
+    if not ctx.config.diameter.mirror:
         return
-    host, port = split_host_port(cfg.diameter.mirror, TZSP_PORT)
+    host, port = split_host_port(ctx.config.diameter.mirror, TZSP_PORT)
     mirror = TzspMirror(host, port)
     attach(node, mirror)
     log.info("mirroring Diameter to TZSP collector %s:%d", host, port)
@@ -40,4 +40,4 @@ def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
     async def stop() -> None:
         mirror.close()
 
-    services["stoppers"].append(stop)
+    ctx.services.stoppers.append(stop)

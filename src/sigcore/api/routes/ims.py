@@ -1,6 +1,6 @@
 """``/api/v1/ims``: private identities (IMPI), public identities (IMPU, PSI) and service profiles.
 
-Changes reach the S-CSCFs through the IMS HSS (``services["cx"]``): a changed public identity or profile
+Changes reach the S-CSCFs through the IMS HSS (``services.cx``): a changed public identity or profile
 is pushed (PPR) after the answer is sent; an administrative deregistration is an RTR, also sent after
 the answer (202). Deleting an IMPI sends its RTRs first and then deletes, because the RTR is built from
 the stored identities (as deleting a subscriber sends its CLR first).

@@ -57,7 +57,7 @@ def command_name(app_id: int, code: int) -> tuple[str, str]:
 
 
 async def _snapshot(ctx: ApiContext) -> Snapshot:
-    endpoint = ctx.services.get("metrics")
+    endpoint = ctx.services.metrics
     return await endpoint.snapshot() if endpoint is not None else local_snapshot(REGISTRY)
 
 

@@ -1,8 +1,8 @@
 """The asyncio Diameter node: listeners, outgoing connections, timers and handlers around the sans-IO
 `NodeCore`, which makes every protocol decision (``sigcore.diameter.core``). This module only moves bytes,
 arms timers and runs handlers. Handlers are ``(request, ctx) -> answer``; plain functions run inline (they
-must be quick), coroutine functions start at once and resume from their futures' callbacks (for database
-work, see ``_start_handler``).
+must be quick), coroutine functions run as asyncio Tasks started at once (`runtime.start_task`), so a
+handler may use ``asyncio.timeout``, ``TaskGroup``, ``current_task``, contextvars and cancellation.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import asyncio
 import inspect
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from sigcore.diameter.aio.connection import Connection
+from sigcore.diameter.aio.runtime import start_task
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.capabilities import LocalCapabilities
 from sigcore.diameter.constants import DisconnectCause
@@ -81,6 +81,10 @@ class NodeSettings:
             policy=PeerPolicy(tw=t.tw, tc=t.tc, cer_timeout=t.cer_timeout, dpa_timeout=t.dpa_timeout),
             request_timeout=t.request_timeout,
         )
+        if d.dictionaries:
+            from sigcore.diameter.dictionary import load_with
+
+            settings.dictionary = load_with(d.dictionaries)
         if d.transport != "tcp" or d.tls.listen or d.tls.cert or any(p.transport != "tcp" for p in d.peers):
             from sigcore.diameter.transport.endpoints import configure
 
@@ -93,6 +97,11 @@ class RequestContext:
     node: Node
     peer: Peer
     conn: Connection
+
+    @property
+    def dictionary(self) -> Dictionary:
+        """The node's dictionary: build and read AVPs of applications loaded from outside with it."""
+        return self.node.dictionary
 
 
 class Node:
@@ -120,7 +129,8 @@ class Node:
         self._relay_timer: asyncio.TimerHandle | None = None
         self._pending: dict[int, asyncio.Future[Message]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._handlers_running: set[Coroutine[Any, Any, None]] = set()
+        #: The Tasks of coroutine handlers still running (`runtime.start_task`); Node.stop cancels them
+        self.handler_tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -186,12 +196,13 @@ class Node:
             self._relay_timer = None
         for t in list(self._tasks):
             t.cancel()
-        for coro in list(self._handlers_running):
-            self._handlers_running.discard(coro)
-            try:
-                coro.close()  # GeneratorExit at its await: the request goes unanswered, as with a cancel
-            except (RuntimeError, ValueError):  # the handler calling stop() itself is still executing
-                pass
+        me = asyncio.current_task()
+        handlers = [t for t in self.handler_tasks if t is not me]  # a handler may call stop() itself
+        for task in handlers:
+            task.cancel()
+        if handlers:
+            await asyncio.wait(handlers, timeout=1.0)
+        self.handler_tasks.clear()
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(ConnectionError("node stopped"))
@@ -275,7 +286,9 @@ class Node:
     def handle(self, handler: Any, request: Message, peer: Peer, conn: Connection) -> None:
         ctx = RequestContext(self, peer, conn)
         if (request.app_id, request.code) in self._async_handlers:
-            self._start_handler(self._run_async(handler, request, ctx))
+            task = start_task(self._run_async(handler, request, ctx), self._loop or asyncio.get_running_loop())
+            if not task.done():
+                self.handler_tasks.add(task)
             return
         try:
             ans = handler(request, ctx)
@@ -287,15 +300,16 @@ class Node:
         self.core.answer(conn, request, ans)
 
     async def _run_async(self, handler: Handler, msg: Message, ctx: RequestContext) -> None:
+        """The body of a request's Task. Cancelled (``Node.stop``), the request goes unanswered."""
         try:
             ans = await handler(msg, ctx)  # type: ignore[misc]
-        except asyncio.CancelledError:
-            raise
         except Exception as err:
             if not isinstance(err, DiameterError):
                 log.exception("handler for command %d failed", msg.code)
             self.core.handler_failed(ctx.conn, msg, err)
             return
+        finally:
+            self.handler_tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
         self.core.answer(ctx.conn, msg, ans)
 
     # --- connections ---------------------------------------------------------------------------
@@ -328,36 +342,6 @@ class Node:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def _start_handler(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a request's coroutine handler at once, up to its first await, and resume it from the done
-        callback of the future it waits on: no Task per request. A Task would cost each request an extra
-        loop iteration before the handler starts, one after it ends (its done callbacks), and the WeakSet
-        bookkeeping of ``asyncio.all_tasks``; requests that arrive in one read then also reach the
-        database batch together. Python 3.12's ``eager_start`` Task does the first half of this.
-
-        What a handler may await: futures and anything built on them (the batch worker, ``node.request``
-        with its ``wait_for``, locks, queues, sleeps). What it may not use: APIs that need a current Task
-        (``asyncio.timeout``). Node.stop closes the ones still waiting."""
-        self._handlers_running.add(coro)
-        self._step(coro)
-
-    def _step(self, coro: Coroutine[Any, Any, None], _done: Any = None) -> None:
-        try:
-            waiting = coro.send(None)
-        except (KeyboardInterrupt, SystemExit):
-            self._handlers_running.discard(coro)
-            raise
-        except BaseException as err:  # StopIteration: answered; anything else: _run_async let it through
-            self._handlers_running.discard(coro)
-            if not isinstance(err, StopIteration | asyncio.CancelledError):
-                log.error("request handler failed outside its error handling", exc_info=err)
-            return
-        if waiting is None:  # a bare yield (asyncio.sleep(0)): go again on the next iteration
-            asyncio.get_running_loop().call_soon(self._step, coro)
-            return
-        waiting._asyncio_future_blocking = False  # what Task does: the await is being honoured
-        waiting.add_done_callback(partial(self._step, coro))
 
     # --- inbound -------------------------------------------------------------------------------
     def on_framing_error(self, conn: Connection, err: FramingError) -> None:

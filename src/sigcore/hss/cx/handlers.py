@@ -22,15 +22,17 @@ from sqlalchemy import Connection
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.aio import Node, RequestContext
 from sigcore.diameter.answers import result_of
+from sigcore.diameter.application import Application, Rejected, answer, experimental_3gpp
 from sigcore.diameter.avp import Avp
-from sigcore.diameter.constants import ResultCode
+from sigcore.diameter.constants import VENDOR_3GPP, ResultCode
 from sigcore.diameter.message import Message
+from sigcore.hss.application import application_avps, hss_application, hss_request
 from sigcore.hss.auth import AuthService, VectorRequest, Vectors
 from sigcore.hss.cx import assignment
-from sigcore.hss.cx.transaction import AfterCommit, CxBatch, CxError, CxItem, NeedsSqns
-from sigcore.hss.ims.codes import CX_APP, VENDOR, CxCommand, CxResult, ReasonCode
-from sigcore.hss.ims.diameter import AnswerAvp, first_values, need, new_request, reply, text
+from sigcore.hss.cx.transaction import AfterCommit, AnswerAvp, CxBatch, CxItem, NeedsSqns
+from sigcore.hss.ims.codes import CX_APP, CxCommand, CxResult, ReasonCode
 from sigcore.hss.ims.documents import ProfileGroup, ims_subscription
+from sigcore.hss.ims.request_fields import first_values, need, text
 from sigcore.hss.ims.threads import Worker
 from sigcore.store.batch import BatchWorker
 from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegistrationView, RegState
@@ -53,7 +55,8 @@ _SAR_FIELDS = ("User-Name", "Wildcarded-Public-Identity", "Server-Name", "Server
                "User-Data-Already-Available", *_ORIGIN)
 _SAR_PUBLIC = ("Public-Identity",)  # a SAR may name several
 _LIR_FIELDS = ("Public-Identity",)
-__all__ = ["CxError", "CxService", "CxSettings", "charging_items", "has_unregistered_services"]
+APPLICATION_AVPS = application_avps(CX_APP)
+__all__ = ["CxService", "CxSettings", "charging_items", "has_unregistered_services"]
 
 
 @dataclass(slots=True)
@@ -79,11 +82,12 @@ def has_unregistered_services(ims: ImsStore, impu: PublicIdentity, conn: Connect
 
 
 class CxService:
-    """The Cx/Dx application of the HSS; ``install`` registers its handlers on a node."""
+    """The Cx/Dx application of the HSS: a handler per command (``application()``), RTR/PPR on `node`."""
 
     def __init__(self, store: Store, settings: CxSettings | None = None, worker: Worker | None = None,
-                 auth: AuthService | None = None) -> None:
-        """``auth``: S6a's `AuthService` (its batch worker and SQN reservation are shared); else an own one."""
+                 auth: AuthService | None = None, node: Node | None = None) -> None:
+        """``auth``: S6a's `AuthService` (its batch worker and SQN reservation are shared); else an own one.
+        ``node``: where RTR/PPR are sent from."""
         self.store = store
         self.ims = ImsStore(store)
         self.settings = settings or CxSettings()
@@ -92,17 +96,16 @@ class CxService:
         self.auth = auth or AuthService(store, BatchWorker(store))
         self.batch: BatchWorker = self.auth.worker
         self.kind = CxBatch(self.auth.kind, self.ims)
-        self.node: Node | None = None
+        self.node = node
         #: Called with the IMPUs whose registration state a SAR changed (Sh notifies its subscribers).
         self.on_registration_change: Callable[[list[PublicIdentity]], Awaitable[None]] | None = None
 
-    def install(self, node: Node) -> None:
-        self.node = node
-        if not self.settings.home_networks:
-            self.settings.home_networks = (node.identity.origin_realm,)
-        for code, handler in ((CxCommand.UAR, self.on_uar), (CxCommand.MAR, self.on_mar),
-                              (CxCommand.SAR, self.on_sar), (CxCommand.LIR, self.on_lir)):
-            node.register(CX_APP, code, handler, VENDOR)
+    def application(self) -> Application:
+        """Cx/Dx with a handler per command, for ``install(node)``."""
+        app = hss_application(CX_APP, "Cx/Dx")
+        for command, handler in (("UAR", self.uar), ("MAR", self.mar), ("SAR", self.sar), ("LIR", self.lir)):
+            app.add(command, handler)
+        return app
 
     async def close(self) -> None:
         """Stop the batch worker if this service made it (a shared one is stopped by its owner)."""
@@ -120,25 +123,25 @@ class CxService:
         item = CxItem(lambda conn: work(conn, fields), text(public) if public is not None else None)
         try:
             avps, result, changed = await self.batch.submit(self.kind, item)
-        except CxError as err:
-            log.info("Cx command %d answered %s: %s", req.code, err.experimental or err.result, err)
-            return reply(req, ctx.node.identity, [], result=err.result, experimental=err.experimental)
+        except Rejected as err:
+            log.info("Cx command %d answered %s: %s", req.code, err.result_code, err)
+            raise
         if changed and self.on_registration_change is not None:
             await self.on_registration_change(changed)
         if isinstance(result, CxResult):
-            return reply(req, ctx.node.identity, avps, experimental=int(result))
-        return reply(req, ctx.node.identity, avps, result=result)
+            return answer(req, ctx.node.identity, None, [*APPLICATION_AVPS, *avps], experimental=(VENDOR_3GPP, result))
+        return answer(req, ctx.node.identity, result, [*APPLICATION_AVPS, *avps])
 
-    async def on_uar(self, req: Message, ctx: RequestContext) -> Message:
+    async def uar(self, req: Message, ctx: RequestContext) -> Message:
         return await self._serve(req, ctx, _UAR_FIELDS, self._uar)
 
-    async def on_mar(self, req: Message, ctx: RequestContext) -> Message:
+    async def mar(self, req: Message, ctx: RequestContext) -> Message:
         return await self._serve(req, ctx, _MAR_FIELDS, self._mar)
 
-    async def on_sar(self, req: Message, ctx: RequestContext) -> Message:
+    async def sar(self, req: Message, ctx: RequestContext) -> Message:
         return await self._serve(req, ctx, _SAR_FIELDS, self._sar, _SAR_PUBLIC)
 
-    async def on_lir(self, req: Message, ctx: RequestContext) -> Message:
+    async def lir(self, req: Message, ctx: RequestContext) -> Message:
         return await self._serve(req, ctx, _LIR_FIELDS, self._lir)
 
     # --- identities ----------------------------------------------------------------------------
@@ -147,14 +150,14 @@ class CxService:
         """The IMPI and IMPU named in a request: 5001 if either is unknown, 5002 if they are not linked."""
         view = self.ims.registration_view(impu_name, conn)
         if view is None:
-            raise CxError(CxResult.USER_UNKNOWN, why=f"unknown IMPU {impu_name}")
+            raise experimental_3gpp(CxResult.USER_UNKNOWN, f"unknown IMPU {impu_name}")
         if impi_name is None:
             return None, view
         impi = view.private(impi_name)
         if impi is None:
             if self.ims.find_impi(impi_name, conn) is None:
-                raise CxError(CxResult.USER_UNKNOWN, why=f"unknown IMPI {impi_name}")
-            raise CxError(CxResult.IDENTITIES_DONT_MATCH, why=f"{impu_name} does not belong to {impi_name}")
+                raise experimental_3gpp(CxResult.USER_UNKNOWN, f"unknown IMPI {impi_name}")
+            raise experimental_3gpp(CxResult.IDENTITIES_DONT_MATCH, f"{impu_name} does not belong to {impi_name}")
         return impi, view
 
     def _capabilities(self, impu: PublicIdentity, conn: Connection) -> Avp:
@@ -174,9 +177,9 @@ class CxService:
         roaming_ok = impi.roaming_allowed or not visited or visited in self.settings.home_networks
         decision = assignment.authorize(list(view.members), int(req.get("User-Authorization-Type", 0)), roaming_ok)
         if decision.rejected:
-            raise CxError(result=ResultCode.AUTHORIZATION_REJECTED, why="every identity of the set is barred")
+            raise Rejected(ResultCode.AUTHORIZATION_REJECTED, "every identity of the set is barred")
         if decision.result in (CxResult.ROAMING_NOT_ALLOWED, CxResult.IDENTITY_NOT_REGISTERED):
-            raise CxError(decision.result, why=str(decision.result))
+            raise experimental_3gpp(decision.result, str(decision.result))
         avps = [D.build("Server-Name", decision.server_name)] if decision.server_name else []
         if decision.capabilities:
             avps.append(self._capabilities(impu, conn))
@@ -196,7 +199,7 @@ class CxService:
             scheme = AKA_SCHEMES[0] if impi.imsi else DIGEST_SCHEME
         if scheme in AKA_SCHEMES:
             if impi.imsi is None:
-                raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"{impi_name} has no AKA credentials")
+                raise experimental_3gpp(CxResult.AUTH_SCHEME_NOT_SUPPORTED, f"{impi_name} has no AKA credentials")
             self._note_pending_server(conn, view, server, req)
             resync = None
             if authorization and len(authorization) >= _AUTS_OFFSET + _AUTS_LEN:
@@ -205,11 +208,11 @@ class CxService:
                              partial(self._aka_answer, impi_name, impu_name, scheme))
         if scheme.lower() in _DIGEST_ALIASES:
             if impi.digest_ha1 is None or impi.digest_realm is None:
-                raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"{impi_name} has no digest credentials")
+                raise experimental_3gpp(CxResult.AUTH_SCHEME_NOT_SUPPORTED, f"{impi_name} has no digest credentials")
             self._note_pending_server(conn, view, server, req)
             items = [self._digest_item(impi)]
             return AfterCommit(lambda: self._maa(impi_name, impu_name, items))
-        raise CxError(CxResult.AUTH_SCHEME_NOT_SUPPORTED, why=f"scheme {scheme}")
+        raise experimental_3gpp(CxResult.AUTH_SCHEME_NOT_SUPPORTED, f"scheme {scheme}")
 
     @staticmethod
     def _maa(impi_name: str, impu_name: str,
@@ -224,8 +227,8 @@ class CxService:
                     reserved: Any) -> AfterCommit:
         """Once the batch reserved SQNs for ``request``: the MAA, whose vectors are computed after the commit."""
         if isinstance(reserved, Exception):  # disabled subscriber, keys unavailable, SQN exhausted
-            raise CxError(result=ResultCode.UNABLE_TO_COMPLY,
-                          why=f"no vectors for {request.imsi}: {type(reserved).__name__}")
+            raise Rejected(ResultCode.UNABLE_TO_COMPLY,
+                          f"no vectors for {request.imsi}: {type(reserved).__name__}")
         return AfterCommit(lambda: self._maa(impi_name, impu_name, self._aka_items(scheme, request, reserved)))
 
     def _aka_items(self, scheme: str, request: VectorRequest, reserved: Any) -> list[list[tuple[str, Any]]]:
@@ -257,14 +260,14 @@ class CxService:
             names.append(text(wildcard))
         user_name = req.get("User-Name")
         if not names and user_name is None:
-            raise CxError(result=ResultCode.MISSING_AVP, why="neither Public-Identity nor User-Name")
+            raise Rejected(ResultCode.MISSING_AVP, "neither Public-Identity nor User-Name")
         impi: PrivateIdentity | None = None
         if names:
             impi, view = self._identities(conn, text(user_name) if user_name is not None else None, names[0])
         else:
             impi = self.ims.find_impi(text(user_name), conn)
             if impi is None:
-                raise CxError(CxResult.USER_UNKNOWN, why=f"unknown IMPI {text(user_name)}")
+                raise experimental_3gpp(CxResult.USER_UNKNOWN, f"unknown IMPI {text(user_name)}")
             own = self.ims.impus_of(impi, conn)
             first = next((i for i in own if i.reg_state != RegState.NOT_REGISTERED), own[0])
             found = self.ims.registration_view(first.impu, conn)
@@ -277,9 +280,9 @@ class CxService:
         decision = assignment.server_assignment(sat, impu, server, unreg_services,
                                                 int(req.get("User-Data-Already-Available", 0)) == 1)
         if decision.unable_to_comply:
-            raise CxError(result=ResultCode.UNABLE_TO_COMPLY, why="NO_ASSIGNMENT from another S-CSCF")
+            raise Rejected(ResultCode.UNABLE_TO_COMPLY, "NO_ASSIGNMENT from another S-CSCF")
         if decision.error is not None:
-            raise CxError(decision.error, why=f"assignment type {sat}")
+            raise experimental_3gpp(decision.error, f"assignment type {sat}")
         changed: list[PublicIdentity] = []
         if decision.new_state is not None:
             sets = [view.members] + [v.members for n in names[1:]
@@ -341,7 +344,7 @@ class CxService:
         impu = view.impu
         decision = assignment.locate(impu, has_unregistered_services(self.ims, impu, conn))
         if decision.result == CxResult.IDENTITY_NOT_REGISTERED:
-            raise CxError(decision.result, why="not registered")
+            raise experimental_3gpp(decision.result, "not registered")
         avps = [D.build("Server-Name", decision.server_name)] if decision.server_name else []
         if decision.capabilities:
             avps.append(self._capabilities(impu, conn))
@@ -356,7 +359,7 @@ class CxService:
 
         Returns the result of each RTA (one per S-CSCF).
         """
-        assert self.node is not None, "CxService.install(node) first"
+        assert self.node is not None, "CxService(node=...) sends RTR/PPR"
         impi = await self.worker.run(self.ims.get_impi, impi_name)
         served = [i for i in await self.worker.run(self.ims.impus_of, impi) if i.scscf_host]
         results: list[int | None] = []
@@ -365,7 +368,7 @@ class CxService:
             avps: list[tuple[str, Any]] = [("User-Name", impi_name)]
             avps += [("Public-Identity", i.impu) for i in identities]
             avps.append(("Deregistration-Reason", [("Reason-Code", int(reason)), ("Reason-Info", info)]))
-            rtr = new_request(self.node.identity, CX_APP, CxCommand.RTR, host, realm, avps)
+            rtr = hss_request(self.node.identity, CX_APP, CxCommand.RTR, host, realm, avps)
             rta = await self.node.request(rtr)
             result = result_of(rta)
             results.append(result)
@@ -376,7 +379,7 @@ class CxService:
 
     async def push_profile(self, impi_name: str) -> list[int | None]:
         """Send a PPR with the current User-Data to every S-CSCF serving ``impi_name`` (after a change)."""
-        assert self.node is not None, "CxService.install(node) first"
+        assert self.node is not None, "CxService(node=...) sends RTR/PPR"
         impi = await self.worker.run(self.ims.get_impi, impi_name)
         served = [i for i in await self.worker.run(self.ims.impus_of, impi)
                   if i.scscf_host and i.reg_state in (RegState.REGISTERED, RegState.UNREGISTERED)]
@@ -384,7 +387,7 @@ class CxService:
         for host, identities in _by_server(served).items():
             realm = identities[0].scscf_realm or self.node.identity.origin_realm
             profile = await self.worker.run(self.profile_avps, impi_name, identities[0])
-            ppr = new_request(self.node.identity, CX_APP, CxCommand.PPR, host, realm, [("User-Name", impi_name)])
+            ppr = hss_request(self.node.identity, CX_APP, CxCommand.PPR, host, realm, [("User-Name", impi_name)])
             ppr.avps.extend(profile)
             results.append(result_of(await self.node.request(ppr)))
         return results

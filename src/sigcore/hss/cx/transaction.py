@@ -7,8 +7,8 @@ first), an `AfterCommit` that the worker runs once the batch has committed. A MA
 `NeedsSqns`: the SQNs of every such MAR in the batch are then reserved by one call of S6a's
 `SqnReservation` (one locked read and one compare-and-set write for the whole batch, the same rule and
 the same rows as an AIR). The registration views of a batch's requests are read ahead with one query
-(`ImsStore.prefetch_views`; a write drops those of the identities it changed). A refusal (`CxError`) or a
-malformed request (`DiameterError`) fails that item only; a database error fails the batch, and nothing
+(`ImsStore.prefetch_views`; a write drops those of the identities it changed). A refusal (`Rejected`) or a
+malformed request (any other `DiameterError`) fails that item only; a database error fails the batch, and nothing
 of it was handed out.
 """
 
@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from sigcore.diameter.avp import Avp
 from sigcore.diameter.errors import DiameterError
 from sigcore.hss.auc import AutsMacError
 from sigcore.hss.auth import SqnReservation, VectorRequest
@@ -30,6 +31,8 @@ from sigcore.store.ims import ImsStore
 
 log = logging.getLogger("sigcore.hss.cx.handlers")
 CxWork = Callable[[Connection], Any]
+#: What an answer is made of: built AVPs (cached ones) or (name, value) pairs encoded straight to bytes.
+AnswerAvp = Avp | tuple[str, Any]
 PREFETCH_MIN = 4  # below this many requests a batch reads per request (a single read is cheaper)
 
 
@@ -44,15 +47,6 @@ class CxItem:
         return self.work(conn)
 
 
-class CxError(Exception):
-    """An answer other than success, decided in the transaction."""
-
-    def __init__(self, experimental: int | None = None, result: int | None = None, why: str = "") -> None:
-        super().__init__(why)
-        self.experimental = experimental
-        self.result = result
-
-
 class AfterCommit:
     """The rest of an answer, computed after the commit (outside the lock)."""
 
@@ -65,7 +59,7 @@ class AfterCommit:
 @dataclass(frozen=True, slots=True)
 class NeedsSqns:
     """A MAR's SQN reservation, done with the batch's others; ``then(request, reserved)`` gives the answer
-    (an `AfterCommit`) or raises `CxError`. A wrong AUTS (MAC-S) is logged and the SQN kept (no resync)."""
+    (an `AfterCommit`) or raises `Rejected`. A wrong AUTS (MAC-S) is logged and the SQN kept (no resync)."""
 
     request: VectorRequest
     then: Callable[[VectorRequest, Any], Any]
@@ -87,7 +81,7 @@ class CxBatch(BatchKind[CxItem, Any]):
             for item in items:
                 try:
                     out.append(item(conn))
-                except (CxError, DiameterError, NotFound) as err:
+                except (DiameterError, NotFound) as err:
                     out.append(err)
         finally:
             if self.ims is not None:
@@ -109,7 +103,7 @@ class CxBatch(BatchKind[CxItem, Any]):
         for i in waiting:
             try:
                 out[i] = out[i].then(requests[i], reserved[i])
-            except CxError as err:
+            except DiameterError as err:
                 out[i] = err
 
     def after(self, items: Sequence[CxItem], results: list[Any]) -> list[Any]:
@@ -118,7 +112,7 @@ class CxBatch(BatchKind[CxItem, Any]):
             if isinstance(result, AfterCommit):
                 try:
                     result = result.finish()
-                except (CxError, DiameterError) as err:
+                except DiameterError as err:
                     result = err
             out.append(result)
         return out

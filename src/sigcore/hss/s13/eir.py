@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sigcore.store.eir import IMEI_DIGITS, EirRepository, EirRule, EquipmentStatus
+from sigcore.store.eir import EirRepository, EirRule, EquipmentStatus
+from sigcore.store.eir_models import IMEI_DIGITS
 
 IMEISV_DIGITS = 16  # TAC + SNR + 2-digit software version (TS 23.003 §6.2.2)
 

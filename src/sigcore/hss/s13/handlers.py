@@ -15,12 +15,14 @@ import logging
 from sqlalchemy.exc import SQLAlchemyError
 
 from sigcore.diameter import DICTIONARY
+from sigcore.diameter.aio import RequestContext
 from sigcore.diameter.answers import Identity
+from sigcore.diameter.application import Application, Rejected, answer, experimental_3gpp
 from sigcore.diameter.constants import AppId, ResultCode
 from sigcore.diameter.message import Message
+from sigcore.hss.application import AUTH_SESSION_STATE, hss_application
 from sigcore.hss.s6a.codes import S6aResult
 from sigcore.hss.s13.eir import Eir, InvalidImei, normalise_imei
-from sigcore.hss.stateless_answers import stateless_answer
 from sigcore.store import StoreError
 
 log = logging.getLogger("sigcore.hss.s13.handlers")
@@ -30,29 +32,33 @@ ECR = 324
 
 
 class S13Server:
-    """The EIR's S13 application: `handle_ecr` is the (async) handler of command 324."""
+    """The EIR's S13 application: `ecr` handles ME-Identity-Check-Request (``application()``)."""
 
     def __init__(self, eir: Eir, identity: Identity) -> None:
         self.eir = eir
         self.identity = identity
 
-    async def handle_ecr(self, request: Message, _ctx: object = None) -> Message:
+    def application(self) -> Application:
+        """S13/S13' with its one handler, for ``install(node)``."""
+        app = hss_application(S13, "S13", vendor_specific_id=False)
+        app.add("ECR", self.ecr)
+        return app
+
+    async def ecr(self, request: Message, _ctx: RequestContext | None = None) -> Message:
         terminal = request["Terminal-Information"]
         raw_imei = terminal.get("IMEI")
         if raw_imei is None:
             # A 3GPP2-MEID only: this EIR keeps IMEI rules, so the equipment is unknown to it.
-            return stateless_answer(request, self.identity, experimental=S6aResult.EQUIPMENT_UNKNOWN)
+            raise experimental_3gpp(S6aResult.EQUIPMENT_UNKNOWN)
         try:
             imei, sv_in_imei = normalise_imei(raw_imei, strict_check_digit=False)
         except InvalidImei as err:
             bad = DICTIONARY.build("Terminal-Information", [("IMEI", raw_imei)])
-            return stateless_answer(request, self.identity, result_code=ResultCode.INVALID_AVP_VALUE,
-                                    error_message=f"IMEI: {err}", failed_avps=[bad])
+            raise Rejected(ResultCode.INVALID_AVP_VALUE, f"IMEI: {err}", failed_avps=[bad]) from None
         software_version = terminal.get("Software-Version") or sv_in_imei
         if software_version is not None and not (len(software_version) == 2 and software_version.isdigit()):
             bad = DICTIONARY.build("Terminal-Information", [("Software-Version", software_version)])
-            return stateless_answer(request, self.identity, result_code=ResultCode.INVALID_AVP_VALUE,
-                                    error_message="Software-Version: expected 2 digits", failed_avps=[bad])
+            raise Rejected(ResultCode.INVALID_AVP_VALUE, "Software-Version: expected 2 digits", failed_avps=[bad])
         imsi = request.get("User-Name")
         origin = request.get("Origin-Host")
         loop = asyncio.get_running_loop()
@@ -61,9 +67,8 @@ class S13Server:
                 imei, imsi=imsi, software_version=software_version, origin_host=origin))
         except (StoreError, SQLAlchemyError):
             log.exception("EIR check of %s failed", imei)
-            return stateless_answer(request, self.identity, result_code=ResultCode.UNABLE_TO_COMPLY)
+            raise Rejected(ResultCode.UNABLE_TO_COMPLY) from None
         if decision.status is None:
-            return stateless_answer(request, self.identity, experimental=S6aResult.EQUIPMENT_UNKNOWN)
+            raise experimental_3gpp(S6aResult.EQUIPMENT_UNKNOWN)
         status = DICTIONARY.build("Equipment-Status", decision.status.code)
-        return stateless_answer(request, self.identity, avps=[status])
-
+        return answer(request, self.identity, ResultCode.SUCCESS, [status, AUTH_SESSION_STATE])

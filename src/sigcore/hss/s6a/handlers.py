@@ -1,8 +1,8 @@
 """S6a/S6d handlers (TS 29.272 §5.2): AIR, ULR, PUR, NOR. Each reads the request, asks the services, answers.
 
 The work lives elsewhere: vectors and SQNs in `auth`, serving state and profiles in `registration`,
-Subscription-Data in `subscription`, roaming in `roaming`, CLR/IDR/DSR in `notify`. Failures map to the
-Experimental-Result codes of §7.4 and keep the S6a application id; answers carry
+Subscription-Data in `subscription_data`, roaming in `roaming`, CLR/IDR/DSR in `notify`. Failures map to the
+Experimental-Result codes of §7.4, raised as `Rejected`; every answer, errors included, carries
 Vendor-Specific-Application-Id and Auth-Session-State (NO_STATE_MAINTAINED) as §7.2 shows.
 """
 
@@ -15,13 +15,14 @@ from typing import Any
 from sqlalchemy import Connection
 
 from sigcore.diameter import DICTIONARY as D
-from sigcore.diameter.aio import Node, RequestContext
-from sigcore.diameter.answers import answer
+from sigcore.diameter.aio import RequestContext
+from sigcore.diameter.application import Application, Rejected, answer, experimental_3gpp
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import ResultCode
 from sigcore.diameter.errors import DiameterError, InvalidAvpValue
 from sigcore.diameter.message import Message
 from sigcore.hss import auc
+from sigcore.hss.application import application_avps, hss_application
 from sigcore.hss.auth import AuthService, VectorRequest, Vectors
 from sigcore.hss.s6a.codes import (
     RAT_RESTRICTION,
@@ -37,7 +38,6 @@ from sigcore.hss.s6a.codes import (
 )
 from sigcore.hss.s6a.notify import HssNotifier
 from sigcore.hss.s6a.registration import NodeKind, ProfileCache, ServingUpdate, ServingUpdates
-from sigcore.hss.s6a.requests import APPLICATION_AVPS
 from sigcore.hss.s6a.roaming import RoamingPolicyCheck, plmn_digits
 from sigcore.hss.s6a.subscription_data import has_eps_subscription
 from sigcore.store import KeyUnavailable, NotFound, Store, Subscriber
@@ -49,18 +49,11 @@ SUPPORTED_FEATURES_S6A = 0  # Feature-List-ID 1 bits we implement (§7.3.10): no
 RESYNC_INFO_LENGTH = 30  # RAND (16) ‖ AUTS (14)
 _S6A_S6D_INDICATOR, _SKIP_SUBSCRIBER_DATA = int(UlrFlags.S6A_S6D_INDICATOR), int(UlrFlags.SKIP_SUBSCRIBER_DATA)
 _ULA_FLAGS = D.build("ULA-Flags", int(UlaFlags.SEPARATION_INDICATION))
+APPLICATION_AVPS = application_avps(S6A)
 _PURGES: tuple[tuple[PurFlags, NodeKind, PuaFlags], ...] = (
     (PurFlags.UE_PURGED_IN_MME, "mme", PuaFlags.FREEZE_M_TMSI),
     (PurFlags.UE_PURGED_IN_SGSN, "sgsn", PuaFlags.FREEZE_P_TMSI),
 )
-
-
-class S6aReject(Exception):
-    """Answer with this Experimental-Result (vendor 10415)."""
-
-    def __init__(self, code: S6aResult, why: str) -> None:
-        super().__init__(why)
-        self.code = code
 
 
 class S6aHandlers:
@@ -75,11 +68,12 @@ class S6aHandlers:
         self.max_vectors = max_vectors
         self.serving = ServingUpdates(profiles, self._admit)
 
-    def register(self, node: Node) -> None:
-        node.register(S6A, Command.AIR, self.air, VENDOR)
-        node.register(S6A, Command.ULR, self.ulr, VENDOR)
-        node.register(S6A, Command.PUR, self.pur, VENDOR)
-        node.register(S6A, Command.NOR, self.nor, VENDOR)
+    def application(self) -> Application:
+        """S6a/S6d with a handler per command, for ``install(node)``."""
+        app = hss_application(S6A, "S6a/S6d")
+        for command, handler in (("AIR", self.air), ("ULR", self.ulr), ("Purge-UE", self.pur), ("NOR", self.nor)):
+            app.add(command, handler)
+        return app
 
     # --- AIR ------------------------------------------------------------------------------------------
     async def air(self, req: Message, ctx: RequestContext) -> Message:
@@ -97,16 +91,18 @@ class S6aHandlers:
                 await self._check_roaming(await self.profiles.get(imsi), plmn)
             wanted = VectorRequest(imsi, plmn, self._count(eutran), self._count(utran), resync)
             vectors = await self.auth.vectors(wanted)
-        except S6aReject as err:
-            return self._reject(req, ctx, err)
+        except Rejected as err:
+            raise _logged(req, ctx, err) from None
         except NotFound:
-            return self._reject(req, ctx, S6aReject(S6aResult.USER_UNKNOWN, "unknown IMSI"))
+            raise _logged(req, ctx, experimental_3gpp(S6aResult.USER_UNKNOWN, "unknown IMSI")) from None
         except auc.AutsMacError:
             log.warning("AIR for IMSI %s from %s: AUTS failed MAC-S verification, SQN unchanged", imsi, ctx.peer.name)
-            return self._reject(req, ctx, S6aReject(S6aResult.AUTHENTICATION_DATA_UNAVAILABLE, "AUTS refused"))
+            raise _logged(req, ctx, experimental_3gpp(S6aResult.AUTHENTICATION_DATA_UNAVAILABLE, "AUTS refused")) \
+                from None
         except (auc.AucError, KeyUnavailable) as err:
             log.error("AIR for IMSI %s: no vectors (%s)", imsi, type(err).__name__)
-            return self._reject(req, ctx, S6aReject(S6aResult.AUTHENTICATION_DATA_UNAVAILABLE, "no vectors"))
+            raise _logged(req, ctx, experimental_3gpp(S6aResult.AUTHENTICATION_DATA_UNAVAILABLE, "no vectors")) \
+                from None
         return answer(req, ctx.node.identity, SUCCESS, [*APPLICATION_AVPS, *_supported_features(features),
                                                         D.build("Authentication-Info", _auth_info(vectors))])
 
@@ -128,10 +124,10 @@ class S6aHandlers:
                                _plmn(avps["Visited-PLMN-Id"]))
         try:
             reg = await self.worker.submit(self.serving, update)
-        except S6aReject as err:
-            return self._reject(req, ctx, err)
+        except Rejected as err:
+            raise _logged(req, ctx, err) from None
         except NotFound:
-            return self._reject(req, ctx, S6aReject(S6aResult.USER_UNKNOWN, "unknown IMSI"))
+            raise _logged(req, ctx, experimental_3gpp(S6aResult.USER_UNKNOWN, "unknown IMSI")) from None
         previous = reg.previous
         if previous is not None and previous.host.lower() != origin_host.lower():
             kind = (CancellationType.INITIAL_ATTACH_PROCEDURE if flags & UlrFlags.INITIAL_ATTACH
@@ -144,26 +140,26 @@ class S6aHandlers:
         return answer(req, ctx.node.identity, SUCCESS, body)
 
     def _admit(self, conn: Connection, sub: Subscriber, update: ServingUpdate) -> None:
-        """Inside the ULR's transaction, before anything is written (raises `S6aReject`)."""
+        """Inside the ULR's transaction, before anything is written (raises `Rejected`)."""
         assert update.rat_type is not None and update.plmn is not None
         self._check_registration(sub, update.rat_type)
         if not self.roaming.allowed(sub, update.plmn, lambda: self.store.roaming_rules_on(conn)):
-            raise S6aReject(S6aResult.ROAMING_NOT_ALLOWED, f"roaming in {plmn_digits(update.plmn)} not allowed")
+            raise experimental_3gpp(S6aResult.ROAMING_NOT_ALLOWED, f"roaming in {plmn_digits(update.plmn)} not allowed")
 
     def _check_registration(self, sub: Subscriber, rat_type: int) -> None:
         if not sub.enabled:
-            raise S6aReject(S6aResult.USER_UNKNOWN, "subscriber disabled")
+            raise experimental_3gpp(S6aResult.USER_UNKNOWN, "subscriber disabled")
         restriction = RAT_RESTRICTION.get(rat_type)
         if restriction is not None and sub.access_restriction & restriction:
-            raise S6aReject(S6aResult.RAT_NOT_ALLOWED, f"RAT-Type {rat_type} not allowed")
+            raise experimental_3gpp(S6aResult.RAT_NOT_ALLOWED, f"RAT-Type {rat_type} not allowed")
         if not has_eps_subscription(sub):
-            raise S6aReject(S6aResult.UNKNOWN_EPS_SUBSCRIPTION, "no APN subscribed")
+            raise experimental_3gpp(S6aResult.UNKNOWN_EPS_SUBSCRIPTION, "no APN subscribed")
 
     async def _check_roaming(self, sub: Subscriber, plmn: bytes) -> None:
         """The AIR's roaming check (off the loop: the rules may have to be loaded)."""
         allowed = await asyncio.get_running_loop().run_in_executor(None, self.roaming.allowed, sub, plmn)
         if not allowed:
-            raise S6aReject(S6aResult.ROAMING_NOT_ALLOWED, f"roaming in {plmn_digits(plmn)} not allowed")
+            raise experimental_3gpp(S6aResult.ROAMING_NOT_ALLOWED, f"roaming in {plmn_digits(plmn)} not allowed")
 
     # --- PUR ------------------------------------------------------------------------------------------
     async def pur(self, req: Message, ctx: RequestContext) -> Message:
@@ -180,7 +176,7 @@ class S6aHandlers:
                 if await loop.run_in_executor(None, _purge, self.store, imsi, host, node):
                     pua |= freeze
         except NotFound:
-            return self._reject(req, ctx, S6aReject(S6aResult.USER_UNKNOWN, "unknown IMSI"))
+            raise _logged(req, ctx, experimental_3gpp(S6aResult.USER_UNKNOWN, "unknown IMSI")) from None
         return answer(req, ctx.node.identity, SUCCESS, [*APPLICATION_AVPS, D.build("PUA-Flags", int(pua))])
 
     # --- NOR ------------------------------------------------------------------------------------------
@@ -190,16 +186,18 @@ class S6aHandlers:
         try:
             serving = await asyncio.get_running_loop().run_in_executor(None, self.store.get_serving, imsi)
         except NotFound:
-            return self._reject(req, ctx, S6aReject(S6aResult.USER_UNKNOWN, "unknown IMSI"))
+            raise _logged(req, ctx, experimental_3gpp(S6aResult.USER_UNKNOWN, "unknown IMSI")) from None
         if not any(n is not None and n.host.lower() == host for n in (serving.mme, serving.sgsn)):
-            return self._reject(req, ctx, S6aReject(S6aResult.UNKNOWN_SERVING_NODE, "not the serving node"))
+            raise _logged(req, ctx, experimental_3gpp(S6aResult.UNKNOWN_SERVING_NODE, "not the serving node"))
         return answer(req, ctx.node.identity, SUCCESS, list(APPLICATION_AVPS))
 
-    # --- shared ---------------------------------------------------------------------------------------
-    def _reject(self, req: Message, ctx: RequestContext, err: S6aReject) -> Message:
-        log.info("%s for IMSI %s from %s: %s (%d)", Command(req.code).name, req.get("User-Name"), ctx.peer.name,
-                 err, err.code)
-        return answer(req, ctx.node.identity, None, list(APPLICATION_AVPS), experimental=(VENDOR, int(err.code)))
+
+
+def _logged(req: Message, ctx: RequestContext, err: Rejected) -> Rejected:
+    """`err`, logged: the node answers it with the application's AVPs and the Experimental-Result."""
+    log.info("%s for IMSI %s from %s: %s (%d)", Command(req.code).name, req.get("User-Name"), ctx.peer.name,
+             err, err.result_code)
+    return err
 
 
 def _purge(store: Store, imsi: str, host: str, node: NodeKind) -> bool:
@@ -248,8 +246,8 @@ def _resync_info(*groups: Any) -> bytes | None:
 
 
 def _auth_info(v: Vectors) -> list[tuple[str, Any]]:
-    """One (name, children) pair per vector, E-UTRAN first: each goes straight to the Grouped encoder,
-    where a list of groups under one name took the encoder's slow path (~9K instructions an AIA)."""
+    """One (name, children) pair per vector, E-UTRAN first: each goes straight to the Grouped encoder's
+    fast path, where a list of groups under one name would take its slow one."""
     eutran = [("E-UTRAN-Vector", [("Item-Number", n), ("RAND", x.rand), ("XRES", x.xres), ("AUTN", x.autn),
                                   ("KASME", x.kasme)]) for n, x in enumerate(v.eutran, 1)]
     utran = [("UTRAN-Vector", [("Item-Number", n), ("RAND", x.rand), ("XRES", x.xres), ("AUTN", x.autn),

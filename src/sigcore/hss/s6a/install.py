@@ -1,10 +1,10 @@
-"""`sigcore run`: attach the S6a/S6d HSS to the node and share its store and notifier with other areas."""
+"""`sigcore run`: the S6a/S6d HSS on the node; its store, notifier and batch worker shared with other areas."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from sigcore.applications import AppContext
 from sigcore.config import Config
 from sigcore.diameter.aio import Node
 from sigcore.hss.auth import AuthService
@@ -47,17 +47,15 @@ def build_hss(node: Node, store: Store, cfg: Config) -> Hss:
     roaming = RoamingPolicyCheck(cfg.hss.home_plmns, store.list_roaming_rules)
     auth = AuthService(store, worker, cfg.hss.ind_bits)
     handlers = S6aHandlers(store, worker, auth, profiles, roaming, notifier, cfg.hss.max_vectors)
-    handlers.register(node)
+    handlers.application().install(node)
     return Hss(store, worker, handlers, notifier, WalCheckpointer(store, gate=worker.gate))
 
 
-def install(node: Node, cfg: Config, services: dict[str, Any]) -> None:
-    """The HSS on `node`; ``services["store"]`` and ``services["hss"]`` (the notifier) for the API."""
-    store = services.get("store")
-    if store is None:
-        store = services["store"] = Store.from_config(cfg.database, auto_migrate=True)
-    hss = build_hss(node, store, cfg)
-    services["hss"] = hss.notifier
-    services["hss_parts"] = hss
-    services.setdefault("starters", []).append(hss.start)
-    services.setdefault("stoppers", []).append(hss.stop)
+def install(node: Node, ctx: AppContext) -> None:
+    """The HSS on `node`: ``ctx.services.store``, ``.s6a`` (for Cx) and ``.notifier`` (for the API)."""
+    services = ctx.services
+    hss = build_hss(node, services.shared_store(ctx.config, auto_migrate=True), ctx.config)
+    services.s6a = hss
+    services.notifier = hss.notifier
+    services.starters.append(hss.start)
+    services.stoppers.append(hss.stop)

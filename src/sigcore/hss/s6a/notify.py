@@ -1,7 +1,7 @@
 """HSS-initiated S6a requests: CLR when a subscriber moved or was withdrawn, IDR/DSR when a profile changed.
 
 The ULR handler calls `cancel_old_node` when the serving MME changed; the REST API calls
-`subscriber_changed(imsi)` and `cancel_location(imsi, reason)` (``services["hss"]``). A CLR or IDR is
+`subscriber_changed(imsi)` and `cancel_location(imsi, reason)` (``ctx.services.s6a.notifier``). A CLR or IDR is
 sent to the Diameter peer the MME registered through (falling back to Destination-Host routing when that
 peer is gone) and waits at most ``hss.mme_peer_timeout`` seconds. A failed or unanswered request is logged
 (IMSI, peer, reason; never a key) and never fails the ULR or the API call that caused it.
@@ -18,9 +18,9 @@ from sigcore.diameter.aio import Node
 from sigcore.diameter.answers import result_of
 from sigcore.diameter.errors import DiameterError
 from sigcore.diameter.message import Message
-from sigcore.hss.s6a.codes import CancellationType, ClrFlags, Command, DsrFlags
+from sigcore.hss.application import hss_request
+from sigcore.hss.s6a.codes import S6A, CancellationType, ClrFlags, Command, DsrFlags
 from sigcore.hss.s6a.registration import ProfileCache
-from sigcore.hss.s6a.requests import hss_request
 from sigcore.hss.s6a.subscription_data import removed_context_ids, subscription_data
 from sigcore.store import NotFound, ServingNode, Store
 
@@ -35,7 +35,7 @@ def cancellation_type(reason: str | int | CancellationType) -> CancellationType:
 
 
 class HssNotifier:
-    """What the HSS sends on its own; also what the API gets as ``services["hss"]``."""
+    """What the HSS sends on its own; also what the API gets (``ctx.services.s6a.notifier``)."""
 
     def __init__(self, node: Node, store: Store, profiles: ProfileCache, timeout: float = 5.0) -> None:
         self.node = node
@@ -99,7 +99,7 @@ class HssNotifier:
 
     # --- plumbing ------------------------------------------------------------------------------------
     async def _send(self, command: Command, imsi: str, node: ServingNode, body: list[tuple[str, Any]]) -> int | None:
-        msg = hss_request(self.node.identity, command, imsi, node.host, node.realm, body)
+        msg = hss_request(self.node.identity, S6A, command, node.host, node.realm, [("User-Name", imsi), *body])
         answer = await self._request(msg, node)
         result = result_of(answer) if answer is not None else None
         self.sent.append((command.name, imsi, result))

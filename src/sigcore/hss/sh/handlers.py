@@ -21,11 +21,14 @@ from typing import Any
 from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.aio import Node, RequestContext
 from sigcore.diameter.answers import result_of
+from sigcore.diameter.application import Application, Rejected, answer, experimental_3gpp
 from sigcore.diameter.avp import Avp
+from sigcore.diameter.constants import ResultCode
 from sigcore.diameter.message import Message
-from sigcore.hss.ims.codes import SH_APP, VENDOR, DataReference, IdentitySet, ImsUserState, ShCommand, ShResult
-from sigcore.hss.ims.diameter import new_request, reply, required, text
+from sigcore.hss.application import application_avps, hss_application, hss_request
+from sigcore.hss.ims.codes import SH_APP, DataReference, IdentitySet, ImsUserState, ShCommand, ShResult
 from sigcore.hss.ims.documents import DocumentError, ShDataParts, parse_repository_updates, sh_data
+from sigcore.hss.ims.request_fields import required, text
 from sigcore.hss.ims.threads import Worker
 from sigcore.hss.sh.location import ServingQuery, add_location, add_user_state, serving_query
 from sigcore.store.base import utc_now
@@ -49,44 +52,48 @@ SUBSCRIBE, UNSUBSCRIBE = 0, 1
 _NOTIFIABLE = {DataReference.REPOSITORY_DATA, DataReference.IMS_USER_STATE, DataReference.S_CSCF_NAME,
                DataReference.INITIAL_FILTER_CRITERIA, DataReference.CHARGING_INFORMATION,
                DataReference.IMS_PUBLIC_IDENTITY}
+APPLICATION_AVPS = application_avps(SH_APP)
 _USER_STATE = {RegState.NOT_REGISTERED: ImsUserState.NOT_REGISTERED, RegState.REGISTERED: ImsUserState.REGISTERED,
                RegState.UNREGISTERED: ImsUserState.REGISTERED_UNREG_SERVICES,
                RegState.AUTH_PENDING: ImsUserState.AUTHENTICATION_PENDING}
 
 
-class ShError(Exception):
-    def __init__(self, experimental: int | None = None, result: int | None = None, why: str = "") -> None:
-        super().__init__(why)
-        self.experimental = experimental
-        self.result = result
-
-
 class ShService:
-    """The Sh application of the HSS; ``notify`` sends PNRs to subscribed application servers."""
+    """The Sh application of the HSS: a handler per command (``application()``); ``notify`` sends PNRs from
+    `node` to subscribed application servers."""
 
-    def __init__(self, store: Store, worker: Worker | None = None) -> None:
+    def __init__(self, store: Store, worker: Worker | None = None, node: Node | None = None) -> None:
         self.store = store
         self.ims = ImsStore(store)
         self.worker = worker or Worker(name="sh")
-        self.node: Node | None = None
-
-    def install(self, node: Node) -> None:
         self.node = node
-        for code, work in ((ShCommand.UDR, self._udr), (ShCommand.PUR, self._pur), (ShCommand.SNR, self._snr)):
-            node.register(SH_APP, code, self._handler(work), VENDOR)
 
-    def _handler(self, work: Any) -> Any:
-        async def handle(req: Message, ctx: RequestContext) -> Message:
-            try:
-                avps, changed = await self.worker.run(work, req)
-            except ShError as err:
-                log.info("Sh command %d answered %s: %s", req.code, err.experimental or err.result, err)
-                return reply(req, ctx.node.identity, [], result=err.result, experimental=err.experimental)
-            for impu, reference, service_indication in changed:
-                await self.notify(impu, reference, service_indication, exclude=text(req["Origin-Host"]))
-            return reply(req, ctx.node.identity, avps)
+    def application(self) -> Application:
+        """Sh with a handler per command, for ``install(node)``."""
+        app = hss_application(SH_APP, "Sh")
+        for command, handler in (("UDR", self.udr), ("Profile-Update", self.pur), ("SNR", self.snr)):
+            app.add(command, handler)
+        return app
 
-        return handle
+    async def udr(self, req: Message, ctx: RequestContext) -> Message:
+        return await self._serve(req, ctx, self._udr)
+
+    async def pur(self, req: Message, ctx: RequestContext) -> Message:
+        return await self._serve(req, ctx, self._pur)
+
+    async def snr(self, req: Message, ctx: RequestContext) -> Message:
+        return await self._serve(req, ctx, self._snr)
+
+    async def _serve(self, req: Message, ctx: RequestContext, work: Any) -> Message:
+        """``work(req)`` on the thread pool; then the PNRs its changes call for."""
+        try:
+            avps, changed = await self.worker.run(work, req)
+        except Rejected as err:
+            log.info("Sh command %d answered %s: %s", req.code, err.result_code, err)
+            raise
+        for impu, reference, service_indication in changed:
+            await self.notify(impu, reference, service_indication, exclude=text(req["Origin-Host"]))
+        return answer(req, ctx.node.identity, ResultCode.SUCCESS, [*APPLICATION_AVPS, *avps])
 
     # --- shared --------------------------------------------------------------------------------
     def _user(self, req: Message) -> PublicIdentity:
@@ -102,12 +109,12 @@ class ShService:
         elif msisdn is not None:
             found = self.ims.get_impu_by_msisdn(_tbcd_or_text(msisdn))
         if found is None:
-            raise ShError(ShResult.USER_UNKNOWN, why="unknown user")
+            raise experimental_3gpp(ShResult.USER_UNKNOWN, "unknown user")
         return found
 
     def data(self, impu: PublicIdentity, references: Sequence[int], service_indications: Sequence[str] = (),
              identity_sets: Sequence[int] = (), serving: ServingQuery | None = None) -> ShDataParts:
-        """The parts of Sh-Data for ``references`` (raises `ShError` for one sigcore does not hold);
+        """The parts of Sh-Data for ``references`` (raises `Rejected` for one sigcore does not hold);
         ``serving`` is what a UDR asks about UserState / LocationInformation (`serving_query`)."""
         parts = ShDataParts()
         for ref in references:
@@ -131,17 +138,17 @@ class ShService:
             elif ref == DataReference.IMSI:
                 parts.imsi = self.ims.imsi_of(impu)
                 if parts.imsi is None:
-                    raise ShError(ShResult.USER_DATA_NOT_AVAILABLE, why="no IMSI linked")
+                    raise experimental_3gpp(ShResult.USER_DATA_NOT_AVAILABLE, "no IMSI linked")
             elif ref == DataReference.IMS_PRIVATE_USER_IDENTITY:
                 parts.private_identities = self.ims.impis_of(impu)
             elif ref in (DataReference.USER_STATE, DataReference.LOCATION_INFORMATION) and serving is not None:
                 self._serving_data(parts, impu, ref, serving, only=len(references) == 1)
             else:
-                raise ShError(ShResult.USER_DATA_CANNOT_BE_READ, why=f"Data-Reference {ref} not held")
+                raise experimental_3gpp(ShResult.USER_DATA_CANNOT_BE_READ, f"Data-Reference {ref} not held")
         if parts.scscf_name == "":
             parts.scscf_name = None
             if list(references) == [DataReference.S_CSCF_NAME]:
-                raise ShError(ShResult.USER_DATA_NOT_AVAILABLE, why="no S-CSCF assigned")
+                raise experimental_3gpp(ShResult.USER_DATA_NOT_AVAILABLE, "no S-CSCF assigned")
         return parts
 
     def _serving_data(self, parts: ShDataParts, impu: PublicIdentity, ref: int, query: ServingQuery,
@@ -152,7 +159,7 @@ class ShService:
         if ref == DataReference.USER_STATE:
             add_user_state(parts, serving, query)
         elif not add_location(parts, serving, query, utc_now()) and only:
-            raise ShError(ShResult.USER_DATA_NOT_AVAILABLE, why="no location held for the requested nodes")
+            raise experimental_3gpp(ShResult.USER_DATA_NOT_AVAILABLE, "no location held for the requested nodes")
 
     def _serving_state(self, impu: PublicIdentity) -> ServingState | None:
         """What S6a recorded for the subscriber behind ``impu`` (None: no IMSI linked, or no subscriber)."""
@@ -181,30 +188,30 @@ class ShService:
         sets = [int(s) for s in D.get_values(req.avps, "Identity-Set")]
         parts = self.data(impu, references, sis, sets, serving_query(req, references))
         if references == [DataReference.REPOSITORY_DATA] and not parts.repository:
-            raise ShError(ShResult.USER_DATA_NOT_AVAILABLE, why="no repository data")
+            raise experimental_3gpp(ShResult.USER_DATA_NOT_AVAILABLE, "no repository data")
         return [D.build("Sh-User-Data", sh_data(parts))], []
 
     # --- PUR -----------------------------------------------------------------------------------
     def _pur(self, req: Message) -> tuple[list[Avp], list[Any]]:
         impu = self._user(req)
         if int(required(req, "Data-Reference")) != DataReference.REPOSITORY_DATA:
-            raise ShError(ShResult.USER_DATA_CANNOT_BE_MODIFIED, why="only RepositoryData is writable")
+            raise experimental_3gpp(ShResult.USER_DATA_CANNOT_BE_MODIFIED, "only RepositoryData is writable")
         document = bytes(required(req, "Sh-User-Data"))
         try:
             updates = parse_repository_updates(document)
         except DocumentError as err:
-            raise ShError(ShResult.USER_DATA_NOT_RECOGNIZED, why=str(err)) from None
+            raise experimental_3gpp(ShResult.USER_DATA_NOT_RECOGNIZED, str(err)) from None
         if not updates:
-            raise ShError(ShResult.USER_DATA_NOT_RECOGNIZED, why="no RepositoryData")
+            raise experimental_3gpp(ShResult.USER_DATA_NOT_RECOGNIZED, "no RepositoryData")
         avps: list[Avp] = []
         changed = []
         for update in updates:
             if update.data is not None and len(update.data) > MAX_REPOSITORY_BYTES:
-                raise ShError(ShResult.TOO_MUCH_DATA, why=f"{len(update.data)} octets")
+                raise experimental_3gpp(ShResult.TOO_MUCH_DATA, f"{len(update.data)} octets")
             try:
                 self.ims.put_repository_data(impu, update.service_indication, update.sequence, update.data)
             except SequenceOutOfSync as err:
-                raise ShError(ShResult.TRANSPARENT_DATA_OUT_OF_SYNC, why=str(err)) from None
+                raise experimental_3gpp(ShResult.TRANSPARENT_DATA_OUT_OF_SYNC, str(err)) from None
             avps.append(D.build("Repository-Data-ID", [("Service-Indication", update.service_indication.encode()),
                                                        ("Sequence-Number", update.sequence)]))
             changed.append((impu, DataReference.REPOSITORY_DATA, update.service_indication))
@@ -218,17 +225,17 @@ class ShService:
         sis = [text(s) for s in D.get_values(req.avps, "Service-Indication")]
         as_host, as_realm = text(req["Origin-Host"]), text(req["Origin-Realm"])
         if any(r not in _NOTIFIABLE for r in references):
-            raise ShError(ShResult.USER_DATA_CANNOT_BE_NOTIFIED, why=f"Data-References {references}")
+            raise experimental_3gpp(ShResult.USER_DATA_CANNOT_BE_NOTIFIED, f"Data-References {references}")
         keys = [(r, si) for r in references for si in (sis if r == DataReference.REPOSITORY_DATA and sis else [""])]
         if int(required(req, "Subs-Req-Type")) == UNSUBSCRIBE:
             removed = [self.ims.unsubscribe(impu, as_host, r, si) for r, si in keys]
             if not any(removed):
-                raise ShError(ShResult.NO_SUBSCRIPTION_TO_DATA, why="nothing to unsubscribe")
+                raise experimental_3gpp(ShResult.NO_SUBSCRIPTION_TO_DATA, "nothing to unsubscribe")
             return [], []
         if DataReference.REPOSITORY_DATA in references and sis:
             held = {r.service_indication for r in self.ims.repository_data(impu, sis)}
             if not held:
-                raise ShError(ShResult.SUBS_DATA_ABSENT, why=f"no repository data for {sis}")
+                raise experimental_3gpp(ShResult.SUBS_DATA_ABSENT, f"no repository data for {sis}")
         expiry = _granted_expiry(req.get("Expiry-Time"))
         one_time = req.get("One-Time-Notification") is not None
         for ref, si in keys:
@@ -242,7 +249,7 @@ class ShService:
     async def notify(self, impu: PublicIdentity, reference: int, service_indication: str | None = None,
                      exclude: str | None = None) -> list[int | None]:
         """Send a PNR with the current data to every AS subscribed to ``reference`` of ``impu``."""
-        assert self.node is not None, "ShService.install(node) first"
+        assert self.node is not None, "ShService(node=...) sends PNRs"
         subs = await self.worker.run(self.ims.subscriptions, impu, reference, service_indication)
         results: list[int | None] = []
         for sub in subs:
@@ -251,7 +258,7 @@ class ShService:
             current = await self.worker.run(self.ims.get_impu, impu.impu)
             sis = [service_indication] if service_indication else []
             parts = await self.worker.run(self.data, current or impu, [reference], sis)
-            pnr = new_request(self.node.identity, SH_APP, ShCommand.PNR, sub.as_host, sub.as_realm,
+            pnr = hss_request(self.node.identity, SH_APP, ShCommand.PNR, sub.as_host, sub.as_realm,
                               [("User-Identity", [("Public-Identity", impu.impu)]),
                                ("Sh-User-Data", sh_data(parts))])
             try:

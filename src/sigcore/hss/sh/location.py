@@ -43,8 +43,8 @@ from sigcore.hss.ims.codes import (
     RequestedDomain,
     RequestedNodes,
 )
-from sigcore.hss.ims.diameter import required
 from sigcore.hss.ims.documents import EpsLocation, ShDataParts
+from sigcore.hss.ims.request_fields import required
 from sigcore.store.records import ServingNode, ServingState
 
 MAX_AGE_MINUTES = 32767  # tAgeOfLocationInformation (TS 29.328 Annex D)

@@ -27,11 +27,13 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from sigcore.diameter import DICTIONARY
+from sigcore.diameter.aio import RequestContext
 from sigcore.diameter.answers import Identity
+from sigcore.diameter.application import Application, Rejected, answer, experimental_3gpp
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import AppId, ResultCode
 from sigcore.diameter.message import Message
-from sigcore.hss.stateless_answers import stateless_answer
+from sigcore.hss.application import AUTH_SESSION_STATE, hss_application
 from sigcore.store import NotFound, ServingNode, ServingState, Store, StoreError, Subscriber
 from sigcore.toolkit import tbcd
 
@@ -100,36 +102,40 @@ def _msisdn_digits(raw: bytes) -> str | None:
 
 
 class SlhServer:
-    """The HSS's SLh application: `handle_rir` is the (async) handler of command 8388622."""
+    """The HSS's SLh application: `rir` handles LCS-Routing-Info-Request (``application()``)."""
 
     def __init__(self, store: Store, identity: Identity, gmlcs: GmlcPolicy | None = None) -> None:
         self.store = store
         self.identity = identity
         self.gmlcs = gmlcs or GmlcPolicy.of(identity.origin_realm)
 
-    async def handle_rir(self, request: Message, _ctx: object = None) -> Message:
+    def application(self) -> Application:
+        """SLh with its one handler, for ``install(node)``."""
+        app = hss_application(SLH, "SLh", vendor_specific_id=False)
+        app.add("RIR", self.rir)
+        return app
+
+    async def rir(self, request: Message, _ctx: RequestContext | None = None) -> Message:
         if not self.gmlcs.allows(request["Origin-Host"], request["Origin-Realm"]):
             log.info("RIR from %s (%s) refused: not an authorised GMLC", request["Origin-Host"],
                      request["Origin-Realm"])
-            return stateless_answer(request, self.identity, experimental=UNAUTHORIZED_REQUESTING_NETWORK)
+            raise experimental_3gpp(UNAUTHORIZED_REQUESTING_NETWORK)
         imsi = request.get("User-Name")
         raw_msisdn = request.get("MSISDN")
         if imsi is None and raw_msisdn is None:
-            return stateless_answer(request, self.identity, result_code=ResultCode.MISSING_AVP,
-                                    error_message="User-Name or MSISDN is required",
-                                    failed_avps=[DICTIONARY.avp("User-Name").example()])
+            raise Rejected(ResultCode.MISSING_AVP, "User-Name or MSISDN is required",
+                           failed_avps=[DICTIONARY.avp("User-Name").example()])
         msisdn = None
         if raw_msisdn is not None:
             msisdn = _msisdn_digits(raw_msisdn)
             if msisdn is None:
-                return stateless_answer(request, self.identity, result_code=ResultCode.INVALID_AVP_VALUE,
-                                        error_message="MSISDN: not a TBCD-coded E.164 number",
-                                        failed_avps=[DICTIONARY.build("MSISDN", raw_msisdn)])
+                raise Rejected(ResultCode.INVALID_AVP_VALUE, "MSISDN: not a TBCD-coded E.164 number",
+                               failed_avps=[DICTIONARY.build("MSISDN", raw_msisdn)])
         try:
             found = await asyncio.get_running_loop().run_in_executor(None, self.locate, imsi, msisdn)
         except (StoreError, SQLAlchemyError):
             log.exception("SLh lookup failed")
-            return stateless_answer(request, self.identity, result_code=ResultCode.UNABLE_TO_COMPLY)
+            raise Rejected(ResultCode.UNABLE_TO_COMPLY) from None
         return self._answer(request, found)
 
     def locate(self, imsi: str | None, msisdn: str | None) -> Located:
@@ -147,15 +153,14 @@ class SlhServer:
 
     def _answer(self, request: Message, found: Located) -> Message:
         if found.subscriber is None:
-            return stateless_answer(request, self.identity, experimental=USER_UNKNOWN)
+            raise experimental_3gpp(USER_UNKNOWN)
         if found.contradicting:
-            return stateless_answer(request, self.identity, result_code=ResultCode.CONTRADICTING_AVPS,
-                                    error_message="User-Name and MSISDN name different subscribers")
+            raise Rejected(ResultCode.CONTRADICTING_AVPS, "User-Name and MSISDN name different subscribers")
         nodes = serving_node_avps(found.serving) if found.serving is not None else []
         if not nodes:
-            return stateless_answer(request, self.identity, experimental=ABSENT_USER)
+            raise experimental_3gpp(ABSENT_USER)
         sub = found.subscriber
         identities = [DICTIONARY.build("User-Name", sub.imsi)]
         if sub.msisdn:
             identities.append(DICTIONARY.build("MSISDN", tbcd.encode(sub.msisdn)))
-        return stateless_answer(request, self.identity, avps=[*identities, *nodes])
+        return answer(request, self.identity, ResultCode.SUCCESS, [*identities, *nodes, AUTH_SESSION_STATE])
