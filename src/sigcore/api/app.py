@@ -8,8 +8,9 @@ from sigcore.api.auth import authenticate_and_audit, role_table
 from sigcore.api.context import ApiContext
 from sigcore.api.errors import COMMON_RESPONSES, install_error_handlers
 from sigcore.api.ops import mount_ops
-from sigcore.api.routes import admin, apns, auth_data, eir, ims, peers, subscribers
+from sigcore.api.routes import admin, apns, auth_data, eir, imports, ims, peers, stats, subscribers
 from sigcore.applications import Services
+from sigcore.console import mount_console
 from sigcore.hss.auc import DEFAULT_IND_BITS
 from sigcore.store import Store
 from sigcore.store.tokens import TokenRepository
@@ -38,9 +39,10 @@ def create_app(store: Store, services: Services | None = None, *, ind_bits: int 
     app.state.public_paths = frozenset({app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url})
     app.middleware("http")(authenticate_and_audit)
     install_error_handlers(app)
-    routers = [module.router for module in (subscribers, auth_data, apns, ims, eir, peers, admin)]
+    routers = [module.router for module in (subscribers, imports, auth_data, apns, ims, eir, peers, stats, admin)]
     for router in routers:
         app.include_router(router, prefix=API_V1, responses=COMMON_RESPONSES)
     app.state.role_table = role_table(routers, API_V1)
     mount_ops(app, services)
+    mount_console(app)
     return app

@@ -69,11 +69,11 @@ async def apn_profile_updated(ctx: ApiContext, apn: str) -> None:
     """An APN profile changed (QoS, APN-AMBR, PGW): every registered subscriber listing it gets an IDR."""
     if ctx.hss is None:
         return
-    offset = 0
-    while True:
-        page = await ctx.call(ctx.store.list_subscribers, offset, PAGE, SubscriberFilter(apn=apn))
+    after: str | None = None
+    while True:  # keyset pages: each costs the same, where an offset re-reads every row before it
+        page = await ctx.call(ctx.store.list_subscribers, 0, PAGE, SubscriberFilter(apn=apn), after=after)
         for subscriber in page:
             await subscriber_changed(ctx, subscriber.imsi)
         if len(page) < PAGE:
             return
-        offset += PAGE
+        after = page[-1].imsi

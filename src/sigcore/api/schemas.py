@@ -225,6 +225,7 @@ class Page(BaseModel, Generic[T]):
     total: int
     offset: int
     limit: int
+    next_after: str | None = Field(default=None, description="where keyset paging goes on (`after=`), if it does")
 
 
 class ErrorOut(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sigcore.store import tables as t
@@ -194,11 +194,21 @@ class SubscriberRepository(ApnRepository):
         return found
 
     def list_subscribers(
-        self, offset: int = 0, limit: int = 100, filters: SubscriberFilter | None = None
+        self, offset: int = 0, limit: int = 100, filters: SubscriberFilter | None = None, *,
+        after: str | None = None, order: str = "imsi",
     ) -> list[Subscriber]:
-        """A page of subscribers ordered by IMSI: one query for the page, one for all their APNs."""
+        """A page of subscribers ordered by IMSI (or by MSISDN, skipping those without one): one query for the
+        page, one for all their APNs. `after` is the last key of the previous page (keyset paging: a page deep
+        into a million rows costs what the first one does, where `offset` walks every row before it)."""
+        if order not in ("imsi", "msisdn"):
+            raise InvalidValue(f"order: expected imsi or msisdn, not {order!r}")
+        key = t.subscribers.c[order]
         query = _filtered(select(t.subscribers), filters or SubscriberFilter())
-        query = query.order_by(t.subscribers.c.imsi).offset(max(offset, 0)).limit(max(min(limit, 10_000), 0))
+        if order == "msisdn":
+            query = query.where(key.is_not(None))
+        if after is not None:
+            query = query.where(key > after)
+        query = query.order_by(key).offset(max(offset, 0)).limit(max(min(limit, 10_000), 0))
         with self.reading() as conn:
             rows = [r._mapping for r in conn.execute(query)]
             apns: dict[int, list[ApnAssignment]] = {r["id"]: [] for r in rows}
@@ -316,12 +326,27 @@ class SubscriberRepository(ApnRepository):
         return found
 
 
+def prefix_match(column: ColumnElement[Any], prefix: str) -> ColumnElement[bool]:
+    """Rows whose `column` starts with `prefix`, as an index range when the prefix is digits.
+
+    ``LIKE 'p%'`` cannot use a plain B-tree index on PostgreSQL unless the database collation is C, nor on
+    SQLite with an ESCAPE clause: it scans every row. Digit strings sort digit by digit in every collation,
+    so the values starting with "129" are exactly those in ["129", "13").
+    """
+    if not prefix.isascii() or not prefix.isdigit():
+        return column.startswith(prefix, autoescape=True)
+    stem = prefix.rstrip("9")
+    if not stem:
+        return column >= prefix
+    return and_(column >= prefix, column < stem[:-1] + str(int(stem[-1]) + 1))
+
+
 def _filtered(query: Select[Any], filters: SubscriberFilter) -> Select[Any]:
     s = t.subscribers.c
     if filters.imsi_prefix:
-        query = query.where(s.imsi.startswith(filters.imsi_prefix, autoescape=True))
+        query = query.where(prefix_match(s.imsi, filters.imsi_prefix))
     if filters.msisdn_prefix:
-        query = query.where(s.msisdn.startswith(filters.msisdn_prefix, autoescape=True))
+        query = query.where(prefix_match(s.msisdn, filters.msisdn_prefix))
     if filters.enabled is not None:
         query = query.where(s.enabled == filters.enabled)
     if filters.apn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response
 
@@ -63,13 +63,21 @@ async def list_subscribers(
     msisdn_prefix: Annotated[str | None, Query(pattern=r"^[0-9]{1,15}$")] = None,
     enabled: bool | None = None,
     apn: Annotated[str | None, Query(max_length=100)] = None,
+    order: Annotated[Literal["imsi", "msisdn"], Query(description="sort key (msisdn: only those with one)")] = "imsi",
+    after: Annotated[str | None, Query(pattern=r"^[0-9]{1,15}$",
+                                       description="keyset paging: the `next_after` of the previous page")] = None,
+    with_total: Annotated[bool, Query(description="false: skip counting the matches (total is -1)")] = True,
 ) -> Page[SubscriberOut]:
-    """A page of subscribers ordered by IMSI, filtered by IMSI/MSISDN prefix, enabled flag or APN name."""
+    """A page of subscribers ordered by IMSI (or MSISDN), filtered by IMSI/MSISDN prefix, enabled flag or APN.
+
+    For deep paging pass the previous page's `next_after` as `after` (and keep `offset` 0): it costs the same
+    on any page, where a large `offset` walks every row before it."""
     filters = SubscriberFilter(imsi_prefix, msisdn_prefix, enabled, apn)
-    items = await ctx.call(ctx.store.list_subscribers, offset, limit, filters)
-    total = await ctx.call(ctx.store.count_subscribers, filters)
+    items = await ctx.call(ctx.store.list_subscribers, offset, limit, filters, after=after, order=order)
+    total = await ctx.call(ctx.store.count_subscribers, filters) if with_total else -1
     page = [SubscriberOut.model_validate(s) for s in items]
-    return Page[SubscriberOut](items=page, total=total, offset=offset, limit=limit)
+    next_after = getattr(items[-1], order) if len(items) == limit else None
+    return Page[SubscriberOut](items=page, total=total, offset=offset, limit=limit, next_after=next_after)
 
 
 @router.get("/by-msisdn/{msisdn}", response_model=SubscriberOut, dependencies=[READ], responses=NOT_FOUND,
