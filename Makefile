@@ -1,7 +1,7 @@
 # The two commands of the README: `make run` and `make test`.
 # The interpreter the venv is built on: Debian's own python3.11 where there is one (what a fresh Debian 12
 # runs anyway; built with PGO and LTO, it runs the hot path 10-15 % faster than a plain source build such
-# as pyenv's default, docs/hss.md), else the first python3 on PATH. `make PYTHON=... venv` for another.
+# as pyenv's default, docs/performance.md), else the first python3 on PATH. `make PYTHON=... venv` for another.
 PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin

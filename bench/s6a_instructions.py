@@ -13,7 +13,7 @@ guests share) swing 10-20 % from run to run, so a 2 % change of the code cannot 
 
 Under callgrind the server runs ~50 times slower, so the loads are small (12 requests a second lone).
 Counting instructions says nothing of cache misses: a lone request here runs ~1.3 times the instructions of
-a batched one but takes ~2.2 times the CPU time (docs/hss.md).
+a batched one but takes ~2.2 times the CPU time (docs/performance.md).
 
 Usage: .venv/bin/python bench/s6a_instructions.py [--kinds air ulr] [--modes lone batched]
                                                    [--src /path/to/other/src ...] [--seconds 10]

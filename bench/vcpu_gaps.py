@@ -6,7 +6,7 @@ work, or on a virtual machine the host not running this vCPU at all). Run it on 
 metal gaps over 1 ms are rare; on this project's nested-virtualisation VM an idle CPU loses its vCPU for
 1-8 ms a few times a second. A server that is 85 % busy needs 1 / (1 - 0.85) ~ 7 times a stall's length
 to work off the requests that queued behind it, so a 5 ms stall makes ~30 ms of late answers: with a few
-of those per run, p99 at a moderate rate moves with the machine, not with the code (docs/hss.md).
+of those per run, p99 at a moderate rate moves with the machine, not with the code (docs/performance.md).
 
 Usage: .venv/bin/python bench/vcpu_gaps.py [--seconds 10] [--cpus 0 1]
 """

@@ -12,7 +12,8 @@ import typer
 from sigcore.cli_groups import ConfigOption, app, config_app
 from sigcore.config import ConfigError, load_config
 
-#: Modules exposing ``register(app: typer.Typer)``; a missing optional area is skipped.
+#: Modules exposing ``register(app: typer.Typer)``; a missing optional area is skipped. An area's ``SUMMARY``
+#: (if it has one) goes into ``sigcore --help``, so the help names only what is installed.
 AREAS = (
     "sigcore.toolkit.cli",
     "sigcore.hss.s6a.cli",
@@ -73,6 +74,7 @@ def run(config: str | None = ConfigOption,
 
 
 def _register_areas() -> None:
+    summaries: list[str] = []
     for name in AREAS:
         try:
             module = importlib.import_module(name)
@@ -81,6 +83,11 @@ def _register_areas() -> None:
                 continue  # area not installed (yet)
             raise
         module.register(app)
+        summary = getattr(module, "SUMMARY", None)
+        if summary:
+            summaries.append(summary)
+    if summaries:
+        app.info.help = f"{app.info.help} Installed: {'; '.join(summaries)}."
 
 
 _register_areas()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="sigcore: Diameter HSS, routing agent, charging and telecom toolkit.", no_args_is_help=True,
+app = typer.Typer(help="sigcore: a 4G/IMS signalling core on one Diameter stack.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
 subscriber_app = typer.Typer(help="Subscribers (IMSI, keys, APNs).", no_args_is_help=True)

@@ -70,19 +70,17 @@ YOUNG_GC_THRESHOLD = 20_000  # CPython's default is 700; see settle_gc
 def settle_gc() -> None:
     """Once every area has started: move everything alive (modules, the dictionary, SQLAlchemy's and
     pydantic's structures) out of the cyclic garbage collector's reach. Without it each full collection
-    walks the whole heap on the event loop and stalls every request in flight for 150-350 ms (the p99 of
-    bench/s6a.py). Here and not in the areas' start-up: a test process starting many of them would pin
-    each one's garbage.
+    walks the whole heap on the event loop and stalls every request in flight (the tail latency of
+    bench/s6a.py, docs/performance.md). Here and not in the areas' start-up: a test process starting many
+    of them would pin each one's garbage.
 
     Then collect the young generation only when 20,000 more container objects are alive than at the last
     collection, not 700. A request's objects die with it (no cycles): the count moves only with the
     requests in flight. At the default 700, those in flight at full load (Messages, AVP lists, coroutines
     alive for milliseconds) survived two young collections, were promoted to the oldest generation, and the
-    promotions set off a full collection every 0.6 s, each walking every cached key and profile: 3-10 ms
-    stalls under AIR load, 15-21 ms under ULR load with 2,000 subscribers (more with more), a share of the
-    half-rate p99. At 20,000 the steady state runs no collection at all (bench/s6a.py: none in a minute of
-    load); growth (caches filling: one 13 ms pause when the bench's ULRs fill the profile cache) and any
-    cyclic garbage are still collected."""
+    promotions set off frequent full collections, each walking every cached key and profile. At 20,000 the
+    steady state runs no collection at all; growth (caches filling) and any cyclic garbage are still
+    collected."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])

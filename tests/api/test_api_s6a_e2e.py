@@ -15,6 +15,7 @@ import pytest
 
 from sigcore.api import create_app
 from sigcore.api.service import ApiServer
+from sigcore.applications import Services
 from sigcore.store import Store, migrate
 from sigcore.store.tokens import Role, TokenRepository
 from support.s6a import HOME_PLMN, IMSI, OPC, HssThread, K, air, mme, new_kek, sqlite_url, ulr
@@ -28,7 +29,7 @@ def running(tmp_path: Path) -> Iterator[tuple[HssThread, httpx.Client]]:
     url = sqlite_url(tmp_path)
     migrate(url)
     with Store(url, new_kek()) as store, HssThread(store) as hss:
-        api = ApiServer(create_app(store, {"hss": hss.hss.notifier, "node": hss.node}), "127.0.0.1", 0)
+        api = ApiServer(create_app(store, Services(notifier=hss.hss.notifier, node=hss.node)), "127.0.0.1", 0)
         hss.run(api.start())
         token = TokenRepository(store).create(Role.PROVISION, "bss").secret
         try:

@@ -441,3 +441,27 @@ def test_changes_made_by_out_routing_hooks_are_sent() -> None:
     core.frame(mme, request(1), 1.0)
     (fwd,) = out.sent(hss1) + out.sent(hss2)
     assert fwd["Destination-Realm"] == "rewritten.net"
+
+
+def test_an_e_bit_request_and_a_wrong_version_are_refused_not_forwarded() -> None:
+    core, out, mme, hss1, hss2 = relay_core()
+    core.frame(mme, request(1, flags=0xE0), 1.0)
+    wrong = bytearray(request(2))
+    wrong[0] = 2
+    core.frame(mme, bytes(wrong), 1.0)
+    assert [m["Result-Code"] for m in out.sent(mme)] == [3008, 5011]
+    assert out.raw(hss1) + out.raw(hss2) == []
+
+
+def test_a_route_to_a_peer_without_the_application_is_3002() -> None:
+    core, out, mme, hss1, _hss2 = relay_core()
+    lcs = connect(core, out, "gmlc.localdomain", "localdomain", {16777291: 10415})
+
+    def to_gmlc(transit: InTransit, scores: dict[Peer, int]) -> None:
+        for peer in scores:
+            scores[peer] = 50 if peer.name == "gmlc.localdomain" else SCORE_NO_DELIVERY
+
+    core.hooks.add_out_routing(to_gmlc)
+    core.frame(mme, request(1), 1.0)  # application 4: gmlc did not advertise it
+    assert out.sent(mme)[0]["Result-Code"] == ResultCode.UNABLE_TO_DELIVER
+    assert out.raw(lcs) == [] and out.raw(hss1) == []

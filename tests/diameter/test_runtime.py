@@ -1,8 +1,8 @@
-"""What `sigcore.diameter.aio.runtime.start_task` relies on, pinned: on a new Python these fail first.
+"""What `sigcore.diameter.aio.runtime.HandlerTask` relies on, pinned: on a new Python these fail first.
 
-On 3.11: ``loop.create_task`` queues exactly one Handle on ``loop._ready`` whose callback is bound to the new
-Task, and running that Handle runs the Task's first step with the Task as ``current_task``. On 3.12+:
-``asyncio.Task(..., eager_start=True)``."""
+asyncio accepts any object as the current task through ``asyncio.tasks._enter_task``/``_leave_task`` (and
+refuses nesting); ``asyncio.timeout`` and ``TaskGroup`` use only ``cancel``, ``uncancel``, ``cancelling``
+(and ``get_loop``) of the current task; a future's done callback runs in the context it was added with."""
 
 from __future__ import annotations
 
@@ -12,63 +12,107 @@ from typing import Any
 
 import pytest
 
-from sigcore.diameter.aio.runtime import EAGER_START, start_task
+from sigcore.diameter.aio.runtime import HandlerTask, start_handler
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
 
 
-def _in_callback(fn: Any) -> Any:
-    """Run ``fn(loop)`` from a plain loop callback (as a protocol's data_received runs), return its result."""
+def _in_callback(fn: Any, settle: float = 0.05) -> Any:
+    """Run ``fn(loop)`` from a plain loop callback (as a protocol's data_received runs), let what it
+    started run for ``settle`` seconds, and return its result."""
     loop = asyncio.new_event_loop()
     out: list[Any] = []
     try:
         loop.call_soon(lambda: out.append(fn(loop)))
-        loop.call_soon(loop.stop)
-        loop.run_forever()
-        loop.run_until_complete(asyncio.sleep(0))  # let what was scheduled finish
+        loop.run_until_complete(asyncio.sleep(settle))
         return out[0]
     finally:
         loop.close()
 
 
-@pytest.mark.skipif(EAGER_START, reason="3.11's create_task layout; 3.12+ uses eager_start")
-def test_create_task_queues_one_handle_bound_to_the_task() -> None:
-    def probe(loop: asyncio.AbstractEventLoop) -> tuple[int, bool]:
-        ready = loop._ready  # type: ignore[attr-defined]
-        before = len(ready)
-        task = loop.create_task(asyncio.sleep(0))
-        bound = ready[-1]._callback.__self__ is task
-        return len(ready) - before, bound
+def test_asyncio_takes_any_object_as_the_current_task_and_refuses_nesting() -> None:
+    enter, leave = asyncio.tasks._enter_task, asyncio.tasks._leave_task  # type: ignore[attr-defined]
 
-    assert _in_callback(probe) == (1, True)
+    def probe(loop: asyncio.AbstractEventLoop) -> bool:
+        marker = object()
+        enter(loop, marker)
+        try:
+            with pytest.raises(RuntimeError):
+                enter(loop, object())
+            return asyncio.current_task(loop) is marker
+        finally:
+            leave(loop, marker)
+
+    assert _in_callback(probe) is True
 
 
-def test_the_first_step_runs_before_start_task_returns_as_the_current_task() -> None:
+def test_the_first_step_runs_at_once_as_the_current_task_in_its_own_context() -> None:
     steps: list[str] = []
+    ended: list[HandlerTask] = []
 
-    async def body() -> str:
-        steps.append("first step")
+    async def body() -> None:
         me = asyncio.current_task()
+        steps.append("first step")
         VAR.set("inside")
-        await asyncio.sleep(0)
-        steps.append("resumed")
-        return "done" if asyncio.current_task() is me and VAR.get() == "inside" else "wrong task"
+        await asyncio.sleep(0.001)
+        steps.append("resumed" if asyncio.current_task() is me and VAR.get() == "inside" else "wrong")
 
-    def start(loop: asyncio.AbstractEventLoop) -> tuple[list[str], asyncio.Task[str]]:
-        task = start_task(body(), loop)
+    def start(loop: asyncio.AbstractEventLoop) -> tuple[list[str], HandlerTask]:
+        task = start_handler(body(), loop, ended.append)
         return list(steps), task
 
     before_return, task = _in_callback(start)
     assert before_return == ["first step"]
-    assert task.result() == "done" and steps == ["first step", "resumed"] and VAR.get() == "unset"
+    assert steps == ["first step", "resumed"] and task.done() and ended == [task] and VAR.get() == "unset"
 
 
-def test_a_task_finishing_in_its_first_step_is_done_at_once() -> None:
-    async def body() -> int:
-        return 7
+def test_timeout_and_task_group_work_through_cancel_uncancel_cancelling() -> None:
+    """The same body as a HandlerTask and as an asyncio Task: the same outcome, to the cancel count (3.11's
+    TaskGroup leaves 1 when a member fails after the body ended)."""
+    seen: list[str] = []
 
-    task = _in_callback(lambda loop: start_task(body(), loop))
-    assert task.done() and task.result() == 7
+    async def body() -> None:
+        try:
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(1)
+        except TimeoutError:
+            seen.append("timed out")
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(asyncio.sleep(1))
+                group.create_task(_boom())
+        except* ValueError:
+            seen.append("group failed")
+        seen.append(f"cancelling {asyncio.current_task().cancelling()}")  # type: ignore[union-attr]
+
+    asyncio.run(body())
+    as_a_task = list(seen)
+    seen.clear()
+    task = _in_callback(lambda loop: start_handler(body(), loop), settle=0.2)
+    assert seen == as_a_task and seen[:2] == ["timed out", "group failed"]
+    assert task.done() and not task.cancelled()
+
+
+async def _boom() -> None:
+    await asyncio.sleep(0.01)
+    raise ValueError("boom")
+
+
+def test_cancel_reaches_the_awaited_future_or_the_next_step() -> None:
+    never: list[asyncio.Future[None]] = []
+
+    async def body() -> None:
+        fut = asyncio.get_running_loop().create_future()
+        never.append(fut)
+        await fut
+
+    def start(loop: asyncio.AbstractEventLoop) -> HandlerTask:
+        task = start_handler(body(), loop)
+        assert task.cancel() and task.cancelling() == 1
+        return task
+
+    task = _in_callback(start)
+    assert task.cancelled() and never[0].cancelled() and not task.cancel()
 
 
 async def test_inside_a_running_task_it_starts_on_the_next_turn_instead() -> None:
@@ -77,8 +121,7 @@ async def test_inside_a_running_task_it_starts_on_the_next_turn_instead() -> Non
     async def body() -> None:
         steps.append("ran")
 
-    task = start_task(body(), asyncio.get_running_loop())
-    if not EAGER_START:
-        assert steps == []  # not nested in the running task's step
-    await task
-    assert steps == ["ran"]
+    task = start_handler(body(), asyncio.get_running_loop())
+    assert steps == []  # not nested in the running task's step
+    await asyncio.sleep(0)
+    assert steps == ["ran"] and task.done()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from sigcore.diameter import DICTIONARY as D
+from sigcore.diameter.aio import Node, NodeSettings
 from sigcore.diameter.answers import Identity, result_of
 from sigcore.diameter.message import Message
 from sigcore.hss.cx.handlers import CxService
@@ -77,6 +78,15 @@ async def test_uar_first_then_subsequent_registration(cx: CxService) -> None:
     assert result_of(await sar(cx, impus[0], AssignmentType.REGISTRATION, impi)) == 2001
     again = await uar(cx, impi, impus[1])  # any identity of the implicit set
     assert result_of(again) == CxResult.SUBSEQUENT_REGISTRATION and again["Server-Name"] == SCSCF
+
+
+async def test_the_hss_realm_is_a_home_network_without_settings(tmp_path: Path) -> None:
+    """A Cx service made for a node with no `home_networks` counts the node's own realm as home, so a UAR
+    visiting from it is not refused as roaming (Kamailio's I-CSCF sends exactly that)."""
+    node = Node(NodeSettings(Identity(HSS_HOST, REALM), listen=[]))
+    cx = CxService(make_store(tmp_path, scscf=SCSCF), node=node)
+    impi, impus, _ = ALICE
+    assert result_of(await uar(cx, impi, impus[0], visited=REALM)) == CxResult.FIRST_REGISTRATION
 
 
 async def test_uar_errors(cx: CxService) -> None:

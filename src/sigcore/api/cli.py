@@ -260,5 +260,8 @@ def apn_delete(name: str = typer.Argument(...), config: str | None = ConfigOptio
     typer.echo(f"deleted APN profile {name}")
 
 
+SUMMARY = "provisioning REST API"
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")

@@ -147,7 +147,7 @@ class PublicIdentityOut(BaseModel):
     @classmethod
     def of(cls, view: PublicIdentityView) -> PublicIdentityOut:
         i = view.identity
-        return cls(impu=i.impu, kind=KIND_NAMES.get(i.identity_type, "public_user"),  # type: ignore[arg-type]
+        return cls(impu=i.impu, kind=KIND_NAMES.get(i.identity_type, "public_user"),
                    wildcard=i.wildcard, display_name=i.display_name, barred=i.barred,
                    service_profile=view.service_profile, implicit_set=list(view.implicit_set),
                    private_identities=list(view.private_identities), preferred_scscf=i.preferred_scscf,

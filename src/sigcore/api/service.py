@@ -2,8 +2,8 @@
 
 uvicorn's own signal capture is switched off: `sigcore.service.serve` owns SIGINT/SIGTERM and stops the
 API through the stopper registered here. A port that cannot be bound fails `sigcore run` with a
-`RuntimeError` instead of uvicorn's ``sys.exit``. (uvicorn binds the socket itself: handing it a socket
-made with `socket.create_server` cost ~45 ms per request here, Nagle against delayed ACKs.)
+`RuntimeError` instead of uvicorn's ``sys.exit``. (uvicorn binds the socket itself: a socket made with
+`socket.create_server` and handed to it met Nagle against delayed ACKs, tens of milliseconds a request.)
 """
 
 from __future__ import annotations

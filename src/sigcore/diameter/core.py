@@ -266,7 +266,8 @@ class NodeCore:
         peer: Peer | None = conn.peer
         if peer is not None and self._forwarding:
             flags_code = _U32.unpack_from(frame, 4)[0]
-            if flags_code & 0xFFFFFF not in _BASE_COMMANDS:
+            # base commands, a version other than 1 and E-bit requests (3008) take the decoding path
+            if flags_code & 0xFFFFFF not in _BASE_COMMANDS and frame[0] == 1 and flags_code >> 24 & 0xA0 != 0xA0:
                 if flags_code >> 24 & FLAG_REQUEST:
                     if peer.app_traffic(conn, now):
                         self._route(peer, conn, frame, now)
@@ -551,9 +552,11 @@ class NodeCore:
             raise DiameterError(ResultCode.REALM_NOT_SERVED, f"no route to realm {realm}")
         if len(ranked) > 1:
             ranked.sort(key=scores.__getitem__, reverse=True)
-        usable = [p for p in ranked if p.is_open and not p.suspect]
+        # RFC 6733 §6.1.6: only to a peer that advertised the application (or Relay), open and not suspect
+        usable = [p for p in ranked if p.is_open and not p.suspect
+                  and (app_id in p.applications or _RELAY in p.applications)]
         if not usable:
-            raise DiameterError(ResultCode.UNABLE_TO_DELIVER, "no peer of the route is open")
+            raise DiameterError(ResultCode.UNABLE_TO_DELIVER, "no open peer of the route serves the application")
         return usable
 
     def _send_relay(self, relay: _Relay, now: float) -> None:

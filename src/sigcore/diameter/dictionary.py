@@ -112,7 +112,7 @@ class Group(list[Avp]):
 
     __slots__ = ()
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return DICTIONARY.get_value(self, key)
         return list.__getitem__(self, key)
@@ -438,7 +438,7 @@ class Dictionary:
             except KeyError:
                 raise EncodeError(f"{d.name}: no enumeration value {value!r}") from None
         try:
-            return d.encode(value)  # type: ignore[no-any-return]
+            return d.encode(value)
         except ENCODE_ERRORS as err:
             raise EncodeError(f"{d.name}: {err}") from None
 

@@ -47,8 +47,8 @@ class Vectors:
     resynchronised: bool = False
 
 
-# _Keys and _Reserved are made once per AIR inside its transaction: not frozen, as a frozen dataclass's
-# __init__ (object.__setattr__ per field) cost the two of them ~10K instructions, 1.5 % of a lone AIR.
+# _Keys and _Reserved are made once per AIR inside its transaction: not frozen, because a frozen
+# dataclass's __init__ goes through object.__setattr__ per field (docs/performance.md).
 @dataclass(slots=True)
 class _Keys:
     k: bytes = field(repr=False)

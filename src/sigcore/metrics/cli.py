@@ -68,5 +68,8 @@ def snmp_agent(
         raise typer.Exit(2) from None
 
 
+SUMMARY = "metrics (Prometheus, SNMP)"
+
+
 def register(app: typer.Typer) -> None:
     app.command("snmp-agent")(snmp_agent)

@@ -173,8 +173,8 @@ class StoreBase:
 
 
 def _begin_immediate(conn: Connection) -> Any:
-    """SQLite's ``BEGIN IMMEDIATE`` straight to the driver (through ``exec_driver_sql`` it cost a small
-    batch ~20 µs more); returns the driver's connection."""
+    """SQLite's ``BEGIN IMMEDIATE`` straight to the driver (``exec_driver_sql``'s machinery costs a small
+    batch more than the statement); returns the driver's connection."""
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     dbapi.cursor().execute("BEGIN IMMEDIATE")
@@ -184,8 +184,8 @@ def _begin_immediate(conn: Connection) -> Any:
 class _DriverTransaction:
     """SQLite on a connection its caller keeps open: the transaction is the driver's own ``BEGIN
     IMMEDIATE`` … ``COMMIT``. SQLAlchemy's transaction on the connection is begun once and left open (on
-    pysqlite its begin and commit emit nothing: they are bookkeeping, which cost a one-item batch ~16 µs,
-    a sixth of it), so statements run through the Connection still run in a transaction. A failed commit
+    pysqlite its begin and commit emit nothing: they are bookkeeping, a noticeable share of a one-item
+    batch), so statements run through the Connection still run in a transaction. A failed commit
     rolls back, so the connection stays usable. A class rather than a generator context manager: this is
     every lone AIR's and ULR's transaction, and contextlib's machinery cost it more than BEGIN did."""
 

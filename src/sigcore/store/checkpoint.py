@@ -3,7 +3,7 @@
 In WAL mode SQLite copies the log back into the database file (a checkpoint) whenever a commit leaves the
 log over ``wal_autocheckpoint`` pages (1,000 by default): that commit then writes and fsyncs on the spot.
 On SQLite the HSS commits its batches on the event loop (`batch.BatchWorker`), so every few hundred
-batches one AIR or ULR waited for a disk flush: the p99 spikes of bench/s6a.py.
+batches one AIR or ULR waited for a disk flush: latency spikes at the tail.
 
 `WalCheckpointer` turns automatic checkpoints off on the store's connections and runs a PASSIVE checkpoint
 from its own thread and its own connection every `interval` seconds instead. PASSIVE never blocks readers
@@ -13,15 +13,15 @@ on the same file (the CLI, another HSS) keep their own automatic checkpoints. Se
 
 PASSIVE alone does not bound the WAL under steady load. SQLite starts the log over only when a write
 transaction begins with every frame already copied back, and the writer commits during every checkpoint's
-fsync, so the log never empties: at 2,500 AIR/s it grew by ~1,400 frames a second without end (160 MB in
-30 s, so tens of GB a day, and every checkpoint, and every read of a page outside the log, got slower as
-its index grew). So once the log holds `restart_frames` frames the checkpointer follows its PASSIVE with a
-RESTART checkpoint, which takes the write lock, copies the few frames committed meanwhile and has the next
-writer start the log over from its first frame: the file stays near `restart_frames` pages. It holds
-`gate` while doing so (~4 ms here), a lock the HSS batch worker takes without waiting around each of its
-transactions: the worker keeps queueing requests and commits them in one batch afterwards instead of
-sleeping on the database lock in the event loop's thread. (TRUNCATE, which also shrinks the file, held
-the gate 26-30 ms: one more fsync and a truncation.)
+fsync, so the log never empties: under load it grows without end, and every checkpoint, and every read
+of a page outside the log, gets slower as its index grows (docs/performance.md). So once the log holds
+`restart_frames` frames the checkpointer follows its PASSIVE with a RESTART checkpoint, which takes the
+write lock, copies the few frames committed meanwhile and has the next writer start the log over from its
+first frame: the file stays near `restart_frames` pages. It holds `gate` while doing so (a few
+milliseconds), a lock the HSS batch worker takes without waiting around each of its transactions: the
+worker keeps queueing requests and commits them in one batch afterwards instead of sleeping on the
+database lock in the event loop's thread. (TRUNCATE, which also shrinks the file, would hold the gate for
+one more fsync and a truncation.)
 """
 
 from __future__ import annotations

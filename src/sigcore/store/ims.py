@@ -263,8 +263,8 @@ _RAW_QUERIES: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
 def _raw_rows(conn: Connection, statement: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Rows of a fixed SELECT run on the DB-API cursor of ``conn`` (same transaction), as plain tuples.
 
-    The hot read of every Cx request: SQLAlchemy's execution and result machinery cost ~25 times the
-    query itself on SQLite (~160 µs against ~6 µs). The statement is compiled once per dialect; it must
+    The hot read of every Cx request: SQLAlchemy's execution and result machinery cost many times the
+    query itself on SQLite. The statement is compiled once per dialect; it must
     have plain (not expanding) parameters and columns whose raw driver values are what the caller wants
     (booleans come back as 0/1 on SQLite: convert).
     """
@@ -453,8 +453,8 @@ class ImsStore:
     def prefetch_views(self, conn: Connection, uris: Sequence[str]) -> None:
         """Read the views of ``uris`` with one query (on the DB-API cursor) for the batch transaction
         ``conn``; later `registration_view(uri, conn)` calls use them until `end_batch`, except those a
-        write (`set_registration`) touched. One statement for a batch costs ~40 % less per identity than
-        one per request even on SQLite, and saves a round trip per request on a server database."""
+        write (`set_registration`) touched. One statement for a batch costs less per identity than one per
+        request even on SQLite, and saves a round trip per request on a server database."""
         grouped: dict[str, list[Any]] = {}
         for row in _VIEWS_RAW.rows(conn, {"uris": sorted(set(uris))}):
             grouped.setdefault(row[-1], []).append(row)

@@ -92,10 +92,10 @@ _TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
 
 def _sqlite_datetime(slow: Processor) -> Processor:
     """SQLAlchemy's SQLite DATETIME bind processor, in its default storage format
-    (``2026-11-27 07:57:05.144704``, the wall-clock fields as given, any tzinfo left out), for a quarter
-    of the instructions: its ``%``-formatting with a dict costs ~16K instructions a value, a tenth of a
-    lone AIR's transaction, and every SQN and serving-node write carries a timestamp. What this does not
-    format the same way (another type, a year before 1000) goes to SQLAlchemy's own ``slow``."""
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, the wall-clock fields as given, any tzinfo left out), without its
+    ``%``-formatting with a dict: every SQN and serving-node write carries a timestamp, and that formatting
+    was a large share of a lone AIR's transaction (docs/performance.md). What this does not format the same
+    way (another type, a year before 1000) goes to SQLAlchemy's own ``slow``."""
     two = _TWO_DIGITS
     datetime = dt.datetime
 

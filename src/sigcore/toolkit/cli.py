@@ -219,6 +219,9 @@ def capture(dst: str = typer.Option(..., "--dst", help="collector HOST[:PORT], T
                f"({stats.rate:.1f} pkt/s, {stats.skipped} skipped)", err=True)
 
 
+SUMMARY = "telecom toolkit"
+
+
 def register(app: typer.Typer) -> None:
     """Attach the toolkit's sub-commands to the main `sigcore` app."""
     app.add_typer(tbcd_app, name="tbcd")

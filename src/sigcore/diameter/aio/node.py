@@ -1,8 +1,8 @@
 """The asyncio Diameter node: listeners, outgoing connections, timers and handlers around the sans-IO
 `NodeCore`, which makes every protocol decision (``sigcore.diameter.core``). This module only moves bytes,
 arms timers and runs handlers. Handlers are ``(request, ctx) -> answer``; plain functions run inline (they
-must be quick), coroutine functions run as asyncio Tasks started at once (`runtime.start_task`), so a
-handler may use ``asyncio.timeout``, ``TaskGroup``, ``current_task``, contextvars and cancellation.
+must be quick), coroutine functions run as tasks started at once (`runtime.HandlerTask`), so a handler
+may use ``asyncio.timeout``, ``TaskGroup``, ``current_task``, contextvars and cancellation.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sigcore.diameter.aio.connection import Connection
-from sigcore.diameter.aio.runtime import start_task
+from sigcore.diameter.aio.runtime import HandlerTask, start_handler
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.capabilities import LocalCapabilities
 from sigcore.diameter.constants import DisconnectCause
@@ -134,8 +134,8 @@ class Node:
         self._relay_timer: asyncio.TimerHandle | None = None
         self._pending: dict[int, asyncio.Future[Message]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        #: The Tasks of coroutine handlers still running (`runtime.start_task`); Node.stop cancels them
-        self.handler_tasks: set[asyncio.Task[None]] = set()
+        #: The coroutine handlers still running (`runtime.HandlerTask`); Node.stop cancels them
+        self.handler_tasks: set[HandlerTask] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -202,12 +202,12 @@ class Node:
             self._relay_timer = None
         for t in list(self._tasks):
             t.cancel()
-        me = asyncio.current_task()
-        handlers = [t for t in self.handler_tasks if t is not me]  # a handler may call stop() itself
-        for task in handlers:
+        me: object = asyncio.current_task()  # a HandlerTask when a handler stops the node
+        for task in [t for t in self.handler_tasks if t is not me]:  # a handler may call stop() itself
             task.cancel()
-        if handlers:
-            await asyncio.wait(handlers, timeout=1.0)
+        give_up = self._now() + 1.0  # one waiting on a batch ends when the batch does
+        while any(t is not me for t in self.handler_tasks) and self._now() < give_up:
+            await asyncio.sleep(0.01)
         self.handler_tasks.clear()
         for fut in self._pending.values():
             if not fut.done():
@@ -292,7 +292,8 @@ class Node:
     def handle(self, handler: Any, request: Message, peer: Peer, conn: Connection) -> None:
         ctx = RequestContext(self, peer, conn)
         if (request.app_id, request.code) in self._async_handlers:
-            task = start_task(self._run_async(handler, request, ctx), self._loop or asyncio.get_running_loop())
+            task = start_handler(self._run_async(handler, request, ctx), self._loop or asyncio.get_running_loop(),
+                                 self.handler_tasks.discard)
             if not task.done():
                 self.handler_tasks.add(task)
             return
@@ -306,7 +307,7 @@ class Node:
         self.core.answer(conn, request, ans)
 
     async def _run_async(self, handler: Handler, msg: Message, ctx: RequestContext) -> None:
-        """The body of a request's Task. Cancelled (``Node.stop``), the request goes unanswered."""
+        """The body of a request's HandlerTask. Cancelled (``Node.stop``), the request goes unanswered."""
         try:
             ans = await handler(msg, ctx)  # type: ignore[misc]
         except Exception as err:
@@ -314,8 +315,6 @@ class Node:
                 log.exception("handler for command %d failed", msg.code)
             self.core.handler_failed(ctx.conn, msg, err)
             return
-        finally:
-            self.handler_tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
         self.core.answer(ctx.conn, msg, ans)
 
     # --- connections ---------------------------------------------------------------------------

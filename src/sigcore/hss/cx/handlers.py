@@ -97,6 +97,8 @@ class CxService:
         self.batch: BatchWorker = self.auth.worker
         self.kind = CxBatch(self.auth.kind, self.ims)
         self.node = node
+        if not self.settings.home_networks and node is not None:  # the HSS's own realm is never roaming
+            self.settings.home_networks = (node.identity.origin_realm,)
         #: Called with the IMPUs whose registration state a SAR changed (Sh notifies its subscribers).
         self.on_registration_change: Callable[[list[PublicIdentity]], Awaitable[None]] | None = None
 

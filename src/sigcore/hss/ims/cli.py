@@ -83,5 +83,8 @@ def delete(impi: str = typer.Argument(..., help="private identity"), config: str
     typer.echo(f"deleted {impi}")
 
 
+SUMMARY = "IMS HSS (Cx/Dx, Sh)"
+
+
 def register(_app: typer.Typer) -> None:
     """Commands are attached to the shared ``ims`` group at import; nothing else to add."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
-from sigcore.diameter.constants import VENDOR_3GPP
+from sigcore.diameter.constants import VENDOR_3GPP, AppId
 
-CX_APP = 16777216
-SH_APP = 16777217
+CX_APP = int(AppId.CX)
+SH_APP = int(AppId.SH)
 VENDOR = VENDOR_3GPP
 
 

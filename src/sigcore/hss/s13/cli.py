@@ -117,5 +117,8 @@ def eir_history(imei: str | None = typer.Option(None, "--imei"),
     typer.echo(f"{len(checks)} of {total} checks", err=True)
 
 
+SUMMARY = "EIR (S13)"
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(eir_app, name="eir")

@@ -167,5 +167,8 @@ def demo(config: str | None = ConfigOption) -> None:
         store.close()
 
 
+SUMMARY = "HSS (S6a/S6d and SLh; subscribers and APNs)"
+
+
 def register(_app: typer.Typer) -> None:
     """Commands are attached to the shared groups at import; nothing else to add."""

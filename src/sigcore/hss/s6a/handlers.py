@@ -1,7 +1,7 @@
 """S6a/S6d handlers (TS 29.272 §5.2): AIR, ULR, PUR, NOR. Each reads the request, asks the services, answers.
 
 The work lives elsewhere: vectors and SQNs in `auth`, serving state and profiles in `registration`,
-Subscription-Data in `subscription`, roaming in `roaming`, CLR/IDR/DSR in `notify`. Failures map to the
+Subscription-Data in `subscription_data`, roaming in `roaming`, CLR/IDR/DSR in `notify`. Failures map to the
 Experimental-Result codes of §7.4, raised as `Rejected`; every answer, errors included, carries
 Vendor-Specific-Application-Id and Auth-Session-State (NO_STATE_MAINTAINED) as §7.2 shows.
 """
@@ -246,8 +246,8 @@ def _resync_info(*groups: Any) -> bytes | None:
 
 
 def _auth_info(v: Vectors) -> list[tuple[str, Any]]:
-    """One (name, children) pair per vector, E-UTRAN first: each goes straight to the Grouped encoder,
-    where a list of groups under one name took the encoder's slow path (~9K instructions an AIA)."""
+    """One (name, children) pair per vector, E-UTRAN first: each goes straight to the Grouped encoder's
+    fast path, where a list of groups under one name would take its slow one."""
     eutran = [("E-UTRAN-Vector", [("Item-Number", n), ("RAND", x.rand), ("XRES", x.xres), ("AUTN", x.autn),
                                   ("KASME", x.kasme)]) for n, x in enumerate(v.eutran, 1)]
     utran = [("UTRAN-Vector", [("Item-Number", n), ("RAND", x.rand), ("XRES", x.xres), ("AUTN", x.autn),
