@@ -131,12 +131,9 @@ class HandlerTask:
             _leave_task(loop, self)
 
     def _wakeup(self, future: Any) -> None:
-        try:
-            future.result()
-        except BaseException as exc:
-            self._step(exc)
-        else:
-            self._step(None)
+        """The awaited future is done: resume. Its result or exception (CancelledError too) reaches the
+        coroutine through the ``await`` itself (``Future.__await__`` returns ``result()``)."""
+        self._step(None)
 
     def _finish(self, state: int) -> None:
         self._state = state
