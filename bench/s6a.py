@@ -15,12 +15,16 @@ server under cProfile and prints its top functions at the end; `--py-spy DIR` sa
 with py-spy during each full-load and paced window only (no start-up, no warm-up, little overhead) and prints the
 functions with the most samples, own and inclusive: what limits the rate.
 
+`--workers N` runs `sigcore run --workers N` (N processes on the one port; the server is then not pinned,
+its CPU is the sum over the workers, and each client connection lands on the worker the kernel's
+SO_REUSEPORT hash picks: give more clients than workers).
+
 Usage: .venv/bin/python bench/s6a.py [--seconds 5] [--clients 2] [--window 64] [--subscribers 2000]
                                      [--database-url postgresql://...] [--profile /tmp/s6a.prof]
                                      [--metrics on|off|both] [--rounds 3] [--redis-url redis://...]
                                      [--kinds air ulr] [--no-half] [--paced 0.5 0.25] [--rates 2500]
                                      [--warmup 2]
-                                     [--py-spy /tmp/s6a-spy] [--capture] [--no-pin]
+                                     [--py-spy /tmp/s6a-spy] [--capture] [--no-pin] [--workers 2]
 
 `--capture` records each paced run with tcpdump on the loopback (whole packets) and prints the server's own
 request→answer latency from the capture (tshark pairs requests and answers by hop-by-hop id): the clients'
@@ -166,8 +170,9 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
               "logging": {"level": "WARNING"}}
     (work / "sigcore.yaml").write_text(yaml.safe_dump(config))
     prefix = [sys.executable] + (["-m", "cProfile", "-o", args.profile] if args.profile else [])
-    server_cpus, client_cpus = pinned_cpus(args.pin)
-    server = subprocess.Popen([*prefix, "-m", "sigcore.cli", "run", "--config", str(work / "sigcore.yaml")],
+    server_cpus, client_cpus = pinned_cpus(args.pin and args.workers == 1)
+    workers = ["--workers", str(args.workers)] if args.workers > 1 else []
+    server = subprocess.Popen([*prefix, "-m", "sigcore.cli", "run", "--config", str(work / "sigcore.yaml"), *workers],
                               preexec_fn=(lambda: os.sched_setaffinity(0, server_cpus)) if server_cpus else None)
     rates: dict[str, tuple[float, float]] = {}
     try:
@@ -180,6 +185,10 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+        while args.workers > 1 and len(Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+                                       ) < args.workers:
+            time.sleep(0.1)
+        time.sleep(3.0 if args.workers > 1 else 0.0)  # every worker listening before the first client connects
         print(f"metrics {'on' if metrics else 'off'}" + (" (Redis flush)" if metrics and args.redis_url else "")
               + (f"; server on CPU {sorted(server_cpus)}, clients on {sorted(client_cpus or ())}"
                  if server_cpus else ""))
@@ -188,10 +197,10 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
             # warm-up: connections, and the caches (keys, profiles) for most subscribers: steady state
             load(port, kind, args.clients, args.window, args.warmup, args.subscribers, None, client_cpus)
             spy = start_py_spy(args.py_spy, server.pid, kind, args.seconds) if args.py_spy else None
-            cpu0 = cpu_seconds(server.pid)
+            cpu0 = tree_cpu_seconds(server.pid)
             rate, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers, None,
                                      client_cpus)
-            cpu = (cpu_seconds(server.pid) - cpu0) / max(1, rate * args.seconds)
+            cpu = (tree_cpu_seconds(server.pid) - cpu0) / max(1, rate * args.seconds)
             if spy is not None:
                 spy.wait(60)
             rates[kind] = (rate, cpu)
@@ -204,11 +213,11 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
                 tag = f"{kind}-{label.replace('/', '')}"  # the run's file names: air-half, air-2500s
                 capture = Capture(port, work / f"{tag}.pcap") if args.capture else None
                 spy = start_py_spy(args.py_spy, server.pid, tag, args.seconds) if args.py_spy else None
-                cpu0 = cpu_seconds(server.pid)
+                cpu0 = tree_cpu_seconds(server.pid)
                 late: list[tuple[float, float]] = []
                 paced, lat, errors = load(port, kind, args.clients, args.window, args.seconds, args.subscribers,
                                           target, client_cpus, late)
-                cpu = (cpu_seconds(server.pid) - cpu0) / max(1, paced * args.seconds)
+                cpu = (tree_cpu_seconds(server.pid) - cpu0) / max(1, paced * args.seconds)
                 if spy is not None:
                     spy.wait(60)
                 print(f"{kind:4} {label:>10} {paced:9.0f} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {errors:7d} "
@@ -222,6 +231,12 @@ def serve_and_measure(args: argparse.Namespace, work: Path, url: str,
         server.send_signal(signal.SIGINT)
         server.wait(60)
     return rates
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of `pid` and its children (the workers of ``--workers``)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return cpu_seconds(pid) + sum(cpu_seconds(int(child)) for child in children)
 
 
 COMMAND_CODES = {"air": 318, "ulr": 316}
@@ -348,6 +363,7 @@ def main() -> None:
     ap.add_argument("--no-pin", dest="pin", action="store_false",
                     help="let the scheduler place the server and the clients (default: server on the last CPU, "
                          "clients on the others)")
+    ap.add_argument("--workers", type=int, default=1, help="sigcore run --workers N (N processes, one port)")
     ap.add_argument("--py-spy", default=None, metavar="DIR",
                     help="sample the server with py-spy in each measured window; raw stacks to DIR/KIND[-LABEL].txt")
     args = ap.parse_args()

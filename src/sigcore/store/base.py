@@ -102,7 +102,7 @@ class StoreBase:
         if have != want:
             raise SchemaNotCurrent(
                 f"database {self.engine.url!r} is at schema revision {have or 'none (empty)'}, this sigcore "
-                f"needs {want}: run sigcore.store.migrate (or `sigcore db upgrade`)"
+                f"needs {want}: `sigcore run` and the `sigcore subscriber` commands migrate it"
             )
 
     def key_check(self) -> bytes | None:
