@@ -14,9 +14,6 @@ Hooks the node's answers and peers into the process registry, starts the Redis f
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-from starlette.routing import Route
 
 from sigcore.applications import AppContext
 from sigcore.config import split_host_port
@@ -52,24 +49,8 @@ def install(node: Node, ctx: AppContext) -> None:
     app = asgi_app(endpoint)
     services.metrics = endpoint
     services.metrics_app = app
-    if services.api is not None:  # the REST API (installed before this area) serves them on its port
-        for path in ("/metrics", "/healthz", "/readyz"):
-            services.api.app.router.routes.append(Route(path, _AsgiEndpoint(app), methods=["GET", "HEAD"]))
     if not cfg.api.enabled:
         host, port = split_host_port(cfg.api.listen, 8080)
         server = StandaloneServer(app, host, port, cfg.api)
         services.starters.append(server.start)
         services.stoppers.append(server.stop)
-
-
-class _AsgiEndpoint:
-    """An ASGI app as a Starlette route's endpoint: Starlette calls a plain function with a Request, and
-    anything else as ASGI (a Mount would redirect ``/healthz`` to ``/healthz/``)."""
-
-    __slots__ = ("app",)
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
