@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import pytest
 from sigcore.charging.service import Charging, build_charging
 from sigcore.config import ChargingConfig
 from sigcore.store import Store, migrate
+from support.keys import TEST_KEK
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.interop),
             pytest.param("mariadb", marks=pytest.mark.interop)]
@@ -37,7 +37,7 @@ class Engine:
     """A charging engine served from a background event loop; `call` speaks JSON-RPC over HTTP."""
 
     def __init__(self, url: str, cfg: ChargingConfig, clock: Clock) -> None:
-        self.store = Store(url, os.urandom(32))
+        self.store = Store(url, TEST_KEK)
         self.clock = clock
         self.charging: Charging = build_charging(self.store, cfg, clock)
         self.loop = asyncio.new_event_loop()

@@ -15,6 +15,7 @@ import pytest
 from sigcore.charging.engine import ChargingEngine
 from sigcore.charging.repo import ChargingStore
 from sigcore.store import Store
+from support.keys import TEST_KEK
 
 pytestmark = pytest.mark.slow
 PROCESSES, SESSIONS = 8, 50
@@ -23,7 +24,7 @@ WORKER = Path(__file__).with_name("double_spend_worker.py")
 
 def test_no_double_spending(charging_url: str) -> None:
     balance = Decimal(1_000_000)
-    store = Store(charging_url, os.urandom(32))
+    store = Store(charging_url, TEST_KEK)
     engine = ChargingEngine(ChargingStore(store))
     api_set = {"Tenant": "cgrates.org", "Account": "shared"}
     from sigcore.charging.api import ChargingApi
@@ -33,7 +34,7 @@ def test_no_double_spending(charging_url: str) -> None:
     api.call("APIerSv1.SetBalance", {**api_set, "BalanceType": "*data", "Value": int(balance),
                                      "Balance": {"ID": "pool"}})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    workers = [subprocess.Popen([sys.executable, str(WORKER), charging_url, str(i), str(SESSIONS)],
+    workers = [subprocess.Popen([sys.executable, str(WORKER), charging_url, str(i), str(SESSIONS), TEST_KEK.hex()],
                                 stdout=subprocess.PIPE, text=True, env=env) for i in range(PROCESSES)]
     reports = []
     for worker in workers:

@@ -5,7 +5,6 @@ by hand; a top-up mid-session brings a RAR, disabling the account an ASR; tshark
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from sigcore.config import ChargingConfig
 from sigcore.diameter.aio import Node, NodeSettings
 from sigcore.diameter.answers import Identity
 from sigcore.store import Store
+from support.keys import TEST_KEK
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 OCS, PGW, REALM = "ocs.localdomain", "pgw.localdomain", "localdomain"
@@ -53,7 +53,7 @@ class Ocs:
 @pytest.fixture
 async def ocs(charging_url: str) -> AsyncIterator[Ocs]:
     """SQLite batches CCRs into shared transactions, PostgreSQL and MariaDB run them concurrently."""
-    store = Store(charging_url, os.urandom(32))
+    store = Store(charging_url, TEST_KEK)
     port = free_tcp_port()
     node = Node(NodeSettings(Identity(OCS, REALM), listen=[("127.0.0.1", port)]))
     charging = build_charging(store, ChargingConfig(listen="127.0.0.1:0"))

@@ -4,7 +4,6 @@ reservations released by session timeout, AllowNegative."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +19,7 @@ from sigcore.charging.service import Charging, build_charging
 from sigcore.charging.times import add_months, parse_expiry
 from sigcore.config import ChargingConfig
 from sigcore.store import Store, migrate
+from support.keys import TEST_KEK
 
 ACC = {"Tenant": "cgrates.org", "Account": "rules"}
 
@@ -28,7 +28,7 @@ ACC = {"Tenant": "cgrates.org", "Account": "rules"}
 def charging(tmp_path: Path, clock: Clock) -> Iterator[Charging]:
     url = f"sqlite:///{tmp_path / 'rules.sqlite'}"
     migrate(url)
-    with Store(url, os.urandom(32)) as store:
+    with Store(url, TEST_KEK) as store:
         built = build_charging(store, ChargingConfig(listen="127.0.0.1:0"), clock)
         yield built
         built.dispatcher.close()
