@@ -153,6 +153,7 @@ def test_a_header_only_table_with_one_peer_reuses_its_plan() -> None:
 
 
 def test_install_stops_the_start_with_a_message_when_a_script_cannot_load(tmp_path: Path) -> None:
+    from sigcore.applications import AppContext, Services
     from sigcore.config import parse_config
     from sigcore.diameter.aio import Node, NodeSettings
     from sigcore.dra.install import install
@@ -163,7 +164,8 @@ def test_install_stops_the_start_with_a_message_when_a_script_cannot_load(tmp_pa
                 {"hooks": ["no_such_hook_module:f"]}):
         cfg = parse_config({"dra": dra})
         with pytest.raises(SystemExit) as stopped:
-            install(Node(NodeSettings.from_config(cfg)), cfg, {})
+            node = Node(NodeSettings.from_config(cfg))
+            install(node, AppContext(cfg, node, Services()))
         message = str(stopped.value)
         assert message.startswith("sigcore: ") and "Traceback" not in message
         assert any(word in message for word in ("broken.py", "missing.py", "no_such_hook_module"))
