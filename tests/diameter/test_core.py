@@ -443,6 +443,35 @@ def test_changes_made_by_out_routing_hooks_are_sent() -> None:
     assert fwd["Destination-Realm"] == "rewritten.net"
 
 
+def test_forward_hooks_routing_facts_are_read_again_only_when_the_bytes_changed() -> None:
+    """A forward hook that rewrites Destination-Host in place is routed by the new value; one that keeps the
+    bytes, or hands over the facts of what it left (``transit.routing`` set anew), is not read again."""
+    core, out, mme, hss1, hss2 = relay_core()
+    seen: list[object] = []
+
+    def to_hss2(transit: InTransit) -> None:  # same length: "hss1" -> "hss2", in place
+        at = bytes(transit.buf).index(b"hss1.localdomain")
+        transit.buf[at + 3] = ord("2")
+
+    core.hooks.add_forward(to_hss2, answers=False)
+    core.frame(mme, request(1, dest_host="hss1.localdomain"), 1.0)
+    assert out.raw(hss1) == [] and len(out.raw(hss2)) == 1
+    core.hooks.forward_request[:] = [lambda t: seen.append(t.routing)]
+    core.frame(mme, request(2, dest_host="hss1.localdomain"), 1.0)
+    assert len(out.raw(hss1)) == 1 and seen[0].destination_host == "hss1.localdomain"  # type: ignore[attr-defined]
+
+    def facts_given(transit: InTransit) -> None:
+        transit.buf += D.build("Proxy-Info", {"Proxy-Host": "x.localdomain", "Proxy-State": b"s"}).to_bytes()
+        transit.resized()
+        routing = transit.routing.copy()
+        routing.destination_host = "hss2.localdomain"  # trusted: not read again from the bytes
+        transit.routing = routing
+
+    core.hooks.forward_request[:] = [facts_given]
+    core.frame(mme, request(3, dest_host="hss1.localdomain"), 1.0)
+    assert out.raw(hss1) == [] and out.sent(hss2)[0]["Destination-Host"] == "hss1.localdomain"
+
+
 def test_an_e_bit_request_and_a_wrong_version_are_refused_not_forwarded() -> None:
     core, out, mme, hss1, hss2 = relay_core()
     core.frame(mme, request(1, flags=0xE0), 1.0)
@@ -465,3 +494,22 @@ def test_a_route_to_a_peer_without_the_application_is_3002() -> None:
     core.frame(mme, request(1), 1.0)  # application 4: gmlc did not advertise it
     assert out.sent(mme)[0]["Result-Code"] == ResultCode.UNABLE_TO_DELIVER
     assert out.raw(lcs) == [] and out.raw(hss1) == []
+
+
+@pytest.mark.parametrize("extra", [
+    [], [D.build("Route-Record", "x.localdomain"), D.build("Route-Record", "DRA.localdomain")],
+    [Avp(283, b"vendor.realm", flags=0x80, vendor=10415), Avp(293, b"vendor.host", flags=0x80, vendor=10415)],
+])
+def test_routing_reads_what_a_plain_walk_over_the_avps_reads(extra: list[Avp]) -> None:
+    """`Routing` unpacks the AVP headers inline for speed: it must read what `walk` (the plain reader) does."""
+    from sigcore.diameter.relay import DESTINATION_HOST, DESTINATION_REALM, Routing, walk
+
+    frame = request(1, dest_host="HSS1.localdomain", extra=extra)
+    routing = Routing(frame, b"dra.localdomain")
+    base = {code: bytes(frame[s:e]) for code, vendor, s, e, _ in walk(frame) if vendor == 0}
+    assert routing.destination_host == base[DESTINATION_HOST].decode().lower()
+    assert routing.destination_realm == base[DESTINATION_REALM].decode().lower()
+    records = [bytes(frame[s:e]).lower() for c, v, s, e, _ in walk(frame) if c == ROUTE_RECORD and v == 0]
+    assert routing.looped == (b"dra.localdomain" in records)
+    with pytest.raises(ValueError):
+        Routing(frame[:-3], b"dra.localdomain")

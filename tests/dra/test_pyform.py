@@ -107,6 +107,7 @@ def test_seed_imsi_reversal_reverses_the_s6a_user_name(tmp_path: Path) -> None:
     out = t.apply(air(user_name="1234567"))
     assert out is not None and values(out)["User-Name"] == "000000007654321"  # reversed, zfill(15)
     assert values(out)["Destination-Realm"] == "epc.example" and errors.total == 0
+    assert not t.routing_changed  # the relay need not read Destination-Realm/-Host again
 
 
 def test_seed_realm_rewrite_rewrites_destination_realm(tmp_path: Path) -> None:
@@ -116,6 +117,7 @@ def test_seed_realm_rewrite_rewrites_destination_realm(tmp_path: Path) -> None:
     assert out is not None
     assert values(out) == {"User-Name": IMSI, "Destination-Realm": "hss.other.example",
                            "Origin-Realm": "visited.example", "Session-Id": "mme.visited;1;2"}
+    assert t.routing_changed
 
 
 @pytest.mark.parametrize("body", ["raise ValueError('boom')", "return 42", "return None", "return b'x'"])

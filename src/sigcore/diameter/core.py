@@ -523,7 +523,10 @@ class NodeCore:
                 for hook in hooks.forward_request:
                     _call_hook(hook, transit)
                 buf = transit.buf
-                routing = transit.routing = Routing(buf, self._own)
+                if transit.routing is not routing:  # a hook that changed it gave its facts
+                    routing = transit.routing
+                elif buf != frame:  # changed: its routing facts may have changed too
+                    routing = transit.routing = Routing(buf, self._own)
             if hooks.out_routing and transit is None:
                 transit = InTransit(bytearray(frame), peer, routing)
             candidates = self._candidates(peer, buf, routing, transit)

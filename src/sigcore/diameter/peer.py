@@ -79,6 +79,9 @@ class Peer:
         self.suspect = False
         self.transitions = 0
         self._rng = rng or random.Random()
+        #: the Tw (with its jitter) last drawn: every received message pushes the watchdog this far again, a
+        #: new draw per message being a random number per relayed message for nothing (one per DWR suffices)
+        self._last_tw = self.policy.tw
         self._actions: list[Action] = []
         self._r_cer: Message | None = None
         self._deadline: float | None = None  # connect / CEA / DPA deadline
@@ -204,7 +207,7 @@ class Peer:
         if st in OPEN_STATES:
             if conn is not self.conn:
                 return
-            self._watchdog_at = now + self._tw()  # any traffic resets the watchdog (RFC 3539)
+            self._watchdog_at = now + self._last_tw  # any traffic resets the watchdog (RFC 3539)
             self.suspect = False  # RFC 3539 §3.4.1: any message received in SUSPECT returns to OKAY
             if code == Cmd.DEVICE_WATCHDOG:
                 if msg.is_request:
@@ -242,7 +245,7 @@ class Peer:
         if st in OPEN_STATES:
             if conn is not self.conn:
                 return False
-            self._watchdog_at = now + self._tw()
+            self._watchdog_at = now + self._last_tw
             self.suspect = False
             return True
         return st is State.CLOSING and conn is self.conn
@@ -280,7 +283,8 @@ class Peer:
     # --- internals -------------------------------------------------------------------------------
     def _tw(self) -> float:
         j = self.policy.jitter
-        return max(self.policy.tw + self._rng.uniform(-j, j), self.policy.tw / 2)
+        tw = self._last_tw = max(self.policy.tw + self._rng.uniform(-j, j), self.policy.tw / 2)
+        return tw
 
     def _emit(self, action: Action) -> None:
         self._actions.append(action)

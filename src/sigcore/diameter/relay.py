@@ -26,6 +26,7 @@ ROUTE_RECORD: Final = 282
 DESTINATION_REALM: Final = 283
 DESTINATION_HOST: Final = 293
 REDIRECT_HOST: Final = 292
+_ROUTING_CODES: Final = frozenset({DESTINATION_REALM, DESTINATION_HOST, ROUTE_RECORD})
 
 
 def identity_avp(code: int, identity: str) -> bytes:
@@ -81,22 +82,37 @@ class Routing:
     __slots__ = ("destination_host", "destination_realm", "looped")
 
     def __init__(self, buf: bytes | bytearray, own: bytes) -> None:
+        # Every relayed request is read here (twice when a forward hook changed it): the header unpack is
+        # inline rather than `_avp_header` (tests/diameter/test_core.py checks it against `walk`).
         self.destination_host: str | None = None
         self.destination_realm: str | None = None
         self.looped = False
+        unpack_from = _U32X2.unpack_from
         off, end = HEADER_LEN, len(buf)
         while off < end:
-            code, flags_len, length = _avp_header(buf, off, end)
+            if end - off < 8:
+                raise ValueError(f"truncated AVP header at offset {off}")
+            code, flags_len = unpack_from(buf, off)
+            length = flags_len & 0xFFFFFF
             if length < 8 or off + length > end:
                 raise ValueError(f"AVP {code} length {length} does not fit (offset {off})")
-            if not flags_len & 0x80000000:  # vendor 0: the only ones routing reads
+            if code in _ROUTING_CODES and not flags_len & 0x80000000:  # vendor 0: the only ones routing reads
+                value = bytes(buf[off + 8:off + length])
                 if code == DESTINATION_REALM:
-                    self.destination_realm = bytes(buf[off + 8:off + length]).decode("utf-8", "replace").lower()
+                    self.destination_realm = value.decode("utf-8", "replace").lower()
                 elif code == DESTINATION_HOST:
-                    self.destination_host = bytes(buf[off + 8:off + length]).decode("utf-8", "replace").lower()
-                elif code == ROUTE_RECORD and bytes(buf[off + 8:off + length]).lower() == own:
+                    self.destination_host = value.decode("utf-8", "replace").lower()
+                elif value.lower() == own:
                     self.looped = True
             off += (length + 3) & ~3
+
+    def copy(self) -> Routing:
+        """The same facts (a forward hook that changed a request but none of them hands the node this)."""
+        other = Routing.__new__(Routing)
+        other.destination_host = self.destination_host
+        other.destination_realm = self.destination_realm
+        other.looped = self.looped
+        return other
 
 
 def result_code(buf: bytes | bytearray) -> int | None:

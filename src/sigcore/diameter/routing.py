@@ -129,7 +129,9 @@ class RoutingHooks:
 
     Order for a request from a peer: local_delivery hooks (the first that is not None decides), then, if it
     is forwarded: the loop check (3005), forward_request hooks, out_routing hooks; what the last of them
-    leaves in ``InTransit.buf`` is what is sent. For its answer: forward_answer hooks, then it is sent back."""
+    leaves in ``InTransit.buf`` is what is sent. After the forward_request hooks the node reads the routing
+    facts (``InTransit.routing``) again if ``buf`` changed, unless a hook set ``routing`` to a new object (the
+    facts of what it left in ``buf``). For its answer: forward_answer hooks, then it is sent back."""
 
     def __init__(self) -> None:
         self.local_delivery: list[LocalDeliveryHook] = []

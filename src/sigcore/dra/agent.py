@@ -40,12 +40,13 @@ _APP_CMD = Struct(">II")  # header words 1-2: flags|command code, application id
 class Plan:
     """What to do with one request: send ``frame`` to ``peers`` in order (no rule matched: ``route`` is
     NO_ROUTE and the node's own realm routing decides), or answer it here with ``local`` (the node builds the
-    answer from it)."""
+    answer from it). ``routing_kept``: ``frame`` was changed, but in no AVP the relay routes on."""
 
     frame: bytes | bytearray
     peers: list[str]
     route: str = NO_ROUTE
     local: Rejected | None = None
+    routing_kept: bool = False
 
 
 _NO_PLAN = Plan(b"", [])
@@ -116,8 +117,11 @@ class RoutingAgent:
         5014/3009 as for any malformed message)."""
         routed = self.route(frame, routing)
         peers, label = list(routed.peers), routed.route
+        routing_kept = False
         if self.pyform is not None:
-            frame = self.pyform.apply(frame) or frame
+            changed = self.pyform.apply(frame)
+            if changed is not None:
+                frame, routing_kept = changed, not self.pyform.routing_changed
         if self.hooks is not None:
             request = Message.decode(bytes(frame))
             outcome = self.hooks.run(request, peers)
@@ -126,11 +130,11 @@ class RoutingAgent:
                 code, text = outcome.local_answer
                 return Plan(frame, [], label, Rejected(code, text or ""))
             if outcome.changed:
-                frame = request.encode()
+                frame, routing_kept = request.encode(), False
         if self.cfg.mode == "redirect":  # a redirect agent never relays: no route is 3003
             local = self.redirect(peers) if peers else Rejected(REALM_NOT_SERVED, "no route for this request")
             return Plan(frame, [], label, local)
-        return Plan(frame, peers[:self.cfg.max_attempts], label)
+        return Plan(frame, peers[:self.cfg.max_attempts], label, routing_kept=routing_kept)
 
     def redirect(self, peers: list[str]) -> Rejected:
         uris = [diameter_uri(p, a.port, a.transport) if (a := self.peers.get(p)) is not None else

@@ -50,6 +50,8 @@ class DraRouting:
             raise plan.local
         if plan.frame is not buf:
             t.buf = bytearray(plan.frame)
+            if plan.routing_kept and t.routing is not None:  # the node need not read them again
+                t.routing = t.routing.copy()
 
     def out_routing(self, t: InTransit, scores: dict[Any, int]) -> None:
         plan = t.tag

@@ -25,6 +25,8 @@ _U32: Final = Struct(">I")
 _HEADER: Final = Struct(">I4I")
 _PAD: Final = (b"", b"\0\0\0", b"\0\0", b"\0")
 _STRING, _GROUPED = 1, 2
+#: Destination-Realm, Destination-Host, Route-Record (vendor 0): what the relay's routing reads
+_ROUTING_AVPS: Final = frozenset({283, 293, 282})
 STRING_TYPES: Final = frozenset({"OctetString", "UTF8String", "DiameterIdentity", "DiameterURI", "IPFilterRule"})
 
 
@@ -69,6 +71,8 @@ class PyformTransform:
         self.errors = errors
         self.calls = 0
         self.changed = 0
+        #: whether the last `apply` changed an AVP the relay routes on (else it need not read them again)
+        self.routing_changed = False
 
     def apply(self, frame: bytes | bytearray) -> bytes | None:
         """The message with the script's values, or None when nothing changed (or it cannot be walked)."""
@@ -82,6 +86,7 @@ class PyformTransform:
             return None  # relayed byte-exact: the next hop judges it
         finally:
             self.calls += call.calls
+            self.routing_changed = call.routing_changed
         if body is None:
             return None
         self.changed += 1
@@ -95,13 +100,15 @@ class _Malformed(Exception):
 class _Call:
     """The walk over one message, with the header fields every script call receives."""
 
-    __slots__ = ("app_id", "calls", "cmd", "e2e", "errors", "flags", "func", "hbh", "kinds", "label")
+    __slots__ = ("app_id", "calls", "cmd", "e2e", "errors", "flags", "func", "hbh", "kinds", "label",
+                 "routing_changed")
 
     def __init__(self, func: Callable[..., Any], app_id: int, flags: int, cmd: int, hbh: int, e2e: int,
                  kinds: dict[int, dict[int, int]], errors: ScriptErrors, label: str) -> None:
         self.func, self.app_id, self.flags, self.cmd, self.hbh, self.e2e = func, app_id, flags, cmd, hbh, e2e
         self.kinds, self.errors, self.label = kinds, errors, label
         self.calls = 0
+        self.routing_changed = False
 
     def walk(self, buf: bytes | bytearray, off: int, end: int) -> bytes | None:
         """The AVPs in ``buf[off:end]`` re-encoded if any value changed, else None."""
@@ -134,6 +141,8 @@ class _Call:
                 else:
                     new = self.walk(buf, off + hl, off + length)
                 if new is not None:
+                    if hl == 8 and code in _ROUTING_AVPS:
+                        self.routing_changed = True
                     if out is None:
                         out = []
                     out.append(buf[copied:off])
