@@ -19,6 +19,11 @@ with p50/p99 latency, the server's CPU per request and the load average.
 
 Usage: .venv/bin/python bench/gy.py [--seconds 3] [--rounds 3] [--clients 2] [--window 32] [--sessions 256]
                                     [--database-url postgresql://... | --temp-postgres] [--no-pin]
+                                    [--profile DIR]
+
+--profile DIR samples the server with py-spy (``pip install py-spy``) during each measured phase and writes
+DIR/<phase>.txt as collapsed stacks (one line per stack, its sample count last; every thread, idle ones
+left out): ``sort -t' ' -k2 -n``, or any flame-graph tool, reads them.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -220,6 +227,23 @@ def start_stub(cpus: set[int] | None) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
+@contextmanager
+def sampled(profile: Path | None, phase: str, pid: int) -> Iterator[None]:
+    """py-spy on the server for the duration of the block (nothing without --profile)."""
+    if profile is None:
+        yield
+        return
+    profile.mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
+                            "--output", str(profile / f"{phase}.txt")], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)  # attached before the load starts
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
+
+
 def _row(name: str, rate: float, latencies: list[float], errors: int, cpu: float) -> str:
     per = cpu / max(1, len(latencies)) * 1e6
     return (f"{name:8} {rate:9,.0f}/s  p50 {pct(latencies, 50):6.2f} ms  p99 {pct(latencies, 99):7.2f} ms  "
@@ -237,6 +261,7 @@ def main() -> None:
     ap.add_argument("--temp-postgres", action="store_true",
                     help="run on a throw-away PostgreSQL server (tests/services.py: fsync off, as the tests)")
     ap.add_argument("--no-pin", dest="pin", action="store_false")
+    ap.add_argument("--profile", type=Path, default=None, help="write py-spy samples of the server to DIR")
     ap.add_argument("--stub", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.stub is not None:
@@ -282,16 +307,20 @@ def run(args: argparse.Namespace) -> None:
         gy_load(port, args.clients, args.sessions, args.window, 1.0, client_cpus)  # warm-up
         for _ in range(args.rounds):
             for name, target, pid in (("gy", port, server.pid), ("stub", stub_port, stub.pid)):
-                cpu0 = cpu_seconds(pid)
-                result = gy_load(target, args.clients, args.sessions, args.window, args.seconds, client_cpus)
-                keep(name, result, cpu_seconds(pid) - cpu0)
-            cpu0 = cpu_seconds(server.pid)
-            rate, latencies = rpc_load(rpc, args.clients, args.seconds, client_cpus)
-            keep("rpc", (rate, latencies, 0), cpu_seconds(server.pid) - cpu0)
+                with sampled(args.profile if name == "gy" else None, name, pid):
+                    cpu0 = cpu_seconds(pid)
+                    result = gy_load(target, args.clients, args.sessions, args.window, args.seconds, client_cpus)
+                    keep(name, result, cpu_seconds(pid) - cpu0)
+            with sampled(args.profile, "rpc", server.pid):
+                cpu0 = cpu_seconds(server.pid)
+                rate, latencies = rpc_load(rpc, args.clients, args.seconds, client_cpus)
+                keep("rpc", (rate, latencies, 0), cpu_seconds(server.pid) - cpu0)
         half = best["gy"][0] / 2
         for _ in range(args.rounds):
-            cpu0 = cpu_seconds(server.pid)
-            result = gy_load(port, args.clients, args.sessions, args.window, args.seconds, client_cpus, rate=half)
+            with sampled(args.profile, "paced", server.pid):
+                cpu0 = cpu_seconds(server.pid)
+                result = gy_load(port, args.clients, args.sessions, args.window, args.seconds, client_cpus,
+                                 rate=half)
             if "paced" not in best or pct(result[1], 99) < pct(best["paced"][1], 99):
                 best["paced"] = (*result, cpu_seconds(server.pid) - cpu0)
     finally:
