@@ -33,6 +33,7 @@ from sigcore.diameter.constants import FLAG_PROXIABLE, FLAG_REQUEST
 from sigcore.diameter.dictionary import DICTIONARY as D
 from sigcore.diameter.message import Message
 from sigcore.store.batch import BatchKind, BatchWorker
+from sigcore.store.checkpoint import WalCheckpointer
 
 if TYPE_CHECKING:
     from sigcore.charging.service import Charging
@@ -51,7 +52,8 @@ _REPEATED = ("Subscription-Id", "Multiple-Services-Credit-Control", "Used-Servic
 
 
 class GyService:
-    def __init__(self, node: Node, charging: Charging, cfg: GyConfig, workers: int = 16) -> None:
+    def __init__(self, node: Node, charging: Charging, cfg: GyConfig, workers: int = 16,
+                 shared: BatchWorker | None = None) -> None:
         self.node = node
         self.tenant = charging.cfg.default_tenant  # of accounts found by name (Subscription-Id-Data)
         self.engine = charging.engine
@@ -61,9 +63,17 @@ class GyService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.batch = _CreditBatch(self.engine, cfg.session_timeout)
+        # On SQLite: the HSS's batch worker when it runs in this process (one kept connection, one gate
+        # that its WAL checkpointer also holds), else one of our own with its own checkpointer.
         self.worker: BatchWorker | None = None
-        if self.store.store.engine.dialect.name == "sqlite":
-            self.worker = BatchWorker(cast("Store", self.store.store))
+        self._own: tuple[BatchWorker, WalCheckpointer] | None = None
+        if shared is not None:
+            self.worker = shared
+        elif self.store.store.engine.dialect.name == "sqlite":
+            store = cast("Store", self.store.store)
+            self.worker = BatchWorker(store)
+            self._own = (self.worker, WalCheckpointer(store, gate=self.worker.gate))
+        if self.worker is not None:
             self.store.gate = self.worker.gate  # the other writers take turns with the loop's batches
         self.engine.on_account_change = self._account_changed
 
@@ -241,15 +251,17 @@ class GyService:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        if self.worker is not None:
-            self.worker.start(self._loop)
+        if self._own is not None:
+            self._own[0].start(self._loop)
+            self._own[1].start()
         self._sweeper = self._loop.create_task(self._sweep_forever(), name="charging-gy-sweeper")
 
     async def stop(self) -> None:
         await cancel(self._sweeper)
-        if self.worker is not None:
-            await self.worker.stop()
-            self.store.gate = None
+        if self._own is not None:
+            await self._own[0].stop()
+            self._own[1].stop()
+        self.store.gate = None
         self.pool.shutdown(wait=False)
 
 
@@ -266,8 +278,9 @@ class _CreditBatch(BatchKind[CreditRequest, CreditAnswer]):
         return ccr.apply_all(self.engine, conn, items, self.session_timeout, ccr.refuse_blocking)
 
 
-def install_gy(node: Node, charging: Charging, cfg: GyConfig) -> GyService:
-    gy = GyService(node, charging, cfg)
+def install_gy(node: Node, charging: Charging, cfg: GyConfig,
+               shared: BatchWorker | None = None) -> GyService:
+    gy = GyService(node, charging, cfg, shared=shared)
     gy.install()
     charging.gy = gy
     return gy

@@ -23,6 +23,8 @@ _COLUMNS: dict[str, Any] = {name: bindparam(name) for name in ("tenant", "accoun
                                                                 "expires", "document")}
 _INSERT = RawStatement(insert(t.sessions).values(session_id=bindparam("sid"), **_COLUMNS))
 _UPDATE = RawStatement(update(t.sessions).where(t.sessions.c.session_id == bindparam("sid")).values(**_COLUMNS))
+_OF_ACCOUNT = RawStatement(select(t.sessions).where(and_(t.sessions.c.tenant == bindparam("tenant"),
+                                                         t.sessions.c.account == bindparam("account"))))
 _DELETE = RawStatement(delete(t.sessions).where(t.sessions.c.session_id == bindparam("sid")))
 
 
@@ -72,9 +74,7 @@ def remove(conn: Connection, session_id: str) -> None:
 
 
 def of_account(conn: Connection, tenant: str, account: str) -> list[GySession]:
-    rows = conn.execute(select(t.sessions).where(and_(t.sessions.c.tenant == tenant,
-                                                      t.sessions.c.account == account)))
-    return [_from_row(r) for r in rows]
+    return [_from_row(r) for r in _OF_ACCOUNT.rows(conn, {"tenant": tenant, "account": account})]
 
 
 def expired(conn: Connection, now: dt.datetime, limit: int = 100) -> list[GySession]:
