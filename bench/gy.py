@@ -20,7 +20,7 @@ with p50/p99 latency, the server's CPU per request and the load average.
 
 Usage: .venv/bin/python bench/gy.py [--seconds 3] [--rounds 3] [--clients 2] [--window 32] [--sessions 256]
                                     [--database-url postgresql://... | --temp-postgres] [--no-pin]
-                                    [--profile DIR]
+                                    [--paced-rate CCR/s] [--profile DIR]
 
 --profile DIR samples the server with py-spy (``pip install py-spy``) during each measured phase and writes
 DIR/<phase>.txt as collapsed stacks (one line per stack, its sample count last; every thread, idle ones
@@ -262,6 +262,8 @@ def main() -> None:
     ap.add_argument("--temp-postgres", action="store_true",
                     help="run on a throw-away PostgreSQL server (tests/services.py: fsync off, as the tests)")
     ap.add_argument("--no-pin", dest="pin", action="store_false")
+    ap.add_argument("--paced-rate", type=float, default=None,
+                    help="CCR/s of the paced rounds (default: half the best Gy rate; the target's is 1,500)")
     ap.add_argument("--profile", type=Path, default=None, help="write py-spy samples of the server to DIR")
     ap.add_argument("--stub", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -316,7 +318,7 @@ def run(args: argparse.Namespace) -> None:
                 cpu0 = cpu_seconds(server.pid)
                 rate, latencies = rpc_load(rpc, args.clients, args.seconds, client_cpus)
                 keep("rpc", (rate, latencies, 0), cpu_seconds(server.pid) - cpu0)
-        half = best["gy"][0] / 2
+        half = args.paced_rate or best["gy"][0] / 2
         for _ in range(args.rounds):  # the stub at the same rate: the p99 this machine gives without us
             for name, target, pid in (("paced", port, server.pid), ("stub-paced", stub_port, stub.pid)):
                 with sampled(args.profile if name == "paced" else None, name, pid):
