@@ -33,11 +33,14 @@ class Clock:
         return self.fixed or dt.datetime.now(dt.UTC)
 
 
+KEK = os.urandom(32)  # one key-encryption key: an engine restarted on a database must open it again (keycheck)
+
+
 class Engine:
     """A charging engine served from a background event loop; `call` speaks JSON-RPC over HTTP."""
 
     def __init__(self, url: str, cfg: ChargingConfig, clock: Clock) -> None:
-        self.store = Store(url, os.urandom(32))
+        self.store = Store(url, KEK)
         self.clock = clock
         self.charging: Charging = build_charging(self.store, cfg, clock)
         self.loop = asyncio.new_event_loop()

@@ -4,7 +4,6 @@ each asking units until 4012, reporting the units it used; prints a JSON summary
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 from decimal import Decimal
@@ -42,9 +41,9 @@ def session(engine: ChargingEngine, sid: str, totals: list[Decimal], lock: threa
 
 
 def main() -> None:
-    url, index, sessions = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    url, index, sessions, key = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), bytes.fromhex(sys.argv[4])
     # PostgreSQL's default max_connections is 100: 8 processes share it; threads queue for a connection
-    store = Store(url, os.urandom(32), pool_size=3)
+    store = Store(url, key, pool_size=3)
     engine = ChargingEngine(ChargingStore(store))
     totals: list[Decimal] = []
     lock = threading.Lock()

@@ -23,7 +23,8 @@ WORKER = Path(__file__).with_name("double_spend_worker.py")
 
 def test_no_double_spending(charging_url: str) -> None:
     balance = Decimal(1_000_000)
-    store = Store(charging_url, os.urandom(32))
+    key = os.urandom(32)  # one key-encryption key for every process: the store refuses another (keycheck)
+    store = Store(charging_url, key)
     engine = ChargingEngine(ChargingStore(store))
     api_set = {"Tenant": "cgrates.org", "Account": "shared"}
     from sigcore.charging.api import ChargingApi
@@ -33,7 +34,7 @@ def test_no_double_spending(charging_url: str) -> None:
     api.call("APIerSv1.SetBalance", {**api_set, "BalanceType": "*data", "Value": int(balance),
                                      "Balance": {"ID": "pool"}})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    workers = [subprocess.Popen([sys.executable, str(WORKER), charging_url, str(i), str(SESSIONS)],
+    workers = [subprocess.Popen([sys.executable, str(WORKER), charging_url, str(i), str(SESSIONS), key.hex()],
                                 stdout=subprocess.PIPE, text=True, env=env) for i in range(PROCESSES)]
     reports = []
     for worker in workers:
