@@ -20,10 +20,10 @@ with p50/p99 latency, the server's CPU per request and the load average.
 
 Usage: .venv/bin/python bench/gy.py [--seconds 3] [--rounds 3] [--clients 2] [--window 32] [--sessions 256]
                                     [--database-url postgresql://... | --temp-postgres] [--no-pin]
-                                    [--paced-rate CCR/s] [--profile DIR]
+                                    [--paced-rate CCR/s] [--py-spy DIR]
 
---profile DIR samples the server with py-spy (``pip install py-spy``) during each measured phase and writes
-DIR/<phase>.txt as collapsed stacks (one line per stack, its sample count last; every thread, idle ones
+--py-spy DIR samples the server with py-spy (``.venv/bin/pip install py-spy``) during each measured phase
+and writes DIR/<phase>.txt as collapsed stacks (one line per stack, its sample count last; every thread, idle ones
 left out): ``sort -t' ' -k2 -n``, or any flame-graph tool, reads them.
 """
 
@@ -230,13 +230,14 @@ def start_stub(cpus: set[int] | None) -> tuple[subprocess.Popen[bytes], int]:
 
 @contextmanager
 def sampled(profile: Path | None, phase: str, pid: int) -> Iterator[None]:
-    """py-spy on the server for the duration of the block (nothing without --profile)."""
+    """py-spy on the server for the duration of the block (nothing without --py-spy)."""
     if profile is None:
         yield
         return
     profile.mkdir(parents=True, exist_ok=True)
-    spy = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
-                            "--output", str(profile / f"{phase}.txt")], stdout=subprocess.DEVNULL)
+    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
+                            "--format", "raw", "--rate", "250", "--output", str(profile / f"{phase}.txt")],
+                           stdout=subprocess.DEVNULL)
     time.sleep(0.5)  # attached before the load starts
     try:
         yield
@@ -264,7 +265,7 @@ def main() -> None:
     ap.add_argument("--no-pin", dest="pin", action="store_false")
     ap.add_argument("--paced-rate", type=float, default=None,
                     help="CCR/s of the paced rounds (default: half the best Gy rate; the target's is 1,500)")
-    ap.add_argument("--profile", type=Path, default=None, help="write py-spy samples of the server to DIR")
+    ap.add_argument("--py-spy", type=Path, default=None, help="write py-spy samples of the server to DIR")
     ap.add_argument("--stub", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.stub is not None:
@@ -272,7 +273,7 @@ def main() -> None:
         return
     if args.temp_postgres:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        from services import PostgresServer, _postgres_bindir
+        from support.services import PostgresServer, _postgres_bindir
 
         bindir = _postgres_bindir()
         if bindir is None:
@@ -310,18 +311,18 @@ def run(args: argparse.Namespace) -> None:
         gy_load(port, args.clients, args.sessions, args.window, 1.0, client_cpus)  # warm-up
         for _ in range(args.rounds):
             for name, target, pid in (("gy", port, server.pid), ("stub", stub_port, stub.pid)):
-                with sampled(args.profile if name == "gy" else None, name, pid):
+                with sampled(args.py_spy if name == "gy" else None, name, pid):
                     cpu0 = cpu_seconds(pid)
                     result = gy_load(target, args.clients, args.sessions, args.window, args.seconds, client_cpus)
                     keep(name, result, cpu_seconds(pid) - cpu0)
-            with sampled(args.profile, "rpc", server.pid):
+            with sampled(args.py_spy, "rpc", server.pid):
                 cpu0 = cpu_seconds(server.pid)
                 rate, latencies = rpc_load(rpc, args.clients, args.seconds, client_cpus)
                 keep("rpc", (rate, latencies, 0), cpu_seconds(server.pid) - cpu0)
         half = args.paced_rate or best["gy"][0] / 2
         for _ in range(args.rounds):  # the stub at the same rate: the p99 this machine gives without us
             for name, target, pid in (("paced", port, server.pid), ("stub-paced", stub_port, stub.pid)):
-                with sampled(args.profile if name == "paced" else None, name, pid):
+                with sampled(args.py_spy if name == "paced" else None, name, pid):
                     cpu0 = cpu_seconds(pid)
                     result = gy_load(target, args.clients, args.sessions, args.window, args.seconds, client_cpus,
                                      rate=half)
