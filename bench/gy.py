@@ -11,7 +11,8 @@ account's name), then, ROUNDS times:
   CCR-T (100 kB used): every CCR is a locked read-modify-write of one account plus its session row;
 * stub: the same CCRs against a Diameter node whose CCR handler answers 2001 at once (the floor the
   machine and the clients give, without the charging engine);
-* paced: Gy again at half the best Gy rate (open loop): the p99 the target speaks of;
+* paced: Gy again at half the best Gy rate (open loop): the p99 the target speaks of, and the stub at
+  that same rate (the p99 the machine and the clients give at that rate: the noise floor);
 * rpc: APIerSv1.AddBalance over HTTP keep-alive, CLIENTS processes x 4 threads, distinct accounts.
 
 The best round of each kind is reported (the machine is shared: the best round is the least disturbed),
@@ -19,6 +20,11 @@ with p50/p99 latency, the server's CPU per request and the load average.
 
 Usage: .venv/bin/python bench/gy.py [--seconds 3] [--rounds 3] [--clients 2] [--window 32] [--sessions 256]
                                     [--database-url postgresql://... | --temp-postgres] [--no-pin]
+                                    [--paced-rate CCR/s] [--py-spy DIR]
+
+--py-spy DIR samples the server with py-spy (``.venv/bin/pip install py-spy``) during each measured phase
+and writes DIR/<phase>.txt as collapsed stacks (one line per stack, its sample count last; every thread, idle ones
+left out): ``sort -t' ' -k2 -n``, or any flame-graph tool, reads them.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -220,9 +228,27 @@ def start_stub(cpus: set[int] | None) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
+@contextmanager
+def sampled(profile: Path | None, phase: str, pid: int) -> Iterator[None]:
+    """py-spy on the server for the duration of the block (nothing without --py-spy)."""
+    if profile is None:
+        yield
+        return
+    profile.mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
+                            "--format", "raw", "--rate", "250", "--output", str(profile / f"{phase}.txt")],
+                           stdout=subprocess.DEVNULL)
+    time.sleep(0.5)  # attached before the load starts
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
+
+
 def _row(name: str, rate: float, latencies: list[float], errors: int, cpu: float) -> str:
     per = cpu / max(1, len(latencies)) * 1e6
-    return (f"{name:8} {rate:9,.0f}/s  p50 {pct(latencies, 50):6.2f} ms  p99 {pct(latencies, 99):7.2f} ms  "
+    return (f"{name:11} {rate:9,.0f}/s  p50 {pct(latencies, 50):6.2f} ms  p99 {pct(latencies, 99):7.2f} ms  "
             f"server CPU {per:6.0f} µs/req  non-2001 {errors}")
 
 
@@ -237,6 +263,9 @@ def main() -> None:
     ap.add_argument("--temp-postgres", action="store_true",
                     help="run on a throw-away PostgreSQL server (tests/services.py: fsync off, as the tests)")
     ap.add_argument("--no-pin", dest="pin", action="store_false")
+    ap.add_argument("--paced-rate", type=float, default=None,
+                    help="CCR/s of the paced rounds (default: half the best Gy rate; the target's is 1,500)")
+    ap.add_argument("--py-spy", type=Path, default=None, help="write py-spy samples of the server to DIR")
     ap.add_argument("--stub", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.stub is not None:
@@ -244,7 +273,7 @@ def main() -> None:
         return
     if args.temp_postgres:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        from services import PostgresServer, _postgres_bindir
+        from support.services import PostgresServer, _postgres_bindir
 
         bindir = _postgres_bindir()
         if bindir is None:
@@ -282,27 +311,32 @@ def run(args: argparse.Namespace) -> None:
         gy_load(port, args.clients, args.sessions, args.window, 1.0, client_cpus)  # warm-up
         for _ in range(args.rounds):
             for name, target, pid in (("gy", port, server.pid), ("stub", stub_port, stub.pid)):
-                cpu0 = cpu_seconds(pid)
-                result = gy_load(target, args.clients, args.sessions, args.window, args.seconds, client_cpus)
-                keep(name, result, cpu_seconds(pid) - cpu0)
-            cpu0 = cpu_seconds(server.pid)
-            rate, latencies = rpc_load(rpc, args.clients, args.seconds, client_cpus)
-            keep("rpc", (rate, latencies, 0), cpu_seconds(server.pid) - cpu0)
-        half = best["gy"][0] / 2
-        for _ in range(args.rounds):
-            cpu0 = cpu_seconds(server.pid)
-            result = gy_load(port, args.clients, args.sessions, args.window, args.seconds, client_cpus, rate=half)
-            if "paced" not in best or pct(result[1], 99) < pct(best["paced"][1], 99):
-                best["paced"] = (*result, cpu_seconds(server.pid) - cpu0)
+                with sampled(args.py_spy if name == "gy" else None, name, pid):
+                    cpu0 = cpu_seconds(pid)
+                    result = gy_load(target, args.clients, args.sessions, args.window, args.seconds, client_cpus)
+                    keep(name, result, cpu_seconds(pid) - cpu0)
+            with sampled(args.py_spy, "rpc", server.pid):
+                cpu0 = cpu_seconds(server.pid)
+                rate, latencies = rpc_load(rpc, args.clients, args.seconds, client_cpus)
+                keep("rpc", (rate, latencies, 0), cpu_seconds(server.pid) - cpu0)
+        half = args.paced_rate or best["gy"][0] / 2
+        for _ in range(args.rounds):  # the stub at the same rate: the p99 this machine gives without us
+            for name, target, pid in (("paced", port, server.pid), ("stub-paced", stub_port, stub.pid)):
+                with sampled(args.py_spy if name == "paced" else None, name, pid):
+                    cpu0 = cpu_seconds(pid)
+                    result = gy_load(target, args.clients, args.sessions, args.window, args.seconds, client_cpus,
+                                     rate=half)
+                if name not in best or pct(result[1], 99) < pct(best[name][1], 99):
+                    best[name] = (*result, cpu_seconds(pid) - cpu0)
     finally:
         for proc in (server, stub):
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
     print(f"best of {args.rounds} rounds of {args.seconds:g} s, {args.clients} clients, window {args.window}; "
           f"load average after: {os.getloadavg()[0]:.2f}")
-    for name in ("gy", "stub", "paced", "rpc"):
+    for name in ("gy", "stub", "paced", "stub-paced", "rpc"):
         rate, latencies, errors, cpu = best[name]
-        label = {"paced": f"paced@{half:,.0f}"}.get(name, name)
+        label = {"paced": f"paced@{half:,.0f}", "stub-paced": f"stub@{half:,.0f}"}.get(name, name)
         print(_row(label, rate, latencies, errors, cpu))
 
 

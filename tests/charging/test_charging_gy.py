@@ -188,3 +188,32 @@ async def test_gy_unknown_subscriber_is_5030(ocs: Ocs) -> None:
         assert cca.result_code == 5030
     finally:
         await asyncio.to_thread(peer.stop)
+
+
+async def test_gy_trigger_with_synchronous_http_post(ocs: Ocs, receiver: Any) -> None:
+    """On SQLite CCRs are applied on the event loop, where a blocking HTTP POST must not run: a CCR whose
+    debit fires a trigger with a synchronous *http_post is rolled back there and applied again on a
+    thread. The POST arrives once, the debit is taken once, the CCA is 2001."""
+    quiet_python_diameter_logs()
+    account = {"Tenant": "cgrates.org", "Account": MSISDN}
+    ocs.rpc("APIerSv1.SetBalance", {**account, "BalanceType": "*data", "Value": 10 * MB, "Balance": {"ID": "d"}})
+    ocs.rpc("APIerSv1.SetActions", {"ActionsId": "TELL", "Actions": [
+        {"Identifier": "*http_post", "ExtraParameters": receiver.url, "Weight": 10}]})
+    ocs.rpc("APIerSv2.SetAccountActionTriggers", {**account, "GroupID": "USED", "ActionTrigger": {
+        "ThresholdType": "*max_event_counter", "ThresholdValue": 1, "BalanceType": "*data", "ActionsID": "TELL"}})
+    peer = PyDiameterPeer(PGW, REALM, 4, remote_host=OCS, connect_port=ocs.port)
+    peer.start()
+    try:
+        await asyncio.to_thread(peer.wait_ready)
+        await wait_open(ocs.node, PGW)
+        sid = f"{PGW};3;post"
+        cca = await asyncio.to_thread(peer.request, ccr(peer, sid, 1, 0, [mscc(10, {"cc_total_octets": MB})]))
+        assert cca.result_code == 2001 and receiver.bodies == []
+        cca = await asyncio.to_thread(peer.request, ccr(peer, sid, 2, 1, [
+            mscc(10, {"cc_total_octets": MB}, {"cc_total_octets": MB})]))
+        assert cca.result_code == 2001 and granted(by_rg(cca)[10]) == (MB, None)
+        assert len(receiver.bodies) == 1 and receiver.bodies[0]["ID"] == f"cgrates.org:{MSISDN}"
+        balance = ocs.rpc("APIerSv2.GetAccount", account)["BalanceMap"]["*data"][0]
+        assert balance["Value"] == 9 * MB  # debited once, though the CCR ran twice
+    finally:
+        await asyncio.to_thread(peer.stop)

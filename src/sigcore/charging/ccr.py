@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from sigcore.charging import credit
 from sigcore.charging import sessions as gy_sessions
 from sigcore.charging.cdrs import session_record
 from sigcore.charging.engine import ChargingEngine
-from sigcore.charging.executor import ActionRun
+from sigcore.charging.executor import ActionRun, MustBlock, Post
 from sigcore.charging.model import Account, Balance
 from sigcore.charging.sessions import GySession
 from sigcore.charging.values import as_json_number
@@ -27,6 +28,7 @@ END_USER_SERVICE_DENIED = 4010
 CREDIT_LIMIT_REACHED = 4012
 USER_UNKNOWN = 5030
 RATING_FAILED = 5031
+PostSync = Callable[[Post], None]
 
 
 @dataclass
@@ -74,25 +76,39 @@ class CreditAnswer:
     balance_left: bool | None = None  # CHECK_BALANCE
 
 
-def apply_batch(engine: ChargingEngine, requests: list[CreditRequest], session_timeout: float
-                ) -> list[CreditAnswer | Exception]:
-    """Several CCRs in one transaction (one commit, one connection): each in its own savepoint, so one
-    that fails leaves the others' changes; the answers in request order."""
+def refuse_blocking(post: Post) -> None:
+    """The `post_sync` of CCRs applied on the event loop: a trigger's synchronous ``*http_post`` makes the
+    CCR's savepoint roll back and the CCR run again alone on a worker thread."""
+    raise MustBlock(post.url)
+
+
+def apply_all(engine: ChargingEngine, conn: Connection, requests: Sequence[CreditRequest], session_timeout: float,
+              post_sync: PostSync | None = None) -> list[CreditAnswer | Exception]:
+    """Several CCRs in the caller's transaction (one commit): each in its own savepoint, so one that fails
+    leaves the others' changes; the answers (or errors) in request order. The savepoints go straight to
+    the driver: SQLAlchemy's `begin_nested` bookkeeping cost a CCR a fifth of its time."""
     out: list[CreditAnswer | Exception] = []
-    store = engine.store
-    with store.store.writing() as conn:
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
         for req in requests:
+            cursor.execute("SAVEPOINT ccr")
             try:
-                with conn.begin_nested():
-                    out.append(apply(engine, req, session_timeout, conn))
+                out.append(apply(engine, req, session_timeout, conn, post_sync))
             except Exception as err:
-                log.exception("CCR %s failed", req.session_id)
+                cursor.execute("ROLLBACK TO SAVEPOINT ccr")
+                if not isinstance(err, MustBlock):
+                    log.exception("CCR %s failed", req.session_id)
                 out.append(err)
+            cursor.execute("RELEASE SAVEPOINT ccr")
+    finally:
+        cursor.close()
     return out
 
 
 def apply(engine: ChargingEngine, req: CreditRequest, session_timeout: float,
-          conn: Connection | None = None) -> CreditAnswer:
+          conn: Connection | None = None, post_sync: PostSync | None = None) -> CreditAnswer:
     store = engine.store
     now = engine.now
     expires = now + dt.timedelta(seconds=session_timeout)
@@ -142,7 +158,8 @@ def apply(engine: ChargingEngine, req: CreditRequest, session_timeout: float,
                 results.append(ServiceResult(svc.rating_group, SUCCESS, Units(ask.balance_type, grant, ask.avp),
                                              final=grant < ask.amount))
         if debited:
-            job = ActionRun(acc, now, lambda n: store.actions(n, conn), engine.default_post_url, engine.poster.post)
+            job = ActionRun(acc, now, lambda n: store.actions(n, conn), engine.default_post_url,
+                            post_sync or engine.poster.post)
             job.fire_triggers()
             store.add_cdrs(conn, job.cdrs)
         if req.request_type in (TERMINATION, EVENT):

@@ -30,6 +30,11 @@ class ActionFailed(Exception):
     """One action of a set failed: the set is PARTIALLY_EXECUTED and nothing it changed is kept."""
 
 
+class MustBlock(Exception):
+    """A synchronous ``*http_post`` asked for where blocking is not allowed (a CCR batch on the event loop):
+    the caller rolls the work back and runs it again where it may block (a worker thread)."""
+
+
 @dataclass
 class BalanceChange:
     """What *cdrlog records for one balance-changing action."""
@@ -220,6 +225,8 @@ class ActionRun:
         if post.synchronous and self.post_sync is not None:
             try:
                 self.post_sync(post)
+            except MustBlock:
+                raise
             except Exception as err:
                 raise ActionFailed(f"*http_post to {url} failed: {err}") from None
         else:

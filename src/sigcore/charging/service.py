@@ -126,7 +126,9 @@ def install(node: Node, ctx: AppContext) -> None:
     if cfg.charging.gy.enabled:
         from sigcore.charging.gy import install_gy
 
-        install_gy(node, charging, cfg.charging.gy)
+        hss = services.s6a  # on SQLite its batch worker runs the CCR batches too (one connection, one gate)
+        shared = hss.worker if hss is not None and hss.worker.inline else None
+        install_gy(node, charging, cfg.charging.gy, shared)
     services.charging = charging
     services.starters.append(charging.start)
     services.stoppers.append(charging.stop)

@@ -22,7 +22,11 @@ _SESSION = RawStatement(select(t.sessions.c.session_id, t.sessions.c.tenant, t.s
 _COLUMNS: dict[str, Any] = {name: bindparam(name) for name in ("tenant", "account", "origin_host", "started",
                                                                 "expires", "document")}
 _INSERT = RawStatement(insert(t.sessions).values(session_id=bindparam("sid"), **_COLUMNS))
-_UPDATE = RawStatement(update(t.sessions).where(t.sessions.c.session_id == bindparam("sid")).values(**_COLUMNS))
+# what changes within a session: SQLite rewrites the index entries of every column an UPDATE sets
+_UPDATE = RawStatement(update(t.sessions).where(t.sessions.c.session_id == bindparam("sid")).values(
+    expires=bindparam("expires"), document=bindparam("document")))
+_OF_ACCOUNT = RawStatement(select(t.sessions).where(and_(t.sessions.c.tenant == bindparam("tenant"),
+                                                         t.sessions.c.account == bindparam("account"))))
 _DELETE = RawStatement(delete(t.sessions).where(t.sessions.c.session_id == bindparam("sid")))
 
 
@@ -61,10 +65,12 @@ def load(conn: Connection, session_id: str) -> GySession | None:
 
 
 def save(conn: Connection, session: GySession, expires: dt.datetime, new: bool) -> None:
-    values = {"sid": session.session_id, "tenant": session.tenant, "account": session.account,
-              "origin_host": session.origin_host, "started": session.started, "expires": expires,
-              "document": session.document()}
-    (_INSERT if new else _UPDATE).rowcount(conn, [values])
+    if not new:
+        _UPDATE.rowcount(conn, [{"sid": session.session_id, "expires": expires, "document": session.document()}])
+        return
+    _INSERT.rowcount(conn, [{"sid": session.session_id, "tenant": session.tenant, "account": session.account,
+                             "origin_host": session.origin_host, "started": session.started, "expires": expires,
+                             "document": session.document()}])
 
 
 def remove(conn: Connection, session_id: str) -> None:
@@ -72,9 +78,7 @@ def remove(conn: Connection, session_id: str) -> None:
 
 
 def of_account(conn: Connection, tenant: str, account: str) -> list[GySession]:
-    rows = conn.execute(select(t.sessions).where(and_(t.sessions.c.tenant == tenant,
-                                                      t.sessions.c.account == account)))
-    return [_from_row(r) for r in rows]
+    return [_from_row(r) for r in _OF_ACCOUNT.rows(conn, {"tenant": tenant, "account": account})]
 
 
 def expired(conn: Connection, now: dt.datetime, limit: int = 100) -> list[GySession]:

@@ -100,9 +100,11 @@ class ChargingSubscriptionRow(Base):
 
 
 class ChargingSessionRow(Base):
-    """An open Gy session: its reservations live in the account's document; this row finds it on timeout."""
+    """An open Gy session: its reservations live in the account's document; this row finds it on timeout,
+    and (by account) for the RAR/ASR after a top-up or a disable."""
 
     __tablename__ = "charging_sessions"
+    __table_args__ = (Index(None, "tenant", "account"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[str] = mapped_column(String(255), unique=True)

@@ -106,6 +106,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("session_id", name="uq_charging_sessions_session_id"),
     )
     op.create_index("ix_charging_sessions_expires", "charging_sessions", ["expires"])
+    op.create_index("ix_charging_sessions_tenant_account", "charging_sessions", ["tenant", "account"])
 
 
 def downgrade() -> None:
