@@ -66,6 +66,7 @@ def test_sigcore_run_serves_json_rpc_when_configured(tmp_path: Path, monkeypatch
     monkeypatch.setenv("SIGCORE_KEK", KEK)
     port = free_tcp_port()
     config, _url = _config(tmp_path, f"diameter:\n  listen: ['127.0.0.1:{free_tcp_port()}']\napi:\n  enabled: false\n"
+                                     f"metrics:\n  enabled: false\n"
                                      f"charging:\n  listen: 127.0.0.1:{port}\n")
     cfg = load_config(config)
 
