@@ -25,6 +25,7 @@ from sigcore.diameter.answers import result_of
 from sigcore.diameter.application import Application, Rejected, answer, experimental_3gpp
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import VENDOR_3GPP, ResultCode
+from sigcore.diameter.errors import DiameterError
 from sigcore.diameter.message import Message
 from sigcore.hss.application import application_avps, hss_application, hss_request
 from sigcore.hss.auth import AuthService, VectorRequest, Vectors
@@ -37,6 +38,7 @@ from sigcore.hss.ims.threads import Worker
 from sigcore.store.batch import BatchWorker, DatabaseFailed
 from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegistrationView, RegState
 from sigcore.store.store import Store
+from sigcore.workers.relay import NotHeld
 
 log = logging.getLogger("sigcore.hss.cx.handlers")
 
@@ -373,7 +375,7 @@ class CxService:
             avps += [("Public-Identity", i.impu) for i in identities]
             avps.append(("Deregistration-Reason", [("Reason-Code", int(reason)), ("Reason-Info", info)]))
             rtr = hss_request(self.node.identity, CX_APP, CxCommand.RTR, host, realm, avps)
-            rta = await self.node.request(rtr)
+            rta = await self._request(rtr, host)
             result = result_of(rta)
             results.append(result)
             if result == ResultCode.SUCCESS:
@@ -393,8 +395,19 @@ class CxService:
             profile = await self.worker.run(self.profile_avps, impi_name, identities[0])
             ppr = hss_request(self.node.identity, CX_APP, CxCommand.PPR, host, realm, [("User-Name", impi_name)])
             ppr.avps.extend(profile)
-            results.append(result_of(await self.node.request(ppr)))
+            results.append(result_of(await self._request(ppr, host)))
         return results
+
+    async def _request(self, msg: Message, host: str) -> Message:
+        """To the S-CSCF that holds the registration (`host`, the request's Destination-Host) over whichever
+        worker's connection reaches it (`Node.fallback`, `sigcore.workers.relay`); by realm only when no
+        process has it as an open peer (it sits behind a DRA), never to another S-CSCF picked by realm
+        first just because its connection landed on this worker."""
+        assert self.node is not None
+        try:
+            return await self.node.request(msg, peer=host)
+        except (DiameterError, NotHeld):  # not a direct peer of any worker now: route by Destination-Realm
+            return await self.node.request(msg)
 
 
 def charging_items(charging: dict[str, str]) -> list[tuple[str, str]]:
