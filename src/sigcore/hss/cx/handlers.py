@@ -35,12 +35,14 @@ from sigcore.hss.ims.codes import CX_APP, CxCommand, CxResult, ReasonCode
 from sigcore.hss.ims.documents import ProfileGroup, ims_subscription
 from sigcore.hss.ims.request_fields import first_values, need, text
 from sigcore.hss.ims.threads import Worker
+from sigcore.log_limit import RateLimitedLog
 from sigcore.store.batch import BatchWorker, DatabaseFailed
 from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegistrationView, RegState
 from sigcore.store.store import Store
 from sigcore.workers.relay import NotHeld
 
 log = logging.getLogger("sigcore.hss.cx.handlers")
+limited_log = RateLimitedLog(log)
 
 AKA_SCHEMES = ("Digest-AKAv1-MD5", "Digest-AKAv2-MD5")
 DIGEST_SCHEME = "SIP Digest"
@@ -363,7 +365,7 @@ class CxService:
                          info: str = "administrative deregistration") -> list[int | None]:
         """Send an RTR to every S-CSCF serving ``impi_name``'s identities; clear them where it succeeded.
 
-        Returns the result of each RTA (one per S-CSCF).
+        Returns the result of each RTA (one per S-CSCF; None: not delivered, the registration is kept).
         """
         assert self.node is not None, "CxService(node=...) sends RTR/PPR"
         impi = await self.worker.run(self.ims.get_impi, impi_name)
@@ -376,7 +378,7 @@ class CxService:
             avps.append(("Deregistration-Reason", [("Reason-Code", int(reason)), ("Reason-Info", info)]))
             rtr = hss_request(self.node.identity, CX_APP, CxCommand.RTR, host, realm, avps)
             rta = await self._request(rtr, host)
-            result = result_of(rta)
+            result = result_of(rta) if rta is not None else None
             results.append(result)
             if result == ResultCode.SUCCESS:
                 await self.worker.run(lambda ids=identities: self.ims.set_registration(
@@ -395,19 +397,31 @@ class CxService:
             profile = await self.worker.run(self.profile_avps, impi_name, identities[0])
             ppr = hss_request(self.node.identity, CX_APP, CxCommand.PPR, host, realm, [("User-Name", impi_name)])
             ppr.avps.extend(profile)
-            results.append(result_of(await self._request(ppr, host)))
+            ppa = await self._request(ppr, host)
+            results.append(result_of(ppa) if ppa is not None else None)
         return results
 
-    async def _request(self, msg: Message, host: str) -> Message:
+    async def _request(self, msg: Message, host: str) -> Message | None:
         """To the S-CSCF that holds the registration (`host`, the request's Destination-Host) over whichever
         worker's connection reaches it (`Node.fallback`, `sigcore.workers.relay`); by realm only when no
         process has it as an open peer (it sits behind a DRA), never to another S-CSCF picked by realm
-        first just because its connection landed on this worker."""
+        first just because its connection landed on this worker. None (and one warning line saying why)
+        when it cannot be delivered: the registration then stays as it is."""
         assert self.node is not None
         try:
-            return await self.node.request(msg, peer=host)
-        except (DiameterError, NotHeld):  # not a direct peer of any worker now: route by Destination-Realm
-            return await self.node.request(msg)
+            try:
+                return await self.node.request(msg, peer=host)
+            except (DiameterError, NotHeld):  # not a direct peer of any worker now: route by Destination-Realm
+                return await self.node.request(msg)
+        except (DiameterError, ConnectionError, TimeoutError) as err:
+            short = "RTR" if msg.code == CxCommand.RTR else "PPR"
+            if isinstance(err, TimeoutError):
+                reason = f"no answer within {self.node.settings.request_timeout:g} s"
+            else:
+                reason = str(err) or type(err).__name__
+            limited_log.warning(f"cx-{short}-undelivered", "%s for IMPI %s to %s not delivered: %s", short,
+                                msg.get("User-Name"), host, reason)
+            return None
 
 
 def charging_items(charging: dict[str, str]) -> list[tuple[str, str]]:
