@@ -27,7 +27,7 @@ from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import VENDOR_3GPP, ResultCode
 from sigcore.diameter.errors import DiameterError
 from sigcore.diameter.message import Message
-from sigcore.hss.application import application_avps, hss_application, hss_request
+from sigcore.hss.application import application_avps, hss_application, hss_request, request_to_host
 from sigcore.hss.auth import AuthService, VectorRequest, Vectors
 from sigcore.hss.cx import assignment
 from sigcore.hss.cx.transaction import AfterCommit, AnswerAvp, CxBatch, CxItem, NeedsSqns
@@ -39,7 +39,6 @@ from sigcore.log_limit import RateLimitedLog
 from sigcore.store.batch import BatchWorker, DatabaseFailed
 from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegistrationView, RegState
 from sigcore.store.store import Store
-from sigcore.workers.relay import NotHeld
 
 log = logging.getLogger("sigcore.hss.cx.handlers")
 limited_log = RateLimitedLog(log)
@@ -402,17 +401,12 @@ class CxService:
         return results
 
     async def _request(self, msg: Message, host: str) -> Message | None:
-        """To the S-CSCF that holds the registration (`host`, the request's Destination-Host) over whichever
-        worker's connection reaches it (`Node.fallback`, `sigcore.workers.relay`); by realm only when no
-        process has it as an open peer (it sits behind a DRA), never to another S-CSCF picked by realm
-        first just because its connection landed on this worker. None (and one warning line saying why)
-        when it cannot be delivered: the registration then stays as it is."""
+        """To the S-CSCF that holds the registration (`host`), whichever worker holds its connection
+        (`request_to_host`). None (and one warning line saying why) when it cannot be delivered: the
+        registration then stays as it is."""
         assert self.node is not None
         try:
-            try:
-                return await self.node.request(msg, peer=host)
-            except (DiameterError, NotHeld):  # not a direct peer of any worker now: route by Destination-Realm
-                return await self.node.request(msg)
+            return await request_to_host(self.node, msg, host)
         except (DiameterError, ConnectionError, TimeoutError) as err:
             short = "RTR" if msg.code == CxCommand.RTR else "PPR"
             if isinstance(err, TimeoutError):
