@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from sigcore import config_checks as checks
 from sigcore.dra.config import DraConfig, undefined_peers
@@ -155,11 +155,21 @@ class DatabaseConfig(_Section):
     key_file: str | None = Field(None, description="file holding the key-encryption key (hex)")
     key_env: str = Field("SIGCORE_KEK", description="environment variable holding the KEK (hex)")
     pool_size: int = 5
+    _config_dir: Path | None = PrivateAttr(None)
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
         return checks.database_url(value)
+
+    @property
+    def config_dir(self) -> Path | None:
+        """The folder of the config file this was read from (None: built-in defaults or a dict); a server
+        database's default key file lives there, whatever the working directory (`sigcore.store.keysource`)."""
+        return self._config_dir
+
+    def read_from(self, config_file: str | os.PathLike[str]) -> None:
+        self._config_dir = Path(config_file).resolve().parent
 
 
 class ApiConfig(_Section):
@@ -330,4 +340,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    return parse_config(data)
+    cfg = parse_config(data)
+    cfg.database.read_from(path)
+    return cfg

@@ -35,14 +35,15 @@ def _database(config: str | None) -> DatabaseConfig:
 @key_app.command("create")
 def create(
     file: str | None = typer.Option(None, "--file", help="where (default: database.key_file, else the default "
-                                                         "file beside the database)"),
+                                                         "file: beside an SQLite database, else beside the "
+                                                         "config file, else in the state directory)"),
     config: str | None = ConfigOption,
 ) -> None:
     """Create a new key file (mode 0600); an existing file is never overwritten."""
     import secrets
 
     database = _database(config)
-    path = Path(file or database.key_file or default_key_file(database.url))
+    path = Path(file or database.key_file or default_key_file(database))
     if not write_new_key_file(path, secrets.token_bytes(KEK_BYTES)):
         raise _fail(f"{path} exists: a key file is never overwritten (`sigcore key rotate` replaces the key)")
     typer.echo(f"created key-encryption key {path} (mode 0600): back it up, without it no stored Ki/OPc can "

@@ -3,7 +3,10 @@ deregistration, both to the S-CSCF that registered the user (a sigcore node play
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from interop.sigcore_nodes import wait_open
 from sigcore.diameter import DICTIONARY as D
@@ -36,6 +39,41 @@ def scscf_node(hss_port: int, received: list[Message]) -> Node:
     return node
 
 
+def _sar(impi: str, impu: str) -> Message:
+    return Message(CxCommand.SAR, CX_APP, 0xC0, 0, 0, D.build_many([
+        ("Session-Id", "scscf;1"), ("Vendor-Specific-Application-Id", [("Vendor-Id", 10415),
+                                                                      ("Auth-Application-Id", CX_APP)]),
+        ("Auth-Session-State", 1), ("Origin-Host", SCSCF_HOST), ("Origin-Realm", REALM),
+        ("Destination-Realm", REALM), ("User-Name", impi), ("Public-Identity", impu),
+        ("Server-Name", SCSCF), ("Server-Assignment-Type", AssignmentType.REGISTRATION),
+        ("User-Data-Already-Available", 0)]))
+
+
+async def test_rtr_and_ppr_to_a_gone_scscf_are_one_warning_each(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    store = make_store(tmp_path)
+    hss = make_hss(store)
+    scscf = scscf_node(hss.port, [])
+    await hss.node.start()
+    await scscf.start()
+    try:
+        await wait_open(hss.node, SCSCF_HOST)
+        impi, impus, _ = ALICE
+        assert (await scscf.request(_sar(impi, impus[0])))["Result-Code"] == 2001
+        await scscf.stop()  # no peer of this realm left: neither by name nor by realm
+        with caplog.at_level(logging.WARNING, "sigcore.hss.cx.handlers"):
+            assert await hss.cx.push_profile(impi) == [None]
+            assert await hss.cx.deregister(impi) == [None]
+        records = [r for r in caplog.records if r.name == "sigcore.hss.cx.handlers"]
+        said = [r.getMessage().split(" not delivered: ") for r in records]
+        assert [s[0] for s in said] == [f"PPR for IMPI {impi} to {SCSCF_HOST}", f"RTR for IMPI {impi} to {SCSCF_HOST}"]
+        assert all(s[1] for s in said) and not any(r.exc_info for r in records)  # a reason, no traceback
+        assert hss.ims.get_impu(impus[0]).reg_state == RegState.REGISTERED  # type: ignore[union-attr]
+    finally:
+        await hss.node.stop()
+        store.close()
+
+
 async def test_ppr_then_rtr_reach_the_serving_scscf(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     hss = make_hss(store)
@@ -46,14 +84,7 @@ async def test_ppr_then_rtr_reach_the_serving_scscf(tmp_path: Path) -> None:
     try:
         await wait_open(hss.node, SCSCF_HOST)
         impi, impus, _ = ALICE
-        sar = Message(CxCommand.SAR, CX_APP, 0xC0, 0, 0, D.build_many([
-            ("Session-Id", "scscf;1"), ("Vendor-Specific-Application-Id", [("Vendor-Id", 10415),
-                                                                          ("Auth-Application-Id", CX_APP)]),
-            ("Auth-Session-State", 1), ("Origin-Host", SCSCF_HOST), ("Origin-Realm", REALM),
-            ("Destination-Realm", REALM), ("User-Name", impi), ("Public-Identity", impus[0]),
-            ("Server-Name", SCSCF), ("Server-Assignment-Type", AssignmentType.REGISTRATION),
-            ("User-Data-Already-Available", 0)]))
-        saa = await scscf.request(sar)
+        saa = await scscf.request(_sar(impi, impus[0]))
         assert saa["Result-Code"] == 2001
 
         hss.ims.update_profile("default", ccf_primary="aaa://ccf.localdomain")

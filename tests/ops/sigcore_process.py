@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -105,3 +106,9 @@ def run_checked(argv: list[str], cwd: Path | None = None, timeout: float = 900,
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
     assert done.returncode == 0, f"{argv}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return done.stdout
+
+
+def worker_of(log: str, peer: str) -> int | None:
+    """Which worker of ``sigcore run --workers N`` holds `peer`'s connection, from the run's log."""
+    found = re.findall(rf"\[worker (\d+)\] peer {re.escape(peer)} open", log)
+    return int(found[-1]) if found else None

@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sigcore_process import Sigcore, fixed_keys_config
+from sigcore_process import Sigcore
 
 from support.s6a import HOME_PLMN, OPC, K, air, mme
 from support.usim_model import Accepted, UsimModel
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 SUBSCRIBERS = [f"0010100000{n:05d}" for n in range(1, 201)]
-
-
-@pytest.fixture
-def sigcore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sigcore]:
-    monkeypatch.delenv("SIGCORE_KEK", raising=False)
-    node = Sigcore(tmp_path, fixed_keys_config(f"sqlite:///{tmp_path / 'hss.sqlite'}"))
-    try:
-        yield node
-    finally:
-        node.stop()
 
 
 def test_rotation_under_paced_air_load(sigcore: Sigcore) -> None:

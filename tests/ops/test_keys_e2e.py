@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,3 +108,21 @@ def test_a_bad_key_is_refused_by_add_run_and_import(sigcore: Sigcore, fault: str
     assert sigcore.command("subscriber", "list").stdout == before  # nothing written under the bad key
     if fault == "missing":
         assert not key_file.exists()  # no new key for a database whose secrets need the old one
+
+
+def test_a_server_database_finds_its_key_from_any_working_directory(tmp_path: Path, postgres_url: str) -> None:
+    """PostgreSQL, no key_file: the key goes beside the config file, so the same config run from another
+    directory uses it (it used to be var/sigcore.key under the working directory: a second key, refused)."""
+    node = Sigcore(tmp_path / "etc", fixed_keys_config(postgres_url))
+    key_file = node.config_path.parent / "sigcore.key"
+    for n, (imsi, cwd) in enumerate(((IMSI1, tmp_path / "a"), (IMSI2, tmp_path / "b"))):
+        cwd.mkdir()
+        done = subprocess.run([sys.executable, "-m", "sigcore.cli", "subscriber", "add", "--imsi", imsi, "--ki",
+                               K.hex(), "--opc", OPC.hex(), "--config", str(node.config_path)],
+                              cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        assert (f"created the key-encryption key file {key_file}" in done.stderr) == (n == 0), done.stderr
+        assert not (cwd / "var").exists()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    listed = node.command("subscriber", "list")
+    assert IMSI1 in listed.stdout and IMSI2 in listed.stdout

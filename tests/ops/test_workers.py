@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sigcore_process import Sigcore, fixed_keys_config, wait_exit
+from sigcore_process import Sigcore, fixed_keys_config, wait_exit, worker_of
 
 from support.s6a import HOME_PLMN, OPC, K, air, mme, ulr
 from support.usim_model import Accepted, UsimModel
@@ -44,11 +43,6 @@ def sigcore(tmp_path: Path, redis_server: object, monkeypatch: pytest.MonkeyPatc
         node.stop()
 
 
-def _worker_of(log: str, name: str) -> int | None:
-    found = re.findall(rf"\[worker (\d+)\] peer {re.escape(name)} open", log)
-    return int(found[-1]) if found else None
-
-
 def test_two_workers_relay_count_and_stop_cleanly(sigcore: Sigcore) -> None:
     added = sigcore.command("subscriber", "add", "--imsi", IMSI, "--ki", K.hex(), "--opc", OPC.hex(),
                             "--apn", "internet")
@@ -64,7 +58,7 @@ def test_two_workers_relay_count_and_stop_cleanly(sigcore: Sigcore) -> None:
             peer = stack.enter_context(mme(name, sigcore.diameter_port))
             peer.wait_ready()
             deadline = time.monotonic() + 5
-            while (worker := _worker_of(run.log_text(), name)) is None and time.monotonic() < deadline:
+            while (worker := worker_of(run.log_text(), name)) is None and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert worker is not None, run.log_tail()
             mmes.append(peer)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from sigcore.config import DatabaseConfig
+from sigcore.config import DatabaseConfig, load_config
 from sigcore.store import KeyUnavailable, Store, create_key_file, migrate
 from sigcore.store.crypto import key_id
-from sigcore.store.keysource import configured_source
+from sigcore.store.keysource import SYSTEM_STATE_DIR, configured_source, create_default_key, default_key_file
 from sigcore.store.rotate import rotate_key
 
 KI = bytes.fromhex("465b5ce8b199b49faa5f0a2ee238a6bc")
@@ -116,6 +116,46 @@ def test_the_first_command_needing_a_key_creates_the_default_file(tmp_path: Path
     created = [r.getMessage() for r in caplog.records]
     assert created == [f"created the key-encryption key file {key_file} (mode 0600): back it up, without it no "
                        "stored Ki/OPc can be read"]  # once
+
+
+SERVER_URL = "postgresql+psycopg://hss@127.0.0.1:1/hss"  # never connected to: only where its key would live
+
+
+def test_a_server_databases_default_key_is_beside_the_config_whatever_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "sigcore.yaml").write_text(f"database:\n  url: {SERVER_URL}\n")
+    found = set()
+    for cwd, name in ((tmp_path, "etc/sigcore.yaml"), (etc, "sigcore.yaml"), (tmp_path / "elsewhere", None)):
+        cwd.mkdir(exist_ok=True)
+        monkeypatch.chdir(cwd)
+        found.add(default_key_file(load_config(name or str(etc / "sigcore.yaml")).database))
+    assert found == {etc / "sigcore.key"}
+    sqlite = tmp_path / "data" / "hss.sqlite"  # SQLite keeps its key beside the database file
+    (etc / "lite.yaml").write_text(f"database:\n  url: sqlite:///{sqlite}\n")
+    assert default_key_file(load_config(str(etc / "lite.yaml")).database) == sqlite.parent / "sigcore.key"
+
+
+def test_without_a_config_file_the_key_is_in_the_state_directory(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert default_key_file(DatabaseConfig(url=SERVER_URL)) == tmp_path / "state" / "sigcore" / "sigcore.key"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    expected = SYSTEM_STATE_DIR if os.geteuid() == 0 else Path.home() / ".local" / "state" / "sigcore"
+    assert default_key_file(DatabaseConfig(url=SERVER_URL)) == expected / "sigcore.key"
+
+
+def test_a_default_key_that_cannot_be_written_is_one_clear_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    database = DatabaseConfig(url=SERVER_URL)
+    database.read_from(blocker / "sigcore.yaml")  # the "config folder" is a file: the key cannot go there
+    with pytest.raises(KeyUnavailable) as refused:
+        create_default_key(database)
+    assert str(refused.value).startswith(f"cannot create the key file {blocker / 'sigcore.key'}: ")
+    assert "database.key_file" in str(refused.value) and "\n" not in str(refused.value)
 
 
 def test_no_key_is_made_for_a_database_whose_key_is_lost(tmp_path: Path) -> None:

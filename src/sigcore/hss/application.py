@@ -13,11 +13,14 @@ from functools import cache
 from typing import Any
 
 from sigcore.diameter import DICTIONARY as D
+from sigcore.diameter.aio import Node
 from sigcore.diameter.answers import Identity, request
 from sigcore.diameter.application import NO_STATE_MAINTAINED, Application, new_session_id
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import VENDOR_3GPP
+from sigcore.diameter.errors import DiameterError
 from sigcore.diameter.message import Message
+from sigcore.workers.relay import NotHeld
 
 AUTH_SESSION_STATE = D.build("Auth-Session-State", NO_STATE_MAINTAINED)
 """``{ Auth-Session-State }`` NO_STATE_MAINTAINED: mandatory in every answer of the HSS's commands, errors
@@ -48,3 +51,15 @@ def hss_request(identity: Identity, app_id: int, command: int, destination_host:
             *identity.origin_avps]
     return request(command, app_id, head + D.build_many([("Destination-Host", destination_host),
                                                           ("Destination-Realm", realm), *avps]))
+
+
+async def request_to_host(node: Node, msg: Message, host: str) -> Message:
+    """Send an HSS-initiated request to the peer that holds the state (`host`, its Destination-Host: the
+    S-CSCF of a registration, the AS of a subscription) over whichever worker's connection reaches it
+    (`Node.fallback`, `sigcore.workers.relay`); by realm only when no process has it as an open peer (it
+    sits behind a DRA). Never to another peer of the realm picked first because its connection landed on
+    this worker. Raises DiameterError / ConnectionError / TimeoutError when it cannot be delivered."""
+    try:
+        return await node.request(msg, peer=host)
+    except (DiameterError, NotHeld):  # not a direct peer of any worker now: route by Destination-Realm
+        return await node.request(msg)

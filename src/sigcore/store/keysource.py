@@ -1,5 +1,6 @@
 """Where the key-encryption key comes from: ``database.key_file``, else ``$SIGCORE_KEK`` (``database.key_env``),
-else a default file beside the database, which the commands that need a key create on first use.
+else a default file (`default_key_file`: beside an SQLite database, else beside the config file, else in
+`state_dir()`), which the commands that need a key create on first use.
 
 Every message names the file or variable and says what to do, never a Python function; none shows the key.
 """
@@ -20,18 +21,39 @@ from sigcore.store.errors import KeyUnavailable
 
 log = logging.getLogger("sigcore.store.keys")
 DEFAULT_KEY_NAME = "sigcore.key"
+XDG_STATE_HOME = "XDG_STATE_HOME"
+SYSTEM_STATE_DIR = Path("/var/lib/sigcore")
 
 
-def default_key_file(url: str) -> Path:
-    """``<database file's folder>/sigcore.key`` for SQLite on a file; ``var/sigcore.key`` otherwise."""
+def default_key_file(database: DatabaseConfig) -> Path:
+    """Where the key lives when ``database.key_file`` is not set (docs/store.md), never relative to the
+    working directory for a server database, so the same config run from anywhere finds the same key:
+
+    * SQLite on a file: ``sigcore.key`` beside the database file;
+    * else beside the config file the database section was read from;
+    * else `state_dir()`.
+    """
     try:
-        parsed = make_url(url)
+        parsed = make_url(database.url)
     except Exception:  # an unparsable URL fails later, with the engine's message
         parsed = None
     if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "",
                                                                                                  ":memory:"):
         return Path(parsed.database).parent / DEFAULT_KEY_NAME
-    return Path("var") / DEFAULT_KEY_NAME
+    if database.config_dir is not None:
+        return database.config_dir / DEFAULT_KEY_NAME
+    return state_dir() / DEFAULT_KEY_NAME
+
+
+def state_dir() -> Path:
+    """``$XDG_STATE_HOME/sigcore`` when that is set, else ``/var/lib/sigcore`` for root, else
+    ``~/.local/state/sigcore`` (the XDG default)."""
+    xdg = os.environ.get(XDG_STATE_HOME)
+    if xdg:
+        return Path(xdg) / "sigcore"
+    if os.geteuid() == 0:
+        return SYSTEM_STATE_DIR
+    return Path.home() / ".local" / "state" / "sigcore"
 
 
 @dataclass(frozen=True)
@@ -63,27 +85,32 @@ def configured_source(database: DatabaseConfig) -> KeySource | None:
         return KeySource(f"database.key_file {path}", path=path)
     if database.key_env and os.environ.get(database.key_env):
         return KeySource(f"${database.key_env}", env=database.key_env)
-    default = default_key_file(database.url)
+    default = default_key_file(database)
     if default.exists():
         return KeySource(f"the key file {default}", path=default)
     return None
 
 
 def default_source(database: DatabaseConfig) -> KeySource:
-    path = default_key_file(database.url)
+    path = default_key_file(database)
     return KeySource(f"the key file {path}", path=path)
 
 
 def missing_key_message(database: DatabaseConfig) -> str:
     return (f"no key-encryption key: database.key_file is not set, ${database.key_env} is empty and "
-            f"{default_key_file(database.url)} does not exist (`sigcore key create` makes one)")
+            f"{default_key_file(database)} does not exist (`sigcore key create` makes one)")
 
 
 def create_default_key(database: DatabaseConfig) -> KeySource:
     """Create the default key file (mode 0600) and say so once, loudly: losing it loses every secret."""
     source = default_source(database)
     assert source.path is not None
-    if write_new_key_file(source.path, secrets.token_bytes(KEK_BYTES)):
+    try:
+        created = write_new_key_file(source.path, secrets.token_bytes(KEK_BYTES))
+    except OSError as err:  # e.g. a read-only config folder: say where, and how to choose another place
+        raise KeyUnavailable(f"cannot create the key file {source.path}: {err.strerror}; set database.key_file "
+                             "to a writable place (`sigcore key create --file …` makes it)") from None
+    if created:
         log.warning("created the key-encryption key file %s (mode 0600): back it up, without it no stored "
                     "Ki/OPc can be read", source.path.resolve())
     return source

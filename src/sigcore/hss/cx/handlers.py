@@ -25,8 +25,9 @@ from sigcore.diameter.answers import result_of
 from sigcore.diameter.application import Application, Rejected, answer, experimental_3gpp
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import VENDOR_3GPP, ResultCode
+from sigcore.diameter.errors import DiameterError
 from sigcore.diameter.message import Message
-from sigcore.hss.application import application_avps, hss_application, hss_request
+from sigcore.hss.application import application_avps, hss_application, hss_request, request_to_host
 from sigcore.hss.auth import AuthService, VectorRequest, Vectors
 from sigcore.hss.cx import assignment
 from sigcore.hss.cx.transaction import AfterCommit, AnswerAvp, CxBatch, CxItem, NeedsSqns
@@ -34,11 +35,13 @@ from sigcore.hss.ims.codes import CX_APP, CxCommand, CxResult, ReasonCode
 from sigcore.hss.ims.documents import ProfileGroup, ims_subscription
 from sigcore.hss.ims.request_fields import first_values, need, text
 from sigcore.hss.ims.threads import Worker
+from sigcore.log_limit import RateLimitedLog
 from sigcore.store.batch import BatchWorker, DatabaseFailed
 from sigcore.store.ims import ImsStore, PrivateIdentity, PublicIdentity, RegistrationView, RegState
 from sigcore.store.store import Store
 
 log = logging.getLogger("sigcore.hss.cx.handlers")
+limited_log = RateLimitedLog(log)
 
 AKA_SCHEMES = ("Digest-AKAv1-MD5", "Digest-AKAv2-MD5")
 DIGEST_SCHEME = "SIP Digest"
@@ -361,7 +364,7 @@ class CxService:
                          info: str = "administrative deregistration") -> list[int | None]:
         """Send an RTR to every S-CSCF serving ``impi_name``'s identities; clear them where it succeeded.
 
-        Returns the result of each RTA (one per S-CSCF).
+        Returns the result of each RTA (one per S-CSCF; None: not delivered, the registration is kept).
         """
         assert self.node is not None, "CxService(node=...) sends RTR/PPR"
         impi = await self.worker.run(self.ims.get_impi, impi_name)
@@ -373,8 +376,8 @@ class CxService:
             avps += [("Public-Identity", i.impu) for i in identities]
             avps.append(("Deregistration-Reason", [("Reason-Code", int(reason)), ("Reason-Info", info)]))
             rtr = hss_request(self.node.identity, CX_APP, CxCommand.RTR, host, realm, avps)
-            rta = await self.node.request(rtr)
-            result = result_of(rta)
+            rta = await self._request(rtr, host)
+            result = result_of(rta) if rta is not None else None
             results.append(result)
             if result == ResultCode.SUCCESS:
                 await self.worker.run(lambda ids=identities: self.ims.set_registration(
@@ -393,8 +396,26 @@ class CxService:
             profile = await self.worker.run(self.profile_avps, impi_name, identities[0])
             ppr = hss_request(self.node.identity, CX_APP, CxCommand.PPR, host, realm, [("User-Name", impi_name)])
             ppr.avps.extend(profile)
-            results.append(result_of(await self.node.request(ppr)))
+            ppa = await self._request(ppr, host)
+            results.append(result_of(ppa) if ppa is not None else None)
         return results
+
+    async def _request(self, msg: Message, host: str) -> Message | None:
+        """To the S-CSCF that holds the registration (`host`), whichever worker holds its connection
+        (`request_to_host`). None (and one warning line saying why) when it cannot be delivered: the
+        registration then stays as it is."""
+        assert self.node is not None
+        try:
+            return await request_to_host(self.node, msg, host)
+        except (DiameterError, ConnectionError, TimeoutError) as err:
+            short = "RTR" if msg.code == CxCommand.RTR else "PPR"
+            if isinstance(err, TimeoutError):
+                reason = f"no answer within {self.node.settings.request_timeout:g} s"
+            else:
+                reason = str(err) or type(err).__name__
+            limited_log.warning(f"cx-{short}-undelivered", "%s for IMPI %s to %s not delivered: %s", short,
+                                msg.get("User-Name"), host, reason)
+            return None
 
 
 def charging_items(charging: dict[str, str]) -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ from sigcore.diameter.application import Application, Rejected, answer, experime
 from sigcore.diameter.avp import Avp
 from sigcore.diameter.constants import ResultCode
 from sigcore.diameter.message import Message
-from sigcore.hss.application import application_avps, hss_application, hss_request
+from sigcore.hss.application import application_avps, hss_application, hss_request, request_to_host
 from sigcore.hss.ims.codes import SH_APP, DataReference, IdentitySet, ImsUserState, ShCommand, ShResult
 from sigcore.hss.ims.documents import DocumentError, ShDataParts, parse_repository_updates, sh_data
 from sigcore.hss.ims.request_fields import required, text
@@ -262,7 +262,7 @@ class ShService:
                               [("User-Identity", [("Public-Identity", impu.impu)]),
                                ("Sh-User-Data", sh_data(parts))])
             try:
-                results.append(result_of(await self.node.request(pnr)))
+                results.append(result_of(await request_to_host(self.node, pnr, sub.as_host)))
             except Exception as err:
                 log.warning("PNR to %s failed: %s", sub.as_host, err)
                 results.append(None)
