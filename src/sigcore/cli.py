@@ -58,7 +58,7 @@ def load_or_exit(path: str | None, *, check_files: bool = False):  # type: ignor
 def run(config: str | None = ConfigOption,
         workers: int | None = typer.Option(None, "--workers", min=1, max=64,
                                            help="processes sharing the listeners (default: run.workers)")) -> None:
-    """Start the configured services: the Diameter node (HSS applications), REST API and metrics."""
+    """Start the configured services: the Diameter node (HSS; DRA, Gy/Ro when configured), API, metrics, charging."""
     from sigcore.logging_setup import configure, install_signal_handlers, label_records
     from sigcore.service import installers, serve
     from sigcore.store import StoreError

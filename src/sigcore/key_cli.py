@@ -74,5 +74,8 @@ def rotate(config: str | None = ConfigOption) -> None:
                "once every node runs with the new key)")
 
 
+SUMMARY = "key-encryption key (create, rotate)"
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(key_app, name="key")

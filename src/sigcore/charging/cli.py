@@ -111,6 +111,9 @@ def cdr_export(as_csv: bool = typer.Option(False, "--csv", help="CSV with a head
         typer.echo(f"{len(records)} CDRs written to {output}", err=True)
 
 
+SUMMARY = "online charging (CGrateS-compatible JSON-RPC, Gy/Ro)"
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(account_app, name="account")
     app.add_typer(cdr_app, name="cdr")

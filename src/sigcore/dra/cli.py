@@ -88,5 +88,8 @@ def routes(config: str | None = ConfigOption,
         typer.echo(line)
 
 
+SUMMARY = "Diameter Routing Agent (routes, rt_pyform transforms)"
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(dra_app, name="dra")

@@ -65,5 +65,8 @@ def bench(
         Path(json_out).write_text(report.to_json() + "\n")
 
 
+SUMMARY = "Diameter load generator (bench)"
+
+
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench)
