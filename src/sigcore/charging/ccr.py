@@ -86,7 +86,7 @@ def apply_all(engine: ChargingEngine, conn: Connection, requests: Sequence[Credi
               post_sync: PostSync | None = None) -> list[CreditAnswer | Exception]:
     """Several CCRs in the caller's transaction (one commit): each in its own savepoint, so one that fails
     leaves the others' changes; the answers (or errors) in request order. The savepoints go straight to
-    the driver: SQLAlchemy's `begin_nested` bookkeeping cost a CCR a fifth of its time."""
+    the driver: SQLAlchemy's `begin_nested` bookkeeping was a large share of a CCR (docs/performance.md)."""
     out: list[CreditAnswer | Exception] = []
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None

@@ -5,8 +5,8 @@ that changes them fails a test, not production).
 Why not ``loop.create_task``: an asyncio Task only schedules its first step for the loop's next turn, so a
 handler would start a turn after its bytes were read and the requests read together would no longer join
 one database batch inside the read's `turn` scope; and making and registering a Task (its name, its
-Handle, the ``all_tasks`` WeakSet entry, released again by a weakref callback) cost a lone S6a request
-several percent of its instructions. A `HandlerTask` starts at once, inside the read (as Python 3.12's
+Handle, the ``all_tasks`` WeakSet entry, released again by a weakref callback) is measurable on a lone S6a
+request (docs/performance.md). A `HandlerTask` starts at once, inside the read (as Python 3.12's
 ``eager_start`` would), and each step is entered with ``asyncio.tasks._enter_task`` as a Task's is.
 
 What a handler can rely on, as in any Task: ``asyncio.current_task()`` (this object), ``asyncio.timeout``
