@@ -513,3 +513,62 @@ def test_routing_reads_what_a_plain_walk_over_the_avps_reads(extra: list[Avp]) -
     assert routing.looped == (b"dra.localdomain" in records)
     with pytest.raises(ValueError):
         Routing(frame[:-3], b"dra.localdomain")
+
+
+@pytest.mark.parametrize("avps", [
+    [D.build("Session-Id", "s;1"), D.build("Result-Code", 3004)],
+    [Avp(268, b"\0\0\x0b\xb9", flags=0x80, vendor=10415), D.build("Result-Code", 2001)],  # a vendor 268 first
+    [D.build("Session-Id", "s;1"), D.build("Experimental-Result", [("Vendor-Id", 10415),
+                                                                   ("Experimental-Result-Code", 5001)])],
+    [Avp(268, b"\0\0\x07\xd1\0")],  # not four octets: not a Result-Code
+])
+def test_result_code_reads_what_a_plain_walk_over_the_avps_reads(avps: list[Avp]) -> None:
+    """`result_code` unpacks the AVP headers inline for speed (every relayed answer): same as `walk`."""
+    from sigcore.diameter.relay import RESULT_CODE, result_code, walk
+
+    frame = Message(272, 4, 0, 1, 1, avps).encode()
+    plain = next((int.from_bytes(frame[s:e], "big") for c, v, s, e, _ in walk(frame)
+                  if c == RESULT_CODE and v == 0 and e - s == 4), None)
+    assert result_code(frame) == plain
+    with pytest.raises(ValueError):
+        result_code(frame[:-4] if plain is None else frame[:20] + frame[21:])
+
+
+def test_a_next_hops_hook_names_the_candidates_in_order_and_none_leaves_it_to_the_realm_rule() -> None:
+    """A route table names its next hops (`RoutingHooks.add_next_hops`) instead of scoring every known peer:
+    the order it gives is the failover order; None is no opinion; names it gives that are not peers are
+    3003, peers it names that are down are 3002."""
+    core, out, mme, hss1, hss2 = relay_core()
+    answers: dict[str, list[str] | None] = {"other.net": None, "localdomain": ["hss2.localdomain", "hss1.localdomain"],
+                                            "ghost.net": ["nobody.localdomain"], "down.net": ["down.localdomain"]}
+    core.hooks.add_next_hops(lambda t: answers.get(t.routing.destination_realm or ""))
+    core.peer("down.localdomain", initiate=False)  # known, never open
+    core.frame(mme, request(1), 1.0)
+    first = out.raw(hss2)[0]
+    assert out.raw(hss1) == []
+    core.frame(hss2, answer_to(first, "hss2.localdomain", ResultCode.TOO_BUSY), 1.1)  # down the named list
+    second = out.raw(hss1)[0]
+    core.frame(hss1, answer_to(second, "hss1.localdomain"), 1.2)
+    assert [m["Result-Code"] for m in out.sent(mme)] == [2001]
+    core.frame(mme, request(2, dest_realm="other.net"), 1.3)  # no opinion: no peer serves other.net
+    core.frame(mme, request(3, dest_realm="ghost.net"), 1.3)
+    core.frame(mme, request(4, dest_realm="down.net"), 1.3)
+    assert [m["Result-Code"] for m in out.sent(mme)] == [3003, 3003, 3002]
+
+
+def test_out_routing_hooks_see_the_named_next_hops_above_the_realm_rule_and_may_change_them() -> None:
+    core, out, mme, hss1, hss2 = relay_core()
+    seen: list[dict[str, int]] = []
+    core.hooks.add_next_hops(lambda t: ["hss1.localdomain"])
+
+    def look(transit: InTransit, scores: dict[Peer, int]) -> None:
+        seen.append({p.name: s for p, s in scores.items()})
+        if transit.header.hop_by_hop == 2:
+            for peer in scores:
+                scores[peer] = 5000 if peer.name == "hss2.localdomain" else SCORE_NO_DELIVERY
+
+    core.hooks.add_out_routing(look)
+    core.frame(mme, request(1), 1.0)
+    core.frame(mme, request(2), 1.0)
+    assert len(out.raw(hss1)) == 1 and len(out.raw(hss2)) == 1
+    assert seen[0]["hss1.localdomain"] > 1000 and seen[0]["hss2.localdomain"] <= 0  # the realm rule stood down

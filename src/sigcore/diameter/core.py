@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from struct import Struct
 from typing import Any, Final, Protocol
 
@@ -51,7 +51,7 @@ from sigcore.diameter.relay import (
     result_code,
     set_hop_by_hop,
 )
-from sigcore.diameter.routing import SCORE_REALM, InTransit, RoutingHooks, check_local_delivery
+from sigcore.diameter.routing import SCORE_NAMED, SCORE_REALM, InTransit, RoutingHooks, check_local_delivery
 
 log = logging.getLogger("sigcore.diameter.node")
 _ORIGIN_HOST: Final = DICTIONARY.avp("Origin-Host").key
@@ -527,7 +527,7 @@ class NodeCore:
                     routing = transit.routing
                 elif buf != frame:  # changed: its routing facts may have changed too
                     routing = transit.routing = Routing(buf, self._own)
-            if hooks.out_routing and transit is None:
+            if (hooks.out_routing or hooks.next_hops) and transit is None:
                 transit = InTransit(bytearray(frame), peer, routing)
             candidates = self._candidates(peer, buf, routing, transit)
         except DiameterError as err:
@@ -568,21 +568,47 @@ class NodeCore:
             if direct is not None and direct is not from_peer and direct.is_open:
                 return [direct]
         app_id = _U32.unpack_from(buf, 8)[0]
-        realm = routing.destination_realm
+        hooks = self.hooks
+        named: Sequence[str] | None = None
+        if transit is not None and hooks.next_hops:
+            for next_hops in hooks.next_hops:
+                named = next_hops(transit)
+                if named is not None:
+                    break
+        if named is not None and not hooks.out_routing:
+            return self._usable([p for name in named if (p := self.peers.get(name)) is not None], app_id,
+                                routing.destination_realm)
+        scores = self._scores(from_peer, app_id, routing.destination_realm, named)
+        if transit is not None:
+            for hook in hooks.out_routing:
+                hook(transit, scores)
+        ranked = [p for p, score in scores.items() if score > 0]
+        if len(ranked) > 1:
+            ranked.sort(key=scores.__getitem__, reverse=True)
+        return self._usable(ranked, app_id, routing.destination_realm)
+
+    def _scores(self, from_peer: Peer, app_id: int, realm: str | None,
+                named: Sequence[str] | None) -> dict[Peer, int]:
+        """Every known peer but the sender, scored for the out-routing hooks: by the realm rule, or, when a
+        next-hops hook named the candidates, those in their order above everything else."""
         scores: dict[Peer, int] = {}
         for p in self.peers.values():
             if p is not from_peer:
                 apps = p.applications
-                scores[p] = SCORE_REALM if p.realm == realm and (app_id in apps or _RELAY in apps) else 0
-        if transit is not None and self.hooks.out_routing:
-            for hook in self.hooks.out_routing:
-                hook(transit, scores)
-        ranked = [p for p, score in scores.items() if score > 0]
+                scores[p] = (SCORE_REALM if named is None and p.realm == realm
+                             and (app_id in apps or _RELAY in apps) else 0)
+        if named:
+            top = SCORE_NAMED + len(named)
+            for i, name in enumerate(named):
+                if (peer := self.peers.get(name)) is not None:
+                    scores[peer] = top - i
+        return scores
+
+    @staticmethod
+    def _usable(ranked: list[Peer], app_id: int, realm: str | None) -> list[Peer]:
+        """RFC 6733 §6.1.6: only a peer that advertised the application (or Relay), open and not suspect."""
         if not ranked:
             raise DiameterError(ResultCode.REALM_NOT_SERVED, f"no route to realm {realm}")
-        if len(ranked) > 1:
-            ranked.sort(key=scores.__getitem__, reverse=True)
-        # RFC 6733 §6.1.6: only to a peer that advertised the application (or Relay), open and not suspect
         usable = [p for p in ranked if p.is_open and not p.suspect
                   and (app_id in p.applications or _RELAY in p.applications)]
         if not usable:

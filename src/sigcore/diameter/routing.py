@@ -8,7 +8,7 @@ serve; each refusal maps to the Result-Code the RFC prescribes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Sequence
 from struct import Struct
 from typing import Any, Final
 
@@ -58,6 +58,7 @@ def check_local_delivery(msg: Message, origin_host: str, origin_realm: str,
 SCORE_NO_DELIVERY = -70
 SCORE_REALM = 10  # the peer's realm is the Destination-Realm and it serves the application
 SCORE_FINALDEST = 100  # the peer is the Destination-Host
+SCORE_NAMED = 1000  # a next-hops hook named the peer: above the realm rule (the last named gets this + 1)
 
 
 class InTransit:
@@ -114,6 +115,12 @@ ForwardHook = Callable[[InTransit], None]
 OutRoutingHook = Callable[[InTransit, "dict[Any, int]"], None]
 
 
+#: Names the next hops of a forwarded request, best first (a route table's decision), or None for no opinion
+#: (the realm rule and the out-routing hooks decide). Nothing is scored per known peer: a node with
+#: thousands of peers pays for the names given, not for every peer it knows
+NextHopsHook = Callable[[InTransit], "Sequence[str] | None"]
+
+
 #: Told what became of each forwarded request: (event, the request in transit, the peer concerned or None,
 #: the Result-Code or None, seconds since it was first forwarded or None). Events: "sent" (to ``peer``),
 #: "answered" (by ``peer``, with its Result-Code if any, passed back), "failover" (``peer`` failed: lost
@@ -128,7 +135,8 @@ class RoutingHooks:
     out-routing callback turns forwarding on (``forwarding``), as ``NodeSettings.relay`` does.
 
     Order for a request from a peer: local_delivery hooks (the first that is not None decides), then, if it
-    is forwarded: the loop check (3005), forward_request hooks, out_routing hooks; what the last of them
+    is forwarded: the loop check (3005), forward_request hooks, next_hops hooks (the first that is not None
+    names the candidates, in order, instead of the realm rule), out_routing hooks; what the last of them
     leaves in ``InTransit.buf`` is what is sent. After the forward_request hooks the node reads the routing
     facts (``InTransit.routing``) again if ``buf`` changed, unless a hook set ``routing`` to a new object (the
     facts of what it left in ``buf``). For its answer: forward_answer hooks, then it is sent back."""
@@ -138,6 +146,7 @@ class RoutingHooks:
         self.forward_request: list[ForwardHook] = []
         self.forward_answer: list[ForwardHook] = []
         self.out_routing: list[OutRoutingHook] = []
+        self.next_hops: list[NextHopsHook] = []
         self.observers: list[RelayObserver] = []
         self.forwarding = False
 
@@ -155,4 +164,8 @@ class RoutingHooks:
 
     def add_out_routing(self, hook: OutRoutingHook) -> None:
         self.out_routing.append(hook)
+        self.forwarding = True
+
+    def add_next_hops(self, hook: NextHopsHook) -> None:
+        self.next_hops.append(hook)
         self.forwarding = True

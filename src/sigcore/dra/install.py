@@ -1,6 +1,6 @@
 """``install(node, ctx)``: the DRA on `sigcore run`'s node when the config has a ``dra`` section.
 
-The route table is the node's out-routing callback, the transforms and hooks its forward callbacks, and the
+The route table names the node's next hops, the transforms and hooks its forward callbacks, and the
 relay's observer events feed the per-route/per-peer counters. The node advertises the Relay application.
 SIGHUP re-imports the transform and hook modules.
 """
@@ -15,13 +15,12 @@ from typing import Any
 from sigcore.applications import AppContext
 from sigcore.config import Config
 from sigcore.diameter.aio import Node
-from sigcore.diameter.routing import SCORE_NO_DELIVERY, InTransit
+from sigcore.diameter.routing import InTransit
 from sigcore.dra.agent import PeerAddress, Plan, RoutingAgent
 from sigcore.dra.scriptmodule import ScriptLoadError
 from sigcore.dra.stats import NO_ROUTE, DraStats
 
 log = logging.getLogger("sigcore.dra")
-_TOP_SCORE = 1000  # above any score the node's own realm rule gives (10), so the route table decides
 
 
 class DraRouting:
@@ -38,7 +37,7 @@ class DraRouting:
             routing.add_forward(self.forward_request, answers=False)
         if self.agent.pyform is not None or self.agent.hooks is not None:
             routing.add_forward(self.forward_answer, requests=False)
-        routing.add_out_routing(self.out_routing)
+        routing.add_next_hops(self.next_hops)
         routing.add_observer(self.observe)
         self.node.settings.relay = True
 
@@ -53,24 +52,15 @@ class DraRouting:
             if plan.routing_kept and t.routing is not None:  # the node need not read them again
                 t.routing = t.routing.copy()
 
-    def out_routing(self, t: InTransit, scores: dict[Any, int]) -> None:
+    def next_hops(self, t: InTransit) -> list[str] | None:
+        """The route table's peers, best first; None when no rule matched (the node's realm routing decides).
+        Peers are named lower-case, as the node keys them. A route that names the peer the request came
+        from is honoured: if that peer routes the realm back to us, its loop detection answers 3005 (a
+        misconfiguration shows as such, not as 3003)."""
         plan = t.tag
         if not isinstance(plan, Plan):
             plan = t.tag = self.agent.route(t.buf, t.routing)
-        if plan.route == NO_ROUTE:
-            return  # no rule matched: the node's realm routing (peers of the Destination-Realm) decides
-        for peer, score in scores.items():  # the table decides: nothing else the node scored stays a candidate
-            if score > 0:
-                scores[peer] = SCORE_NO_DELIVERY
-        # Peers are keyed by lower-cased name, as the table holds them. The node leaves out the peer the
-        # request came from; a route that names it is honoured all the same: if that peer routes the realm
-        # back to us, its loop detection answers 3005 (a misconfiguration shows as such, not as 3003).
-        peers = self.node.peers
-        n = len(plan.peers)
-        for i, name in enumerate(plan.peers):
-            peer = peers.get(name)
-            if peer is not None:
-                scores[peer] = _TOP_SCORE + n - i
+        return None if plan.route == NO_ROUTE else plan.peers
 
     def forward_answer(self, t: InTransit) -> None:
         changed = self.agent.answer_frame(t.buf)

@@ -19,11 +19,14 @@ from sigcore.metrics.registry import Registry
 NO_ROUTE = "-"  # the route label of requests no rule matched (Destination-Host of a connected peer, 3002)
 
 
+_CLASSES = ("none", "1xxx", "2xxx", "3xxx", "4xxx", "5xxx")
+
+
 def result_class(code: int | None) -> str:
     """``2xxx`` .. ``5xxx``, or ``none`` for an answer without a Result-Code."""
     if code is None or not 1000 <= code <= 5999:
         return "none"
-    return f"{code // 1000}xxx"
+    return _CLASSES[code // 1000]
 
 
 class DraStats:

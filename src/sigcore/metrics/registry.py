@@ -18,6 +18,10 @@ SeriesKey = tuple[str | int, ...]
 LATENCY_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
+#: histogram family -> its bucket and sum series' family names (made once, not per observation)
+_HISTOGRAM_SERIES: dict[str, tuple[str, str]] = {}
+
+
 class Registry:
     """All the numbers one process has counted since it started."""
 
@@ -37,10 +41,13 @@ class Registry:
 
     def observe(self, family: str, labels: tuple[str | int, ...], seconds: float) -> None:
         """One histogram observation: its bucket (non-cumulative index) and the sum in microseconds."""
+        names = _HISTOGRAM_SERIES.get(family)
+        if names is None:
+            names = _HISTOGRAM_SERIES[family] = (family + "_bucket", family + "_sum_us")
         counters = self.counters
-        bucket = (family + "_bucket", *labels, bisect_left(self.buckets, seconds))
+        bucket = (names[0], *labels, bisect_left(self.buckets, seconds))
         counters[bucket] = counters.get(bucket, 0) + 1
-        total = (family + "_sum_us", *labels)
+        total = (names[1], *labels)
         counters[total] = counters.get(total, 0) + round(seconds * 1_000_000)
 
     def clear(self) -> None:
