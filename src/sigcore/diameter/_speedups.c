@@ -1,4 +1,5 @@
-/* sigcore.diameter._speedups: the CCF check of a received message (Dictionary.check_raw), compiled.
+/* sigcore.diameter._speedups: the CCF check of a received message (Dictionary.check_raw), compiled, and
+ * the relay's two reads of every relayed message (relay.Routing, relay.result_code), at the end.
  *
  * check_raw walks every AVP of every received request, at every grouped level: the hot path of the
  * whole stack, and in CPython ~6K instructions an AVP. This walks the same bytes with the same tables
@@ -369,10 +370,130 @@ static PyObject *check(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     return PyBool_FromLong(v);
 }
 
+/* --- the relay's reads (diameter/relay.py): top-level AVP headers only, no dictionary ------------------
+ *
+ * relay_facts(buf, own) -> (destination_host, destination_realm, looped) | None
+ *   What relay.Routing reads of every relayed request: the payloads of the last vendor-0
+ *   Destination-Host (293) and Destination-Realm (283) as bytes (or None), and whether a vendor-0
+ *   Route-Record (282) equals ``own`` (lower-case bytes) without regard to ASCII case.
+ * result_code(buf) -> int | None | False
+ *   The first top-level vendor-0 Result-Code (268) of four octets, or None.
+ * Both answer None/False where an AVP header does not fit the message (or buf is neither bytes nor
+ * bytearray): the Python walk then raises its exact ValueError. tests/diameter/test_relay_speedups.py
+ * compares them with the Python walks on valid and mutated messages. */
+
+static int frame_bytes(PyObject *buf, const unsigned char **data, Py_ssize_t *size)
+{
+    if (PyBytes_CheckExact(buf)) {
+        *data = (const unsigned char *)PyBytes_AS_STRING(buf);
+        *size = PyBytes_GET_SIZE(buf);
+        return 1;
+    }
+    if (PyByteArray_CheckExact(buf)) {
+        *data = (const unsigned char *)PyByteArray_AS_STRING(buf);
+        *size = PyByteArray_GET_SIZE(buf);
+        return 1;
+    }
+    return 0;
+}
+
+static int same_ignoring_ascii_case(const unsigned char *a, const unsigned char *lower, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = a[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + ('a' - 'A'));
+        if (c != lower[i])
+            return 0;
+    }
+    return 1;
+}
+
+static PyObject *relay_facts(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "relay_facts(buf, own: bytes)");
+        return NULL;
+    }
+    const unsigned char *p;
+    Py_ssize_t end;
+    if (!frame_bytes(args[0], &p, &end))
+        Py_RETURN_NONE;
+    const unsigned char *own = (const unsigned char *)PyBytes_AS_STRING(args[1]);
+    Py_ssize_t own_len = PyBytes_GET_SIZE(args[1]);
+    Py_ssize_t host_at = -1, host_len = 0, realm_at = -1, realm_len = 0, off = 20;
+    int looped = 0;
+    while (off < end) {
+        if (end - off < 8)
+            Py_RETURN_NONE;
+        uint32_t code = word_at(p + off), flags_len = word_at(p + off + 4);
+        Py_ssize_t length = (Py_ssize_t)(flags_len & 0xFFFFFF);
+        if (length < 8 || off + length > end)
+            Py_RETURN_NONE;
+        if (!(flags_len & 0x80000000u)) {
+            if (code == 293) {
+                host_at = off + 8;
+                host_len = length - 8;
+            } else if (code == 283) {
+                realm_at = off + 8;
+                realm_len = length - 8;
+            } else if (code == 282 && length - 8 == own_len && same_ignoring_ascii_case(p + off + 8, own, own_len)) {
+                looped = 1;
+            }
+        }
+        off += (length + 3) & ~(Py_ssize_t)3;
+    }
+    PyObject *host = host_at < 0 ? Py_NewRef(Py_None) : PyBytes_FromStringAndSize((const char *)p + host_at, host_len);
+    PyObject *realm = realm_at < 0 ? Py_NewRef(Py_None) : PyBytes_FromStringAndSize((const char *)p + realm_at, realm_len);
+    if (host == NULL || realm == NULL) {
+        Py_XDECREF(host);
+        Py_XDECREF(realm);
+        return NULL;
+    }
+    PyObject *out = PyTuple_New(3);
+    if (out == NULL) {
+        Py_DECREF(host);
+        Py_DECREF(realm);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(out, 0, host);
+    PyTuple_SET_ITEM(out, 1, realm);
+    PyTuple_SET_ITEM(out, 2, PyBool_FromLong(looped));
+    return out;
+}
+
+static PyObject *result_code(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "result_code(buf)");
+        return NULL;
+    }
+    const unsigned char *p;
+    Py_ssize_t end, off = 20;
+    if (!frame_bytes(args[0], &p, &end))
+        Py_RETURN_FALSE;
+    while (off < end) {
+        if (end - off < 8)
+            Py_RETURN_FALSE;
+        uint32_t code = word_at(p + off), flags_len = word_at(p + off + 4);
+        Py_ssize_t length = (Py_ssize_t)(flags_len & 0xFFFFFF);
+        if (length < 8 || off + length > end)
+            Py_RETURN_FALSE;
+        if (code == 268 && length == 12 && !(flags_len & 0x80000000u))
+            return PyLong_FromUnsignedLong(word_at(p + off + 8));
+        off += (length + 3) & ~(Py_ssize_t)3;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"check", (PyCFunction)(void (*)(void))check, METH_FASTCALL,
      "check(buf, off, end, rules, out, unlisted, any_rules, avp_type) -> bool: True if buf[off:end] passes "
      "the CCF check of rules (appending an Avp per AVP of this level to out); False: walk it in Python."},
+    {"relay_facts", (PyCFunction)(void (*)(void))relay_facts, METH_FASTCALL,
+     "relay_facts(buf, own) -> (destination_host, destination_realm, looped) or None: walk it in Python."},
+    {"result_code", (PyCFunction)(void (*)(void))result_code, METH_FASTCALL,
+     "result_code(buf) -> the top-level Result-Code, None, or False: walk it in Python."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -28,6 +28,13 @@ DESTINATION_HOST: Final = 293
 REDIRECT_HOST: Final = 292
 _ROUTING_CODES: Final = frozenset({DESTINATION_REALM, DESTINATION_HOST, ROUTE_RECORD})
 
+try:  # the compiled reads (optional: without a C compiler the plain walks below do the same)
+    from sigcore.diameter import _speedups
+except ImportError:  # pragma: no cover - depends on the build
+    _speedups = None  # type: ignore[assignment]
+_relay_facts = _speedups.relay_facts if _speedups is not None else None
+_result_code = _speedups.result_code if _speedups is not None else None
+
 
 def identity_avp(code: int, identity: str) -> bytes:
     """A vendor-0, M-flagged DiameterIdentity AVP (Route-Record, Redirect-Host...) as padded bytes."""
@@ -77,34 +84,36 @@ def walk(buf: bytes | bytearray, off: int = HEADER_LEN,
 class Routing:
     """The routing facts of one request, read in one walk over its top-level AVP headers: Destination-Host,
     Destination-Realm (lower-cased text, or None) and whether ``own`` (lower-cased) is in a Route-Record.
-    Raises ValueError when the AVP headers do not fit the message."""
+    Raises ValueError when the AVP headers do not fit the message.
+
+    Every relayed request is read here: the compiled walk (`sigcore.diameter._speedups.relay_facts`) does
+    it where it was built; `read_plain` is the same in Python, the fallback and the reference the tests
+    compare it with (tests/diameter/test_relay_speedups.py)."""
 
     __slots__ = ("destination_host", "destination_realm", "looped")
 
     def __init__(self, buf: bytes | bytearray, own: bytes) -> None:
-        # Every relayed request is read here (twice when a forward hook changed it): the header unpack is
-        # inline rather than `_avp_header` (tests/diameter/test_core.py checks it against `walk`).
-        self.destination_host: str | None = None
-        self.destination_realm: str | None = None
+        facts = _relay_facts(buf, own) if _relay_facts is not None else None
+        if facts is None:
+            self.read_plain(buf, own)
+            return
+        host, realm, self.looped = facts
+        self.destination_host = host.decode("utf-8", "replace").lower() if host is not None else None
+        self.destination_realm = realm.decode("utf-8", "replace").lower() if realm is not None else None
+
+    def read_plain(self, buf: bytes | bytearray, own: bytes) -> None:
+        self.destination_host = None
+        self.destination_realm = None
         self.looped = False
-        unpack_from = _U32X2.unpack_from
-        off, end = HEADER_LEN, len(buf)
-        while off < end:
-            if end - off < 8:
-                raise ValueError(f"truncated AVP header at offset {off}")
-            code, flags_len = unpack_from(buf, off)
-            length = flags_len & 0xFFFFFF
-            if length < 8 or off + length > end:
-                raise ValueError(f"AVP {code} length {length} does not fit (offset {off})")
-            if code in _ROUTING_CODES and not flags_len & 0x80000000:  # vendor 0: the only ones routing reads
-                value = bytes(buf[off + 8:off + length])
+        for code, vendor, start, end, _ in walk(buf):
+            if vendor == 0 and code in _ROUTING_CODES:
+                value = bytes(buf[start:end])
                 if code == DESTINATION_REALM:
                     self.destination_realm = value.decode("utf-8", "replace").lower()
                 elif code == DESTINATION_HOST:
                     self.destination_host = value.decode("utf-8", "replace").lower()
                 elif value.lower() == own:
                     self.looped = True
-            off += (length + 3) & ~3
 
     def copy(self) -> Routing:
         """The same facts (a forward hook that changed a request but none of them hands the node this)."""
@@ -116,22 +125,20 @@ class Routing:
 
 
 def result_code(buf: bytes | bytearray) -> int | None:
-    """The top-level Result-Code of an answer, or None. Read for every relayed answer: the header unpack
-    is inline, as in `Routing` (tests/diameter/test_core.py checks it against `walk`). Raises ValueError
-    if an AVP header before it does not fit the message."""
-    unpack_from = _U32X2.unpack_from
-    off, end = HEADER_LEN, len(buf)
-    while off < end:
-        if end - off < 8:
-            raise ValueError(f"truncated AVP header at offset {off}")
-        code, flags_len = unpack_from(buf, off)
-        length = flags_len & 0xFFFFFF
-        if length < 8 or off + length > end:
-            raise ValueError(f"AVP {code} length {length} does not fit (offset {off})")
-        if code == RESULT_CODE and length == 12 and not flags_len & 0x80000000:
-            value: int = _U32.unpack_from(buf, off + 8)[0]
+    """The top-level Result-Code of an answer, or None (read for every relayed answer: compiled where it
+    was built, as `Routing`). Raises ValueError if an AVP header before it does not fit the message."""
+    if _result_code is not None:
+        rc = _result_code(buf)
+        if rc is not False:
+            return rc
+    return result_code_plain(buf)
+
+
+def result_code_plain(buf: bytes | bytearray) -> int | None:
+    for code, vendor, start, end, _ in walk(buf):
+        if code == RESULT_CODE and vendor == 0 and end - start == 4:
+            value: int = _U32.unpack_from(buf, start)[0]
             return value
-        off += (length + 3) & ~3
     return None
 
 

@@ -14,7 +14,7 @@ from sigcore.metrics.families import (
     DRA_TIMEOUTS,
     REGISTRY,
 )
-from sigcore.metrics.registry import Registry
+from sigcore.metrics.registry import Registry, SeriesKey
 
 NO_ROUTE = "-"  # the route label of requests no rule matched (Destination-Host of a connected peer, 3002)
 
@@ -29,19 +29,46 @@ def result_class(code: int | None) -> str:
     return _CLASSES[code // 1000]
 
 
+class _PairSeries:
+    """The series one (route, peer) pair updates per relayed message, made once (counting is on the relay's
+    hot path: a dict update per counter, no key built per message)."""
+
+    __slots__ = ("answers", "latency", "relayed")
+
+    def __init__(self, registry: Registry, route: str, peer: str) -> None:
+        self.relayed: SeriesKey = (DRA_RELAYED, route, peer)
+        self.answers = {cls: (DRA_ANSWERS, route, peer, cls) for cls in _CLASSES}
+        self.latency = registry.histogram_series(DRA_LATENCY, (route, peer))
+
+
 class DraStats:
-    __slots__ = ("registry",)
+    __slots__ = ("_pairs", "registry")
 
     def __init__(self, registry: Registry = REGISTRY) -> None:
         self.registry = registry
+        self._pairs: dict[str, dict[str, _PairSeries]] = {}
+
+    def _series(self, route: str, peer: str) -> _PairSeries:
+        by_peer = self._pairs.get(route)
+        if by_peer is None:
+            by_peer = self._pairs[route] = {}
+        series = by_peer.get(peer)
+        if series is None:
+            series = by_peer[peer] = _PairSeries(self.registry, route, peer)
+        return series
 
     def relayed(self, route: str, peer: str) -> None:
-        self.registry.inc((DRA_RELAYED, route, peer))
+        key = self._series(route, peer).relayed
+        counters = self.registry.counters
+        counters[key] = counters.get(key, 0) + 1
 
     def answered(self, route: str, peer: str, code: int | None, seconds: float | None) -> None:
-        self.registry.inc((DRA_ANSWERS, route, peer, result_class(code)))
+        series = self._series(route, peer)
+        key = series.answers[result_class(code)]
+        counters = self.registry.counters
+        counters[key] = counters.get(key, 0) + 1
         if seconds is not None:
-            self.registry.observe(DRA_LATENCY, (route, peer), seconds)
+            self.registry.observe_series(series.latency, seconds)
 
     def failover(self, route: str, peer: str) -> None:
         self.registry.inc((DRA_FAILOVERS, route, peer))

@@ -13,6 +13,8 @@ from bisect import bisect_left
 from collections.abc import Iterable
 
 SeriesKey = tuple[str | int, ...]
+#: a labelled histogram's series: one key per bucket (the last is +Inf), and the sum's key
+HistogramSeries = tuple[tuple[SeriesKey, ...], SeriesKey]
 
 #: Latency bucket upper bounds in seconds (Prometheus ``le``); the last bucket is +Inf.
 LATENCY_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -41,13 +43,21 @@ class Registry:
 
     def observe(self, family: str, labels: tuple[str | int, ...], seconds: float) -> None:
         """One histogram observation: its bucket (non-cumulative index) and the sum in microseconds."""
+        self.observe_series(self.histogram_series(family, labels), seconds)
+
+    def histogram_series(self, family: str, labels: tuple[str | int, ...]) -> HistogramSeries:
+        """The series keys of one labelled histogram, for a caller that observes it often (`observe_series`)."""
         names = _HISTOGRAM_SERIES.get(family)
         if names is None:
             names = _HISTOGRAM_SERIES[family] = (family + "_bucket", family + "_sum_us")
+        buckets = tuple((names[0], *labels, i) for i in range(len(self.buckets) + 1))
+        return buckets, (names[1], *labels)
+
+    def observe_series(self, series: HistogramSeries, seconds: float) -> None:
         counters = self.counters
-        bucket = (names[0], *labels, bisect_left(self.buckets, seconds))
+        bucket = series[0][bisect_left(self.buckets, seconds)]
         counters[bucket] = counters.get(bucket, 0) + 1
-        total = (names[1], *labels)
+        total = series[1]
         counters[total] = counters.get(total, 0) + round(seconds * 1_000_000)
 
     def clear(self) -> None:
