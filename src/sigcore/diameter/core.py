@@ -41,7 +41,7 @@ from sigcore.diameter.dictionary import DICTIONARY, Dictionary
 from sigcore.diameter.errors import DecodeError, DiameterError
 from sigcore.diameter.events import Connect, Deliver, Disconnect, PeerDown, PeerUp, Send
 from sigcore.diameter.message import Message, new_end_to_end, next_hop_by_hop, peek_header
-from sigcore.diameter.peer import Peer, PeerPolicy
+from sigcore.diameter.peer import OPEN_STATES, Peer, PeerPolicy
 from sigcore.diameter.relay import (
     ROUTE_RECORD,
     Routing,
@@ -576,8 +576,8 @@ class NodeCore:
                 if named is not None:
                     break
         if named is not None and not hooks.out_routing:
-            return self._usable([p for name in named if (p := self.peers.get(name)) is not None], app_id,
-                                routing.destination_realm)
+            peers = self.peers
+            return self._usable([peers[name] for name in named if name in peers], app_id, routing.destination_realm)
         scores = self._scores(from_peer, app_id, routing.destination_realm, named)
         if transit is not None:
             for hook in hooks.out_routing:
@@ -609,8 +609,10 @@ class NodeCore:
         """RFC 6733 §6.1.6: only a peer that advertised the application (or Relay), open and not suspect."""
         if not ranked:
             raise DiameterError(ResultCode.REALM_NOT_SERVED, f"no route to realm {realm}")
-        usable = [p for p in ranked if p.is_open and not p.suspect
-                  and (app_id in p.applications or _RELAY in p.applications)]
+        usable = []
+        for p in ranked:  # a loop, not a comprehension: one candidate is the common case
+            if p.state in OPEN_STATES and not p.suspect and (app_id in p.applications or _RELAY in p.applications):
+                usable.append(p)
         if not usable:
             raise DiameterError(ResultCode.UNABLE_TO_DELIVER, "no open peer of the route serves the application")
         return usable
