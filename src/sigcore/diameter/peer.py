@@ -100,8 +100,12 @@ class Peer:
         return self.state in OPEN_STATES
 
     def next_timer(self) -> float | None:
-        times = [t for t in (self._deadline, self._watchdog_at, self._reconnect_at) if t is not None]
-        return min(times) if times else None
+        """The earliest of the peer's timers (asked after every message received: no list built)."""
+        best = self._deadline
+        for t in (self._watchdog_at, self._reconnect_at):
+            if t is not None and (best is None or t < best):
+                best = t
+        return best
 
     def start(self, now: float) -> None:
         """Start event: connect (only from Closed; a no-op otherwise)."""
