@@ -8,11 +8,13 @@ else one character per octet (Latin-1), so a script can print any value and bina
 unchanged (or edits as characters) keep their octets.
 Nothing is rebuilt unless a value changed; then the changed AVPs, their enclosing Grouped AVPs and the
 message length are re-encoded with padding, and every other byte is copied as it came. A message whose AVP
-headers do not fit, or whose Grouped AVPs nest deeper than `MAX_DEPTH`, is not walked: it is relayed as it
-came, and the next hop judges it.
+headers do not fit, or whose Grouped AVPs nest deeper than `MAX_DEPTH`, is relayed as it came, whatever the
+script returned for the AVPs before the fault; the next hop judges it.
 
 `_Call` is the walk; `_pyform.c` (built where a C compiler is, `sigcore.dra._pyform`) does the same in C,
-compared with it byte for byte by tests/dra/test_pyform_speedups.py, and is what `apply` uses when present.
+compared with it byte for byte by tests/dra/test_pyform_speedups.py, and is what `apply` uses when present
+(about a quarter of `apply`'s cost per AIR/AIA pair, docs/performance.md). The price: a change to what the walk
+does is made in both.
 """
 
 from __future__ import annotations
