@@ -1,5 +1,5 @@
 """rt_pyform-compatible transforms on wire bytes: which AVPs the script sees, what it may change, what
-happens when it fails, and reloading."""
+happens when it fails, and reloading; with either walk (test_pyform_speedups.py compares them)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from sigcore.diameter.constants import FLAG_PROXIABLE, FLAG_REQUEST
 from sigcore.diameter.dictionary import DICTIONARY
 from sigcore.diameter.message import Message
+from sigcore.dra import pyform
 from sigcore.dra.pyform import PyformTransform
 from sigcore.dra.script_errors import ScriptErrors
 from sigcore.dra.scriptmodule import ScriptLoadError, ScriptModule
@@ -20,6 +21,16 @@ from sigcore.dra.scriptmodule import ScriptLoadError, ScriptModule
 SCRIPTS = Path(__file__).parent / "scripts"
 S6A, AIR = 16777251, 318
 IMSI = "001011234567890"
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with the compiled walk (where it was built) and with the Python walk alone."""
+    if request.param == "python":
+        monkeypatch.setattr(pyform, "_walk", None)
+    elif pyform._walk is None:
+        pytest.skip("sigcore.dra._pyform is not built")
+    return str(request.param)
 
 
 def air(user_name: str = IMSI, realm: str = "epc.example") -> bytes:

@@ -30,8 +30,9 @@ def test_wheel_in_a_fresh_venv_runs_the_demo(tmp_path: Path, monkeypatch: pytest
     for needed in ("sigcore/diameter/dictdata/s6a.json", "sigcore/store/migrations/script.py.mako",
                    "sigcore/store/migrations/versions/0001_initial.py", "sigcore/metrics/snmp/mibs/SIGCORE-MIB.txt"):
         assert needed in names, needed
-    with tarfile.open(sdist) as tar:  # the sdist can rebuild the C part (or go on without it)
-        assert any(n.endswith("src/sigcore/diameter/_speedups.c") for n in tar.getnames())
+    with tarfile.open(sdist) as tar:  # the sdist can rebuild the C parts (or go on without them)
+        for source in ("src/sigcore/diameter/_speedups.c", "src/sigcore/dra/_pyform.c"):
+            assert any(n.endswith(source) for n in tar.getnames()), source
         assert any(n.endswith("/setup.py") for n in tar.getnames())
 
     venv = tmp_path / "venv"

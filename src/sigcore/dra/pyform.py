@@ -7,18 +7,31 @@ know are neither passed nor touched. Values go to the script as ``str``: UTF-8 w
 else one character per octet (Latin-1), so a script can print any value and binary OctetStrings it returns
 unchanged (or edits as characters) keep their octets.
 Nothing is rebuilt unless a value changed; then the changed AVPs, their enclosing Grouped AVPs and the
-message length are re-encoded with padding, and every other byte is copied as it came.
+message length are re-encoded with padding, and every other byte is copied as it came. A message whose AVP
+headers do not fit, or whose Grouped AVPs nest deeper than `MAX_DEPTH`, is relayed as it came, whatever the
+script returned for the AVPs before the fault; the next hop judges it.
+
+`_Call` is the walk; `_pyform.c` (built where a C compiler is, `sigcore.dra._pyform`) does the same in C,
+compared with it byte for byte by tests/dra/test_pyform_speedups.py, and is what `apply` uses when present
+(about a quarter of `apply`'s cost per AIR/AIA pair, docs/performance.md). The price: a change to what the walk
+does is made in both.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from struct import Struct
 from typing import Any, Final
 
-from sigcore.diameter.dictionary import Dictionary, parse_rule
+from sigcore.diameter.dictionary import MAX_GROUP_DEPTH, Dictionary, parse_rule
 from sigcore.dra.script_errors import ScriptErrors
 from sigcore.dra.scriptmodule import ScriptModule
+
+try:
+    from sigcore.dra._pyform import walk as _walk
+except ImportError:  # not built (no C compiler): the Python walk below does the same
+    _walk = None  # type: ignore[assignment]
 
 _U32X2: Final = Struct(">II")
 _U32: Final = Struct(">I")
@@ -28,6 +41,9 @@ _STRING, _GROUPED = 1, 2
 #: Destination-Realm, Destination-Host, Route-Record (vendor 0): what the relay's routing reads
 _ROUTING_AVPS: Final = frozenset({283, 293, 282})
 STRING_TYPES: Final = frozenset({"OctetString", "UTF8String", "DiameterIdentity", "DiameterURI", "IPFilterRule"})
+#: Grouped AVPs nested deeper than this are not walked (the message goes on as it came): as deep as the
+#: dictionary's CCF check accepts, and a bound on the walk's recursion (_pyform.c's MAX_DEPTH is the same)
+MAX_DEPTH: Final = MAX_GROUP_DEPTH
 
 
 def avp_kinds(dictionary: Dictionary) -> dict[int, dict[int, int]]:
@@ -62,12 +78,19 @@ def avp_kinds(dictionary: Dictionary) -> dict[int, dict[int, int]]:
     return kinds
 
 
+def packed_kinds(kinds: dict[int, dict[int, int]]) -> bytes:
+    """`avp_kinds` as the compiled walk reads it: native uint64 pairs (code | vendor << 32, kind), sorted."""
+    pairs = sorted((code | vendor << 32, kind) for vendor, codes in kinds.items() for code, kind in codes.items())
+    return array("Q", [n for pair in pairs for n in pair]).tobytes()
+
+
 class PyformTransform:
     """One loaded script applied to whole messages (`apply`)."""
 
     def __init__(self, script: ScriptModule, dictionary: Dictionary, errors: ScriptErrors) -> None:
         self.script = script
         self.kinds = avp_kinds(dictionary)
+        self._packed_kinds = packed_kinds(self.kinds)
         self.errors = errors
         self.calls = 0
         self.changed = 0
@@ -76,12 +99,25 @@ class PyformTransform:
 
     def apply(self, frame: bytes | bytearray) -> bytes | None:
         """The message with the script's values, or None when nothing changed (or it cannot be walked)."""
-        self.script.maybe_reload()
+        script = self.script
+        script.maybe_reload()
+        if _walk is not None:
+            out, calls, self.routing_changed = _walk(frame, script.function, self._packed_kinds, self.errors,
+                                                     script.label)
+            self.calls += calls
+            if not out:  # None: nothing changed; False: malformed, relayed byte-exact
+                return None
+            self.changed += 1
+            return out
+        return self._apply_python(frame)
+
+    def _apply_python(self, frame: bytes | bytearray) -> bytes | None:
+        """`apply` without the compiled walk (and the reference it is tested against)."""
         _, flags_code, app_id, hbh, e2e = _HEADER.unpack_from(frame)
         call = _Call(self.script.function, app_id, flags_code >> 24, flags_code & 0xFFFFFF, hbh, e2e,
                      self.kinds, self.errors, self.script.label)
         try:
-            body = call.walk(frame, 20, len(frame))
+            body = call.walk(frame, 20, len(frame), 0)
         except _Malformed:
             return None  # relayed byte-exact: the next hop judges it
         finally:
@@ -110,8 +146,9 @@ class _Call:
         self.calls = 0
         self.routing_changed = False
 
-    def walk(self, buf: bytes | bytearray, off: int, end: int) -> bytes | None:
-        """The AVPs in ``buf[off:end]`` re-encoded if any value changed, else None."""
+    def walk(self, buf: bytes | bytearray, off: int, end: int, depth: int) -> bytes | None:
+        """The AVPs in ``buf[off:end]`` (inside ``depth`` Grouped AVPs) re-encoded if any value changed,
+        else None."""
         kinds = self.kinds
         base = kinds[0]
         unpack_from = _U32X2.unpack_from
@@ -138,8 +175,10 @@ class _Call:
                 if kind == _STRING:
                     new = self._value(buf[off + hl:off + length], code, 0 if hl == 8 else
                                       _U32.unpack_from(buf, off + 8)[0])
+                elif depth >= MAX_DEPTH:
+                    raise _Malformed
                 else:
-                    new = self.walk(buf, off + hl, off + length)
+                    new = self.walk(buf, off + hl, off + length, depth + 1)
                 if new is not None:
                     if hl == 8 and code in _ROUTING_AVPS:
                         self.routing_changed = True
