@@ -4,6 +4,8 @@ and lengths that make the stream unrecoverable."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from frames import ccr_with_mscc, cer_message, with_message_length
 from rawpeer import ccr
 
@@ -75,3 +77,19 @@ def test_framed_messages_decode() -> None:
     framer = Framer()
     decoded = [Message.decode(f) for f in framer.feed(b"".join(stream()))]
     assert [m.code for m in decoded] == [257, 272, 272]
+
+
+@given(st.lists(st.integers(1, 400), max_size=12), st.integers(1, 6))
+def test_any_split_of_a_stream_into_reads_yields_each_message_once_in_order(cuts: list[int], copies: int) -> None:
+    """Reads that end on a boundary take the no-buffer path, the others the buffer: same messages."""
+    messages = stream() * copies
+    wire = b"".join(messages)
+    framer = Framer()
+    out: list[bytes] = []
+    at = 0
+    for cut in [*cuts, len(wire)]:
+        out.extend(framer.feed(wire[at:at + cut]))
+        at += cut
+    if at < len(wire):
+        out.extend(framer.feed(wire[at:]))
+    assert out == messages and framer.buffered == 0

@@ -7,7 +7,11 @@ A header whose length cannot be trusted (< 20 or absurdly large) makes the strea
 
 from __future__ import annotations
 
+from struct import Struct
+
 from sigcore.diameter.constants import HEADER_LEN, MAX_MESSAGE_LEN
+
+_LENGTH = Struct(">I")  # version and message length: the length is the low 24 bits
 
 
 class FramingError(Exception):
@@ -28,22 +32,34 @@ class Framer:
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Append ``data``; return every complete message now available, oldest first."""
+        """Append ``data``; return every complete message now available, oldest first.
+
+        Every read passes here: when nothing is buffered (a read that ends on a message boundary, the
+        usual case) the messages are sliced from ``data`` itself, one copy each (none for a read that is
+        exactly one message); only a partial message's bytes are kept. A message arriving in many reads is
+        copied out once, when it is complete."""
         buf = self._buf
-        buf += data
+        if buf:
+            buf += data
+            if len(buf) < HEADER_LEN:
+                return []
+            length = _LENGTH.unpack_from(buf)[0] & 0xFFFFFF
+            if HEADER_LEN <= length <= self.max_len and len(buf) < length:
+                return []  # still waiting for the rest of it
+            data = bytes(buf)
+            buf.clear()
         frames: list[bytes] = []
         off = 0
-        n = len(buf)
+        n = len(data)
+        unpack_from = _LENGTH.unpack_from
         while n - off >= HEADER_LEN:
-            length = int.from_bytes(buf[off + 1:off + 4], "big")
+            length = unpack_from(data, off)[0] & 0xFFFFFF
             if length < HEADER_LEN or length > self.max_len:
-                header = bytes(buf[off:off + HEADER_LEN])
-                del buf[:]
-                raise FramingError(f"message length {length} cannot be framed", header)
+                raise FramingError(f"message length {length} cannot be framed", bytes(data[off:off + HEADER_LEN]))
             if n - off < length:
                 break
-            frames.append(bytes(buf[off:off + length]))
+            frames.append(data[off:off + length])
             off += length
-        if off:
-            del buf[:off]
+        if off < n:
+            buf += memoryview(data)[off:]
         return frames
