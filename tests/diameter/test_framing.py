@@ -4,9 +4,9 @@ and lengths that make the stream unrecoverable."""
 from __future__ import annotations
 
 import pytest
+from frames import ccr_with_mscc, cer_message, with_message_length
 from hypothesis import given
 from hypothesis import strategies as st
-from frames import ccr_with_mscc, cer_message, with_message_length
 from rawpeer import ccr
 
 from sigcore.diameter.framing import Framer, FramingError

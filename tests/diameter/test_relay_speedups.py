@@ -38,14 +38,14 @@ def fast_routing(buf: bytes | bytearray) -> tuple[str | None, str | None, bool] 
     return r.destination_host, r.destination_realm, r.looped
 
 
-def plain_rc(buf: bytes | bytearray) -> int | None | type[ValueError]:
+def plain_rc(buf: bytes | bytearray) -> int | type[ValueError] | None:
     try:
         return result_code_plain(buf)
     except ValueError:
         return ValueError
 
 
-def fast_rc(buf: bytes | bytearray) -> int | None | type[ValueError]:
+def fast_rc(buf: bytes | bytearray) -> int | type[ValueError] | None:
     try:
         return result_code(buf)
     except ValueError:
