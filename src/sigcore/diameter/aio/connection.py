@@ -21,6 +21,11 @@ log = logging.getLogger("sigcore.diameter.conn")
 #: holds connections the client believes open, unaccepted for seconds and out of reach of the CER
 #: deadline. The kernel caps it (net.core.somaxconn).
 LISTEN_BACKLOG = 4096
+#: How long (seconds) a read may hold the writes it caused. The frames of one read are processed before
+#: their writes leave (one ``send`` per destination); in a long read the first answers would wait for the
+#: last frame, and through a relay each message would wait for its whole burst, twice. Past this the
+#: queued writes leave at once and coalescing starts again (docs/performance.md).
+WRITE_HOLD = 40e-6
 
 
 class Connection(asyncio.Protocol):
@@ -84,10 +89,15 @@ class Connection(asyncio.Protocol):
         except FramingError as err:
             self.node.on_framing_error(self, err)
             return
+        clock = time.perf_counter
+        since = clock()
         for frame in frames:
             if self.closed:
                 break
             self.frame_received(frame)
+            if clock() - since > WRITE_HOLD:
+                turn.send_writes()
+                since = clock()
 
     def frame_received(self, frame: bytes) -> None:
         """One whole Diameter message; transports that must look at it first (TLS identity) override this."""
@@ -123,7 +133,7 @@ class Connection(asyncio.Protocol):
         self._out.append(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            turn.defer(self._flush)
+            turn.defer_write(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 R = TypeVar("R")
 
-_local = threading.local()  # .pending: the open scope's deferred work on this thread's loop, or None
+_local = threading.local()  # .pending: the open scope's deferred work on this thread's loop, or None;
+# .writes: those of them that are write flushes (`defer_write`)
 
 
 def defer(fn: Callable[[], None]) -> None:
@@ -30,11 +31,32 @@ def defer(fn: Callable[[], None]) -> None:
         asyncio.get_running_loop().call_soon(fn)
 
 
+def defer_write(fn: Callable[[], None]) -> None:
+    """`defer` a flush of queued writes, which `send_writes` may also run before the scope closes. ``fn``
+    must be harmless to run again (it then finds less or nothing to send)."""
+    pending: list[Callable[[], None]] | None = getattr(_local, "pending", None)
+    if pending is not None:
+        pending.append(fn)
+        _local.writes.append(fn)
+    else:
+        asyncio.get_running_loop().call_soon(fn)
+
+
+def send_writes() -> None:
+    """Run the open scope's write flushes now: a long read does not hold its first answers until its end."""
+    writes: list[Callable[[], None]] | None = getattr(_local, "writes", None)
+    if writes:
+        for fn in writes:
+            _run(fn)
+        writes.clear()
+
+
 def open_scope() -> bool:
     """Open a scope unless one is open; True if this call opened it (and must `close_scope`)."""
     if getattr(_local, "pending", None) is not None:
         return False
     _local.pending = []
+    _local.writes = []
     return True
 
 
@@ -47,17 +69,21 @@ def close_scope() -> None:
         while index < len(pending):
             fn = pending[index]
             index += 1
-            try:
-                fn()
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as err:
-                asyncio.get_running_loop().call_exception_handler(
-                    {"message": f"exception in deferred {fn!r}", "exception": err})
+            _run(fn)
     finally:
-        _local.pending = None
+        _local.pending = _local.writes = None
         if index < len(pending):  # left by KeyboardInterrupt/SystemExit: not lost, the next turn runs them
             _call_soon_all(pending[index:])
+
+
+def _run(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as err:
+        asyncio.get_running_loop().call_exception_handler(
+            {"message": f"exception in deferred {fn!r}", "exception": err})
 
 
 def _call_soon_all(callbacks: list[Callable[[], None]]) -> None:
