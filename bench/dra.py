@@ -14,11 +14,12 @@ the responder share the others):
 
 For each: the full-load rate (CONNECTIONS x WINDOW requests in flight, AIR) and the relay's CPU time per
 relayed pair (from /proc: all its threads), "per CPU-s" being the pairs one fully available core would relay;
-then a paced run at half the full rate and one at LOW_RATE; "added p50" is the relay's p50 minus the direct
-p50 at the same rate (the direct runs go straight to the responder).
+then paced runs at half the full rate and at LOW_RATE; "added p50" is the relay's p50 minus the direct
+p50 at the same rate (the direct runs go straight to the responder), the median of ``--repeat`` pairs of
+runs (each figure's runs are in the JSON).
 
 Usage: .venv/bin/python bench/dra.py [--seconds 5] [--connections 4] [--window 32] [--relays ...]
-                                     [--no-half] [--low-rate 1000] [--py-spy DIR] [--profile FILE]
+                                     [--no-half] [--low-rate 1000] [--repeat 3] [--py-spy DIR] [--profile FILE]
                                      [--json FILE] [--no-pin]
 
 `--py-spy DIR` samples the sigcore relay during its full-load window (what limits its rate);
@@ -33,6 +34,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -164,6 +166,18 @@ def load(port: int, args: argparse.Namespace, cpus: set[int] | None, rate: float
     return run_load(spec)
 
 
+def added_p50(relay_port: int, responder_port: int, args: argparse.Namespace, cpus: set[int] | None,
+              rate: float) -> tuple[list[float], LoadReport, LoadReport]:
+    """The relay's p50 minus the direct p50 at ``rate`` (µs), ``--repeat`` times, each relay run followed by
+    its direct run: one run's figure moves by ±100 µs with the shared machine, the median much less."""
+    added = []
+    for _ in range(args.repeat):
+        through = load(relay_port, args, cpus, rate)
+        direct = load(responder_port, args, cpus, rate)
+        added.append(round((through.p50_ms - direct.p50_ms) * 1000, 1))
+    return added, through, direct
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0)
@@ -174,6 +188,8 @@ def main() -> None:
     ap.add_argument("--low-rate", type=float, default=1000.0,
                     help="also the added p50 at this fixed paced rate (0: skip), where a shared machine's run "
                          "queues matter least")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="paced relay/direct run pairs per latency figure; the median is reported")
     ap.add_argument("--metrics", action="store_true", help="metrics.enabled on the sigcore relay")
     ap.add_argument("--py-spy", default=None, metavar="DIR", help="sample the sigcore relay at full load")
     ap.add_argument("--profile", default=None, help="run the sigcore relay under cProfile, stats to this file")
@@ -207,14 +223,12 @@ def main() -> None:
                 row = {"rate": full.rate, "p50_ms": full.p50_ms, "p99_ms": full.p99_ms, "cpu_us": cpu * 1e6,
                        "errors": full.sent - full.results.get("2001", 0)}
                 if not args.no_half:
-                    half = load(relay.port, args, client_cpus, full.rate / 2)
-                    direct = load(responder_port, args, client_cpus, full.rate / 2)
+                    added, half, direct = added_p50(relay.port, responder_port, args, client_cpus, full.rate / 2)
                     row |= {"half_rate": half.rate, "half_p50_ms": half.p50_ms, "direct_p50_ms": direct.p50_ms,
-                            "added_p50_us": (half.p50_ms - direct.p50_ms) * 1000}
+                            "added_p50_us": statistics.median(added), "added_p50_us_runs": added}
                 if args.low_rate:
-                    low = load(relay.port, args, client_cpus, args.low_rate)
-                    low_direct = load(responder_port, args, client_cpus, args.low_rate)
-                    row["added_p50_low_us"] = (low.p50_ms - low_direct.p50_ms) * 1000
+                    added, _, _ = added_p50(relay.port, responder_port, args, client_cpus, args.low_rate)
+                    row |= {"added_p50_low_us": statistics.median(added), "added_p50_low_us_runs": added}
             finally:
                 relay.stop()
             results[kind] = row

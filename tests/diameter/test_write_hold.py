@@ -40,6 +40,9 @@ class EchoNode:
     def on_accepted(self, conn: Connection) -> None:
         pass
 
+    def on_read_done(self, conn: Connection) -> None:
+        pass
+
     def on_frame(self, conn: Connection, frame: bytes) -> None:
         until = time.perf_counter() + self.work
         while time.perf_counter() < until:

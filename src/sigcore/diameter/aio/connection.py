@@ -98,6 +98,8 @@ class Connection(asyncio.Protocol):
             if clock() - since > WRITE_HOLD:
                 turn.send_writes()
                 since = clock()
+        if frames:
+            self.node.on_read_done(self)
 
     def frame_received(self, frame: bytes) -> None:
         """One whole Diameter message; transports that must look at it first (TLS identity) override this."""

@@ -383,6 +383,10 @@ class Node:
         if self.taps:
             self._tap("in", conn, frame)
         self.core.frame(conn, frame, self._now())
+
+    def on_read_done(self, conn: Connection) -> None:
+        """After the frames of one read: the peer's timers armed once per read, not per message (no timer
+        fires in between: the read is one loop callback)."""
         peer = conn.peer
         if peer is not None:
             if conn.cer_timer is not None:
