@@ -625,7 +625,7 @@ class NodeCore:
             conn = target.conn
             if target.is_open and conn is not None:
                 hbh = relay.hop_by_hop = next_hop_by_hop()
-                set_hop_by_hop(relay.out, hbh)
+                _U32.pack_into(relay.out, 12, hbh)  # set_hop_by_hop, inline: once per relayed request
                 relay.target_conn = conn
                 self._relays[hbh] = relay
                 deadline = relay.deadline = now + self.request_timeout
