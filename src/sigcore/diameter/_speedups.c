@@ -397,6 +397,22 @@ static int frame_bytes(PyObject *buf, const unsigned char **data, Py_ssize_t *si
     return 0;
 }
 
+/* The top-level AVP header at *off: its code, flags|length word and length, and *off moved past it (padded).
+ * 0 when the header does not fit the message (the Python walk raises there). */
+static int next_avp(const unsigned char *p, Py_ssize_t end, Py_ssize_t *off, uint32_t *code, uint32_t *flags_len,
+                    Py_ssize_t *length)
+{
+    if (end - *off < 8)
+        return 0;
+    *code = word_at(p + *off);
+    *flags_len = word_at(p + *off + 4);
+    *length = (Py_ssize_t)(*flags_len & 0xFFFFFF);
+    if (*length < 8 || *off + *length > end)
+        return 0;
+    *off += (*length + 3) & ~(Py_ssize_t)3;
+    return 1;
+}
+
 static int same_ignoring_ascii_case(const unsigned char *a, const unsigned char *lower, Py_ssize_t n)
 {
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -424,24 +440,21 @@ static PyObject *relay_facts(PyObject *Py_UNUSED(module), PyObject *const *args,
     Py_ssize_t host_at = -1, host_len = 0, realm_at = -1, realm_len = 0, off = 20;
     int looped = 0;
     while (off < end) {
-        if (end - off < 8)
-            Py_RETURN_NONE;
-        uint32_t code = word_at(p + off), flags_len = word_at(p + off + 4);
-        Py_ssize_t length = (Py_ssize_t)(flags_len & 0xFFFFFF);
-        if (length < 8 || off + length > end)
+        Py_ssize_t at = off, length;
+        uint32_t code, flags_len;
+        if (!next_avp(p, end, &off, &code, &flags_len, &length))
             Py_RETURN_NONE;
         if (!(flags_len & 0x80000000u)) {
             if (code == 293) {
-                host_at = off + 8;
+                host_at = at + 8;
                 host_len = length - 8;
             } else if (code == 283) {
-                realm_at = off + 8;
+                realm_at = at + 8;
                 realm_len = length - 8;
-            } else if (code == 282 && length - 8 == own_len && same_ignoring_ascii_case(p + off + 8, own, own_len)) {
+            } else if (code == 282 && length - 8 == own_len && same_ignoring_ascii_case(p + at + 8, own, own_len)) {
                 looped = 1;
             }
         }
-        off += (length + 3) & ~(Py_ssize_t)3;
     }
     PyObject *host = host_at < 0 ? Py_NewRef(Py_None) : PyBytes_FromStringAndSize((const char *)p + host_at, host_len);
     PyObject *realm = realm_at < 0 ? Py_NewRef(Py_None) : PyBytes_FromStringAndSize((const char *)p + realm_at, realm_len);
@@ -473,15 +486,12 @@ static PyObject *result_code(PyObject *Py_UNUSED(module), PyObject *const *args,
     if (!frame_bytes(args[0], &p, &end))
         Py_RETURN_FALSE;
     while (off < end) {
-        if (end - off < 8)
-            Py_RETURN_FALSE;
-        uint32_t code = word_at(p + off), flags_len = word_at(p + off + 4);
-        Py_ssize_t length = (Py_ssize_t)(flags_len & 0xFFFFFF);
-        if (length < 8 || off + length > end)
+        Py_ssize_t at = off, length;
+        uint32_t code, flags_len;
+        if (!next_avp(p, end, &off, &code, &flags_len, &length))
             Py_RETURN_FALSE;
         if (code == 268 && length == 12 && !(flags_len & 0x80000000u))
-            return PyLong_FromUnsignedLong(word_at(p + off + 8));
-        off += (length + 3) & ~(Py_ssize_t)3;
+            return PyLong_FromUnsignedLong(word_at(p + at + 8));
     }
     Py_RETURN_NONE;
 }
