@@ -1,8 +1,8 @@
 /* sigcore.dra._pyform: the rt_pyform walk of one relayed message (pyform._Call.walk and _Call._value), compiled.
  *
  * The DRA calls the operator's transform for every string-typed AVP of every relayed request and answer.
- * In Python the walk itself (AVP headers, the kind lookup, decoding, comparing) cost about as much as the
- * relay without it; here it costs a fraction, and the script calls are what remain. It does exactly what
+ * In Python the walk itself (AVP headers, the kind lookup, decoding, comparing) was the larger part of the
+ * transform's cost; here the script calls are what remain (figures: docs/performance.md). It does exactly what
  * the Python walk does, which stays the reference and the fallback where this did not build: the tests
  * (tests/dra/test_pyform_speedups.py) compare both on the same messages, scripts and errors, byte for byte.
  *

@@ -13,8 +13,8 @@ script returned for the AVPs before the fault; the next hop judges it.
 
 `_Call` is the walk; `_pyform.c` (built where a C compiler is, `sigcore.dra._pyform`) does the same in C,
 compared with it byte for byte by tests/dra/test_pyform_speedups.py, and is what `apply` uses when present
-(about a quarter of `apply`'s cost per AIR/AIA pair, docs/performance.md). The price: a change to what the walk
-does is made in both.
+(the walk runs on every relayed message and was the larger part of the transform's cost; figures in
+docs/performance.md). The price: a change to what the walk does is made in both.
 """
 
 from __future__ import annotations
