@@ -41,7 +41,7 @@ from sigcore.diameter.dictionary import DICTIONARY, Dictionary
 from sigcore.diameter.errors import DecodeError, DiameterError
 from sigcore.diameter.events import Connect, Deliver, Disconnect, PeerDown, PeerUp, Send
 from sigcore.diameter.message import Message, new_end_to_end, next_hop_by_hop, peek_header
-from sigcore.diameter.peer import OPEN_STATES, Peer, PeerPolicy
+from sigcore.diameter.peer import Peer, PeerPolicy
 from sigcore.diameter.relay import (
     ROUTE_RECORD,
     Routing,
@@ -609,10 +609,8 @@ class NodeCore:
         """RFC 6733 §6.1.6: only a peer that advertised the application (or Relay), open and not suspect."""
         if not ranked:
             raise DiameterError(ResultCode.REALM_NOT_SERVED, f"no route to realm {realm}")
-        usable = []
-        for p in ranked:  # a loop, not a comprehension: one candidate is the common case
-            if p.state in OPEN_STATES and not p.suspect and (app_id in p.applications or _RELAY in p.applications):
-                usable.append(p)
+        usable = [p for p in ranked if p.is_open and not p.suspect
+                  and (app_id in p.applications or _RELAY in p.applications)]
         if not usable:
             raise DiameterError(ResultCode.UNABLE_TO_DELIVER, "no open peer of the route serves the application")
         return usable
@@ -625,7 +623,7 @@ class NodeCore:
             conn = target.conn
             if target.is_open and conn is not None:
                 hbh = relay.hop_by_hop = next_hop_by_hop()
-                _U32.pack_into(relay.out, 12, hbh)  # set_hop_by_hop, inline: once per relayed request
+                set_hop_by_hop(relay.out, hbh)
                 relay.target_conn = conn
                 self._relays[hbh] = relay
                 deadline = relay.deadline = now + self.request_timeout

@@ -58,15 +58,11 @@ class DraStats:
         return series
 
     def relayed(self, route: str, peer: str) -> None:
-        key = self._series(route, peer).relayed
-        counters = self.registry.counters
-        counters[key] = counters.get(key, 0) + 1
+        self.registry.inc(self._series(route, peer).relayed)
 
     def answered(self, route: str, peer: str, code: int | None, seconds: float | None) -> None:
         series = self._series(route, peer)
-        key = series.answers[result_class(code)]
-        counters = self.registry.counters
-        counters[key] = counters.get(key, 0) + 1
+        self.registry.inc(series.answers[result_class(code)])
         if seconds is not None:
             self.registry.observe_series(series.latency, seconds)
 

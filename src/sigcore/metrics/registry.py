@@ -20,10 +20,6 @@ HistogramSeries = tuple[tuple[SeriesKey, ...], SeriesKey]
 LATENCY_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
-#: histogram family -> its bucket and sum series' family names (made once, not per observation)
-_HISTOGRAM_SERIES: dict[str, tuple[str, str]] = {}
-
-
 class Registry:
     """All the numbers one process has counted since it started."""
 
@@ -43,22 +39,23 @@ class Registry:
 
     def observe(self, family: str, labels: tuple[str | int, ...], seconds: float) -> None:
         """One histogram observation: its bucket (non-cumulative index) and the sum in microseconds."""
-        self.observe_series(self.histogram_series(family, labels), seconds)
+        counters = self.counters
+        bucket = (family + "_bucket", *labels, bisect_left(self.buckets, seconds))
+        counters[bucket] = counters.get(bucket, 0) + 1
+        total = (family + "_sum_us", *labels)
+        counters[total] = counters.get(total, 0) + round(seconds * 1_000_000)
 
     def histogram_series(self, family: str, labels: tuple[str | int, ...]) -> HistogramSeries:
-        """The series keys of one labelled histogram, for a caller that observes it often (`observe_series`)."""
-        names = _HISTOGRAM_SERIES.get(family)
-        if names is None:
-            names = _HISTOGRAM_SERIES[family] = (family + "_bucket", family + "_sum_us")
-        buckets = tuple((names[0], *labels, i) for i in range(len(self.buckets) + 1))
-        return buckets, (names[1], *labels)
+        """The keys `observe` would build for this labelled histogram, made once for a caller that observes
+        it on every message (`observe_series`)."""
+        buckets = tuple((family + "_bucket", *labels, i) for i in range(len(self.buckets) + 1))
+        return buckets, (family + "_sum_us", *labels)
 
     def observe_series(self, series: HistogramSeries, seconds: float) -> None:
-        counters = self.counters
-        bucket = series[0][bisect_left(self.buckets, seconds)]
-        counters[bucket] = counters.get(bucket, 0) + 1
-        total = series[1]
-        counters[total] = counters.get(total, 0) + round(seconds * 1_000_000)
+        """`observe` with the keys made by `histogram_series`."""
+        bucket, total = series[0][bisect_left(self.buckets, seconds)], series[1]
+        self.inc(bucket)
+        self.inc(total, round(seconds * 1_000_000))
 
     def clear(self) -> None:
         self.counters.clear()
