@@ -21,11 +21,29 @@ log = logging.getLogger("sigcore.diameter.conn")
 #: holds connections the client believes open, unaccepted for seconds and out of reach of the CER
 #: deadline. The kernel caps it (net.core.somaxconn).
 LISTEN_BACKLOG = 4096
-#: How long (seconds) a read may hold the writes it caused. The frames of one read are processed before
-#: their writes leave (one ``send`` per destination); in a long read the first answers would wait for the
-#: last frame, and through a relay each message would wait for its whole burst, twice. Past this the
-#: queued writes leave at once and coalescing starts again (docs/performance.md).
+#: How long (seconds) a read may hold the writes it caused, at least. The frames of one read are processed
+#: before their writes leave (one ``send`` per destination); in a long read the first answers would wait
+#: for the last frame, and through a relay each message would wait for its whole burst, twice. Past the
+#: hold the queued writes leave at once and coalescing starts again (docs/performance.md).
 WRITE_HOLD = 40e-6
+#: ... and at most this many sends' worth: a ``send`` on loopback runs the receiver's TCP path and wake-up
+#: in the sender, so every early send is CPU the other frames wait for; where sends are dear (a slower or
+#: busier machine) the hold grows with them, instead of multiplying them.
+HOLD_SENDS = 4
+
+
+class SendCost:
+    """The process's moving average of one ``send``'s duration (seconds), from the writes it makes."""
+
+    average = WRITE_HOLD / HOLD_SENDS
+
+    @classmethod
+    def add(cls, seconds: float) -> None:
+        cls.average += (seconds - cls.average) / 16
+
+    @classmethod
+    def hold(cls) -> float:
+        return max(WRITE_HOLD, HOLD_SENDS * cls.average)
 
 
 class Connection(asyncio.Protocol):
@@ -91,11 +109,12 @@ class Connection(asyncio.Protocol):
             return
         clock = time.perf_counter
         since = clock()
+        hold = SendCost.hold()
         for frame in frames:
             if self.closed:
                 break
             self.frame_received(frame)
-            if clock() - since > WRITE_HOLD:
+            if clock() - since > hold:
                 turn.send_writes()
                 since = clock()
         if frames:
@@ -142,7 +161,9 @@ class Connection(asyncio.Protocol):
         if self._out and self.transport is not None and not self.closed:
             out = self._out
             self._out = []
+            started = time.perf_counter()
             self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            SendCost.add(time.perf_counter() - started)
 
     def close(self) -> None:
         """Close after writing what is queued."""
