@@ -14,9 +14,9 @@ the responder share the others):
 
 For each: the full-load rate (CONNECTIONS x WINDOW requests in flight, AIR) and the relay's CPU time per
 relayed pair (from /proc: all its threads), "per CPU-s" being the pairs one fully available core would relay;
-then paced runs at half the full rate and at LOW_RATE; "added p50" is the relay's p50 minus the direct
-p50 at the same rate (the direct runs go straight to the responder), the median of ``--repeat`` pairs of
-runs (each figure's runs are in the JSON).
+then paced runs at half the full rate and at LOW_RATE, with the relay's CPU per pair in them; "added p50"
+is the relay's p50 minus the direct p50 at the same rate (the direct runs go straight to the responder), the
+median of ``--repeat`` pairs of runs (each figure's runs are in the JSON).
 
 Usage: .venv/bin/python bench/dra.py [--seconds 5] [--connections 4] [--window 32] [--relays ...]
                                      [--no-half] [--low-rate 1000] [--repeat 3] [--py-spy DIR] [--profile FILE]
@@ -166,16 +166,19 @@ def load(port: int, args: argparse.Namespace, cpus: set[int] | None, rate: float
     return run_load(spec)
 
 
-def added_p50(relay_port: int, responder_port: int, args: argparse.Namespace, cpus: set[int] | None,
-              rate: float) -> tuple[list[float], LoadReport, LoadReport]:
+def added_p50(relay: Relay, responder_port: int, args: argparse.Namespace, cpus: set[int] | None,
+              rate: float) -> tuple[list[float], list[float], LoadReport, LoadReport]:
     """The relay's p50 minus the direct p50 at ``rate`` (µs), ``--repeat`` times, each relay run followed by
-    its direct run: one run's figure moves by ±100 µs with the shared machine, the median much less."""
-    added = []
+    its direct run: one run's figure moves by ±100 µs with the shared machine, the median much less. Also
+    the relay's CPU per pair in each of its runs (µs): paced, it is more than at full load (smaller batches)."""
+    added, cpu = [], []
     for _ in range(args.repeat):
-        through = load(relay_port, args, cpus, rate)
+        cpu0 = cpu_seconds(relay.pid)
+        through = load(relay.port, args, cpus, rate)
+        cpu.append(round((cpu_seconds(relay.pid) - cpu0) / max(1, through.answered) * 1e6, 1))
         direct = load(responder_port, args, cpus, rate)
         added.append(round((through.p50_ms - direct.p50_ms) * 1000, 1))
-    return added, through, direct
+    return added, cpu, through, direct
 
 
 def main() -> None:
@@ -208,7 +211,8 @@ def main() -> None:
           f"clients and responder on {sorted(client_cpus or [])}; {args.connections} connections x "
           f"{args.window} in flight, AIR")
     print(f"{'relay':16} {'rate/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU/req':>8} {'per CPU-s':>9} {'half/s':>7} "
-          f"{'p50 ms':>7} {'added p50':>9} {f'@{args.low_rate:.0f}/s':>9} {'errors':>6}")
+          f"{'p50 ms':>7} {'added p50':>9} {'CPU/req':>8} {f'@{args.low_rate:.0f}/s':>9} {'CPU/req':>8} "
+          f"{'errors':>6}")
     try:
         wait_listening(responder_port)
         for kind in args.relays:
@@ -223,19 +227,22 @@ def main() -> None:
                 row = {"rate": full.rate, "p50_ms": full.p50_ms, "p99_ms": full.p99_ms, "cpu_us": cpu * 1e6,
                        "errors": full.sent - full.results.get("2001", 0)}
                 if not args.no_half:
-                    added, half, direct = added_p50(relay.port, responder_port, args, client_cpus, full.rate / 2)
+                    added, cpus, half, direct = added_p50(relay, responder_port, args, client_cpus, full.rate / 2)
                     row |= {"half_rate": half.rate, "half_p50_ms": half.p50_ms, "direct_p50_ms": direct.p50_ms,
-                            "added_p50_us": statistics.median(added), "added_p50_us_runs": added}
+                            "added_p50_us": statistics.median(added), "added_p50_us_runs": added,
+                            "half_cpu_us": statistics.median(cpus), "half_cpu_us_runs": cpus}
                 if args.low_rate:
-                    added, _, _ = added_p50(relay.port, responder_port, args, client_cpus, args.low_rate)
-                    row |= {"added_p50_low_us": statistics.median(added), "added_p50_low_us_runs": added}
+                    added, cpus, _, _ = added_p50(relay, responder_port, args, client_cpus, args.low_rate)
+                    row |= {"added_p50_low_us": statistics.median(added), "added_p50_low_us_runs": added,
+                            "low_cpu_us": statistics.median(cpus), "low_cpu_us_runs": cpus}
             finally:
                 relay.stop()
             results[kind] = row
             print(f"{kind:16} {row['rate']:8.0f} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} {row['cpu_us']:6.0f}us "
                   f"{1e6 / row['cpu_us']:9.0f} {row.get('half_rate', 0):7.0f} "
                   f"{row.get('half_p50_ms', float('nan')):7.2f} "
-                  f"{row.get('added_p50_us', float('nan')):7.0f}us {row.get('added_p50_low_us', float('nan')):7.0f}us "
+                  f"{row.get('added_p50_us', float('nan')):7.0f}us {row.get('half_cpu_us', float('nan')):6.0f}us "
+                  f"{row.get('added_p50_low_us', float('nan')):7.0f}us {row.get('low_cpu_us', float('nan')):6.0f}us "
                   f"{row['errors']:6.0f}")
     finally:
         responder.terminate()
