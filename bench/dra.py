@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 from loadgen import cpu_seconds, pinned_cpus
@@ -112,6 +113,7 @@ class Relay:
             self.fd.argv = [*pin_argv(cpus), *(a for a in self.fd.argv if a != "-dd")]
             self.fd.start()
             self.fd.wait_for_state(RESPONDER)
+            assert self.fd.pid is not None, "freeDiameterd started"
             self.pid = self.fd.pid
             return
         dra: dict[str, object] = {"routes": [{"name": "all", "peers": [RESPONDER]}]}
@@ -206,7 +208,7 @@ def main() -> None:
     responder = subprocess.Popen([*pin_argv(client_cpus), sys.executable, "-m", "sigcore.loadgen.responder",
                                   "--port", str(responder_port), "--origin-host", RESPONDER],
                                  stdout=subprocess.DEVNULL)
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, Any]] = {}  # figures, and each figure's runs (lists)
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; relay on CPU {sorted(relay_cpus or [])}, "
           f"clients and responder on {sorted(client_cpus or [])}; {args.connections} connections x "
           f"{args.window} in flight, AIR")
@@ -224,8 +226,8 @@ def main() -> None:
                 cpu0 = cpu_seconds(relay.pid) if relay.pid else 0.0
                 full = load(relay.port, args, client_cpus, None)
                 cpu = (cpu_seconds(relay.pid) - cpu0) / max(1, full.answered) if relay.pid else float("nan")
-                row = {"rate": full.rate, "p50_ms": full.p50_ms, "p99_ms": full.p99_ms, "cpu_us": cpu * 1e6,
-                       "errors": full.sent - full.results.get("2001", 0)}
+                row: dict[str, Any] = {"rate": full.rate, "p50_ms": full.p50_ms, "p99_ms": full.p99_ms,
+                                       "cpu_us": cpu * 1e6, "errors": full.sent - full.results.get("2001", 0)}
                 if not args.no_half:
                     added, cpus, half, direct = added_p50(relay, responder_port, args, client_cpus, full.rate / 2)
                     row |= {"half_rate": half.rate, "half_p50_ms": half.p50_ms, "direct_p50_ms": direct.p50_ms,
