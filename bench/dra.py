@@ -229,14 +229,14 @@ def main() -> None:
                 row: dict[str, Any] = {"rate": full.rate, "p50_ms": full.p50_ms, "p99_ms": full.p99_ms,
                                        "cpu_us": cpu * 1e6, "errors": full.sent - full.results.get("2001", 0)}
                 if not args.no_half:
-                    added, cpus, half, direct = added_p50(relay, responder_port, args, client_cpus, full.rate / 2)
+                    added, cpu_us, half, direct = added_p50(relay, responder_port, args, client_cpus, full.rate / 2)
                     row |= {"half_rate": half.rate, "half_p50_ms": half.p50_ms, "direct_p50_ms": direct.p50_ms,
                             "added_p50_us": statistics.median(added), "added_p50_us_runs": added,
-                            "half_cpu_us": statistics.median(cpus), "half_cpu_us_runs": cpus}
+                            "half_cpu_us": statistics.median(cpu_us), "half_cpu_us_runs": cpu_us}
                 if args.low_rate:
-                    added, cpus, _, _ = added_p50(relay, responder_port, args, client_cpus, args.low_rate)
+                    added, cpu_us, _, _ = added_p50(relay, responder_port, args, client_cpus, args.low_rate)
                     row |= {"added_p50_low_us": statistics.median(added), "added_p50_low_us_runs": added,
-                            "low_cpu_us": statistics.median(cpus), "low_cpu_us_runs": cpus}
+                            "low_cpu_us": statistics.median(cpu_us), "low_cpu_us_runs": cpu_us}
             finally:
                 relay.stop()
             results[kind] = row
