@@ -10,8 +10,9 @@ SCTP_VM ?= ../shared/tools/sctp-vm
 
 .PHONY: run test test-fast test-sctp lint deps venv test-venv bench clean
 
-# setup.py builds the C parts (sigcore.diameter._speedups, sigcore.dra._pyform) in place: an edit to them rebuilds the venv's
-# install; without a C compiler the install goes on and the pure Python walk does the same work.
+# setup.py builds the C parts (sigcore.diameter._speedups, sigcore.dra._pyform) in place: an edit to them
+# rebuilds the venv's install; without a C compiler the install goes on and the pure Python walks do the
+# same work.
 $(BIN)/sigcore: pyproject.toml setup.py src/sigcore/diameter/_speedups.c src/sigcore/dra/_pyform.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip

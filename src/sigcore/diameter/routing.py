@@ -132,7 +132,7 @@ RelayObserver = Callable[[str, InTransit, Any, "int | None", "float | None"], No
 
 class RoutingHooks:
     """The node's routing callbacks. Empty lists cost nothing on the message path. Registering an
-    out-routing callback turns forwarding on (``forwarding``), as ``NodeSettings.relay`` does.
+    out-routing or next-hops callback turns forwarding on (``forwarding``), as ``NodeSettings.relay`` does.
 
     Order for a request from a peer: local_delivery hooks (the first that is not None decides), then, if it
     is forwarded: the loop check (3005), forward_request hooks, next_hops hooks (the first that is not None

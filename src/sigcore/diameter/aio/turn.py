@@ -34,12 +34,10 @@ def defer(fn: Callable[[], None]) -> None:
 def defer_write(fn: Callable[[], None]) -> None:
     """`defer` a flush of queued writes, which `send_writes` may also run before the scope closes. ``fn``
     must be harmless to run again (it then finds less or nothing to send)."""
-    pending: list[Callable[[], None]] | None = getattr(_local, "pending", None)
-    if pending is not None:
-        pending.append(fn)
-        _local.writes.append(fn)
-    else:
-        asyncio.get_running_loop().call_soon(fn)
+    defer(fn)
+    writes: list[Callable[[], None]] | None = getattr(_local, "writes", None)
+    if writes is not None:
+        writes.append(fn)
 
 
 def send_writes() -> None:
