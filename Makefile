@@ -40,7 +40,7 @@ run: venv
 test: deps test-venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -m "not sctp"
+	$(BIN)/python -m pytest -q -m "not sctp" --durations=25
 	@if [ -x $(SCTP_VM) ]; then $(MAKE) test-sctp; else echo "SKIP sctp: $(SCTP_VM) not found"; fi
 
 ## make test-fast: the unit layer only (no outside programs), for the edit loop
