@@ -16,7 +16,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sigcore.cli_groups import ConfigOption, apn_app, subscriber_app
@@ -151,6 +150,8 @@ def subscriber_import(
     Exit status 0 when every row was imported, 3 when some were rejected.
     """
     import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sigcore.api.csv_import import count_rows, read_batch
     from sigcore.store.errors import InvalidValue

@@ -5,20 +5,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 import typer
 
 from sigcore.cli_groups import ConfigOption
 from sigcore.config import ConfigError, load_config, split_host_port
-from sigcore.metrics.redis_store import connect, read_snapshot
-from sigcore.metrics.snapshot import Snapshot
-from sigcore.metrics.snmp.agent import AgentSettings, SnmpAgent
+
+if TYPE_CHECKING:  # imported when the agent runs: every `sigcore` command imports this module
+    from sigcore.metrics.snapshot import Snapshot
+    from sigcore.metrics.snmp.agent import AgentSettings
 
 log = logging.getLogger("sigcore.metrics.cli")
 
 
 async def run_agent(settings: AgentSettings, redis_url: str | None, stop: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM)."""
+    from sigcore.metrics.redis_store import connect, read_snapshot
+    from sigcore.metrics.snapshot import Snapshot
+    from sigcore.metrics.snmp.agent import SnmpAgent
+
     client = connect(redis_url) if redis_url else None
 
     async def source() -> Snapshot:
@@ -50,6 +56,8 @@ def snmp_agent(
     refresh: float = typer.Option(1.0, help="seconds between re-reads of the Redis counters"),
 ) -> None:
     """Serve the metrics over SNMP (v2c community and/or v3 USM authPriv) under the SIGCORE-MIB tree."""
+    from sigcore.metrics.snmp.agent import AgentSettings
+
     try:
         cfg = load_config(config)
     except ConfigError as err:
