@@ -1,6 +1,8 @@
-"""The real-time check of the durable scheduler: a `sigcore run` process with an *every_minute plan is
-stopped right after a slot ran and started again within the same minute: that slot does not run twice,
-the next minute's does. Bounded by two minute boundaries (at most ~2 minutes)."""
+"""The real-time check of the durable scheduler: a `sigcore run` process with an *every_minute plan runs its
+slot at a real minute boundary, is stopped right after and started again within the same minute: that slot
+does not run twice. Bounded by one minute boundary. What the restarted process runs next (the next slot,
+slots missed while down, two processes on one database) is tests/charging/test_charging_scheduler.py's, on
+a clock it sets: waiting here for a second real boundary cost CI a minute for what that test shows."""
 
 from __future__ import annotations
 
@@ -84,8 +86,5 @@ def test_every_minute_across_a_process_restart(tmp_path: Path, monkeypatch: pyte
         time.sleep(1.0)  # several scheduler passes
         same_minute = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) == fired_minute
         assert server.runs() == (1 if same_minute else 2)
-        wait_runs(server, 2, 65)  # the next minute runs once
-        time.sleep(1.0)
-        assert server.runs() == 2 or dt.datetime.now(dt.UTC).second < 2  # never twice within a minute
     finally:
         server.stop()
