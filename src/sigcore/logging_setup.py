@@ -100,6 +100,21 @@ FORMATTERS: dict[str, logging.Formatter] = {
 }
 
 
+class _AlembicChatter(logging.Filter):
+    """Alembic's INFO lines that tell an operator nothing: the dialect it picked, at every schema check.
+    Its "Running upgrade a -> b" lines pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Context impl", "Will assume"))
+
+
+def _quiet_third_party() -> None:
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # plugin set-up, on import
+    migration = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, _AlembicChatter) for f in migration.filters):
+        migration.addFilter(_AlembicChatter())
+
+
 def configure(logging_cfg: Any, stream: Any = None) -> logging.Handler:
     """Replace the root handlers by one stream handler with the configured format, level and redaction."""
     global _dump_enabled
@@ -111,6 +126,7 @@ def configure(logging_cfg: Any, stream: Any = None) -> logging.Handler:
         root.removeHandler(old)
     root.addHandler(handler)
     set_level(logging_cfg.level)
+    _quiet_third_party()
     _dump_enabled = bool(logging_cfg.dump_messages)
     return handler
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +96,15 @@ def test_message_dumps_never_show_vector_secrets(restore_root: None) -> None:
     for secret in [*(s.hex() for s in secrets), secrets[0][:4].hex(), "5f4dcc3b5aa765d61d8327deb882cf99"]:
         assert secret not in text, secret
     assert text.count("***") == 10
+
+
+def test_a_migration_logs_its_upgrades_and_not_alembics_chatter(tmp_path: Path) -> None:
+    """A first `sigcore run` used to open with eleven alembic INFO lines (its plugins set up on import, the
+    dialect it picked at each schema check); an operator needs only the upgrades it ran."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    probe = ("import sys; from sigcore.config import LoggingConfig; from sigcore.logging_setup import configure; "
+             "configure(LoggingConfig(level='INFO'), sys.stdout); from sigcore.store import migrate; "
+             f"migrate({url!r})")
+    text = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "Running upgrade" in text, text
+    assert "alembic.runtime.plugins" not in text and "Context impl" not in text and "Will assume" not in text, text
