@@ -108,8 +108,22 @@ def _process_main(spec: LoadSpec, conn_ids: list[int], counter: Any, out: Any) -
         os.sched_setaffinity(0, spec.cpus)
     try:
         out.put(asyncio.run(_process_body(spec, conn_ids, counter)))
-    except (OSError, ConnectionError, asyncio.IncompleteReadError) as err:
-        out.put(f"{type(err).__name__}: {err}")
+    except (OSError, asyncio.IncompleteReadError) as err:
+        out.put(describe_failure(err, spec))
+
+
+def describe_failure(err: BaseException, spec: LoadSpec) -> str:
+    """One line for the user, naming the node, not the exception class."""
+    where = f"{spec.host}:{spec.port}"
+    if isinstance(err, ConnectionRefusedError):
+        return f"cannot connect to {where}: connection refused (is the node listening there?)"
+    if isinstance(err, TimeoutError):  # the CER's (the driver waits 10 s for the CEA)
+        return f"{where} did not answer the CER"
+    if isinstance(err, asyncio.IncompleteReadError):
+        return f"{where} closed the connection"
+    if isinstance(err, OSError) and err.errno is not None:
+        return f"{where}: {err.strerror or err}"
+    return f"{where}: {err}"  # ours (a CER refused) or a timeout
 
 
 class LoadError(Exception):
@@ -150,7 +164,7 @@ def run_load(spec: LoadSpec, progress: Callable[[float, int], None] | None = Non
         if p.is_alive():
             p.kill()
     if errors:
-        raise LoadError("; ".join(errors))
+        raise LoadError("; ".join(dict.fromkeys(errors)))  # each process reports the same refusal
     return _report(spec, results)
 
 
