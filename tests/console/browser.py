@@ -79,9 +79,13 @@ class Browser:
             element.send_keys(value)
 
     def wait(self, condition: Callable[[], Any], timeout: float = 15.0) -> Any:
+        """``condition()``'s first true value. An element found stale (the page re-rendered it between the
+        lookup and the read: live.js refreshes the peers table every few seconds) is a try again."""
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(lambda _driver: condition())
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(lambda _driver: condition())
 
     def text(self, css: str) -> str:
         return str(self.find(css).text)
