@@ -1,4 +1,5 @@
-"""What `sigcore run` checks on this machine before starting anything: the files the configuration names.
+"""What `sigcore run` checks on this machine before starting anything: the files the configuration names;
+and `bind_failure`, what it says when a listener then cannot start.
 
 Each failure is a `ConfigError` naming the key and the path, so the operator gets one line, not a traceback
 from deep inside SQLite or ``ssl``.
@@ -6,7 +7,9 @@ from deep inside SQLite or ``ssl``.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 from pathlib import Path
 
 from sigcore.config import Config, ConfigError
@@ -44,3 +47,18 @@ def check_files(cfg: Config) -> None:
         path = getattr(tls, name)
         if path:
             _readable(f"diameter.tls.{name}", path)
+
+
+def bind_failure(err: OSError, where: str | None = None) -> str:
+    """Why a listener could not start on ``where`` (host:port), in the operator's terms. Without ``where``
+    the address is read from asyncio's text, which names it as a Python tuple."""
+    if where is None:
+        found = re.search(r"\('([^']*)', (\d+)", str(err))
+        where = f"{found[1]}:{found[2]}" if found else "the configured address"
+    if err.errno == errno.EADDRINUSE:
+        return f"{where} is already in use (another program, or another sigcore, listens there)"
+    if err.errno == errno.EADDRNOTAVAIL:
+        return f"{where} is not an address of this machine"
+    if err.errno == errno.EACCES:
+        return f"{where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+    return f"{where}: {err.strerror or err}"

@@ -4,15 +4,14 @@ and (when the areas are installed) the REST API and metrics."""
 from __future__ import annotations
 
 import asyncio
-import errno
 import gc
 import logging
-import re
 import signal
 
 from sigcore.applications import AppContext, ApplicationError, Installer, Services, install_applications
 from sigcore.config import Config, ConfigError
 from sigcore.diameter.aio import Node, NodeSettings
+from sigcore.preflight import bind_failure
 from sigcore.workers import Worker
 from sigcore.workers.relay import SiblingRelay
 
@@ -132,16 +131,3 @@ async def serve(cfg: Config, installers: list[Installer] | None = None, ready: a
     for stopper in reversed(services.stoppers):
         await stopper()
     await node.stop()
-
-
-def bind_failure(err: OSError) -> str:
-    """Why a listener could not start, in the operator's terms (asyncio's text names a Python tuple)."""
-    found = re.search(r"\('([^']*)', (\d+)", str(err))
-    where = f"{found[1]}:{found[2]}" if found else "the configured address"
-    if err.errno == errno.EADDRINUSE:
-        return f"{where} is already in use (another Diameter node, or sigcore itself, listens there)"
-    if err.errno == errno.EADDRNOTAVAIL:
-        return f"{where} is not an address of this machine"
-    if err.errno == errno.EACCES:
-        return f"{where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-    return str(err)

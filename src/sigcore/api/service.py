@@ -23,6 +23,7 @@ from sigcore.api.app import create_app
 from sigcore.api.limits import BodyLimit, guarded_protocol
 from sigcore.applications import AppContext
 from sigcore.config import ApiConfig, ConfigError, split_host_port
+from sigcore.preflight import bind_failure
 
 log = logging.getLogger("sigcore.api")
 DEFAULT_PORT = 8080
@@ -74,6 +75,8 @@ class ApiServer:
     async def _serve(self, server: uvicorn.Server) -> None:
         try:
             await server.serve(sockets=[self._shared_socket()] if self.reuse_port else None)
+        except OSError as err:  # our own bind (the workers' shared socket)
+            raise ListenError(f"api.listen: {bind_failure(err, f'{self.host}:{self.port}')}") from None
         except SystemExit:  # uvicorn's answer to a bind error; it has logged the reason
             raise ListenError(f"api.listen: the REST API could not start on {self.host}:{self.port} "
                               "(the log says why)") from None
