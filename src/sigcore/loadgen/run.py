@@ -123,7 +123,7 @@ def describe_failure(err: BaseException, spec: LoadSpec) -> str:
         return f"{where} closed the connection"
     if isinstance(err, OSError) and err.errno is not None:
         return f"{where}: {err.strerror or err}"
-    return f"{where}: {err}"  # ours (a CER refused) or a timeout
+    return f"{where}: {err}"  # ours: the CER refused
 
 
 class LoadError(Exception):

@@ -13,7 +13,6 @@ from sigcore.cli_groups import ConfigOption
 from sigcore.config import ConfigError, load_config, split_host_port
 
 if TYPE_CHECKING:  # imported when the agent runs: every `sigcore` command imports this module
-    from sigcore.metrics.snapshot import Snapshot
     from sigcore.metrics.snmp.agent import AgentSettings
 
 log = logging.getLogger("sigcore.metrics.cli")
