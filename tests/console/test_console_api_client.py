@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sigcore.api.app import create_app
+from sigcore.api.auth import CONSOLE_TOKEN
 from sigcore.console.api_client import ApiAnswer, ApiClient, segment
+from sigcore.store import Store, migrate
+from sigcore.store.tokens import Role, TokenRepository
 
 
 async def test_the_answer_comes_before_the_routes_background_work() -> None:
@@ -25,11 +31,12 @@ async def test_the_answer_comes_before_the_routes_background_work() -> None:
         await asyncio.sleep(0.2)  # an IDR to the serving MME, say
         finished.set()
 
-    answer = await ApiClient(app, "sgc_x", ("192.0.2.1", 5)).post("/apns", {"name": "a b"})
+    answer = await ApiClient(app, 7, ("192.0.2.1", 5)).post("/apns", {"name": "a b"})
     assert answer == ApiAnswer(201, {"echo": {"name": "a b"}}) and not finished.is_set()
     await asyncio.wait_for(finished.wait(), 5)
     assert seen["path"] == "/api/v1/apns" and seen["client"] == ("192.0.2.1", 5)
-    assert (b"authorization", b"Bearer sgc_x") in seen["headers"]
+    assert seen["extensions"] == {CONSOLE_TOKEN: {"token_id": 7}}  # the token's id, never a secret
+    assert not any(name == b"authorization" for name, _ in seen["headers"])
 
 
 async def test_query_and_quoted_segments_reach_the_route() -> None:
@@ -40,7 +47,7 @@ async def test_query_and_quoted_segments_reach_the_route() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"[]"})
 
-    client = ApiClient(app, "t")
+    client = ApiClient(app, 1)
     await client.get(f"/ims/public-identities/{segment('sip:alice@ims.example')}", limit=5, flag=True, empty="",
                      missing=None, apn=["a", "b"])
     assert seen["path"] == "/api/v1/ims/public-identities/sip:alice@ims.example"
@@ -53,7 +60,7 @@ async def test_a_route_that_fails_before_answering_is_a_500_and_logged(caplog: p
         raise RuntimeError("boom")
 
     with caplog.at_level(logging.ERROR, "sigcore.console"):
-        answer = await ApiClient(app, "t").delete("/x")
+        answer = await ApiClient(app, 1).delete("/x")
         await asyncio.sleep(0)
     assert answer.status == 500 and not answer.ok and answer.message() == "the API answered 500"
     assert "RuntimeError: boom" in caplog.text
@@ -66,3 +73,19 @@ def test_field_errors_by_the_field_the_api_names() -> None:
     assert answer.field_errors() == {"imsi": "bad", "apns": "spaces", "": "whole"}
     assert ApiAnswer(409, {"detail": "taken"}).field_errors() == {"": "taken"}
     assert ApiAnswer(200, {}).field_errors() == {}
+
+
+async def test_the_api_takes_the_session_token_by_id_live_and_with_its_role(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'api.sqlite'}"
+    migrate(url)
+    with Store(url, os.urandom(32)) as store:
+        tokens = TokenRepository(store)
+        reader = tokens.create(Role.READ, "reader").token
+        app = create_app(store)
+        as_reader = ApiClient(app, reader.id)
+        assert (await as_reader.get("/apns")).status == 200
+        refused = await as_reader.post("/apns", {"name": "internet"})
+        assert refused.status == 403 and "role provision" in refused.message()
+        assert (await ApiClient(app, reader.id + 1000).get("/apns")).status == 401  # no such token
+        tokens.revoke(reader.id)
+        assert (await as_reader.get("/apns")).status == 401

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 sys.path.insert(0, str(Path(__file__).parent))
@@ -20,6 +21,7 @@ from sigcore.store import Store, migrate
 from sigcore.store.eir import EquipmentStatus
 from sigcore.store.eir_admin import EirAdmin
 from sigcore.store.tokens import Role, TokenRepository
+from sigcore.store.tokens_models import console_sessions
 
 IMSI = "001010000000077"
 PAGES = ("/console/subscribers", f"/console/subscribers/{IMSI}", "/console/subscribers/new", "/console/apns",
@@ -129,8 +131,10 @@ def test_a_revoked_token_ends_its_session(console: Console) -> None:
     token = next(t for t in repo.list(False) if t.role is Role.PROVISION)
     repo.revoke(token.id)
     answer = user.http.get(f"/console/subscribers/{IMSI}", follow_redirects=False)
-    assert answer.status_code == 303 and answer.headers["location"] == "/console/login"
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/console/login?next=")
     assert user.http.get("/console/subscribers", follow_redirects=False).status_code == 303
+    with console.store.reading() as conn:  # the session's row went with it
+        assert conn.execute(select(func.count()).select_from(console_sessions)).scalar_one() == 0
     user.close()
 
 

@@ -39,6 +39,12 @@ API_PREFIX = "/api/"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="sigcore"'}
 
+#: The ASGI scope extension naming the API token of a console session (``{"token_id": N}``). Only the
+#: console's in-process requests carry it (sigcore.console.api_client): the ASGI server builds the scope of a
+#: request from the wire, and no header or path reaches ``extensions``. The token is checked live as a
+#: bearer token would be, so a revoked one is refused the same way.
+CONSOLE_TOKEN = "sigcore.console_token"
+
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer sgc_…` (sigcore token create)")
 
 
@@ -54,11 +60,17 @@ async def authenticate_and_audit(request: Request, call_next: Callable[[Request]
         return await call_next(request)
     ctx: ApiContext = request.app.state.ctx
     secret = _bearer_secret(request)
-    token = await ctx.call(ctx.tokens.authenticate, secret) if secret else None
+    console = request.scope.get("extensions", {}).get(CONSOLE_TOKEN)
+    if secret:
+        token = await ctx.call(ctx.tokens.authenticate, secret)
+    elif console is not None:
+        token = await ctx.call(ctx.tokens.live, int(console["token_id"]))
+    else:
+        token = None
     if token is None:
         log.warning("refused %s %s from %s: %s", request.method, request.url.path,
                     request.client.host if request.client else "?",
-                    "no bearer token" if secret is None else "unknown or revoked token")
+                    "unknown or revoked token" if secret or console is not None else "no bearer token")
         return JSONResponse({"detail": "a valid bearer token is required"}, status_code=401,
                             headers=_UNAUTHORIZED_HEADERS)
     request.state.principal = token

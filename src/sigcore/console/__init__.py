@@ -1,8 +1,9 @@
 """The web console for operators at ``/console/``: server-rendered pages over the REST API (nothing else).
 
-`mount_console(app)` adds it to the API's FastAPI app, so it is served on ``api.listen`` by ``sigcore run``.
-Every read and write goes through the REST API's routes in process, with the signed-in token (see
-`sigcore.console.api_client`): roles, validation, the audit log and IDR/CLR behave as for any API client.
+`mount_console(app)` adds it to the API's FastAPI app, so it is served on ``api.listen`` by ``sigcore run``;
+its sessions live in the store of the app's ``state.ctx``. Every read and write goes through the REST API's
+routes in process, as the signed-in token (see `sigcore.console.api_client`): roles, validation, the
+audit log and IDR/CLR behave as for any API client.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _refused(request: Request, err: Exception) -> Response:
 
 def mount_console(app: FastAPI) -> None:
     """Serve the console under ``/console/`` on `app` (the REST API's app): pages, static files, sessions."""
-    app.state.console_sessions = SessionStore()
+    app.state.console_sessions = SessionStore(app.state.ctx.store)
     for module in (login, subscribers, provisioning, monitoring):
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
 

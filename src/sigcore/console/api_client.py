@@ -1,4 +1,4 @@
-"""The console's only way to data: requests into the REST API app itself, in process, with the session's token.
+"""The console's only way to data: requests into the REST API app itself, in process, as the session's token.
 
 Each call is an ASGI request to the same FastAPI app that serves ``/api/v1``: the bearer-token check, the
 role check, validation, the audit log and the IDR/CLR notifications all happen exactly as for a client on
@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 from starlette.types import ASGIApp, Message
+
+from sigcore.api.auth import CONSOLE_TOKEN
 
 log = logging.getLogger("sigcore.console")
 API_V1 = "/api/v1"
@@ -58,10 +60,11 @@ def _settle(task: asyncio.Task[None]) -> None:
 
 
 class ApiClient:
-    """Requests to `app` as the holder of `token`; `client` is the browser's address (for the API's log)."""
+    """Requests to `app` as API token `token_id` (the session's: the console never keeps a token's secret);
+    `client` is the browser's address (for the API's log)."""
 
-    def __init__(self, app: ASGIApp, token: str, client: tuple[str, int] | None = None) -> None:
-        self.app, self.token, self.client = app, token, client
+    def __init__(self, app: ASGIApp, token_id: int, client: tuple[str, int] | None = None) -> None:
+        self.app, self.token_id, self.client = app, token_id, client
 
     async def get(self, path: str, **params: Any) -> ApiAnswer:
         return await self.request("GET", path, params=params)
@@ -81,7 +84,7 @@ class ApiClient:
         query = urlencode([(k, _text(v)) for k, v in (params or {}).items() if v is not None and v != ""],
                           doseq=True)
         payload = content if content is not None else (json.dumps(body).encode() if body is not None else b"")
-        headers = [(b"authorization", f"Bearer {self.token}".encode()), (b"accept", b"application/json")]
+        headers = [(b"accept", b"application/json")]
         if payload:
             headers += [(b"content-type", content_type.encode()), (b"content-length", str(len(payload)).encode())]
         status, raw = await self._call(method, API_V1 + path, query, headers, payload)
@@ -96,7 +99,7 @@ class ApiClient:
         scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
                  "method": method, "scheme": "http", "path": unquote(raw_path), "raw_path": raw_path.encode(),
                  "root_path": "", "query_string": query.encode(), "headers": headers, "client": self.client,
-                 "server": ("127.0.0.1", 0), "extensions": {}}
+                 "server": ("127.0.0.1", 0), "extensions": {CONSOLE_TOKEN: {"token_id": self.token_id}}}
         answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         status, sent = 500, False
         chunks: list[bytes] = []

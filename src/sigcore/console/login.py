@@ -54,7 +54,7 @@ async def login(request: Request) -> Response:
     if token is None:
         log.warning("console sign-in refused from %s", request.client.host if request.client else "?")
         return _login_page(request, 401, "This token is unknown or revoked.")
-    created = sessions(request).create(secret, token.actor, token.role)
+    created = await ctx.call(sessions(request).create, token)
     await ctx.call(ctx.tokens.audit, token.actor, "LOGIN", PREFIX, 200, "console session", token_id=token.id)
     response = redirect(_safe_next(str(form.get("next", ""))))
     response.set_cookie(COOKIE, created.id, max_age=IDLE_SECONDS * 12, path=PREFIX, httponly=True,
@@ -66,8 +66,8 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request, current: Current) -> Response:
     await form_of(request, current)
-    sessions(request).drop(current.id)
     ctx: ApiContext = request.app.state.ctx
+    await ctx.call(sessions(request).drop, current.id)
     await ctx.call(ctx.tokens.audit, current.actor, "LOGOUT", PREFIX, 200, "console session")
     response = redirect("/login", "signed-out")
     response.delete_cookie(COOKIE, path=PREFIX, httponly=True, samesite="strict", secure=secure_cookies(request))

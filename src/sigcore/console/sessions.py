@@ -1,36 +1,49 @@
-"""Console sessions: a random id in an HttpOnly, SameSite=Strict cookie; the bearer token stays on the server.
+"""Console sessions: a random id in an HttpOnly, SameSite=Strict cookie; the bearer token never leaves sign-in.
 
-Sessions live in this process's memory (a restart signs everyone out). Each carries its own CSRF token,
-which every form repeats in a hidden field (and scripts in the ``X-CSRF-Token`` header). The role shown is
-the token's at sign-in; what may really be done is decided by the API on every request, with the token.
+Sessions are rows of the store's database (``console_sessions``), so every process serving the API sees
+them (``sigcore run --workers``: a browser's connections reach any worker) and a restart signs nobody out.
+A row holds the SHA-256 of the cookie's value and the id of the API token signed in with, never either
+secret: a copy of the database opens no session. Each session carries its own CSRF token, which every form
+repeats in a hidden field (and scripts in the ``X-CSRF-Token`` header). The role shown is the token's; what
+may really be done is decided by the API on every request, as that token. A revoked token ends its
+sessions at their next request.
+
+The methods block on the database: call them through ``ApiContext.call``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sigcore.store.tokens import Role
+from sqlalchemy import delete, func, insert, select, update
+
+from sigcore.store.base import StoreBase
+from sigcore.store.tokens import ApiToken, Role, TokenRepository
+from sigcore.store.tokens_models import console_sessions
 
 COOKIE = "sigcore_console"
 LOGIN_COOKIE = "sigcore_console_login"
 IDLE_SECONDS = 3600
 MAX_AGE_SECONDS = 12 * 3600
 MAX_SESSIONS = 10_000
+#: a session's last use is written at most this often (a page view is not a database write)
+SEEN_GRANULARITY = 60
 
 
 @dataclass
 class Session:
-    id: str
-    token: str = field(repr=False)
+    id: str = field(repr=False)
+    token_id: int
     actor: str
     role: Role
     csrf: str = field(repr=False)
-    started: float
-    seen: float
+    started: int
+    seen: int
 
     @property
     def can_write(self) -> bool:
@@ -44,32 +57,55 @@ class Session:
         return bool(given) and hmac.compare_digest(self.csrf.encode(), (given or "").encode())
 
 
+def _digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
 class SessionStore:
-    """Sessions by id, the least recently used first (dropped beyond `MAX_SESSIONS`)."""
+    """Sessions in `store`'s database; past `MAX_SESSIONS` the least recently used are dropped."""
 
-    def __init__(self) -> None:
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._now = time.monotonic
+    def __init__(self, store: StoreBase, now: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.tokens = TokenRepository(store)
+        self._now = now
 
-    def create(self, token: str, actor: str, role: Role) -> Session:
-        now = self._now()
-        session = Session(secrets.token_urlsafe(32), token, actor, role, secrets.token_urlsafe(32), now, now)
-        self._sessions[session.id] = session
-        while len(self._sessions) > MAX_SESSIONS:
-            self._sessions.popitem(last=False)
+    def create(self, token: ApiToken) -> Session:
+        now = int(self._now())
+        session = Session(secrets.token_urlsafe(32), token.id, token.actor, token.role, secrets.token_urlsafe(32),
+                          now, now)
+        table = console_sessions.c
+        with self.store.writing() as conn:
+            conn.execute(delete(console_sessions).where(
+                (table.seen_at < now - IDLE_SECONDS) | (table.started_at < now - MAX_AGE_SECONDS)))
+            conn.execute(insert(console_sessions).values(id_sha256=_digest(session.id), token_id=token.id,
+                                                         csrf=session.csrf, started_at=now, seen_at=now))
+            if conn.execute(select(func.count()).select_from(console_sessions)).scalar_one() > MAX_SESSIONS:
+                cutoff = conn.execute(select(table.seen_at).order_by(table.seen_at.desc())
+                                      .offset(MAX_SESSIONS).limit(1)).scalar_one()
+                conn.execute(delete(console_sessions).where(table.seen_at <= cutoff,
+                                                            table.id_sha256 != _digest(session.id)))
         return session
 
     def get(self, session_id: str | None) -> Session | None:
-        session = self._sessions.get(session_id or "")
-        if session is None:
+        """The live session of this cookie value; None (and the row gone) once idle, too old or its token
+        revoked."""
+        if not session_id:
             return None
-        now = self._now()
-        if now - session.seen > IDLE_SECONDS or now - session.started > MAX_AGE_SECONDS:
-            self.drop(session.id)
+        key = _digest(session_id)
+        with self.store.reading() as conn:
+            row = conn.execute(select(console_sessions).where(console_sessions.c.id_sha256 == key)).first()
+        if row is None:
             return None
-        session.seen = now
-        self._sessions.move_to_end(session.id)
-        return session
+        now = int(self._now())
+        token = self.tokens.live(row.token_id)
+        if token is None or now - row.seen_at > IDLE_SECONDS or now - row.started_at > MAX_AGE_SECONDS:
+            self.drop(session_id)
+            return None
+        if now - row.seen_at >= SEEN_GRANULARITY:
+            with self.store.writing() as conn:
+                conn.execute(update(console_sessions).where(console_sessions.c.id_sha256 == key).values(seen_at=now))
+        return Session(session_id, token.id, token.actor, token.role, row.csrf, row.started_at, now)
 
     def drop(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+        with self.store.writing() as conn:
+            conn.execute(delete(console_sessions).where(console_sessions.c.id_sha256 == _digest(session_id)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import Request
@@ -15,6 +15,9 @@ from starlette.datastructures import FormData
 from sigcore.console.api_client import ApiAnswer, ApiClient
 from sigcore.console.forms import FormErrors, api_errors
 from sigcore.console.sessions import COOKIE, Session, SessionStore
+
+if TYPE_CHECKING:
+    from sigcore.api.context import ApiContext
 
 PREFIX = "/console"
 SECURITY_HEADERS = {
@@ -90,7 +93,8 @@ def secure_cookies(request: Request) -> bool:
 
 async def session(request: Request) -> Session:
     """The signed-in session (a dependency); without one, a redirect to the sign-in page."""
-    found = sessions(request).get(request.cookies.get(COOKIE))
+    ctx: ApiContext = request.app.state.ctx
+    found = await ctx.call(sessions(request).get, request.cookies.get(COOKIE))
     if found is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise Redirect(f"{PREFIX}/login?next={quote(target, safe='')}")
@@ -100,15 +104,13 @@ async def session(request: Request) -> Session:
 
 def api(request: Request, current: Session) -> ApiClient:
     client = (request.client.host, request.client.port) if request.client else None
-    return ApiClient(request.app, current.token, client)
+    return ApiClient(request.app, current.token_id, client)
 
 
-def checked(request: Request, answer: ApiAnswer) -> ApiAnswer:
-    """401 from the API: the token was revoked since sign-in; end the session."""
+def checked(_request: Request, answer: ApiAnswer) -> ApiAnswer:
+    """401 from the API: the token was revoked since sign-in; back to sign-in (the session's next lookup
+    finds the token revoked and removes it)."""
     if answer.status == 401:
-        current: Session | None = getattr(request.state, "console_session", None)
-        if current is not None:
-            sessions(request).drop(current.id)
         raise Redirect(f"{PREFIX}/login")
     return answer
 

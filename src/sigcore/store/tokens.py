@@ -126,6 +126,14 @@ class TokenRepository:
             return None
         return _token(row._mapping)
 
+    def live(self, token_id: int) -> ApiToken | None:
+        """The token `token_id` unless it is unknown or revoked (a console session names its token by id)."""
+        with self.store.reading() as conn:
+            row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        return _token(row._mapping)
+
     def get(self, token_id: int) -> ApiToken:
         with self.store.reading() as conn:
             row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()

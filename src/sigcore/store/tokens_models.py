@@ -1,11 +1,11 @@
-"""API token and audit tables (Alembic 0002)."""
+"""API token and audit tables (Alembic 0002), and the web console's sessions (0009)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import cast
 
-from sqlalchemy import DateTime, Integer, String, Table
+from sqlalchemy import BigInteger, DateTime, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sigcore.store.base import utc_now
@@ -39,5 +39,19 @@ class AuditRow(Base):
     detail: Mapped[str | None] = mapped_column(String(1000), doc="field names changed; never a secret value")
 
 
+class ConsoleSessionRow(Base):
+    """A signed-in console session, shared by every process serving the API (``sigcore run --workers``)."""
+
+    __tablename__ = "console_sessions"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True,
+                                           doc="hex SHA-256 of the cookie's value (the value itself is not stored)")
+    token_id: Mapped[int] = mapped_column(Integer, index=True, doc="the API token it signed in with")
+    csrf: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[int] = mapped_column(BigInteger, doc="Unix seconds")
+    seen_at: Mapped[int] = mapped_column(BigInteger, index=True, doc="Unix seconds, kept to the minute")
+
+
 api_tokens = cast(Table, ApiTokenRow.__table__)
 audit_log = cast(Table, AuditRow.__table__)
+console_sessions = cast(Table, ConsoleSessionRow.__table__)
