@@ -46,8 +46,13 @@ async def test_installed_next_to_the_hss_in_one_loop(tmp_path: Path) -> None:
     assert peers.status_code == 200 and peers.json() == []
 
 
-async def test_a_busy_port_fails_the_start_with_a_clear_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("raced", [False, True], ids=["taken", "taken-after-the-probe"])
+async def test_a_busy_port_fails_the_start_with_a_clear_error(tmp_path: Path, raced: bool,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
+
+    if raced:  # another program takes the port between the probe and uvicorn's bind: uvicorn's exit, caught
+        monkeypatch.setattr(api_service.ApiServer, "_probe", lambda _self: None)
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -59,5 +64,6 @@ async def test_a_busy_port_fails_the_start_with_a_clear_error(tmp_path: Path) ->
 
         migrate(cfg.database.url)
         api_service.install(None, AppContext(cfg, Node(NodeSettings.from_config(cfg)), services))
-        with pytest.raises(RuntimeError, match="could not start"):
+        expected = "could not start" if raced else rf"api.listen: 127.0.0.1:{taken.getsockname()[1]} is already in use"
+        with pytest.raises(RuntimeError, match=expected):
             await services.starters[0]()

@@ -1,5 +1,5 @@
 """`sigcore run` on a port another program holds: one line naming the key and the address, exit 2, no
-traceback; for the Diameter listener, and for the API's when workers share it (sigcore binds that one)."""
+traceback; for the Diameter listener and for the API (shared by workers or not)."""
 
 from __future__ import annotations
 
@@ -38,4 +38,11 @@ def test_a_taken_api_port_with_workers_is_told_in_one_line(tmp_path: Path) -> No
     node = Sigcore(tmp_path, fixed_keys_config(f"sqlite:///{tmp_path / 'hss.sqlite'}"))
     port = int(node.api_url.rsplit(":", 1)[1])
     text = _refused(node, port, "--workers", "2")
+    assert f"invalid configuration: api.listen: 127.0.0.1:{port} {IN_USE}" in text, text
+
+
+def test_a_taken_api_port_in_one_process_is_told_in_one_line(tmp_path: Path) -> None:
+    node = Sigcore(tmp_path, fixed_keys_config(f"sqlite:///{tmp_path / 'hss.sqlite'}"))
+    port = int(node.api_url.rsplit(":", 1)[1])
+    text = _refused(node, port)  # uvicorn binds this one: its "[Errno 98]" line must not reach the log
     assert f"invalid configuration: api.listen: 127.0.0.1:{port} {IN_USE}" in text, text

@@ -2,8 +2,9 @@
 
 uvicorn's own signal capture is switched off: `sigcore.service.serve` owns SIGINT/SIGTERM and stops the
 API through the stopper registered here. A port that cannot be bound fails `sigcore run` with a
-`RuntimeError` instead of uvicorn's ``sys.exit``. (uvicorn binds the socket itself: a socket made with
-`socket.create_server` and handed to it met Nagle against delayed ACKs, tens of milliseconds a request.)
+`RuntimeError` (one line: a probe binds the address first) instead of uvicorn's ``sys.exit``. (uvicorn
+binds the socket itself: a socket made with `socket.create_server` and handed to it met Nagle against
+delayed ACKs, tens of milliseconds a request.)
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class ApiServer:
         return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
+        if not self.reuse_port:
+            self._probe()
         limits = self.limits
         config = uvicorn.Config(BodyLimit(self.app, limits.max_body_bytes), host=self.host, port=self.port,
                                 log_config=None, lifespan="off", server_header=False, timeout_graceful_shutdown=5,
@@ -80,6 +83,19 @@ class ApiServer:
         except SystemExit:  # uvicorn's answer to a bind error; it has logged the reason
             raise ListenError(f"api.listen: the REST API could not start on {self.host}:{self.port} "
                               "(the log says why)") from None
+
+    def _probe(self) -> None:
+        """Bind where uvicorn is about to, and let go: a port taken or not ours is told in one line here
+        (uvicorn would log its ``[Errno 98]`` line and exit). Bound, never listening, the probe leaves no
+        trace; should another program take the port in between, the fallback in `_serve` still applies."""
+        if self.port == 0:
+            return
+        with socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's: TIME_WAIT is no conflict
+            try:
+                probe.bind((self.host, self.port))
+            except OSError as err:
+                raise ListenError(f"api.listen: {bind_failure(err, f'{self.host}:{self.port}')}") from None
 
     def _shared_socket(self) -> socket.socket:
         """The listening socket with SO_REUSEPORT (uvicorn cannot set it); asyncio sets TCP_NODELAY on
