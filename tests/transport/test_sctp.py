@@ -130,3 +130,26 @@ async def test_multihomed_sctp_survives_primary_path_loss(nodes, primary_path_bl
     sent = {r.hop_by_hop: r.stream for r in c_side.sent if r.is_request}
     answered = [r for r in c_side.received if r.command == AIR]
     assert len(answered) == 20 and all(r.stream == sent[r.hop_by_hop] for r in answered)
+
+
+async def test_workers_share_a_multihomed_sctp_endpoint() -> None:
+    """`sigcore run --workers N` sets `reuse_port`: each worker's SCTP listener binds the same addresses and
+    port, and an association reaches one of them and opens its peer."""
+    first = server_node([SctpListener(SERVER_ADDRS, 0, FAST)], tw=2.0)
+    first.settings.reuse_port = True
+    await first.start()
+    port = first.bound_ports[0]
+    second = server_node([SctpListener(SERVER_ADDRS, port, FAST)], tw=2.0)
+    second.settings.reuse_port = True
+    await second.start()
+    peer = PeerSettings(SERVER, PRIMARY, port, mode="connect", transport="sctp")
+    client = client_node(peer, Dialer(sctp_local=CLIENT_ADDRS, sctp_options=FAST), tw=2.0)
+    try:
+        assert second.bound_ports == [port]
+        await client.start()
+        await wait_until(lambda: open_peer(client, SERVER), what="the association to either worker")
+        assert sum(open_peer(node, CLIENT) for node in (first, second)) == 1
+    finally:
+        await client.stop(wait=2.0)
+        await second.stop(wait=2.0)
+        await first.stop(wait=2.0)

@@ -198,3 +198,24 @@ async def test_tls_below_1_2_is_refused(pki: TestCA) -> None:
             await asyncio.to_thread(_old_tls_handshake, node.bound_ports[0])
     finally:
         await node.stop(wait=0.5)
+
+
+@pytest.mark.parametrize("style", STYLES)
+async def test_workers_share_a_tls_port(pki: TestCA, style: str) -> None:
+    """`sigcore run --workers N` sets `reuse_port`: every worker's TLS listener binds the one port (the kernel
+    spreads the connections over them)."""
+    _transport, inband = STYLES[style]
+    files = pki.issue(SERVER, "server")
+    context = server_context(files.cert, files.key, files.ca)
+    first = server_node([TlsListener("127.0.0.1", 0, context, inband=inband)])
+    first.settings.reuse_port = True
+    await first.start()
+    port = first.bound_ports[0]
+    second = server_node([TlsListener("127.0.0.1", port, context, inband=inband)])
+    second.settings.reuse_port = True
+    try:
+        await second.start()
+        assert second.bound_ports == [port]
+    finally:
+        await second.stop(wait=1.0)
+        await first.stop(wait=1.0)

@@ -33,7 +33,7 @@ class SctpListener:
 
     async def open(self, node: Node) -> sctp.SctpServer:
         return await sctp.start_server(lambda: Connection(node, transport_name="sctp"), self.addresses,
-                                       self.port, self.options)
+                                       self.port, self.options, reuse_port=node.settings.reuse_port)
 
 
 @dataclass(slots=True)
@@ -47,14 +47,16 @@ class TlsListener:
 
     async def open(self, node: Node) -> asyncio.base_events.Server:
         loop = asyncio.get_running_loop()
+        shared = node.settings.reuse_port or None  # `sigcore run --workers N`: each worker binds the port
         if self.inband:
             server = await loop.create_server(lambda: InbandTlsConnection(node, self.context), self.host,
-                                              self.port, reuse_address=True, backlog=LISTEN_BACKLOG)
+                                              self.port, reuse_address=True, reuse_port=shared,
+                                              backlog=LISTEN_BACKLOG)
         else:
             # the handshake too must end within the CER deadline (which counts from the accept)
             handshake = min(HANDSHAKE_TIMEOUT, node.settings.policy.cer_timeout)
             server = await loop.create_server(lambda: TlsConnection(node), self.host, self.port, reuse_address=True,
-                                              ssl=self.context, ssl_handshake_timeout=handshake,
+                                              reuse_port=shared, ssl=self.context, ssl_handshake_timeout=handshake,
                                               backlog=LISTEN_BACKLOG)
         log.info("diameter listening on %s:%s (%s)", self.host, self.port,
                  "in-band TLS" if self.inband else "TLS")

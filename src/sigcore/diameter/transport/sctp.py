@@ -294,11 +294,13 @@ def _peername(sock: socket.socket) -> tuple[str, int]:
         return ("?", 0)
 
 
-def _new_socket(addresses: list[str], port: int, options: SctpOptions) -> socket.socket:
+def _new_socket(addresses: list[str], port: int, options: SctpOptions, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in addresses[0] else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, so.SOL_SCTP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:  # several workers on one endpoint: the kernel spreads the associations over them
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         options.apply(sock)
         so.bind_addresses(sock, addresses, port)
     except BaseException:
@@ -354,10 +356,11 @@ class SctpServer:
 
 
 async def start_server(protocol_factory: Callable[[], asyncio.Protocol], addresses: list[str], port: int,
-                       options: SctpOptions | None = None, backlog: int = 64) -> SctpServer:
-    """Listen on every one of ``addresses`` (one association endpoint, multi-homed) at ``port``."""
+                       options: SctpOptions | None = None, backlog: int = 64, reuse_port: bool = False) -> SctpServer:
+    """Listen on every one of ``addresses`` (one association endpoint, multi-homed) at ``port``; with
+    ``reuse_port``, beside other processes' listeners on the same endpoint (``sigcore run --workers``)."""
     options = options or SctpOptions()
-    sock = _new_socket(addresses, port, options)
+    sock = _new_socket(addresses, port, options, reuse_port)
     sock.listen(backlog)
     sock.setblocking(False)
     log.info("diameter listening on sctp %s", so.local_addresses(sock))
