@@ -9,7 +9,9 @@ an E-UTRAN vector the subscriber's USIM (tests/support/usim_model.py) accepts.
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,7 +19,9 @@ import pytest
 from nodes import (
     AIR,
     CLIENT,
+    REALM,
     SERVER,
+    ccr,
     client_node,
     eutran_vector_ok,
     hss_on,
@@ -29,10 +33,12 @@ from nodes import (
 
 from sigcore.diameter.aio import Node
 from sigcore.diameter.aio.node import PeerSettings
-from sigcore.diameter.constants import Cmd
+from sigcore.diameter.answers import Identity
+from sigcore.diameter.capabilities import LocalCapabilities, make_cer
+from sigcore.diameter.constants import AppId, Cmd
 from sigcore.diameter.transport import Dialer, SctpListener
-from sigcore.diameter.transport.sctp import SctpOptions, SctpTransport
-from sigcore.diameter.transport.sockopt import DIAMETER_PPID, is_supported
+from sigcore.diameter.transport.sctp import HIGH_WATER, SctpOptions, SctpTransport
+from sigcore.diameter.transport.sockopt import DIAMETER_PPID, SOL_SCTP, is_supported
 
 _supported, _why = is_supported()
 pytestmark = [pytest.mark.sctp, pytest.mark.skipif(not _supported, reason=_why)]
@@ -43,6 +49,7 @@ PRIMARY = "127.0.0.1"
 # Fast path supervision so a dead path is noticed in about a second (kernel defaults take ~30 s).
 FAST = SctpOptions(streams=4, rto_initial_ms=300, rto_min_ms=100, rto_max_ms=500, path_max_retrans=1,
                    heartbeat_ms=300)
+CCRS = 8000  # their answers (~150 bytes each) overfill the kernel's buffers and the high-water mark
 
 
 def drop_primary_path(port: int) -> list[list[str]]:
@@ -153,3 +160,55 @@ async def test_workers_share_a_multihomed_sctp_endpoint() -> None:
         await client.stop(wait=2.0)
         await second.stop(wait=2.0)
         await first.stop(wait=2.0)
+
+
+def _cer_bytes() -> bytes:
+    msg = make_cer(LocalCapabilities(Identity(CLIENT, REALM), auth_apps={int(AppId.CREDIT_CONTROL): 0}))
+    msg.hop_by_hop = msg.end_to_end = 1
+    return msg.encode()
+
+
+async def test_a_peer_that_does_not_read_its_answers_cannot_grow_the_server() -> None:
+    """A client association pipelines CCRs and reads nothing: once the kernel's buffers are full the
+    server's transport queues at most about its high-water mark, the node stops reading the client, and
+    when the client reads again every request is answered, once."""
+    server = server_node([SctpListener(["127.0.0.1"], 0, FAST)], tw=30.0)
+    await server.start()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, SOL_SCTP)
+    requests = [ccr(n) for n in range(CCRS)]
+    for n, msg in enumerate(requests, start=2):
+        msg.hop_by_hop = msg.end_to_end = n
+    reading = threading.Event()
+    answered: list[int] = []
+
+    def send() -> None:
+        sock.sendall(_cer_bytes())
+        for msg in requests:
+            sock.send(msg.encode())  # one SCTP message each; blocks while the server reads nothing
+
+    def read() -> None:
+        reading.wait(120)
+        while len(answered) < CCRS + 1:  # the CEA, then every CCA
+            data = sock.recv(65536)
+            if not data:
+                return
+            answered.append(int.from_bytes(data[12:16], "big"))
+
+    try:
+        await asyncio.to_thread(sock.connect, ("127.0.0.1", server.bound_ports[0]))
+        threads = [threading.Thread(target=send, daemon=True), threading.Thread(target=read, daemon=True)]
+        for thread in threads:
+            thread.start()
+        await wait_until(lambda: open_peer(server, CLIENT), what="the client's CER")
+        conn = server.peers[CLIENT].conn
+        await wait_until(lambda: conn.reading_paused, timeout=120, what="the server to stop reading the client")
+        queued = conn.transport.get_write_buffer_size()
+        assert queued <= HIGH_WATER + 65536, queued  # the mark, plus at most one read's answers
+        reading.set()
+        await wait_until(lambda: len(answered) == CCRS + 1, timeout=120, what="every answer")
+        assert sorted(answered[1:]) == list(range(2, CCRS + 2))  # each request answered, none twice
+        assert not conn.reading_paused
+    finally:
+        reading.set()
+        sock.close()
+        await server.stop(wait=1.0)

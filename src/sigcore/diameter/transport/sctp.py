@@ -34,6 +34,11 @@ _RECV_SIZE = 65536
 _ANC_SIZE = socket.CMSG_SPACE(64) if hasattr(socket, "CMSG_SPACE") else 128
 _PENDING_ANSWERS = 65536  # hop-by-hop ids remembered for answer streams; the oldest are forgotten
 _TRACE = 4096
+#: Bytes queued (the kernel's send buffer full) past which the protocol is told to pause writing, and below
+#: which it may resume: asyncio's defaults for its own transports. The node stops reading a peer's requests
+#: while paused, so a peer that does not read its answers cannot grow the process.
+HIGH_WATER = 64 * 1024
+LOW_WATER = HIGH_WATER // 4
 _PATH_TROUBLE = {"UNREACHABLE", "REMOVED", "POTENTIALLY_FAILED"}
 
 
@@ -119,6 +124,9 @@ class SctpTransport(asyncio.Transport):
         self._closing = False
         self._reading = True
         self._queue: collections.deque[tuple[bytes, int]] = collections.deque()
+        self._queued = 0  # bytes in _queue
+        self._low, self._high = LOW_WATER, HIGH_WATER
+        self._writing_paused = False
         self._splitter = Framer()
         self._record = bytearray()
         self._record_info: tuple[int, int] = (0, options.ppid)
@@ -169,7 +177,19 @@ class SctpTransport(asyncio.Transport):
         return self._protocol
 
     def get_write_buffer_size(self) -> int:
-        return sum(len(m) for m, _ in self._queue)
+        return self._queued
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._low, self._high
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        """As asyncio's transports: one limit given, the other follows (low = high / 4)."""
+        if high is None:
+            high = HIGH_WATER if low is None else 4 * low
+        self._high, self._low = high, high // 4 if low is None else low
+        if not 0 <= self._low <= self._high:
+            raise ValueError(f"high ({self._high!r}) must be >= low ({self._low!r}) must be >= 0")
+        self._flow_control()
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Queue whole Diameter messages; each becomes one SCTP message on its planned stream."""
@@ -177,6 +197,7 @@ class SctpTransport(asyncio.Transport):
             return
         for msg in self._splitter.feed(bytes(data)):
             self._queue.append((msg, self.plan.stream_for(msg)))
+            self._queued += len(msg)
         self._send_queued()
 
     def can_write_eof(self) -> bool:
@@ -193,6 +214,7 @@ class SctpTransport(asyncio.Transport):
 
     def abort(self) -> None:
         self._queue.clear()
+        self._queued = 0
         self._closing = True
         self._loop.remove_reader(self._sock.fileno())
         self._finish(None)
@@ -210,15 +232,27 @@ class SctpTransport(asyncio.Transport):
                 self._sock.sendmsg([msg], [so.sndinfo_cmsg(stream, ppid)])
             except (BlockingIOError, InterruptedError):
                 self._loop.add_writer(self._sock.fileno(), self._write_ready)
+                self._flow_control()
                 return
             except OSError as err:
                 self._fatal(err)
                 return
             self._queue.popleft()
+            self._queued -= len(msg)
             header = peek_header(msg)
             self.sent.append(Record(stream, ppid, header.code, header.is_request, header.hop_by_hop))
+        self._flow_control()
         if self._closing:
             self._finish(None)
+
+    def _flow_control(self) -> None:
+        """Tell the protocol to pause writing past the high-water mark, to resume at the low one."""
+        if not self._writing_paused and self._queued > self._high and not self._closing:
+            self._writing_paused = True
+            self._protocol.pause_writing()
+        elif self._writing_paused and self._queued <= self._low:
+            self._writing_paused = False
+            self._protocol.resume_writing()
 
     def _write_ready(self) -> None:
         self._loop.remove_writer(self._sock.fileno())
