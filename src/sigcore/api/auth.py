@@ -60,7 +60,7 @@ async def authenticate_and_audit(request: Request, call_next: Callable[[Request]
         return await call_next(request)
     ctx: ApiContext = request.app.state.ctx
     secret = _bearer_secret(request)
-    console = request.scope.get("extensions", {}).get(CONSOLE_TOKEN)
+    console = (request.scope.get("extensions") or {}).get(CONSOLE_TOKEN)
     if secret:
         token = await ctx.call(ctx.tokens.authenticate, secret)
     elif console is not None:
