@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ def pinned_cpus(pin: bool) -> tuple[set[int] | None, set[int] | None]:
     return {cpus[-1]}, set(cpus[:-1])
 
 
-def client_process(client: Callable[..., Awaitable[Any]], args: tuple[Any, ...], out: Any,
+def client_process(client: Callable[..., Coroutine[Any, Any, Any]], args: tuple[Any, ...], out: Any,
                    cpus: set[int] | None) -> None:
     """A client process's body (`multiprocessing.Process` target): on ``cpus`` if given, run
     ``client(*args)`` in its own event loop and put the result on the ``out`` queue."""

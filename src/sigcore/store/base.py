@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Connection, CursorResult, Engine, bindparam, select
 from sqlalchemy.engine import URL
@@ -89,7 +89,7 @@ class StoreBase:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> StoreBase:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:
