@@ -13,9 +13,10 @@ import pytest
 
 from interop.ports import free_tcp_port, wait_tcp_listening
 from sigcore.diameter.dictionary import DICTIONARY
+from sigcore.diameter.message import Message
 from sigcore.loadgen.driver import result_code
 from sigcore.loadgen.requests import KINDS, Target, interleave, parse_mix
-from sigcore.loadgen.run import LoadSpec, describe_failure
+from sigcore.loadgen.run import LoadSpec, _templates, describe_failure, user_ranges
 
 
 @pytest.fixture
@@ -106,3 +107,13 @@ def test_result_code_finds_plain_and_experimental() -> None:
     exp = DICTIONARY.encode_items([("Experimental-Result", [("Vendor-Id", 10415),
                                                             ("Experimental-Result-Code", 5001)])])
     assert result_code(plain) == 3002 and result_code(exp) == 5001 and result_code(b"") == 0
+
+
+@pytest.mark.parametrize(("users", "connections"), [(1000, 4), (10, 4), (2, 4), (1, 3), (7, 3)])
+def test_every_user_asked_for_is_used_and_no_other(users: int, connections: int) -> None:
+    spec = LoadSpec(port=0, users=users, connections=connections, mix=[("air", 1)])
+    imsis = set()
+    for c in range(connections):
+        for _kind, frame in _templates(spec, f"c{c}.localdomain", *user_ranges(users, connections)[c]):
+            imsis.add(Message.decode(bytes(frame))["User-Name"])
+    assert imsis == {spec.target.imsi(n) for n in range(users)}

@@ -12,6 +12,8 @@ import typer
 from sigcore.loadgen.requests import Target, parse_mix
 from sigcore.loadgen.run import LoadError, LoadSpec, run_load
 
+USER_UNKNOWN = 5001  # the 3GPP Experimental-Result-Code of S6a (TS 29.272) and Cx (TS 29.229)
+
 
 def bench(
     target: str = typer.Option("127.0.0.1:3868", "--target", "-t", help="HOST:PORT of the node under load"),
@@ -61,8 +63,23 @@ def bench(
         sys.stdout.write(report.to_json() + "\n")
         return
     typer.echo(report.text())
+    if unknown := report.results.get(str(USER_UNKNOWN)):
+        typer.echo(f"{unknown} answers were {USER_UNKNOWN} (DIAMETER_ERROR_USER_UNKNOWN): the node does not know "
+                   f"{_users(spec)}; provision them there, or choose others with --imsi-first and --users", err=True)
     if json_out:
         Path(json_out).write_text(report.to_json() + "\n")
+
+
+def _users(spec: LoadSpec) -> str:
+    """The users a run asked about, as the operator would provision them."""
+    kinds = {kind for kind, _ in spec.mix}
+    last = spec.users - 1
+    named = []
+    if kinds & {"air", "ulr"}:
+        named.append(f"the IMSIs {spec.target.imsi(0)} to {spec.target.imsi(last)}")
+    if kinds & {"mar", "sar"}:
+        named.append(f"the IMS users u0@{spec.target.ims_domain} to u{last}@{spec.target.ims_domain}")
+    return " and ".join(named)
 
 
 SUMMARY = "Diameter load generator (bench)"

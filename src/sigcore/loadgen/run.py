@@ -81,8 +81,17 @@ def _templates(spec: LoadSpec, origin: str, first: int, count: int) -> list[tupl
             for i, kind in enumerate(order[:4096])]
 
 
+def user_ranges(users: int, connections: int) -> list[tuple[int, int]]:
+    """Each connection's users as (first offset, count): every one of ``users`` is used, split as evenly as
+    they go; with fewer users than connections, connections share them."""
+    if users < connections:
+        return [(c % users, 1) for c in range(connections)]
+    bounds = [c * users // connections for c in range(connections + 1)]
+    return [(bounds[c], bounds[c + 1] - bounds[c]) for c in range(connections)]
+
+
 async def _process_body(spec: LoadSpec, conn_ids: list[int], counter: Any) -> list[ConnectionResult]:
-    per_conn_users = max(1, spec.users // spec.connections)
+    ranges = user_ranges(spec.users, spec.connections)
     apps = {KINDS[k][0] for k, _ in spec.mix}
     rate = spec.rate / spec.connections if spec.rate else None
     pending = [0]
@@ -96,7 +105,7 @@ async def _process_body(spec: LoadSpec, conn_ids: list[int], counter: Any) -> li
 
     async def one(c: int) -> ConnectionResult:
         origin = f"{spec.origin_prefix}{c}.{spec.target.origin_realm}"
-        templates = _templates(spec, origin, c * per_conn_users, per_conn_users)
+        templates = _templates(spec, origin, *ranges[c])
         return await drive(spec.port, cer(spec.target, origin, apps), templates, spec.window, spec.duration,
                            rate, spec.late_after, spec.host, on_answer)
 
