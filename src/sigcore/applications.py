@@ -59,13 +59,14 @@ class Services:
     metrics_flusher: RedisFlusher | None = None  # pushes the counters to Redis (``metrics.redis.url``)
     db_check: Callable[[], Awaitable[bool]] | None = None  # feeds /readyz when an area provides it
 
-    def shared_store(self, config: Config, *, auto_migrate: bool = False) -> Store:
+    def shared_store(self, config: Config) -> Store:
         """The store every area shares: the one already open, else opened from ``config.database`` with
-        its key (created on first need; a wrong or unreadable key stops `sigcore run` with one line)."""
+        its key (created on first need; a wrong or unreadable key stops `sigcore run` with one line) and its
+        schema brought to head, whichever area asks first (without the HSS, the API or charging does)."""
         if self.store is None:
             from sigcore.store import Store
 
-            self.store = Store.from_config(config.database, auto_migrate=auto_migrate, key="create")
+            self.store = Store.from_config(config.database, auto_migrate=True, key="create")
         return self.store
 
 

@@ -122,7 +122,7 @@ def install(node: Node, ctx: AppContext) -> None:
     if cfg.charging is None:
         return
     services = ctx.services
-    charging = build_charging(services.shared_store(cfg, auto_migrate=True), cfg.charging)
+    charging = build_charging(services.shared_store(cfg), cfg.charging)
     if cfg.charging.gy.enabled:
         from sigcore.charging.gy import install_gy
 

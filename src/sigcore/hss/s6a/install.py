@@ -54,7 +54,7 @@ def build_hss(node: Node, store: Store, cfg: Config) -> Hss:
 def install(node: Node, ctx: AppContext) -> None:
     """The HSS on `node`: ``ctx.services.store``, ``.s6a`` (for Cx) and ``.notifier`` (for the API)."""
     services = ctx.services
-    hss = build_hss(node, services.shared_store(ctx.config, auto_migrate=True), ctx.config)
+    hss = build_hss(node, services.shared_store(ctx.config), ctx.config)
     services.s6a = hss
     services.notifier = hss.notifier
     services.starters.append(hss.start)
