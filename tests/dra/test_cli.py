@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,3 +79,13 @@ def test_routes_offline_and_without_a_dra_section(tmp_path: Path) -> None:
     empty.write_text("{}\n")
     result = CliRunner().invoke(app, ["dra", "routes", "-c", str(empty), "--offline"])
     assert result.exit_code == 0 and "no 'dra' section" in result.output
+
+
+def test_routes_with_the_node_down_says_so_in_words(tmp_path: Path) -> None:
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{unused.getsockname()[1]}/metrics"
+    result = CliRunner().invoke(app, ["dra", "routes", "-c", config(tmp_path), "--metrics-url", url])
+    assert result.exit_code == 0, result.output
+    assert f"(node not reachable at {url}: connection refused; peer states unknown)" in result.output
+    assert "Errno" not in result.output

@@ -83,7 +83,9 @@ def routes(config: str | None = ConfigOption,
         try:
             samples = fetch_metrics(url)
         except (OSError, urllib.error.URLError) as err:
-            typer.echo(f"(node not reachable at {url}: {getattr(err, 'reason', err)}; peer states unknown)")
+            reason = getattr(err, "reason", err)
+            why = reason.strerror.lower() if isinstance(reason, OSError) and reason.strerror else reason
+            typer.echo(f"(node not reachable at {url}: {why}; peer states unknown)")
     for line in peers_text(cfg, samples):
         typer.echo(line)
 
