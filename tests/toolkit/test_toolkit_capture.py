@@ -113,3 +113,10 @@ def test_capture_reports_a_bad_filter_in_words() -> None:
         pytest.skip("needs tcpdump and root")
     with pytest.raises(capture.CaptureError, match=r"syntax error|expression"):
         capture.stream("lo", "udp port and and", ("127.0.0.1", 9), count=1)
+
+
+def test_capture_reports_a_collector_name_that_does_not_resolve_in_words() -> None:
+    with pytest.raises(capture.CaptureError) as refused:  # .invalid never resolves (RFC 6761)
+        capture.stream("lo", "", ("collector.invalid", 37008), count=1)
+    assert str(refused.value).startswith("cannot resolve the collector collector.invalid: ")
+    assert "Errno" not in str(refused.value)

@@ -89,10 +89,15 @@ def stream(interface: str, bpf: str, collector: tuple[str, int], count: int | No
            on_packet: Callable[[CaptureStats], None] | None = None) -> CaptureStats:
     """Capture on ``interface`` and send each packet to ``collector`` as TZSP until tcpdump ends.
 
-    Raises :class:`CaptureError` with tcpdump's own words when it fails (bad filter, no permission).
+    Raises :class:`CaptureError` with tcpdump's own words when it fails (bad filter, no permission), and
+    when the collector's name does not resolve.
     KeyboardInterrupt propagates after tcpdump has been stopped, so Ctrl-C ends the capture cleanly.
     """
-    family, _, _, _, sockaddr = socket.getaddrinfo(collector[0], collector[1], type=socket.SOCK_DGRAM)[0]
+    try:
+        family, _, _, _, sockaddr = socket.getaddrinfo(collector[0], collector[1], type=socket.SOCK_DGRAM)[0]
+    except socket.gaierror as err:
+        why = (err.strerror or str(err)).lower()
+        raise CaptureError(f"cannot resolve the collector {collector[0]}: {why}") from None
     resolved = (str(sockaddr[0]), int(sockaddr[1]))
     command = tcpdump_command(interface, exclusion_filter(bpf, resolved), count)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
