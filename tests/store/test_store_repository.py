@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sigcore.store import (
@@ -15,10 +17,10 @@ from sigcore.store import (
     SubscriberFilter,
     SubscriberStatus,
 )
+from sigcore.store import subscribers as subscribers_module
 
 KI = "465b5ce8b199b49faa5f0a2ee238a6bc"
 OPC = "cd63cb71954a9f4e48a5994e37a02baf"
-
 
 def _add(store: Store, imsi: str, **kwargs: object) -> None:
     store.add_subscriber(imsi, ki=KI, opc=OPC, **kwargs)  # type: ignore[arg-type]
@@ -173,3 +175,25 @@ def test_roaming_rules_subscriber_overrides_global(store: Store) -> None:
     assert store.roaming_rule("001010000000001", "208010") is None  # 3-digit MNC is another PLMN
     store.delete_roaming_rule(rule.id)
     assert store.roaming_rule("001010000000001", "20801") is True
+
+
+@pytest.mark.parametrize("listed", [100, 3, 2], ids=["both-listed", "internet-walked", "both-walked"])
+def test_apn_filter_gives_the_same_pages_listed_or_walked(store: Store, listed: int,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """An APN with more holders than `APN_HOLDERS_LISTED` is checked row by row (EXISTS), one with fewer by
+    its list of holders (IN): the pages, keyset or offset, with other filters, are the same either way."""
+    monkeypatch.setattr(subscribers_module, "APN_HOLDERS_LISTED", listed)
+    for n in range(12):
+        _add(store, f"00101000000{n:04d}", msisdn=f"1555{n:04d}", enabled=n % 2 == 0,
+             apns=["internet"] + (["ims"] if n in (1, 4, 9) else []))
+    imsis = [f"00101000000{n:04d}" for n in range(12)]
+
+    def page(**kwargs: Any) -> list[str]:
+        return [s.imsi for s in store.list_subscribers(**kwargs)]
+
+    assert page(filters=SubscriberFilter(apn="ims")) == [imsis[1], imsis[4], imsis[9]]
+    assert page(filters=SubscriberFilter(apn="ims", enabled=True)) == [imsis[4]]
+    assert page(filters=SubscriberFilter(apn="internet"), after=imsis[7], limit=3) == imsis[8:11]
+    assert page(filters=SubscriberFilter(apn="internet", enabled=False), offset=1, limit=2) == [imsis[3], imsis[5]]
+    assert page(filters=SubscriberFilter(apn="internet"), order="msisdn", limit=2) == imsis[:2]
+    assert page(filters=SubscriberFilter(apn="nothere")) == []

@@ -5,7 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from sigcore.store import tables as t
@@ -203,13 +216,14 @@ class SubscriberRepository(ApnRepository):
         if order not in ("imsi", "msisdn"):
             raise InvalidValue(f"order: expected imsi or msisdn, not {order!r}")
         key = t.subscribers.c[order]
-        query = _filtered(select(t.subscribers), filters or SubscriberFilter())
-        if order == "msisdn":
-            query = query.where(key.is_not(None))
-        if after is not None:
-            query = query.where(key > after)
-        query = query.order_by(key).offset(max(offset, 0)).limit(max(min(limit, 10_000), 0))
+        filters = filters or SubscriberFilter()
         with self.reading() as conn:
+            query = _filtered(select(t.subscribers), filters, _apn_condition(conn, filters.apn))
+            if order == "msisdn":
+                query = query.where(key.is_not(None))
+            if after is not None:
+                query = query.where(key > after)
+            query = query.order_by(key).offset(max(offset, 0)).limit(max(min(limit, 10_000), 0))
             rows = [r._mapping for r in conn.execute(query)]
             apns: dict[int, list[ApnAssignment]] = {r["id"]: [] for r in rows}
             if rows:
@@ -218,8 +232,10 @@ class SubscriberRepository(ApnRepository):
         return [_subscriber(r, apns[r["id"]]) for r in rows]
 
     def count_subscribers(self, filters: SubscriberFilter | None = None) -> int:
-        query = _filtered(select(func.count()).select_from(t.subscribers), filters or SubscriberFilter())
+        filters = filters or SubscriberFilter()
         with self.reading() as conn:
+            query = _filtered(select(func.count()).select_from(t.subscribers), filters,
+                              _apn_condition(conn, filters.apn))
             return int(conn.execute(query).scalar_one())
 
     def update_subscriber(self, imsi: str, **changes: Any) -> Subscriber:
@@ -341,7 +357,31 @@ def prefix_match(column: ColumnElement[Any], prefix: str) -> ColumnElement[bool]
     return and_(column >= prefix, column < stem[:-1] + str(int(stem[-1]) + 1))
 
 
-def _filtered(query: Select[Any], filters: SubscriberFilter) -> Select[Any]:
+#: Past this many holders an APN filter checks each row of the page's walk (EXISTS, one index probe a row);
+#: up to it, it names the holders by id (IN). A subquery listing the holders of an APN most subscribers hold
+#: was a million ids long (0.4-0.9 s on SQLite for a page of 100); a rare one's row-by-row walk crosses the
+#: whole table. Each way costs at most about this many index steps (docs/performance.md).
+APN_HOLDERS_LISTED = 10_000
+
+
+def _apn_condition(conn: Connection, apn: str | None) -> ColumnElement[bool] | None:
+    """The condition "holds ``apn``" for a subscribers query. Its holders are counted first, no further than
+    `APN_HOLDERS_LISTED` + 1: a common APN is checked row by row along the page's index; a rare one's holders
+    are read and named by id (a subquery instead let PostgreSQL, expecting matches early in the page's
+    index, walk every subscriber to find two)."""
+    if not apn:
+        return None
+    held = t.subscriber_apns.c
+    holders = (select(held.subscriber_id).join(t.apn_profiles, t.apn_profiles.c.id == held.apn_id)
+               .where(t.apn_profiles.c.name == apn))
+    counted = conn.execute(select(func.count()).select_from(holders.limit(APN_HOLDERS_LISTED + 1).subquery()))
+    if counted.scalar_one() > APN_HOLDERS_LISTED:
+        return holders.where(held.subscriber_id == t.subscribers.c.id).exists()
+    ids = conn.execute(holders).scalars().all()
+    return t.subscribers.c.id.in_(ids) if ids else false()
+
+
+def _filtered(query: Select[Any], filters: SubscriberFilter, apn: ColumnElement[bool] | None) -> Select[Any]:
     s = t.subscribers.c
     if filters.imsi_prefix:
         query = query.where(prefix_match(s.imsi, filters.imsi_prefix))
@@ -349,11 +389,6 @@ def _filtered(query: Select[Any], filters: SubscriberFilter) -> Select[Any]:
         query = query.where(prefix_match(s.msisdn, filters.msisdn_prefix))
     if filters.enabled is not None:
         query = query.where(s.enabled == filters.enabled)
-    if filters.apn:
-        users = (
-            select(t.subscriber_apns.c.subscriber_id)
-            .join(t.apn_profiles, t.apn_profiles.c.id == t.subscriber_apns.c.apn_id)
-            .where(t.apn_profiles.c.name == filters.apn)
-        )
-        query = query.where(s.id.in_(users))
+    if apn is not None:
+        query = query.where(apn)
     return query
