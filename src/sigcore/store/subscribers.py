@@ -358,9 +358,9 @@ def prefix_match(column: ColumnElement[Any], prefix: str) -> ColumnElement[bool]
 
 
 #: Past this many holders an APN filter checks each row of the page's walk (EXISTS, one index probe a row);
-#: up to it, it names the holders by id (IN). A subquery listing the holders of an APN most subscribers hold
-#: was a million ids long (0.4-0.9 s on SQLite for a page of 100); a rare one's row-by-row walk crosses the
-#: whole table. Each way costs at most about this many index steps (docs/performance.md).
+#: up to it, it names the holders by id (IN). A list of the holders of an APN most subscribers hold is as
+#: long as the table; a rare one's row-by-row walk crosses the whole table. Each way costs at most about
+#: this many index steps (figures: docs/performance.md, "The API's APN filter").
 APN_HOLDERS_LISTED = 10_000
 
 
