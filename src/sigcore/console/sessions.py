@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from sigcore.store.base import StoreBase
-from sigcore.store.tokens import ApiToken, Role, TokenRepository
-from sigcore.store.tokens_models import console_sessions
+from sigcore.store.tokens import ApiToken, Role, token_from_row
+from sigcore.store.tokens_models import api_tokens, console_sessions
 
 COOKIE = "sigcore_console"
 LOGIN_COOKIE = "sigcore_console_login"
@@ -57,6 +57,12 @@ class Session:
         return bool(given) and hmac.compare_digest(self.csrf.encode(), (given or "").encode())
 
 
+#: a session with its token's columns (None when the token is gone)
+_WITH_TOKEN = (select(console_sessions, api_tokens)
+               .outerjoin(api_tokens, api_tokens.c.id == console_sessions.c.token_id)
+               .where(console_sessions.c.id_sha256 == bindparam("key")))
+
+
 def _digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
@@ -66,24 +72,23 @@ class SessionStore:
 
     def __init__(self, store: StoreBase, now: Callable[[], float] = time.time) -> None:
         self.store = store
-        self.tokens = TokenRepository(store)
         self._now = now
 
     def create(self, token: ApiToken) -> Session:
         now = int(self._now())
         session = Session(secrets.token_urlsafe(32), token.id, token.actor, token.role, secrets.token_urlsafe(32),
                           now, now)
+        key = _digest(session.id)
         table = console_sessions.c
         with self.store.writing() as conn:
             conn.execute(delete(console_sessions).where(
                 (table.seen_at < now - IDLE_SECONDS) | (table.started_at < now - MAX_AGE_SECONDS)))
-            conn.execute(insert(console_sessions).values(id_sha256=_digest(session.id), token_id=token.id,
-                                                         csrf=session.csrf, started_at=now, seen_at=now))
+            conn.execute(insert(console_sessions).values(id_sha256=key, token_id=token.id, csrf=session.csrf,
+                                                         started_at=now, seen_at=now))
             if conn.execute(select(func.count()).select_from(console_sessions)).scalar_one() > MAX_SESSIONS:
                 cutoff = conn.execute(select(table.seen_at).order_by(table.seen_at.desc())
                                       .offset(MAX_SESSIONS).limit(1)).scalar_one()
-                conn.execute(delete(console_sessions).where(table.seen_at <= cutoff,
-                                                            table.id_sha256 != _digest(session.id)))
+                conn.execute(delete(console_sessions).where(table.seen_at <= cutoff, table.id_sha256 != key))
         return session
 
     def get(self, session_id: str | None) -> Session | None:
@@ -92,12 +97,12 @@ class SessionStore:
         if not session_id:
             return None
         key = _digest(session_id)
-        with self.store.reading() as conn:
-            row = conn.execute(select(console_sessions).where(console_sessions.c.id_sha256 == key)).first()
+        with self.store.reading() as conn:  # the session and its token in one read
+            row = conn.execute(_WITH_TOKEN, {"key": key}).first()
         if row is None:
             return None
         now = int(self._now())
-        token = self.tokens.live(row.token_id)
+        token = None if row.revoked_at is not None or row.id is None else token_from_row(row._mapping)
         if token is None or now - row.seen_at > IDLE_SECONDS or now - row.started_at > MAX_AGE_SECONDS:
             self.drop(session_id)
             return None

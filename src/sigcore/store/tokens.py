@@ -88,7 +88,8 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _token(m: Any) -> ApiToken:
+def token_from_row(m: Any) -> ApiToken:
+    """An `ApiToken` from a row of ``api_tokens`` (its mapping; other tables' columns may be beside it)."""
     return ApiToken(m["id"], m["name"], Role(m["role"]), m["prefix"], as_utc(m["created_at"]),
                     as_utc(m["revoked_at"]))
 
@@ -124,29 +125,29 @@ class TokenRepository:
             row = conn.execute(_BY_DIGEST, {"digest": wanted}).first()
         if row is None or not hmac.compare_digest(row.token_sha256, wanted) or row.revoked_at is not None:
             return None
-        return _token(row._mapping)
+        return token_from_row(row._mapping)
 
     def live(self, token_id: int) -> ApiToken | None:
         """The token `token_id` unless it is unknown or revoked (a console session names its token by id)."""
-        with self.store.reading() as conn:
-            row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
-        if row is None or row.revoked_at is not None:
+        try:
+            token = self.get(token_id)
+        except NotFound:
             return None
-        return _token(row._mapping)
+        return token if token.revoked_at is None else None
 
     def get(self, token_id: int) -> ApiToken:
         with self.store.reading() as conn:
             row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
         if row is None:
             raise NotFound(f"no API token {token_id}")
-        return _token(row._mapping)
+        return token_from_row(row._mapping)
 
     def list(self, include_revoked: bool = False) -> list[ApiToken]:
         query = select(api_tokens).order_by(api_tokens.c.id)
         if not include_revoked:
             query = query.where(api_tokens.c.revoked_at.is_(None))
         with self.store.reading() as conn:
-            return [_token(r._mapping) for r in conn.execute(query)]
+            return [token_from_row(r._mapping) for r in conn.execute(query)]
 
     def revoke(self, token_id: int) -> ApiToken:
         with self.store.writing() as conn:
