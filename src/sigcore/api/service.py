@@ -79,7 +79,7 @@ class ApiServer:
         try:
             await server.serve(sockets=[self._shared_socket()] if self.reuse_port else None)
         except OSError as err:  # our own bind (the workers' shared socket)
-            raise ListenError(f"api.listen: {bind_failure(err, f'{self.host}:{self.port}')}") from None
+            raise self._listen_error(err) from None
         except SystemExit:  # uvicorn's answer to a bind error; it has logged the reason
             raise ListenError(f"api.listen: the REST API could not start on {self.host}:{self.port} "
                               "(the log says why)") from None
@@ -90,18 +90,24 @@ class ApiServer:
         trace; should another program take the port in between, the fallback in `_serve` still applies."""
         if self.port == 0:
             return
-        with socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        with socket.socket(self._family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's: TIME_WAIT is no conflict
             try:
                 probe.bind((self.host, self.port))
             except OSError as err:
-                raise ListenError(f"api.listen: {bind_failure(err, f'{self.host}:{self.port}')}") from None
+                raise self._listen_error(err) from None
+
+    @property
+    def _family(self) -> socket.AddressFamily:
+        return socket.AF_INET6 if ":" in self.host else socket.AF_INET
+
+    def _listen_error(self, err: OSError) -> ListenError:
+        return ListenError(f"api.listen: {bind_failure(err, f'{self.host}:{self.port}')}")
 
     def _shared_socket(self) -> socket.socket:
         """The listening socket with SO_REUSEPORT (uvicorn cannot set it); asyncio sets TCP_NODELAY on
         each accepted connection, as on uvicorn's own."""
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = socket.socket(self._family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((self.host, self.port))
