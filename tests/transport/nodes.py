@@ -18,6 +18,7 @@ from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.aio import Node, NodeSettings, RequestContext
 from sigcore.diameter.aio.node import PeerSettings
 from sigcore.diameter.answers import Identity, answer, request, result_of
+from sigcore.diameter.capabilities import LocalCapabilities, make_cer
 from sigcore.diameter.constants import AppId, Cmd
 from sigcore.diameter.message import Message
 from sigcore.diameter.peer import PeerPolicy
@@ -52,6 +53,15 @@ def ccr(number: int = 0, session: str | None = None) -> Message:
         D.build("CC-Request-Type", 1),
         D.build("CC-Request-Number", number),
     ])
+
+
+def cer_bytes(inband: list[int] | None = None) -> bytes:
+    """The client's CER (Credit-Control, ``inband`` as its Inband-Security-Ids), encoded, for a raw socket."""
+    caps = LocalCapabilities(Identity(CLIENT, REALM), auth_apps={int(AppId.CREDIT_CONTROL): 0},
+                             inband_security=inband if inband is not None else [])
+    msg = make_cer(caps)
+    msg.hop_by_hop = msg.end_to_end = 1
+    return msg.encode()
 
 
 def s6a_air(imsi: str = IMSI) -> Message:

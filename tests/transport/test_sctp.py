@@ -19,9 +19,9 @@ import pytest
 from nodes import (
     AIR,
     CLIENT,
-    REALM,
     SERVER,
     ccr,
+    cer_bytes,
     client_node,
     eutran_vector_ok,
     hss_on,
@@ -33,9 +33,7 @@ from nodes import (
 
 from sigcore.diameter.aio import Node
 from sigcore.diameter.aio.node import PeerSettings
-from sigcore.diameter.answers import Identity
-from sigcore.diameter.capabilities import LocalCapabilities, make_cer
-from sigcore.diameter.constants import AppId, Cmd
+from sigcore.diameter.constants import Cmd
 from sigcore.diameter.transport import Dialer, SctpListener
 from sigcore.diameter.transport.sctp import HIGH_WATER, SctpOptions, SctpTransport
 from sigcore.diameter.transport.sockopt import DIAMETER_PPID, SOL_SCTP, is_supported
@@ -162,12 +160,6 @@ async def test_workers_share_a_multihomed_sctp_endpoint() -> None:
         await first.stop(wait=2.0)
 
 
-def _cer_bytes() -> bytes:
-    msg = make_cer(LocalCapabilities(Identity(CLIENT, REALM), auth_apps={int(AppId.CREDIT_CONTROL): 0}))
-    msg.hop_by_hop = msg.end_to_end = 1
-    return msg.encode()
-
-
 async def test_a_peer_that_does_not_read_its_answers_cannot_grow_the_server() -> None:
     """A client association pipelines CCRs and reads nothing: once the kernel's buffers are full the
     server's transport queues at most about its high-water mark, the node stops reading the client, and
@@ -182,7 +174,7 @@ async def test_a_peer_that_does_not_read_its_answers_cannot_grow_the_server() ->
     answered: list[int] = []
 
     def send() -> None:
-        sock.sendall(_cer_bytes())
+        sock.sendall(cer_bytes())
         for msg in requests:
             sock.send(msg.encode())  # one SCTP message each; blocks while the server reads nothing
 

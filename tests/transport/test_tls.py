@@ -11,13 +11,12 @@ import warnings
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from nodes import CLIENT, REALM, SERVER, ccr, client_node, open_peer, server_node, wait_until
+from nodes import CLIENT, SERVER, ccr, cer_bytes, client_node, open_peer, server_node, wait_until
 
 from sigcore.diameter.aio import Node
 from sigcore.diameter.aio.node import PeerSettings
-from sigcore.diameter.answers import Identity, result_of
-from sigcore.diameter.capabilities import LocalCapabilities, make_cer
-from sigcore.diameter.constants import AppId, Cmd, ResultCode
+from sigcore.diameter.answers import result_of
+from sigcore.diameter.constants import Cmd, ResultCode
 from sigcore.diameter.message import Message
 from sigcore.diameter.transport import Dialer, TlsListener
 from sigcore.diameter.transport.tls import INBAND_TLS, client_context, server_context
@@ -110,14 +109,6 @@ async def test_server_certificate_for_another_identity_is_refused(make_pair, sty
     assert not any(m.code == Cmd.CREDIT_CONTROL for m in pair.server_in)
 
 
-def _cer_bytes(inband: list[int]) -> bytes:
-    caps = LocalCapabilities(Identity(CLIENT, REALM), auth_apps={int(AppId.CREDIT_CONTROL): 0},
-                             inband_security=inband)
-    msg = make_cer(caps)
-    msg.hop_by_hop, msg.end_to_end = 1, 1
-    return msg.encode()
-
-
 def _read_until_closed(port: int, payload: bytes) -> bytes:
     """Send ``payload`` in clear and collect everything until the server closes (or resets)."""
     got = b""
@@ -136,7 +127,7 @@ async def test_plain_tcp_to_tls_port_is_closed(pki: TestCA) -> None:
     node = server_node([TlsListener("127.0.0.1", 0, server_context(files.cert, files.key, files.ca))])
     await node.start()
     try:
-        got = await asyncio.to_thread(_read_until_closed, node.bound_ports[0], _cer_bytes([]))
+        got = await asyncio.to_thread(_read_until_closed, node.bound_ports[0], cer_bytes([]))
         assert got[:1] != b"\x01"  # no Diameter answer: at most a TLS alert record
         assert not node.peers
     finally:
@@ -148,7 +139,7 @@ async def test_cleartext_cer_on_inband_port_gets_5017(pki: TestCA) -> None:
     node = server_node([TlsListener("127.0.0.1", 0, server_context(files.cert, files.key, files.ca), inband=True)])
     await node.start()
     try:
-        got = await asyncio.to_thread(_read_until_closed, node.bound_ports[0], _cer_bytes([0]))
+        got = await asyncio.to_thread(_read_until_closed, node.bound_ports[0], cer_bytes([0]))
         cea = Message.decode(got)
         assert (cea.code, cea.is_request, result_of(cea)) == (Cmd.CAPABILITIES_EXCHANGE, False,
                                                               ResultCode.NO_COMMON_SECURITY)
