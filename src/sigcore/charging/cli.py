@@ -40,8 +40,11 @@ def account_list(tenant: str | None = typer.Option(None, "--tenant", help="only 
                  config: str | None = ConfigOption) -> None:
     """One line per account: tenant:account and the total of each balance type."""
     with open_store(config) as store:
-        for acc in ChargingStore(store).list_accounts(tenant):
-            typer.echo(_summary(acc))
+        accounts = ChargingStore(store).list_accounts(tenant)
+    for acc in accounts:
+        typer.echo(_summary(acc))
+    if not accounts:
+        typer.echo(f"no accounts{f' in tenant {tenant}' if tenant else ''}", err=True)
 
 
 @account_app.command("show")

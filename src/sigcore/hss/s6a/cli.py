@@ -13,7 +13,7 @@ import typer
 from sigcore.cli_groups import ConfigOption, app, subscriber_app
 from sigcore.config import ConfigError, load_config
 from sigcore.secret_input import SECRET_HELP, SecretInputError, read_secret
-from sigcore.store import NotFound, Store, StoreError, Subscriber, SubscriberFilter, create_key_file
+from sigcore.store import NotFound, Store, StoreError, Subscriber, SubscriberFilter, create_key_file, validate
 from sigcore.store.store import KeyNeed
 
 DEMO_IMSI = "001010000000001"
@@ -63,6 +63,23 @@ def describe(sub: Subscriber) -> list[str]:
     return lines
 
 
+def _check_before_opening(imsi: str, keys: dict[str, str | None], amf: int, sqn: int, msisdn: str | None,
+                          apns: list[str]) -> None:
+    """Refuse what needs no store before opening one: opening for `add` creates the key file and database."""
+    try:
+        validate.imsi(imsi)
+        for name, value in keys.items():
+            if value is not None:
+                validate.key(name, value)
+        validate.amf(amf)
+        validate.sqn(sqn)
+        validate.optional_digits("msisdn", msisdn, 1, 15)
+        for name in apns:
+            validate.apn_name(name)
+    except StoreError as err:
+        raise _fail(str(err)) from None
+
+
 @subscriber_app.command("add")
 def add(
     imsi: str = typer.Option(..., "--imsi", help="15 digits (or 6 to 15)"),
@@ -82,9 +99,11 @@ def add(
         ki, opc, op = read_secret(ki, "--ki") or "", read_secret(opc, "--opc"), read_secret(op, "--op")
     except SecretInputError as err:
         raise _fail(str(err), 2) from None
+    amf_value = _hex_int(amf, "--amf")
+    _check_before_opening(imsi, {"ki": ki, "opc": opc, "op": op}, amf_value, sqn, msisdn, apn)
     store = _open(config, "create")
     try:
-        added = store.add_subscriber(imsi, ki=ki, opc=opc, op=op, amf=_hex_int(amf, "--amf"), sqn=sqn,
+        added = store.add_subscriber(imsi, ki=ki, opc=opc, op=op, amf=amf_value, sqn=sqn,
                                      msisdn=msisdn, apns=apn)
     except StoreError as err:
         raise _fail(str(err)) from None
@@ -128,6 +147,9 @@ def list_(
     for s in subs:
         apns = ",".join(a.name for a in s.apns) or "-"
         typer.echo(f"{s.imsi}  {s.msisdn or '-':15}  {'enabled ' if s.enabled else 'disabled'}  {apns}")
+    if not subs:
+        where = f" with IMSI prefix {prefix}" if prefix else ""
+        typer.echo(f"no subscribers{where}{f' after the first {offset}' if offset else ''}", err=True)
 
 
 @subscriber_app.command("delete")

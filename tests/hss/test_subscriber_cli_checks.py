@@ -1,0 +1,66 @@
+"""`sigcore subscriber add` refuses bad input before it creates anything; the list commands say when they
+list nothing (on stderr, so that a script reading stdout still gets no lines)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sigcore.cli import app
+
+KI, OPC = "3c9a0f5e1d2b4a6c8e0f1a3b5c7d9e1f", "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """A config naming no key: `add` creates the default key file beside the database, and the database."""
+    path = tmp_path / "sigcore.yaml"
+    path.write_text(yaml.safe_dump({"database": {"url": f"sqlite:///{tmp_path / 'hss.sqlite'}"}}))
+    return path
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--imsi", "00101x", "--ki", KI, "--opc", OPC], "imsi: expected 6-15 decimal digits"),
+    (["--imsi", "001010000000042", "--ki", KI[:-2], "--opc", OPC], "ki: expected 16 bytes"),
+    (["--imsi", "001010000000042", "--ki", KI, "--opc", "zz" * 16], "opc: not hexadecimal"),
+    (["--imsi", "001010000000042", "--ki", KI, "--opc", OPC, "--sqn", str(1 << 48)], "sqn: expected an integer"),
+    (["--imsi", "001010000000042", "--ki", KI, "--opc", OPC, "--msisdn", "+1555"], "msisdn: expected 1-15"),
+    (["--imsi", "001010000000042", "--ki", KI, "--opc", OPC, "--apn", "two words"], "apn: a name of 1-100"),
+])
+def test_add_refuses_bad_input_before_creating_the_key_file_or_database(
+        config: Path, tmp_path: Path, args: list[str], named: str) -> None:
+    result = CliRunner().invoke(app, ["subscriber", "add", *args, "--config", str(config)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: {named}"), result.output
+    assert not (tmp_path / "sigcore.key").exists() and not (tmp_path / "hss.sqlite").exists()
+
+
+def test_add_with_good_input_creates_both(config: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["subscriber", "add", "--imsi", "001010000000042", "--ki", KI, "--opc", OPC,
+                                      "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "sigcore.key").exists() and (tmp_path / "hss.sqlite").exists()
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["subscriber", "list"], "no subscribers\n"),
+    (["subscriber", "list", "--prefix", "99999"], "no subscribers with IMSI prefix 99999\n"),
+    (["subscriber", "list", "--offset", "5"], "no subscribers after the first 5\n"),
+    (["account", "list"], "no accounts\n"),
+    (["account", "list", "--tenant", "example.org"], "no accounts in tenant example.org\n"),
+])
+def test_an_empty_list_says_so_on_stderr(config: Path, args: list[str], said: str) -> None:
+    result = CliRunner().invoke(app, [*args, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert (result.stdout, result.stderr) == ("", said)
+
+
+def test_a_list_with_rows_adds_no_line(config: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["subscriber", "add", "--imsi", "001010000000042", "--ki", KI, "--opc", OPC,
+                               "--config", str(config)]).exit_code == 0
+    result = runner.invoke(app, ["subscriber", "list", "--config", str(config)])
+    assert result.stdout.startswith("001010000000042") and result.stderr == ""
