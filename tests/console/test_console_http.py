@@ -244,3 +244,27 @@ def test_apn_and_eir_forms_create_and_show_errors_at_their_fields(console: Conso
     deleted = user.http.post(f"/console/eir/rules/{rules['3520990'].id}/delete", data={"csrf": csrf})
     assert deleted.status_code == 200 and "Deleted." in deleted.text and "trial batch" not in deleted.text
     user.close()
+
+
+def test_subscriber_search_filters_by_apn_and_its_pages_keep_the_filter(console: Console) -> None:
+    for n in range(30):
+        console.store.add_subscriber(f"00101000000{n:04d}", ki=bytes.fromhex(KI), opc=bytes.fromhex(OPC),
+                                     apns=["ims" if n % 2 else "internet", "mms"] if n < 28 else ["internet"])
+    user = console.user()
+    first = user.http.get("/console/subscribers", params={"by": "imsi", "apn": "mms"})
+    assert first.status_code == 200
+    listed = re.findall(r'/console/subscribers/([0-9]{15})"', first.text)
+    assert listed == [f"00101000000{n:04d}" for n in range(25)]
+    assert "holding APN mms" in first.text
+    following = re.search(r'id="next-page" href="([^"]+)"', first.text)
+    assert following is not None and "apn=mms" in following.group(1)
+    second = user.http.get(following.group(1).replace("&amp;", "&"))
+    assert re.findall(r'/console/subscribers/([0-9]{15})"', second.text) == \
+        [f"00101000000{n:04d}" for n in range(25, 28)]
+    ims = user.http.get("/console/subscribers", params={"by": "imsi", "q": "00101000000000", "apn": "ims"})
+    assert re.findall(r'/console/subscribers/([0-9]{15})"', ims.text) == \
+        [f"00101000000{n:04d}" for n in (1, 3, 5, 7, 9)]
+    refused = user.http.get("/console/subscribers", params={"apn": "two words"})
+    assert refused.status_code == 200 and 'id="apn-error"' in refused.text and "has no spaces" in refused.text
+    none = user.http.get("/console/subscribers", params={"apn": "nobody-holds-this"})
+    assert "No subscriber matches." in none.text

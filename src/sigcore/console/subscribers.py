@@ -30,22 +30,25 @@ async def search(request: Request, current: Current) -> Response:
     q = request.query_params.get("q", "").strip()
     by = "imsi" if request.query_params.get("by") == "imsi" else "msisdn"
     after = request.query_params.get("after") or None
+    apn = request.query_params.get("apn", "").strip()
     errors = FormErrors()
     items: list[dict[str, Any]] = []
     next_after = None
     if q and not re.fullmatch(r"[0-9]{1,15}", q):
         errors.add("q", "type the first digits of an IMSI or MSISDN (1 to 15 digits)")
+    elif apn and not re.fullmatch(r"\S{1,100}", apn):
+        errors.add("apn", "an APN name has no spaces (1 to 100 characters)")
     elif after is not None and not re.fullmatch(r"[0-9]{1,15}", after):
         errors.add("", "that page link is not valid; search again")
     else:
         answer = checked(request, await api(request, current).get(
-            "/subscribers", limit=PAGE_SIZE, order=by, after=after, with_total=False,
+            "/subscribers", limit=PAGE_SIZE, order=by, after=after, with_total=False, apn=apn or None,
             **{f"{by}_prefix": q or None}))
         if answer.ok:
             items, next_after = answer.body["items"], answer.body["next_after"]
         else:
             api_errors(answer, errors)
-    return render(request, "subscribers.html", current, q=q, by=by, items=items, next_after=next_after,
+    return render(request, "subscribers.html", current, q=q, by=by, apn=apn, items=items, next_after=next_after,
                   after=after, errors=errors, page_size=PAGE_SIZE)
 
 
