@@ -89,3 +89,19 @@ def test_routes_with_the_node_down_says_so_in_words(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"(node not reachable at {url}: connection refused; peer states unknown)" in result.output
     assert "Errno" not in result.output
+
+
+@pytest.mark.parametrize("url", ["\x01é%s", "ftp://127.0.0.1/metrics", "127.0.0.1:8080/metrics", "http://[::1/m"])
+def test_routes_refuses_a_metrics_url_that_is_not_http_before_printing(tmp_path: Path, url: str) -> None:
+    result = CliRunner().invoke(app, ["dra", "routes", "-c", config(tmp_path), "--metrics-url", url])
+    assert result.exit_code == 2
+    assert result.output == f"error: --metrics-url: expected an http:// or https:// URL, got {url!r}\n"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:port/metrics", "http://127.0.0.1:99999/m", "http://[::1]:x/m"])
+def test_routes_with_an_unusable_http_url_says_so_in_one_line(tmp_path: Path, url: str) -> None:
+    result = CliRunner().invoke(app, ["dra", "routes", "-c", config(tmp_path), "--metrics-url", url])
+    assert result.exit_code == 0, result.output
+    assert result.exception is None
+    said = [line for line in result.output.splitlines() if line.startswith("(node not reachable")]
+    assert len(said) == 1 and "peer states unknown" in said[0], result.output

@@ -3,8 +3,10 @@ node's /metrics reports them."""
 
 from __future__ import annotations
 
+import http.client
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import defaultdict
 
@@ -64,6 +66,18 @@ def peers_text(cfg: Config, samples: dict[str, list[tuple[dict[str, str], float]
     return lines
 
 
+def _scheme(url: str) -> str | None:
+    try:
+        return urllib.parse.urlsplit(url).scheme
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+
+
+def _default_metrics_url(cfg: Config) -> str:
+    host, port = split_host_port(cfg.api.listen, 8080)
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/metrics"
+
+
 @dra_app.command("routes")
 def routes(config: str | None = ConfigOption,
            metrics_url: str | None = typer.Option(None, help="the node's /metrics (default: from api.listen)"),
@@ -74,14 +88,18 @@ def routes(config: str | None = ConfigOption,
     except ConfigError as err:
         typer.echo(f"invalid configuration: {err}", err=True)
         raise typer.Exit(2) from None
+    url = None if offline else metrics_url or _default_metrics_url(cfg)
+    if url is not None and _scheme(url) not in ("http", "https"):
+        typer.echo(f"error: --metrics-url: expected an http:// or https:// URL, got {url!r}", err=True)
+        raise typer.Exit(2)
     for line in routes_text(cfg):
         typer.echo(line)
     samples = None
-    if not offline:
-        host, port = split_host_port(cfg.api.listen, 8080)
-        url = metrics_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/metrics"
+    if url is not None:
         try:
             samples = fetch_metrics(url)
+        except (ValueError, http.client.HTTPException) as err:  # a bad port, or not an HTTP server
+            typer.echo(f"(node not reachable at {url!r}: {err or type(err).__name__}; peer states unknown)")
         except (OSError, urllib.error.URLError) as err:
             reason = getattr(err, "reason", err)
             why = reason.strerror.lower() if isinstance(reason, OSError) and reason.strerror else reason
