@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import json
+import logging
 import time
 import urllib.request
 from pathlib import Path
@@ -16,6 +17,8 @@ from typer.testing import CliRunner
 
 from conftest import Clock, Engine
 from interop.ports import free_tcp_port
+from sigcore.charging.executor import Post
+from sigcore.charging.posts import Poster, PostFailed
 from sigcore.charging.service import build_charging
 from sigcore.cli import app
 from sigcore.config import ChargingConfig, ConfigError, load_config
@@ -136,3 +139,17 @@ def test_http_post_failure_fails_the_set_and_async_never_blocks(engine: Engine) 
     assert engine.ok("APIerSv1.ExecuteAction", {"Account": "poster", "ActionsId": "ASYNC"}) == "OK"
     assert time.monotonic() - started < 1.5
     assert engine.ok("APIerSv2.GetAccount", {"Account": "poster"})["BalanceMap"]["*monetary"][0]["Value"] == 5
+
+
+@pytest.mark.parametrize("url", ["not a url", "http://127.0.0.1:port/x", "/a/path"])
+def test_an_async_post_to_an_unusable_url_is_logged_not_lost(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    poster = Poster(attempts=3, backoff=0.01)
+    try:
+        with caplog.at_level(logging.WARNING, logger="sigcore.charging.posts"):
+            assert poster.submit(Post(url, b"{}", False)).result(timeout=10) is None  # nothing raised into a Future
+        said = [r.getMessage() for r in caplog.records]
+        assert len(said) == 1 and said[0].startswith(f"HTTP POST to {url!r} failed: not a usable URL ("), said
+        with pytest.raises(PostFailed, match="not a usable URL"):
+            poster.post(Post(url, b"{}", True))
+    finally:
+        poster.close()

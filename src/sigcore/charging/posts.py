@@ -6,6 +6,7 @@ lock) never waits for them. A failure after every retry is logged with the URL a
 
 from __future__ import annotations
 
+import http.client
 import logging
 import time
 import urllib.error
@@ -40,7 +41,10 @@ class Poster:
             try:
                 self.post_once(post)
                 return
-            except (OSError, urllib.error.URLError, PostFailed) as err:
+            except (ValueError, http.client.InvalidURL) as err:  # a URL urllib cannot use: no retry mends it
+                log.warning("HTTP POST to %r failed: not a usable URL (%s)", post.url, err)
+                raise PostFailed(f"not a usable URL: {err}") from None
+            except (OSError, urllib.error.URLError, http.client.HTTPException, PostFailed) as err:
                 if attempt == self.attempts:
                     log.warning("HTTP POST to %s failed after %d attempts: %s", post.url, attempt, err)
                     raise PostFailed(str(err)) from None
