@@ -137,7 +137,7 @@ def get_accounts(api: ChargingApi, p: Params, _v: str) -> Any:
     flt = p.mapping("Filter")
     if "Disabled" in flt:
         found = [a for a in found if a.disabled == to_bool(flt["Disabled"])]
-    offset, limit = int(p.get("Offset") or 0), int(p.get("Limit") or 0)
+    offset, limit = p.count("Offset"), p.count("Limit")
     found = found[offset:offset + limit] if limit else found[offset:]
     return [a.to_api() for a in found]
 
@@ -448,7 +448,7 @@ def get_cdrs(api: ChargingApi, p: Params, _v: str) -> Any:
         tenants=p.texts("Tenants"), accounts=p.texts("Accounts"), sources=p.texts("Sources"),
         run_ids=p.texts("RunIDs"), cgrids=p.texts("CGRIDs"), request_types=p.texts("RequestTypes"),
         setup_start=_time_or_none(p.text("SetupTimeStart")), setup_end=_time_or_none(p.text("SetupTimeEnd")),
-        offset=int(p.get("Offset") or 0), limit=int(p.get("Limit") or 0) or None)
+        offset=p.count("Offset"), limit=p.count("Limit") or None)
     if not found:
         raise RpcError(NOT_FOUND)
     return found

@@ -8,6 +8,9 @@ from typing import Any
 from sigcore.charging.errors import RpcError, mandatory_missing
 from sigcore.charging.values import BadValue, to_bool, to_decimal
 
+#: The largest Offset/Limit: what a database's 64-bit integer holds.
+MAX_COUNT = 2**63 - 1
+
 
 class Params:
     def __init__(self, raw: Any, default_tenant: str) -> None:
@@ -32,12 +35,28 @@ class Params:
         return to_bool(self.get(name))
 
     def texts(self, *names: str) -> list[str]:
+        """A list of strings (a lone string is a list of one); anything else is refused, as Go's decoder does."""
         value = self.get(*names)
         if value is None:
             return []
         if isinstance(value, str):
             return [value] if value.strip() else []
-        return [str(v) for v in value if str(v).strip()]
+        if not isinstance(value, list) or any(isinstance(v, (dict, list)) for v in value):
+            raise RpcError(f"UNSUPPORTED_FORMAT:{names[0]}: expected a list of strings")
+        return [str(v) for v in value if v is not None and str(v).strip()]
+
+    def count(self, name: str) -> int:
+        """A non-negative integer (``Offset``, ``Limit``); missing is 0."""
+        value = self.get(name)
+        if value is None or value == "":
+            return 0
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+            raise RpcError(f"UNSUPPORTED_FORMAT:{name}: expected an integer from 0 to {MAX_COUNT}")
+        return value
 
     def mapping(self, name: str) -> dict[str, Any]:
         value = self.get(name)

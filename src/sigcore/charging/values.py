@@ -35,6 +35,13 @@ def go_duration_ns(text: str) -> Decimal | None:
     return total * sign
 
 
+def _finite(number: Decimal, given: Any) -> Decimal:
+    """NaN and infinities are no amount: stored, they would poison every total and comparison."""
+    if not number.is_finite():
+        raise BadValue(str(given))
+    return number
+
+
 def to_decimal(value: Any, *, durations: bool = True) -> Decimal:
     """A JSON number, a numeric string or (for *voice units, as CGrateS v2) a Go duration in nanoseconds."""
     if value is None or value == "":
@@ -44,12 +51,12 @@ def to_decimal(value: Any, *, durations: bool = True) -> Decimal:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
-        return Decimal(repr(value))  # the shortest text that reads back as this float: 1.1 stays 1.1
+        return _finite(Decimal(repr(value)), value)  # the shortest text that reads back as 1.1 stays 1.1
     if isinstance(value, Decimal):
-        return value
+        return _finite(value, value)
     text = str(value).strip()
     try:
-        return Decimal(text)
+        return _finite(Decimal(text), text)
     except InvalidOperation:
         pass
     if durations:
