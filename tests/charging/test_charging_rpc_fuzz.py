@@ -85,6 +85,7 @@ def test_any_params_get_an_answer_not_a_server_error(charging: Charging, method:
     ("APIerSv2.GetCDRs", {"Accounts": [{"a": 1}]}, "UNSUPPORTED_FORMAT:Accounts: expected a list of strings"),
     ("APIerSv2.GetAccounts", {"Offset": "x"}, "UNSUPPORTED_FORMAT:Offset: expected an integer from 0 to"),
     ("APIerSv2.GetCDRs", {"Limit": 2**64}, "UNSUPPORTED_FORMAT:Limit: expected an integer from 0 to"),
+    ("APIerSv2.GetCDRs", {"Limit": "²"}, "UNSUPPORTED_FORMAT:Limit: expected an integer from 0 to"),
     ("APIerSv1.AddBalance", {"Account": "nan", "BalanceType": "*monetary", "Value": "NaN"},
      "UNSUPPORTED_FORMAT:NaN"),
     ("APIerSv1.AddBalance", {"Account": "inf", "BalanceType": "*monetary", "Value": float("inf")},

@@ -50,7 +50,7 @@ class Params:
         value = self.get(name)
         if value is None or value == "":
             return 0
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value)
         if isinstance(value, float) and value.is_integer():
             value = int(value)
