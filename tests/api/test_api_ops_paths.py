@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -58,3 +59,35 @@ async def test_the_standalone_ops_server_has_the_api_deadlines() -> None:
         writer.close()
     finally:
         await server.stop()
+
+
+async def test_the_standalone_ops_server_stops_with_a_client_that_does_not_read() -> None:
+    """A scraper stuck mid-response (its socket full) must not hold `sigcore run`'s stop: the standalone
+    server bounds its graceful shutdown as the API server does (before: it waited for the response forever)."""
+    import socket
+
+    from sigcore.api.limits import SHUTDOWN_GRACE
+    from sigcore.config import ApiConfig
+    from sigcore.metrics.http import StandaloneServer
+
+    body = b"x" * (32 << 20)  # far more than the loopback socket buffers hold
+
+    async def big(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+    server = StandaloneServer(big, "127.0.0.1", 0, ApiConfig())
+    await server.start()
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", server.port))
+    stuck.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")  # and never reads the answer
+    try:
+        await asyncio.sleep(0.5)  # the response is being written, and blocks
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(server.stop(), SHUTDOWN_GRACE + 10)
+        assert asyncio.get_running_loop().time() - started < SHUTDOWN_GRACE + 5
+    finally:
+        stuck.close()

@@ -25,6 +25,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger("sigcore.api")
 
+#: Seconds a server's stop waits for the responses in flight (the API's and the standalone metrics one's): a
+#: client that stopped reading would otherwise hold `sigcore run`'s stop for ever.
+SHUTDOWN_GRACE = 5
+
 
 DEFAULT_MAX_BODY = 1024 * 1024
 

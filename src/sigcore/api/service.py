@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from sigcore.api.app import create_app
-from sigcore.api.limits import BodyLimit, guarded_protocol
+from sigcore.api.limits import SHUTDOWN_GRACE, BodyLimit, guarded_protocol
 from sigcore.applications import AppContext
 from sigcore.config import ApiConfig, ConfigError, split_host_port
 from sigcore.preflight import bind_failure
@@ -61,7 +61,8 @@ class ApiServer:
             self._probe()
         limits = self.limits
         config = uvicorn.Config(BodyLimit(self.app, limits.max_body_bytes), host=self.host, port=self.port,
-                                log_config=None, lifespan="off", server_header=False, timeout_graceful_shutdown=5,
+                                log_config=None, lifespan="off", server_header=False,
+                                timeout_graceful_shutdown=SHUTDOWN_GRACE,
                                 http=guarded_protocol(limits.header_timeout, limits.idle_timeout),
                                 timeout_keep_alive=int(limits.keepalive_timeout) or 1,
                                 limit_concurrency=limits.max_concurrency)

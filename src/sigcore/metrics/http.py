@@ -118,11 +118,12 @@ class StandaloneServer:
                  limits: Any = None) -> None:
         import uvicorn
 
-        from sigcore.api.limits import guarded_protocol
+        from sigcore.api.limits import SHUTDOWN_GRACE, guarded_protocol
         from sigcore.config import ApiConfig
 
         limits = limits or ApiConfig()  # the API's: header and idle deadlines, a concurrency limit
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=SHUTDOWN_GRACE,
                                 http=guarded_protocol(limits.header_timeout, limits.idle_timeout),
                                 limit_concurrency=limits.max_concurrency)
         self.server = uvicorn.Server(config)
