@@ -157,7 +157,10 @@ class MeteredHss:
     def stop(self) -> None:
         try:
             for stopper in reversed(self.services.stoppers):
-                self.hss.run(stopper())
+                try:
+                    self.hss.run(stopper())
+                except TimeoutError:  # name the one that hung (CI once saw a bare TimeoutError here)
+                    raise AssertionError(f"{stopper.__qualname__} did not return within the run timeout") from None
         finally:
             self.hss.stop()
             self.hss.store.close()
