@@ -38,12 +38,14 @@ class ApplicationError(ConfigError):
 @dataclass
 class Services:
     """What the running process shares between its areas and with applications. ``starters`` run (in order)
-    once the node is open, ``stoppers`` (in reverse order) when it stops. The rest is filled in by the
-    installers that provide it (None: that area is not running); areas that read another's service at
-    request time (the API) see what was installed after them too."""
+    once the node is open, ``stoppers`` (in reverse order) when it stops, ``reloaders`` on SIGHUP. The rest
+    is filled in by the installers that provide it (None: that area is not running); areas that read
+    another's service at request time (the API) see what was installed after them too."""
 
     starters: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: run on SIGHUP (``kill -HUP``; under ``--workers`` the supervisor passes it to every worker)
+    reloaders: list[Callable[[], None]] = field(default_factory=list)
     node: Node | None = None  # the Diameter node, for areas that outlive their installer (the API lists peers)
     store: Store | None = None  # the subscriber store, opened by the first area that needs it (`shared_store`)
     s6a: Hss | None = None  # the S6a/S6d HSS: its batch worker and SQN reservation are shared with Cx

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import signal
+from collections.abc import Callable
 
 from sigcore.applications import AppContext, ApplicationError, Installer, Services, install_applications
 from sigcore.config import Config, ConfigError
@@ -89,6 +90,18 @@ def settle_gc() -> None:
     gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
+def reload(reloaders: list[Callable[[], None]]) -> None:
+    """SIGHUP: what can be reloaded while running is (the DRA's transforms and hooks); the rest of the
+    configuration is read at start only, which the log says rather than dying (SIGHUP's default action)."""
+    if not reloaders:
+        log.info("SIGHUP: nothing to reload in this node (the DRA's transforms and hooks are; other "
+                 "configuration changes need a restart)")
+        return
+    log.info("SIGHUP: reloading")
+    for reloader in reloaders:
+        reloader()
+
+
 async def serve(cfg: Config, installers: list[Installer] | None = None, ready: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM: start the node, every installed area, then stop them in reverse."""
     worker = Worker.from_environment()
@@ -118,10 +131,11 @@ async def serve(cfg: Config, installers: list[Installer] | None = None, ready: a
     settle_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig, handler in ((signal.SIGINT, stop.set), (signal.SIGTERM, stop.set),
+                         (signal.SIGHUP, lambda: reload(services.reloaders))):
         try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, handler)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests): no signal handling
             pass
     log.info("sigcore %s (%s) running", cfg.diameter.origin_host, cfg.diameter.origin_realm)
     if ready is not None:

@@ -7,9 +7,7 @@ SIGHUP re-imports the transform and hook modules.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 from typing import Any
 
 from sigcore.applications import AppContext
@@ -88,7 +86,6 @@ class DraRouting:
 def install(node: Node, ctx: AppContext) -> None:
     """The routing agent on ``node`` when the config has a ``dra`` section (the application contract)."""
     cfg: Config = ctx.config
-    starters = ctx.services.starters
     if cfg.dra is None:
         return
     peers = {p.name: PeerAddress(p.address, p.port, p.transport) for p in cfg.diameter.peers}
@@ -98,13 +95,6 @@ def install(node: Node, ctx: AppContext) -> None:
         raise SystemExit(f"sigcore: {err}") from None
     glue = DraRouting(agent, node)
     glue.attach()
-
-    async def listen_for_sighup() -> None:
-        try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, agent.reload)
-        except (NotImplementedError, RuntimeError):  # not the main thread (tests): no signal handling
-            pass
-
-    starters.append(listen_for_sighup)
+    ctx.services.reloaders.append(agent.reload)
     log.info("routing agent: %d routes, mode %s%s%s", len(cfg.dra.routes), cfg.dra.mode,
              ", pyform transform" if agent.pyform else "", f", {len(cfg.dra.hooks)} hooks" if cfg.dra.hooks else "")

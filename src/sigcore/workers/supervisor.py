@@ -45,8 +45,14 @@ def supervise(cfg: Config, config_path: str | None, count: int) -> int:
             if proc.poll() is None:
                 proc.send_signal(signum)
 
+    def reload_all(signum: int, _frame: object) -> None:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGHUP, reload_all)  # each worker reloads; the set keeps running
     for index in range(count):
         env = {**os.environ, ENV: Worker(group, index, count).encode()}
         workers.append(subprocess.Popen(argv, env=env))
