@@ -187,3 +187,36 @@ def test_bad_input_gets_an_answer(engine: Engine) -> None:
         answer = json.loads(sock.makefile("r").readline())
         assert answer["error"] == "jsonrpc: request is not a JSON object"
         assert sock.recv(10) == b""  # and the connection is closed
+
+
+def test_raw_tcp_keeps_a_character_that_two_reads_split(engine: Engine) -> None:
+    """The raw TCP reader decoded each read on its own: an "ë" cut between two reads became two U+FFFD."""
+    import json
+    import socket
+    import time
+
+    request = json.dumps({"method": "APIerSv1.SetAccount", "params": [{"Account": "zoë"}], "id": 1},
+                         ensure_ascii=False).encode()
+    cut = request.index("ë".encode()) + 1  # between the character's two bytes
+    with socket.create_connection(("127.0.0.1", engine.charging.ports["tcp"]), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(request[:cut])
+        time.sleep(0.3)  # the server reads the first part alone
+        sock.sendall(request[cut:])
+        assert json.loads(sock.makefile("r").readline()) == {"id": 1, "result": "OK", "error": None}
+    assert engine.ok("APIerSv2.GetAccount", {"Account": "zoë"})["ID"] == "cgrates.org:zoë"
+
+
+def test_raw_tcp_answers_an_oversized_request_before_closing(engine: Engine) -> None:
+    import json
+    import socket
+
+    from sigcore.charging.jsonrpc import MAX_BODY
+
+    with socket.create_connection(("127.0.0.1", engine.charging.ports["tcp"]), timeout=10) as sock:
+        try:
+            sock.sendall(b'{"method": "APIerSv1.Ping", "params": [{"x": "' + b"a" * (MAX_BODY + 1))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may hang up while we still send; its answer is already on the way
+        answer = json.loads(sock.makefile("r").readline())
+    assert answer == {"id": None, "result": None, "error": f"jsonrpc: request larger than {MAX_BODY} characters"}

@@ -11,6 +11,7 @@ refused configuration-wise when auth is on (see `sigcore.charging.service`).
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import logging
 from collections.abc import Callable
@@ -150,13 +151,19 @@ class TcpJsonRpc:
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         buffer = ""
+        # incremental: a character whose bytes two reads split must not become two replacement characters
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         try:
             while True:
                 chunk = await reader.read(65536)
                 if not chunk:
                     return
-                buffer += chunk.decode("utf-8", errors="replace")
+                buffer += utf8.decode(chunk)
                 if len(buffer) > MAX_BODY:
+                    answer = {"id": None, "result": None,
+                              "error": f"jsonrpc: request larger than {MAX_BODY} characters"}
+                    writer.write(json.dumps(answer).encode() + b"\n")
+                    await writer.drain()
                     return
                 while buffer.strip():
                     buffer = buffer.lstrip()
