@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from conftest import Engine
 
 
@@ -220,3 +222,28 @@ def test_raw_tcp_answers_an_oversized_request_before_closing(engine: Engine) -> 
             pass  # the server may hang up while we still send; its answer is already on the way
         answer = json.loads(sock.makefile("r").readline())
     assert answer == {"id": None, "result": None, "error": f"jsonrpc: request larger than {MAX_BODY} characters"}
+
+
+def test_http_closes_a_connection_that_never_completes_its_request(engine: Engine,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stalled client (half a head, or a head and part of its body) is let go instead of holding a socket
+    for ever: before, `readuntil`/`readexactly` waited without end."""
+    import socket
+    import time
+
+    from sigcore.charging import jsonrpc
+
+    monkeypatch.setattr(jsonrpc, "HEAD_TIMEOUT", 0.5, raising=False)
+    monkeypatch.setattr(jsonrpc, "BODY_TIMEOUT", 0.5, raising=False)
+    port = engine.charging.ports["http"]
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as half_head:
+        half_head.sendall(b"POST /jsonrpc HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        assert half_head.recv(100) == b""  # closed
+        assert time.monotonic() - started < 4
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as half_body:
+        half_body.sendall(b"POST /jsonrpc HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        reply = half_body.makefile("rb").read()
+        assert reply.startswith(b"HTTP/1.1 408 Request Timeout") and b"did not arrive within 0.5 s" in reply
+    status, answer = engine.post({"method": "CoreSv1.Ping", "params": [{}], "id": 1})  # others still served
+    assert (status, answer["result"]) == (200, "Pong")

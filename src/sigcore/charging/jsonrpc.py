@@ -23,6 +23,10 @@ from sigcore.charging.errors import RpcError
 
 log = logging.getLogger("sigcore.charging.jsonrpc")
 MAX_BODY = 4 * 1024 * 1024
+#: Seconds for a request's head to arrive, from the connection or the previous answer (an idle keep-alive
+#: connection is closed then), and for its body after the head: slow or stalled clients cannot pile up.
+HEAD_TIMEOUT = 60.0
+BODY_TIMEOUT = 30.0
 Authenticator = Callable[[str | None, str], bool]  # (bearer secret, method) -> allowed
 
 
@@ -81,7 +85,10 @@ class HttpJsonRpc:
             writer.close()
 
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        head = await reader.readuntil(b"\r\n\r\n")
+        try:  # a connection that never completes a request must not hold its socket for ever
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
+        except TimeoutError:
+            return False
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ")
         if len(parts) != 3:
@@ -104,7 +111,11 @@ class HttpJsonRpc:
         if length < 0 or length > MAX_BODY:
             await self._reply(writer, 413 if length > 0 else 400, {"error": "bad Content-Length"}, close=True)
             return False
-        body = await reader.readexactly(length) if length else b""
+        try:
+            body = await asyncio.wait_for(reader.readexactly(length), BODY_TIMEOUT) if length else b""
+        except TimeoutError:
+            await self._reply(writer, 408, {"error": f"the body did not arrive within {BODY_TIMEOUT:g} s"}, close=True)
+            return False
         if path.split("?")[0] != "/jsonrpc":
             await self._reply(writer, 404, {"error": f"no such path {path}; JSON-RPC is at /jsonrpc"}, not keep)
             return keep
@@ -132,7 +143,7 @@ class HttpJsonRpc:
     async def _reply(writer: asyncio.StreamWriter, status: int, payload: Any, close: bool, **extra: str) -> None:
         body = json.dumps(payload).encode()
         reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-                  411: "Length Required", 413: "Payload Too Large"}[status]
+                  408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large"}[status]
         head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json",
                 f"Content-Length: {len(body)}"]
         head += [f"{k.replace('_', '-').title()}: {v}" for k, v in extra.items()]
