@@ -161,3 +161,25 @@ async def test_a_batch_retried_after_a_lost_reply_is_applied_once(private_redis:
         assert snap.counter("dia_answers", 4, 272, 0, 2001) == 7
     finally:
         await flusher.stop()
+
+
+def test_snmp_agent_survives_sighup(redis_server: RedisServer) -> None:
+    """SIGHUP (its default action ends a process) is logged and the agent keeps answering."""
+    import os
+    import signal
+
+    _needs_net_snmp()
+    agent_cm = agent(redis_server.url.rsplit("/", 1)[0] + "/4")
+    snmp_agent = next(agent_cm)
+    try:
+        assert snmp_agent.process.pid is not None
+        os.kill(snmp_agent.process.pid, signal.SIGHUP)
+        snmp_agent.process.wait_for("SIGHUP: nothing to reload in snmp-agent", timeout=10)
+        time.sleep(0.2)
+        assert snmp_agent.process.is_running()
+        assert snmp("snmpwalk", snmp_agent.port, ".".join(map(str, SIGCORE_MIB))).returncode == 0
+    finally:
+        try:
+            next(agent_cm)
+        except StopIteration:
+            pass

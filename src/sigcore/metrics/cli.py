@@ -33,9 +33,12 @@ async def run_agent(settings: AgentSettings, redis_url: str | None, stop: asynci
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    def reload() -> None:  # SIGHUP's default action would end the agent; its settings are read at start
+        print("SIGHUP: nothing to reload in snmp-agent (restart it for new settings)", flush=True)
+
+    for sig, handler in ((signal.SIGINT, stop.set), (signal.SIGTERM, stop.set), (signal.SIGHUP, reload)):
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, handler)
         except (NotImplementedError, RuntimeError):
             pass
     agent = SnmpAgent(settings, source)
