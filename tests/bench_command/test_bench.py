@@ -6,6 +6,8 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -14,8 +16,9 @@ import pytest
 from interop.ports import free_tcp_port, wait_tcp_listening
 from sigcore.diameter.dictionary import DICTIONARY
 from sigcore.diameter.message import Message
-from sigcore.loadgen.driver import result_code
-from sigcore.loadgen.requests import KINDS, Target, interleave, parse_mix
+from sigcore.loadgen.driver import drive, result_code
+from sigcore.loadgen.requests import KINDS, Target, cer, interleave, parse_mix
+from sigcore.loadgen.responder import Responder
 from sigcore.loadgen.run import LoadSpec, _templates, describe_failure, user_ranges
 
 
@@ -117,3 +120,79 @@ def test_every_user_asked_for_is_used_and_no_other(users: int, connections: int)
         for _kind, frame in _templates(spec, f"c{c}.localdomain", *user_ranges(users, connections)[c]):
             imsis.add(Message.decode(bytes(frame))["User-Name"])
     assert imsis == {spec.target.imsi(n) for n in range(users)}
+
+
+class _Failing(Responder):
+    """The null responder that, after `reads` reads (each answered), closes the connection (``dies``) or
+    stops answering and reading (``freezes``): the faults a node under load shows when killed or stopped."""
+
+    def __init__(self, reads: int, fault: str) -> None:
+        super().__init__("hss.localdomain", "localdomain")
+        self.left, self.fault = reads, fault
+
+    def data_received(self, data: bytes) -> None:
+        if self.left <= 0:
+            return
+        self.left -= 1
+        super().data_received(data)
+        if self.left <= 0 and self.transport is not None:
+            if self.fault == "dies":
+                self.transport.abort()
+            else:
+                self.transport.pause_reading()
+
+
+async def _failing_server(fault: str) -> tuple[asyncio.AbstractServer, int]:
+    server = await asyncio.get_running_loop().create_server(lambda: _Failing(20, fault), "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+@pytest.mark.parametrize("fault", ["dies", "freezes"])
+async def test_the_driver_ends_when_the_node_dies_or_freezes(fault: str) -> None:
+    """Before, a full window that no answer would free blocked the sender for ever (the run never ended)."""
+    server, port = await _failing_server(fault)
+    try:
+        spec = LoadSpec(port=port, connections=1, window=8)
+        templates = _templates(spec, "bench0.localdomain", 0, 10)
+        started = time.monotonic()
+        result = await asyncio.wait_for(drive(port, cer(spec.target, "bench0.localdomain", {16777251}), templates,
+                                              8, 1.0, answer_timeout=0.5), 20)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    answered = sum(result.results.values())
+    assert answered > 0 and result.unanswered > 0 and result.sent == answered + result.unanswered
+    assert result.lost is (fault == "dies")
+    assert elapsed < (1.0 if fault == "dies" else 1.0 + 0.5 + 1.0 + 1.0)  # + the DPR's wait
+
+
+def test_bench_fails_in_words_when_the_node_closes_its_connections() -> None:
+    loop = asyncio.new_event_loop()
+    server, port = loop.run_until_complete(_failing_server("dies"))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        done = bench("-t", f"127.0.0.1:{port}", "-n", "2", "-p", "1", "-d", "2", "-q")
+    finally:
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.endswith(f"bench failed: 127.0.0.1:{port} closed 2 of 2 connections before the end of the "
+                                "run\n"), done.stderr
+    assert "requests got no answer" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_client_process_that_fails_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in a client process (a fault no real node causes, hence the patched `drive`) ended its process
+    without a result: the parent waited until its deadline (duration + 90 s) and reported an empty run."""
+    from sigcore.loadgen import run
+
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(run, "drive", broken)  # the clients are forked: they run the patched module
+    started = time.monotonic()
+    with pytest.raises(run.LoadError, match=r"internal error in the load generator \(RuntimeError: boom\)"):
+        run.run_load(LoadSpec(port=free_tcp_port(), connections=2, processes=2, duration=30))
+    assert time.monotonic() - started < 10

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from sigcore.loadgen.requests import Target, parse_mix
-from sigcore.loadgen.run import LoadError, LoadSpec, run_load
+from sigcore.loadgen.run import LoadError, LoadReport, LoadSpec, run_load
 
 USER_UNKNOWN = 5001  # the 3GPP Experimental-Result-Code of S6a (TS 29.272) and Cx (TS 29.229)
 
@@ -61,13 +61,25 @@ def bench(
         raise typer.Exit(1) from None
     if json_out == "-":
         sys.stdout.write(report.to_json() + "\n")
-        return
-    typer.echo(report.text())
+    else:
+        typer.echo(report.text())
+        _explain(report, spec)
+        if json_out:
+            Path(json_out).write_text(report.to_json() + "\n")
+    if report.lost_connections:
+        typer.echo(f"bench failed: {spec.host}:{spec.port} closed {report.lost_connections} of {spec.connections} "
+                   f"connections before the end of the run", err=True)
+        raise typer.Exit(1)
+
+
+def _explain(report: LoadReport, spec: LoadSpec) -> None:
+    """What the figures alone do not say: unknown users, answers that never came."""
     if unknown := report.results.get(str(USER_UNKNOWN)):
         typer.echo(f"{unknown} answers were {USER_UNKNOWN} (DIAMETER_ERROR_USER_UNKNOWN): the node does not know "
                    f"{_users(spec)}; provision them there, or choose others with --imsi-first and --users", err=True)
-    if json_out:
-        Path(json_out).write_text(report.to_json() + "\n")
+    if report.unanswered:
+        typer.echo(f"{report.unanswered} requests got no answer (the node stopped answering, or answered too late)",
+                   err=True)
 
 
 def _users(spec: LoadSpec) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import time
@@ -63,6 +64,7 @@ class ConnectionResult:
     sent: int = 0
     unanswered: int = 0
     duplicates: int = 0  # answers to no request in flight (a second answer to one request, or a stray)
+    lost: bool = False  # the node closed the connection (or it broke) before the run's answers were in
     #: with ``trace``: (send time, latency, Result-Code) of every answer
     trace: list[tuple[float, float, int]] | None = None
 
@@ -92,6 +94,20 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
     results = out.results
 
     async def read() -> None:
+        try:
+            await answers()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            out.lost = True
+        finally:  # wake the sender if it waits for a window slot: nothing will free one any more
+            for _ in range(window):
+                free.release()
+
+    async def end_of_run() -> None:  # a window no answer frees (a frozen node) must not outlive the run
+        await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
+        for _ in range(window):
+            free.release()
+
+    async def answers() -> None:
         while True:
             head = await reader.readexactly(20)
             body = await reader.readexactly(int.from_bytes(head[1:4], "big") - 20)
@@ -120,10 +136,11 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
             if done.is_set() and not sent:
                 return
 
-    reading = asyncio.create_task(read())
     interval = 1.0 / rate if rate else 0.0
     stop_at = next_send = time.perf_counter()
     stop_at += seconds
+    reading = asyncio.create_task(read())
+    ending = asyncio.create_task(end_of_run())
     hbh = 0
     pack_into = struct.pack_into
     while time.perf_counter() < stop_at:
@@ -133,20 +150,26 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
             delay = next_send - time.perf_counter()
             if delay > 0.0005:
                 await asyncio.sleep(delay)
+        now = time.perf_counter()
+        if now >= stop_at or reading.done():  # woken by the end of the run, or the connection is gone
+            break
         hbh += 1
         kind, frame = templates[hbh % len(templates)]
         pack_into("!II", frame, 12, hbh, hbh)
-        sent[hbh] = (time.perf_counter(), kind)
+        sent[hbh] = (now, kind)
         writer.write(bytes(frame))
+    ending.cancel()
     out.sent = hbh
     done.set()
-    if sent:
+    if sent and not reading.done():
         try:
             await asyncio.wait_for(reading, answer_timeout)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             pass
-    else:
+    else:  # the reader must be gone before `_disconnect` reads the DPA: a stream has one reader at a time
         reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading
     out.unanswered = len(sent)
     await _disconnect(reader, writer, origin_avps)
     return out

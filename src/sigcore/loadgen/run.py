@@ -30,6 +30,9 @@ class LoadSpec:
     origin_prefix: str = "bench"
     late_after: float | None = None
     cpus: set[int] | None = None  # client processes' CPUs
+    #: seconds to wait after the load for the answers still due (diameter.timers.request_timeout's default:
+    #: a request unanswered that long is one a peer would have given up on)
+    answer_timeout: float = 10.0
 
 
 @dataclass(slots=True)
@@ -56,6 +59,7 @@ class LoadReport:
     results: dict[str, int]
     kinds: dict[str, KindReport]
     late: list[tuple[float, float]] = field(default_factory=list, repr=False)
+    lost_connections: int = 0  # connections the node closed (or that broke) before the run ended
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -107,7 +111,7 @@ async def _process_body(spec: LoadSpec, conn_ids: list[int], counter: Any) -> li
         origin = f"{spec.origin_prefix}{c}.{spec.target.origin_realm}"
         templates = _templates(spec, origin, *ranges[c])
         return await drive(spec.port, cer(spec.target, origin, apps), templates, spec.window, spec.duration,
-                           rate, spec.late_after, spec.host, on_answer)
+                           rate, spec.late_after, spec.host, on_answer, spec.answer_timeout)
 
     return list(await asyncio.gather(*(one(c) for c in conn_ids)))
 
@@ -119,6 +123,8 @@ def _process_main(spec: LoadSpec, conn_ids: list[int], counter: Any, out: Any) -
         out.put(asyncio.run(_process_body(spec, conn_ids, counter)))
     except (OSError, asyncio.IncompleteReadError) as err:
         out.put(describe_failure(err, spec))
+    except Exception as err:  # a bug of ours: the parent must hear of it now, not at its deadline
+        out.put(f"internal error in the load generator ({type(err).__name__}: {err}); please report it")
 
 
 def describe_failure(err: BaseException, spec: LoadSpec) -> str:
@@ -151,7 +157,7 @@ def run_load(spec: LoadSpec, progress: Callable[[float, int], None] | None = Non
     for p in procs:
         p.start()
     results: list[ConnectionResult] = []
-    deadline = start + spec.duration + 90
+    deadline = start + spec.duration + spec.answer_timeout + 30
     got = 0
     errors: list[str] = []
     while got < len(procs):
@@ -198,4 +204,4 @@ def _report(spec: LoadSpec, results: list[ConnectionResult]) -> LoadReport:
     whole = kind_report(everything)
     return LoadReport(d, sum(r.sent for r in results), whole.answered, sum(r.unanswered for r in results),
                       whole.rate, whole.p50_ms, whole.p90_ms, whole.p99_ms, whole.max_ms, codes, kinds,
-                      [x for r in results for x in r.late])
+                      [x for r in results for x in r.late], sum(r.lost for r in results))
