@@ -134,11 +134,13 @@ def test_install_attaches_the_agent_only_with_a_dra_section() -> None:
     node = Node(NodeSettings.from_config(cfg))
     ctx = AppContext(cfg, node, Services())
     install(node, ctx)
-    assert node.settings.relay and len(ctx.services.starters) == 1 and node.routing.next_hops
+    assert node.settings.relay and node.routing.next_hops
+    assert len(ctx.services.reloaders) == 1 and not ctx.services.starters  # SIGHUP re-imports its modules
     plain_cfg = parse_config({})
     plain = Node(NodeSettings.from_config(plain_cfg))
-    install(plain, AppContext(plain_cfg, plain, Services()))
-    assert not plain.settings.relay and not plain.routing.next_hops
+    plain_services = Services()
+    install(plain, AppContext(plain_cfg, plain, plain_services))
+    assert not plain.settings.relay and not plain.routing.next_hops and not plain_services.reloaders
 
 
 def test_a_header_only_table_with_one_peer_reuses_its_plan() -> None:
