@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import signal
 from collections.abc import Callable
 
 from sigcore.applications import AppContext, ApplicationError, Installer, Services, install_applications
 from sigcore.config import Config, ConfigError
 from sigcore.diameter.aio import Node, NodeSettings
 from sigcore.preflight import bind_failure
+from sigcore.signals import handle_stop_and_reload
 from sigcore.workers import Worker
 from sigcore.workers.relay import SiblingRelay
 
@@ -130,13 +130,7 @@ async def serve(cfg: Config, installers: list[Installer] | None = None, ready: a
         await start()
     settle_gc()
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig, handler in ((signal.SIGINT, stop.set), (signal.SIGTERM, stop.set),
-                         (signal.SIGHUP, lambda: reload(services.reloaders))):
-        try:
-            loop.add_signal_handler(sig, handler)
-        except (NotImplementedError, RuntimeError):  # not the main thread (tests): no signal handling
-            pass
+    handle_stop_and_reload(stop, lambda: reload(services.reloaders))
     log.info("sigcore %s (%s) running", cfg.diameter.origin_host, cfg.diameter.origin_realm)
     if ready is not None:
         ready.set()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from typing import TYPE_CHECKING
 
 import typer
 
 from sigcore.cli_groups import ConfigOption
 from sigcore.config import ConfigError, load_config, split_host_port
+from sigcore.signals import handle_stop_and_reload
 
 if TYPE_CHECKING:  # imported when the agent runs: every `sigcore` command imports this module
     from sigcore.metrics.snmp.agent import AgentSettings
@@ -32,15 +32,11 @@ async def run_agent(settings: AgentSettings, redis_url: str | None, stop: asynci
         return await read_snapshot(client)
 
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    def reload() -> None:  # SIGHUP's default action would end the agent; its settings are read at start
+
+    def reload() -> None:  # its settings are read at start
         print("SIGHUP: nothing to reload in snmp-agent (restart it for new settings)", flush=True)
 
-    for sig, handler in ((signal.SIGINT, stop.set), (signal.SIGTERM, stop.set), (signal.SIGHUP, reload)):
-        try:
-            loop.add_signal_handler(sig, handler)
-        except (NotImplementedError, RuntimeError):
-            pass
+    handle_stop_and_reload(stop, reload)
     agent = SnmpAgent(settings, source)
     await agent.start()
     print(f"snmp-agent listening on udp {settings.host}:{settings.port}", flush=True)

@@ -38,21 +38,19 @@ def supervise(cfg: Config, config_path: str | None, count: int) -> int:
     workers: list[subprocess.Popen[bytes]] = []
     stopped_at: list[float] = []  # when the stop began (a signal, or a worker's failure)
 
-    def stop_all(signum: int, _frame: object) -> None:
-        if not stopped_at:
-            stopped_at.append(time.monotonic())
+    def pass_on(signum: int, _frame: object) -> None:
         for proc in workers:
             if proc.poll() is None:
                 proc.send_signal(signum)
 
-    def reload_all(signum: int, _frame: object) -> None:
-        for proc in workers:
-            if proc.poll() is None:
-                proc.send_signal(signum)
+    def stop_all(signum: int, frame: object) -> None:
+        if not stopped_at:
+            stopped_at.append(time.monotonic())
+        pass_on(signum, frame)
 
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)
-    signal.signal(signal.SIGHUP, reload_all)  # each worker reloads; the set keeps running
+    signal.signal(signal.SIGHUP, pass_on)  # each worker reloads; the set keeps running
     for index in range(count):
         env = {**os.environ, ENV: Worker(group, index, count).encode()}
         workers.append(subprocess.Popen(argv, env=env))
