@@ -7,6 +7,8 @@ the responder share the others):
 * `direct`: the load straight to the responder, paced, for the baseline latency;
 * `tcp-proxy`: bench/tcp_proxy.py, a byte pipe with the relay's extra sockets and no Diameter: the floor of
   what any relay adds on this machine;
+* `c-pipe`: bench/c_pipe.c, the same byte pipe compiled (one thread, epoll; built with `cc` into the run's
+  directory): the floor of what even a compiled relay adds here;
 * `freediameterd`: freeDiameterd 1.2.1, rt_default `* : "hss.localdomain" += 10`, AppServThreads = 4;
 * `sigcore`: `sigcore run` with `hss.enabled: false` and a `dra` section routing everything to the responder;
 * `sigcore+pyform`: the same with the seed's IMSI reversal as a `dra.pyform` transform (the seed's logic,
@@ -54,7 +56,7 @@ from tests.interop.freediameter import ConnectPeer, FreeDiameterConfig, FreeDiam
 
 RESPONDER = "hss.localdomain"
 REALM = "localdomain"
-RELAYS = ("tcp-proxy", "freediameterd", "sigcore", "sigcore+pyform")
+RELAYS = ("tcp-proxy", "c-pipe", "freediameterd", "sigcore", "sigcore+pyform")
 IMSI_REVERSAL = '''def transform(appId, flags, cmdCode, HBH_ID, E2E_ID, AVP_Code, vendorID, value):
     #IMSI Translation - if App ID = 16777251 and the AVP being evaluated is the Username
     if (int(appId) == 16777251) and int(AVP_Code) == 1:
@@ -100,6 +102,13 @@ class Relay:
         if kind == "tcp-proxy":  # the floor: a byte pipe with the same extra sockets, no Diameter
             self.proc = subprocess.Popen([*pin_argv(cpus), sys.executable, str(Path(__file__).with_name(
                 "tcp_proxy.py")), str(self.port), str(responder_port)])
+            self.pid = self.proc.pid
+            wait_listening(self.port)
+            return
+        if kind == "c-pipe":
+            binary = directory / "c_pipe"
+            subprocess.run(["cc", "-O2", "-o", str(binary), str(Path(__file__).with_name("c_pipe.c"))], check=True)
+            self.proc = subprocess.Popen([*pin_argv(cpus), str(binary), str(self.port), str(responder_port)])
             self.pid = self.proc.pid
             wait_listening(self.port)
             return
