@@ -88,3 +88,16 @@ def test_oid_rows_sum_results_per_command_and_index_peers_by_name() -> None:
     assert by_oid[cmd_answers_oid(16777251, 318)] == ("counter64", 7)
     assert peer_index("ab") == (2, 97, 98)
     assert [oid for oid, _, _ in rows(snap)] == sorted(by_oid)
+
+
+def test_the_redis_client_is_made_without_a_warning_on_the_console() -> None:
+    """`sigcore snmp-agent` and `sigcore run` with metrics.redis printed redis-py's UserWarning about a
+    synchronous Retry given to the asyncio client at every start."""
+    import warnings
+
+    from sigcore.metrics.redis_store import connect
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        client = connect("redis://127.0.0.1:1/0")
+    assert client.get_connection_kwargs()["socket_timeout"] == 0.5

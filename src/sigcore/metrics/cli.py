@@ -10,6 +10,7 @@ import typer
 
 from sigcore.cli_groups import ConfigOption
 from sigcore.config import ConfigError, load_config, split_host_port
+from sigcore.preflight import bind_failure
 from sigcore.signals import handle_stop_and_reload
 
 if TYPE_CHECKING:  # imported when the agent runs: every `sigcore` command imports this module
@@ -69,6 +70,10 @@ def snmp_agent(
     logging.basicConfig(level=cfg.logging.level.upper())
     try:
         asyncio.run(run_agent(settings, cfg.metrics.redis.url))
+    except OSError as err:  # the UDP port (the agent binds it before anything else)
+        key = "--listen" if listen else "metrics.snmp.listen"
+        typer.echo(f"{key}: {bind_failure(err, f'{host}:{port}')}", err=True)
+        raise typer.Exit(2) from None
     except ValueError as err:
         typer.echo(f"invalid SNMP settings: {err}", err=True)
         raise typer.Exit(2) from None

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from sigcore.metrics.families import FLUSH_FAILURES
 from sigcore.metrics.registry import Registry, SeriesKey, decode_key, encode_key

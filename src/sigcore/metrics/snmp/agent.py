@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from bisect import bisect_right
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pysnmp.carrier.asyncio.dgram import udp  # type: ignore[import-untyped]
+from pysnmp.carrier.asyncio.dgram import udp, udp6  # type: ignore[import-untyped]
 from pysnmp.entity import config, engine  # type: ignore[import-untyped]
 from pysnmp.entity.rfc3413 import cmdrsp, context  # type: ignore[import-untyped]
 from pysnmp.proto import rfc1902, rfc1905  # type: ignore[import-untyped]
 from pysnmp.smi import error as smi_error  # type: ignore[import-untyped]
 
+from sigcore.log_limit import RateLimitedLog
 from sigcore.metrics.snapshot import Snapshot
 from sigcore.metrics.snmp.oids import SIGCORE_MIB, Oid, Row, rows
 
 log = logging.getLogger("sigcore.metrics.snmp")
+limited_log = RateLimitedLog(log)
 
 _TYPES: dict[str, Callable[[int], Any]] = {
     "counter64": rfc1902.Counter64,
@@ -90,6 +93,39 @@ class AgentSettings:
     refresh: float = 1.0
 
 
+def bound_socket(host: str, port: int) -> socket.socket:
+    """The agent's UDP socket, bound now. pysnmp binds its own in a future nobody awaits: a port in use
+    went unnoticed (the agent said it listened and served nothing). Raises OSError."""
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _guard_receive(snmp: engine.SnmpEngine) -> None:
+    """Put a guard around pysnmp's handling of each datagram. Its own decoding errors it drops quietly, but
+    some malformed messages make pysnmp 7 / pyasn1 0.6 raise TypeError instead, which reached asyncio's
+    exception handler as a 25-line traceback per datagram: a log anyone who can send UDP here could fill.
+    Such a datagram is dropped with one rate-limited line naming its sender."""
+    dispatcher = snmp.transport_dispatcher
+    receive = snmp.message_dispatcher.receive_message
+
+    def guarded(_dispatcher: Any, domain: Any, address: Any, datagram: bytes) -> None:
+        try:
+            receive(snmp, domain, address, datagram)
+        except Exception as err:
+            sender = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+            limited_log.warning("snmp-undecodable", "SNMP: dropped a datagram from %s that could not be "
+                                "decoded (%d octets, %s)", sender, len(datagram), type(err).__name__)
+
+    dispatcher.unregister_recv_callback(None)  # the engine's own, which calls receive_message unguarded
+    dispatcher.register_recv_callback(guarded)
+
+
 class SnmpAgent:
     """Serve ``source()`` snapshots over SNMP v2c (community) and v3 USM authPriv (HMAC-SHA-96, AES-128)."""
 
@@ -102,9 +138,12 @@ class SnmpAgent:
 
     def _configure(self) -> engine.SnmpEngine:
         s = self.settings
+        sock = bound_socket(s.host, s.port)
         snmp = engine.SnmpEngine()
-        transport = udp.UdpTransport().open_server_mode((s.host, s.port))
-        config.add_transport(snmp, udp.DOMAIN_NAME, transport)
+        carrier = udp6 if sock.family == socket.AF_INET6 else udp
+        transport = carrier.Udp6Transport() if carrier is udp6 else carrier.UdpTransport()
+        config.add_transport(snmp, carrier.DOMAIN_NAME, transport.open_server_mode(sock=sock))
+        _guard_receive(snmp)
         if s.community:
             config.add_v1_system(snmp, _COMMUNITY_INDEX, s.community)
             config.add_vacm_user(snmp, 2, _COMMUNITY_INDEX, "noAuthNoPriv", SIGCORE_MIB)
