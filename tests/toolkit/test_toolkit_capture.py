@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import shutil
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -120,3 +122,21 @@ def test_capture_reports_a_collector_name_that_does_not_resolve_in_words() -> No
         capture.stream("lo", "", ("collector.invalid", 37008), count=1)
     assert str(refused.value).startswith("cannot resolve the collector collector.invalid: ")
     assert "Errno" not in str(refused.value)
+
+
+class _ReadSizes(io.BytesIO):
+    """A stream that remembers the largest read asked of it (a pipe's reader allocates what is asked)."""
+
+    largest = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.largest = max(self.largest, size or 0)
+        return super().read(size)
+
+
+def test_a_corrupt_record_length_is_refused_before_it_is_read() -> None:
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, pcap.LINKTYPE_ETHERNET)
+    stream = _ReadSizes(header + struct.pack("<IIII", 0, 0, 0xFFFFFFF0, 0xFFFFFFF0) + b"x" * 64)
+    with pytest.raises(ValueError, match="longer than the snap length 65535"):
+        list(pcap.PcapReader(stream))
+    assert stream.largest <= 24

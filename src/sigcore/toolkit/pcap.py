@@ -21,6 +21,8 @@ _MAGIC_USEC = 0xA1B2C3D4
 _MAGIC_NSEC = 0xA1B23C4D
 _GLOBAL = "IHHiIII"
 _RECORD = "IIII"
+#: Records this long are read whatever the header's snap length says (Wireshark's standard maximum)
+MAX_RECORD = 262144
 
 
 @dataclass(frozen=True)
@@ -81,5 +83,7 @@ class PcapReader:
             if header is None:
                 return
             seconds, fraction, captured, original = struct.unpack(self._order + _RECORD, header)
+            if captured > max(self.snaplen, MAX_RECORD):  # a corrupt length: reading it would allocate it
+                raise ValueError(f"pcap record of {captured} octets is longer than the snap length {self.snaplen}")
             data = self._read_exactly(captured) or b""
             yield Packet(seconds + fraction * self._fraction, data, original)
