@@ -42,13 +42,13 @@ async def test_ops_paths_answer_on_the_api_listener(tmp_path: Path) -> None:
 
 async def test_the_standalone_ops_server_has_the_api_deadlines() -> None:
     """With ``api.enabled: false`` the metrics area serves the three paths itself, with the same limits."""
+    from sigcore.api.service import ApiServer
     from sigcore.config import ApiConfig
-    from sigcore.metrics.http import StandaloneServer
 
     async def ops(scope: dict[str, object], receive: object, send: object) -> None:  # never reached
         raise AssertionError("a request without its headers reached the app")
 
-    server = StandaloneServer(ops, "127.0.0.1", 0, ApiConfig(header_timeout=1.0))
+    server = ApiServer(ops, "127.0.0.1", 0, ApiConfig(header_timeout=1.0), label="metrics")
     await server.start()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
@@ -67,8 +67,8 @@ async def test_the_standalone_ops_server_stops_with_a_client_that_does_not_read(
     import socket
 
     from sigcore.api.limits import SHUTDOWN_GRACE
+    from sigcore.api.service import ApiServer
     from sigcore.config import ApiConfig
-    from sigcore.metrics.http import StandaloneServer
 
     body = b"x" * (32 << 20)  # far more than the loopback socket buffers hold
 
@@ -78,7 +78,7 @@ async def test_the_standalone_ops_server_stops_with_a_client_that_does_not_read(
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
         await send({"type": "http.response.body", "body": body})
 
-    server = StandaloneServer(big, "127.0.0.1", 0, ApiConfig())
+    server = ApiServer(big, "127.0.0.1", 0, ApiConfig(), label="metrics")
     await server.start()
     stuck = socket.socket()
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
-from sigcore.api.app import create_app
 from sigcore.api.limits import SHUTDOWN_GRACE, BodyLimit, guarded_protocol
 from sigcore.applications import AppContext
 from sigcore.config import ApiConfig, ConfigError, split_host_port
@@ -41,13 +40,16 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class ApiServer:
-    """One uvicorn server for `app` on `host:port` (port 0: any free port, see `port`), in the running loop."""
+    """One uvicorn server for `app` on `host:port` (port 0: any free port, see `port`), in the running loop.
+    ``label`` names what it serves when that is not the REST API (the metrics paths alone, with
+    ``api.enabled: false``): the same limits, the same one-line refusal of a taken port."""
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                 limits: ApiConfig | None = None, reuse_port: bool = False) -> None:
+    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                 limits: ApiConfig | None = None, reuse_port: bool = False, label: str | None = None) -> None:
         self.app, self.host, self.port = app, host, port
         self.limits = limits or ApiConfig()
         self.reuse_port = reuse_port  # several workers accept on the one port (``run.workers``)
+        self.label = label
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -74,7 +76,10 @@ class ApiServer:
                 raise RuntimeError(f"the REST API stopped while starting on {self.host}:{self.port}")
             await asyncio.sleep(0.01)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
-        log.info("REST API on %s/api/v1 (docs: %s/api/v1/docs)", self.url, self.url)
+        if self.label is None:
+            log.info("REST API on %s/api/v1 (docs: %s/api/v1/docs)", self.url, self.url)
+        else:
+            log.info("%s on %s", self.label, self.url)
 
     async def _serve(self, server: uvicorn.Server) -> None:
         try:
@@ -82,7 +87,7 @@ class ApiServer:
         except OSError as err:  # our own bind (the workers' shared socket)
             raise self._listen_error(err) from None
         except SystemExit:  # uvicorn's answer to a bind error; it has logged the reason
-            raise ListenError(f"api.listen: the REST API could not start on {self.host}:{self.port} "
+            raise ListenError(f"api.listen: {self.label or 'the REST API'} could not start on {self.host}:{self.port} "
                               "(the log says why)") from None
 
     def _probe(self) -> None:
@@ -125,15 +130,21 @@ class ApiServer:
         self._server = self._task = None
 
 
+def shared_by_workers() -> bool:
+    """Whether this process is one of several workers accepting on the same ports (`sigcore.workers.ENV`)."""
+    return "SIGCORE_WORKER" in os.environ
+
+
 def install(_node: Any, ctx: AppContext) -> None:
     """Add the API to `sigcore run` (unless ``api.enabled`` is false), sharing the HSS's store if it has one."""
     cfg, services = ctx.config, ctx.services
     if not cfg.api.enabled:
         return
+    from sigcore.api.app import create_app
+
     host, port = split_host_port(cfg.api.listen, DEFAULT_PORT)
-    shared = "SIGCORE_WORKER" in os.environ  # sigcore.workers.ENV: one of several workers on this port
     server = ApiServer(create_app(services.shared_store(cfg), services, ind_bits=cfg.hss.ind_bits), host, port,
-                       cfg.api, reuse_port=shared)
+                       cfg.api, reuse_port=shared_by_workers())
     services.api = server
     services.starters.append(server.start)
     services.stoppers.append(server.stop)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from sigcore.charging.posts import Poster
 from sigcore.charging.repo import ChargingStore, Clock, system_clock
 from sigcore.charging.scheduler import PlanScheduler
 from sigcore.config import ChargingConfig, ConfigError, split_host_port
+from sigcore.preflight import bind_failure
 from sigcore.store.base import StoreBase
 
 if TYPE_CHECKING:
@@ -69,19 +71,26 @@ class Charging:
         if self.gy is not None:
             await self.gy.start()
         http = HttpJsonRpc(self.dispatcher, self.authenticate)
-        host, port = split_host_port(self.cfg.listen, DEFAULT_PORT)
-        server = await asyncio.start_server(http.serve, host, port)
-        self.servers.append(server)
-        self.ports["http"] = server.sockets[0].getsockname()[1]
+        await self._listen("http", "charging.listen", self.cfg.listen, DEFAULT_PORT, http.serve)
         if self.cfg.listen_tcp:
             tcp = TcpJsonRpc(self.dispatcher)
-            host, port = split_host_port(self.cfg.listen_tcp, 2012)
-            server = await asyncio.start_server(tcp.serve, host, port)
-            self.servers.append(server)
-            self.ports["tcp"] = server.sockets[0].getsockname()[1]
+            await self._listen("tcp", "charging.listen_tcp", self.cfg.listen_tcp, 2012, tcp.serve)
         self.scheduler.start()
         log.info("charging JSON-RPC on %s (POST /jsonrpc)%s", self.cfg.listen,
                  f", raw TCP on {self.cfg.listen_tcp}" if self.cfg.listen_tcp else "")
+
+    async def _listen(self, kind: str, key: str, where: str, default_port: int,
+                      serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]) -> None:
+        """Listen on ``where``; a port taken or an address not ours is a ConfigError naming ``key``."""
+        host, port = split_host_port(where, default_port)
+        try:
+            server = await asyncio.start_server(serve, host, port)
+        except OSError as err:
+            for started in self.servers:
+                started.close()
+            raise ConfigError(f"{key}: {bind_failure(err, f'{host}:{port}')}") from None
+        self.servers.append(server)
+        self.ports[kind] = server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self.gy is not None:

@@ -7,11 +7,9 @@ routes. When the API is disabled, ``sigcore.metrics.service`` serves this app it
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from redis.asyncio import Redis
@@ -25,9 +23,9 @@ from sigcore.metrics.snapshot import Snapshot, local_snapshot
 log = logging.getLogger("sigcore.metrics.http")
 
 DbCheck = Callable[[], Awaitable[bool]]
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Scope = MutableMapping[str, Any]  # ASGI's (starlette.types, without importing starlette here)
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class OpsEndpoint:
@@ -109,38 +107,3 @@ def asgi_app(endpoint: OpsEndpoint) -> Callable[[Scope, Receive, Send], Awaitabl
             await respond(send, 404, "not found\n", "text/plain")
 
     return app
-
-
-class StandaloneServer:
-    """uvicorn serving ``asgi_app`` in the running event loop (the fallback when no API server runs)."""
-
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], host: str, port: int,
-                 limits: Any = None) -> None:
-        import uvicorn
-
-        from sigcore.api.limits import SHUTDOWN_GRACE, guarded_protocol
-        from sigcore.config import ApiConfig
-
-        limits = limits or ApiConfig()  # the API's: header and idle deadlines, a concurrency limit
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=SHUTDOWN_GRACE,
-                                http=guarded_protocol(limits.header_timeout, limits.idle_timeout),
-                                limit_concurrency=limits.max_concurrency)
-        self.server = uvicorn.Server(config)
-        # sigcore's own loop handles SIGINT/SIGTERM; uvicorn must not take them over
-        self.server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-        self._task: Any = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self.server.serve())
-        while not self.server.started and not self._task.done():
-            await asyncio.sleep(0.01)
-
-    @property
-    def port(self) -> int:
-        return int(self.server.servers[0].sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        if self._task is not None:
-            await self._task

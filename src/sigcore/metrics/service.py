@@ -21,7 +21,7 @@ from sigcore.diameter.aio import Node
 from sigcore.logging_setup import enable_message_dumps, message_dump_tap
 from sigcore.metrics.diameter import NodeMetrics
 from sigcore.metrics.families import REGISTRY
-from sigcore.metrics.http import OpsEndpoint, StandaloneServer, asgi_app
+from sigcore.metrics.http import OpsEndpoint, asgi_app
 from sigcore.metrics.redis_store import RedisFlusher, connect
 
 
@@ -50,7 +50,10 @@ def install(node: Node, ctx: AppContext) -> None:
     services.metrics = endpoint
     services.metrics_app = app
     if not cfg.api.enabled:
+        from sigcore.api.service import ApiServer, shared_by_workers
+
         host, port = split_host_port(cfg.api.listen, 8080)
-        server = StandaloneServer(app, host, port, cfg.api)
+        server = ApiServer(app, host, port, cfg.api, reuse_port=shared_by_workers(), label="metrics (/metrics, "
+                           "/healthz, /readyz)")
         services.starters.append(server.start)
         services.stoppers.append(server.stop)
