@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from conftest import Engine
+from charging_engine import Engine
 
 
 def monetary_total(engine: Engine, account: str, balance_type: str = "*monetary") -> float:

@@ -13,9 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from charging_engine import Clock, Engine
 from typer.testing import CliRunner
 
-from conftest import Clock, Engine
 from interop.ports import free_tcp_port
 from sigcore.charging.executor import Post
 from sigcore.charging.posts import Poster, PostFailed

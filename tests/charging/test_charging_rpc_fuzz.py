@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from charging_engine import Clock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Clock
 from sigcore.charging.api import method_names
 from sigcore.charging.service import Charging, build_charging
 from sigcore.config import ChargingConfig

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from charging_engine import Clock
 
-from conftest import Clock
 from sigcore.charging import ccr, credit
 from sigcore.charging import sessions as gy_sessions
 from sigcore.charging.ccr import CreditRequest, ServiceRequest, Units

@@ -7,8 +7,8 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+from charging_engine import Clock, Engine
 
-from conftest import Clock, Engine
 from sigcore.charging.timings import Timing
 from sigcore.config import ChargingConfig
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from conftest import Engine, Receiver
+from charging_engine import Engine, Receiver
+
 from sigcore.charging.times import add_months
 
 ACCOUNT = "Nick_Test_123"
