@@ -217,3 +217,26 @@ async def test_gy_trigger_with_synchronous_http_post(ocs: Ocs, receiver: Any) ->
         assert balance["Value"] == 9 * MB  # debited once, though the CCR ran twice
     finally:
         await asyncio.to_thread(peer.stop)
+
+
+@pytest.mark.parametrize(("avp", "value"), [("cc_request_type", 9), ("requested_action", 7)])
+async def test_gy_an_undefined_request_type_or_action_is_5004_and_reserves_nothing(
+        ocs: Ocs, avp: str, value: int) -> None:
+    """RFC 4006 defines four CC-Request-Types and four Requested-Actions; a CCR with another value was
+    answered 2001 with a grant (taken as an update), and its reservation held the balance until it expired."""
+    quiet_python_diameter_logs()
+    ocs.rpc("APIerSv1.SetBalance", {"Tenant": "cgrates.org", "Account": MSISDN, "BalanceType": "*data",
+                                    "Value": 10 * MB, "Balance": {"ID": "d"}})
+    peer = PyDiameterPeer(PGW, REALM, 4, remote_host=OCS, connect_port=ocs.port)
+    peer.start()
+    try:
+        await asyncio.to_thread(peer.wait_ready)
+        req = ccr(peer, f"{PGW};3;{avp}", 1, 0, [mscc(10, {"cc_total_octets": MB})])
+        setattr(req, avp, value)
+        cca = await asyncio.to_thread(peer.request, req)
+        assert cca.result_code == 5004
+        (failed,) = cca.failed_avp[0].additional_avps
+        assert (failed.code, failed.value) == ({"cc_request_type": 416, "requested_action": 436}[avp], value)
+    finally:
+        await asyncio.to_thread(peer.stop)
+    assert ocs.charging.engine.store.get_account("cgrates.org", MSISDN).reservations == {}  # type: ignore[union-attr]
