@@ -240,3 +240,23 @@ async def test_gy_an_undefined_request_type_or_action_is_5004_and_reserves_nothi
     finally:
         await asyncio.to_thread(peer.stop)
     assert ocs.charging.engine.store.get_account("cgrates.org", MSISDN).reservations == {}  # type: ignore[union-attr]
+
+
+async def test_gy_a_zero_requested_amount_gets_the_default_quota(ocs: Ocs) -> None:
+    """An RSU of 0 octets (how some gateways ask "the server's choice") was 4012 CREDIT_LIMIT_REACHED with a
+    Final-Unit-Indication to terminate, on an account with credit; it is the default quota, as an empty RSU."""
+    quiet_python_diameter_logs()
+    ocs.rpc("APIerSv1.SetBalance", {"Tenant": "cgrates.org", "Account": MSISDN, "BalanceType": "*data",
+                                    "Value": 1000 * MB, "Balance": {"ID": "d"}})
+    peer = PyDiameterPeer(PGW, REALM, 4, remote_host=OCS, connect_port=ocs.port)
+    peer.start()
+    try:
+        await asyncio.to_thread(peer.wait_ready)
+        cca = await asyncio.to_thread(peer.request, ccr(peer, f"{PGW};4;zero", 1, 0,
+                                                        [mscc(10, {"cc_total_octets": 0}), mscc(20, {"cc_time": 0})]))
+    finally:
+        await asyncio.to_thread(peer.stop)
+    rg = by_rg(cca)
+    assert cca.result_code == 2001 and rg[10].result_code == 2001 and fui(rg[10]) is None
+    assert granted(rg[10]) == (ocs.gy.cfg.default_octets, None)
+    assert rg[20].result_code == 4012  # no *voice balance: the default time is refused for want of credit

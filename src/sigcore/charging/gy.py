@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -129,10 +130,15 @@ class GyService:
 
     def _default_units(self, context: str) -> Units:
         if "32260" in context:
-            return Units("*voice", self.cfg.default_time * NS_PER_SECOND, TIME)
+            return Units("*voice", self._default_amount(TIME), TIME)
         if "32274" in context:
-            return Units(self.cfg.service_specific_balance, Decimal(self.cfg.default_units), UNITS)
-        return Units("*data", Decimal(self.cfg.default_octets), OCTETS)
+            return Units(self.cfg.service_specific_balance, self._default_amount(UNITS), UNITS)
+        return Units("*data", self._default_amount(OCTETS), OCTETS)
+
+    def _default_amount(self, avp: str) -> Decimal:
+        if avp == TIME:
+            return self.cfg.default_time * NS_PER_SECOND
+        return Decimal(self.cfg.default_units if avp == UNITS else self.cfg.default_octets)
 
     def _units(self, group: Any) -> Units | None:
         """The amount a Requested/Used-Service-Unit carries, in its balance type's units."""
@@ -155,7 +161,13 @@ class GyService:
                  request_type: int) -> ServiceRequest:
         svc = ServiceRequest(rating_group)
         if rsu is not None and request_type != ccr.TERMINATION:
-            svc.requested = self._units(rsu) or self._default_units(context)
+            asked = self._units(rsu)
+            if asked is None:
+                svc.requested = self._default_units(context)
+            elif asked.amount <= 0:  # some gateways' "your choice": the default quota of the unit asked
+                svc.requested = replace(asked, amount=self._default_amount(asked.avp))
+            else:
+                svc.requested = asked
         for usu in usus:
             units = self._units(usu)
             if units is not None:
