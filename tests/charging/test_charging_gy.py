@@ -178,16 +178,24 @@ async def test_gy_session_two_rating_groups(ocs: Ocs, tshark_capture: Any) -> No
     assert (258, True) in commands and (274, True) in commands
 
 
-async def test_gy_unknown_subscriber_is_5030(ocs: Ocs) -> None:
+async def one_ccr_i(ocs: Ocs, session: str, services: list[MultipleServicesCreditControl], **fields: int) -> Any:
+    """The CCA to one CCR-I from a PGW connected for it alone; ``fields`` are set on the request as given."""
     quiet_python_diameter_logs()
     peer = PyDiameterPeer(PGW, REALM, 4, remote_host=OCS, connect_port=ocs.port)
     peer.start()
     try:
         await asyncio.to_thread(peer.wait_ready)
-        cca = await asyncio.to_thread(peer.request, ccr(peer, f"{PGW};2;x", 1, 0, [mscc(10, {"cc_total_octets": 1})]))
-        assert cca.result_code == 5030
+        req = ccr(peer, f"{PGW};{session}", 1, 0, services)
+        for name, value in fields.items():
+            setattr(req, name, value)
+        return await asyncio.to_thread(peer.request, req)
     finally:
         await asyncio.to_thread(peer.stop)
+
+
+async def test_gy_unknown_subscriber_is_5030(ocs: Ocs) -> None:
+    cca = await one_ccr_i(ocs, "2;x", [mscc(10, {"cc_total_octets": 1})])
+    assert cca.result_code == 5030
 
 
 async def test_gy_trigger_with_synchronous_http_post(ocs: Ocs, receiver: Any) -> None:
@@ -224,38 +232,21 @@ async def test_gy_an_undefined_request_type_or_action_is_5004_and_reserves_nothi
         ocs: Ocs, avp: str, value: int) -> None:
     """RFC 4006 defines four CC-Request-Types and four Requested-Actions; a CCR with another value was
     answered 2001 with a grant (taken as an update), and its reservation held the balance until it expired."""
-    quiet_python_diameter_logs()
     ocs.rpc("APIerSv1.SetBalance", {"Tenant": "cgrates.org", "Account": MSISDN, "BalanceType": "*data",
                                     "Value": 10 * MB, "Balance": {"ID": "d"}})
-    peer = PyDiameterPeer(PGW, REALM, 4, remote_host=OCS, connect_port=ocs.port)
-    peer.start()
-    try:
-        await asyncio.to_thread(peer.wait_ready)
-        req = ccr(peer, f"{PGW};3;{avp}", 1, 0, [mscc(10, {"cc_total_octets": MB})])
-        setattr(req, avp, value)
-        cca = await asyncio.to_thread(peer.request, req)
-        assert cca.result_code == 5004
-        (failed,) = cca.failed_avp[0].additional_avps
-        assert (failed.code, failed.value) == ({"cc_request_type": 416, "requested_action": 436}[avp], value)
-    finally:
-        await asyncio.to_thread(peer.stop)
+    cca = await one_ccr_i(ocs, f"3;{avp}", [mscc(10, {"cc_total_octets": MB})], **{avp: value})
+    assert cca.result_code == 5004
+    (failed,) = cca.failed_avp[0].additional_avps
+    assert (failed.code, failed.value) == ({"cc_request_type": 416, "requested_action": 436}[avp], value)
     assert ocs.charging.engine.store.get_account("cgrates.org", MSISDN).reservations == {}  # type: ignore[union-attr]
 
 
 async def test_gy_a_zero_requested_amount_gets_the_default_quota(ocs: Ocs) -> None:
     """An RSU of 0 octets (how some gateways ask "the server's choice") was 4012 CREDIT_LIMIT_REACHED with a
     Final-Unit-Indication to terminate, on an account with credit; it is the default quota, as an empty RSU."""
-    quiet_python_diameter_logs()
     ocs.rpc("APIerSv1.SetBalance", {"Tenant": "cgrates.org", "Account": MSISDN, "BalanceType": "*data",
                                     "Value": 1000 * MB, "Balance": {"ID": "d"}})
-    peer = PyDiameterPeer(PGW, REALM, 4, remote_host=OCS, connect_port=ocs.port)
-    peer.start()
-    try:
-        await asyncio.to_thread(peer.wait_ready)
-        cca = await asyncio.to_thread(peer.request, ccr(peer, f"{PGW};4;zero", 1, 0,
-                                                        [mscc(10, {"cc_total_octets": 0}), mscc(20, {"cc_time": 0})]))
-    finally:
-        await asyncio.to_thread(peer.stop)
+    cca = await one_ccr_i(ocs, "4;zero", [mscc(10, {"cc_total_octets": 0}), mscc(20, {"cc_time": 0})])
     rg = by_rg(cca)
     assert cca.result_code == 2001 and rg[10].result_code == 2001 and fui(rg[10]) is None
     assert granted(rg[10]) == (ocs.gy.cfg.default_octets, None)
