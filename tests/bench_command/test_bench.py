@@ -166,9 +166,56 @@ async def test_the_driver_ends_when_the_node_dies_or_freezes(fault: str) -> None
     assert elapsed < (1.0 if fault == "dies" else 1.0 + 0.5 + 1.0 + 1.0)  # + the DPR's wait
 
 
-def test_bench_fails_in_words_when_the_node_closes_its_connections() -> None:
+class _Leaving(Responder):
+    """The null responder that, after `reads` reads, sends DPR (REBOOTING) as a node that is stopping does,
+    answers nothing more, and closes on the DPA."""
+
+    def __init__(self, reads: int) -> None:
+        super().__init__("hss.localdomain", "localdomain")
+        self.left = reads
+        self.dpa = asyncio.Event()
+
+    def data_received(self, data: bytes) -> None:
+        if self.left > 0:
+            self.left -= 1
+            super().data_received(data)
+            if self.left == 0 and self.transport is not None:
+                self.transport.write(DICTIONARY.message(
+                    282, 0, 0x80, [("Origin-Host", "hss.localdomain"), ("Origin-Realm", "localdomain"),
+                                   ("Disconnect-Cause", 0)], hop_by_hop=77, end_to_end=77).encode())
+            return
+        if b"\x00\x00\x01\x1a" in data and self.transport is not None:  # the DPA (282) to our DPR
+            self.dpa.set()
+            self.transport.close()
+
+
+async def test_the_driver_answers_a_nodes_dpr_and_stops_sending() -> None:
+    """A node that is stopping sends DPR: the bench ignored it and kept sending (to a DRA: thousands of
+    3002s until the DPR timed out). Now it answers DPA and ends the connection's run there."""
+    leaving = _Leaving(20)
+    server = await asyncio.get_running_loop().create_server(lambda: leaving, "127.0.0.1", 0)
+    try:
+        spec = LoadSpec(port=server.sockets[0].getsockname()[1], connections=1, window=8)
+        started = time.monotonic()
+        result = await asyncio.wait_for(drive(spec.port, cer(spec.target, "bench0.localdomain", {16777251}),
+                                              _templates(spec, "bench0.localdomain", 0, 10), 8, 5.0,
+                                              answer_timeout=0.5), 20)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert leaving.dpa.is_set()
+    assert result.lost and sum(result.results.values()) > 0
+    assert elapsed < 2.0  # not the run's 5 s
+
+
+@pytest.mark.parametrize("fault", ["dies", "stops"])
+def test_bench_fails_in_words_when_the_node_closes_its_connections(fault: str) -> None:
     loop = asyncio.new_event_loop()
-    server, port = loop.run_until_complete(_failing_server("dies"))
+    if fault == "dies":
+        server, port = loop.run_until_complete(_failing_server("dies"))
+    else:  # DPR
+        server = loop.run_until_complete(loop.create_server(lambda: _Leaving(20), "127.0.0.1", 0))
+        port = server.sockets[0].getsockname()[1]
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
@@ -178,8 +225,9 @@ def test_bench_fails_in_words_when_the_node_closes_its_connections() -> None:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
     assert done.returncode == 1, done.stderr
+    why = " (2 with DPR: the node is stopping)" if fault == "stops" else ""
     assert done.stderr.endswith(f"bench failed: 127.0.0.1:{port} closed 2 of 2 connections before the end of the "
-                                "run\n"), done.stderr
+                                f"run{why}\n"), done.stderr
     assert "requests got no answer" in done.stderr and "Traceback" not in done.stderr
 
 

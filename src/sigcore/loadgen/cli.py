@@ -67,8 +67,9 @@ def bench(
         if json_out:
             Path(json_out).write_text(report.to_json() + "\n")
     if report.lost_connections:
+        dpr = f" ({report.dpr_connections} with DPR: the node is stopping)" if report.dpr_connections else ""
         typer.echo(f"bench failed: {spec.host}:{spec.port} closed {report.lost_connections} of {spec.connections} "
-                   f"connections before the end of the run", err=True)
+                   f"connections before the end of the run{dpr}", err=True)
         raise typer.Exit(1)
 
 

@@ -65,6 +65,7 @@ class ConnectionResult:
     unanswered: int = 0
     duplicates: int = 0  # answers to no request in flight (a second answer to one request, or a stray)
     lost: bool = False  # the node closed the connection (or it broke) before the run's answers were in
+    left: bool = False  # ... after a DPR of its own (answered)
     #: with ``trace``: (send time, latency, Result-Code) of every answer
     trace: list[tuple[float, float, int]] | None = None
 
@@ -114,6 +115,10 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
             if head[4] & 0x80:  # a request from the node: answer a DWR so that a long run keeps the peer
                 if head[5:8] == _DWR:
                     writer.write(_answer_to(head, origin_avps))
+                elif head[5:8] == _DPR:  # the node is stopping: DPA, and this connection's run ends here
+                    writer.write(_answer_to(head, origin_avps))
+                    out.lost = out.left = True
+                    return
                 continue
             if head[5:8] == _DPR:  # our DPR's answer
                 return
@@ -171,7 +176,10 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
         with contextlib.suppress(asyncio.CancelledError):
             await reading
     out.unanswered = len(sent)
-    await _disconnect(reader, writer, origin_avps)
+    if out.left:
+        writer.close()
+    else:
+        await _disconnect(reader, writer, origin_avps)
     return out
 
 
@@ -193,7 +201,7 @@ async def _disconnect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 
 def _answer_to(head: bytes, origin_avps: bytes) -> bytes:
-    """A 2001 answer to the base-protocol request whose header is ``head`` (DWA)."""
+    """A 2001 answer to the base-protocol request whose header is ``head`` (DWA, DPA)."""
     body = _RESULT_2001 + origin_avps
     return _HEADER.pack(1 << 24 | 20 + len(body), int.from_bytes(head[5:8], "big"), 0,
                         *_HEADER_IDS.unpack_from(head, 12)) + body

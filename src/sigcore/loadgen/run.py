@@ -60,6 +60,7 @@ class LoadReport:
     kinds: dict[str, KindReport]
     late: list[tuple[float, float]] = field(default_factory=list, repr=False)
     lost_connections: int = 0  # connections the node closed (or that broke) before the run ended
+    dpr_connections: int = 0  # ... of which with a DPR (a node that stops gracefully)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -204,4 +205,4 @@ def _report(spec: LoadSpec, results: list[ConnectionResult]) -> LoadReport:
     whole = kind_report(everything)
     return LoadReport(d, sum(r.sent for r in results), whole.answered, sum(r.unanswered for r in results),
                       whole.rate, whole.p50_ms, whole.p90_ms, whole.p99_ms, whole.max_ms, codes, kinds,
-                      [x for r in results for x in r.late], sum(r.lost for r in results))
+                      [x for r in results for x in r.late], sum(r.lost for r in results), sum(r.left for r in results))
