@@ -338,6 +338,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    except RecursionError:  # the parser recurses per level of nesting
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     cfg = parse_config(data)

@@ -246,3 +246,40 @@ def test_http_closes_a_connection_that_never_completes_its_request(engine: Engin
         assert reply.startswith(b"HTTP/1.1 408 Request Timeout") and b"did not arrive within 0.5 s" in reply
     status, answer = engine.post({"method": "CoreSv1.Ping", "params": [{}], "id": 1})  # others still served
     assert (status, answer["result"]) == (200, "Pong")
+
+
+@pytest.mark.parametrize("depth", [995, 100_000])
+def test_deeply_nested_json_gets_an_answer(engine: Engine, depth: int) -> None:
+    """JSON nested past the interpreter's recursion limit raised RecursionError, which neither transport
+    caught: the connection closed without an answer and the log got "Task exception was never retrieved".
+    Nested just under it, the decode worked and the answer's encoding (the id is echoed) raised instead."""
+    import http.client
+    import json
+    import socket
+
+    nested = "[" * depth + "]" * depth
+    request = f'{{"method": "APIerSv2.GetAccount", "params": [{{"Account": "a"}}], "id": {nested}}}'.encode()
+    conn = http.client.HTTPConnection("127.0.0.1", engine.charging.ports["http"], timeout=10)
+    conn.request("POST", "/jsonrpc", request, {"Content-Type": "application/json"})
+    reply = conn.getresponse()
+    answer = json.loads(reply.read())
+    assert reply.status == 200 and answer["result"] is None and "nested too deeply" in answer["error"], answer
+    conn.close()
+    with socket.create_connection(("127.0.0.1", engine.charging.ports["tcp"]), timeout=10) as sock:
+        sock.sendall(request)
+        answer = json.loads(sock.makefile("r").readline())
+    assert answer["result"] is None and "nested too deeply" in answer["error"], answer
+
+
+def test_cdrlog_extra_parameters_nested_too_deeply_are_ignored(engine: Engine) -> None:
+    """A *cdrlog template that is not a JSON object is ignored with a warning; one nested past the recursion
+    limit raised RecursionError instead: the action failed with SERVER_ERROR and a traceback."""
+    deep = "[" * 100_000 + "]" * 100_000
+    account = {"Tenant": "cgrates.org", "Account": "deep"}
+    engine.ok("APIerSv1.SetAccount", account)
+    engine.ok("APIerSv1.SetActions", {"ActionsId": "DEEP", "Actions": [
+        {"Identifier": "*topup", "BalanceType": "*monetary", "Units": 1, "Weight": 20},
+        {"Identifier": "*cdrlog", "ExtraParameters": deep, "Weight": 10}]})
+    assert engine.ok("APIerSv1.ExecuteAction", {**account, "ActionsId": "DEEP"}) == "OK"
+    assert monetary_total(engine, "deep") == 1
+    assert len(engine.ok("APIerSv2.GetCDRs", {"Sources": ["*cdrlog"]})) == 1

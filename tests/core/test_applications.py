@@ -113,3 +113,12 @@ def test_dictionaries_merge_over_the_built_in_ones_and_name_a_bad_file(tmp_path:
     undefined.write_text('{"commands": [{"code": 1, "name": "X", "request": true, "rules": ["{ Nope }"]}]}')
     with pytest.raises(DictionaryError, match="undefined AVP"):
         load_with([undefined])
+
+
+def test_a_dictionary_file_nested_too_deeply_is_named(tmp_path: Path) -> None:
+    from sigcore.diameter.dictionary import DictionaryError, load_with
+
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"avps": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(DictionaryError, match=f"{deep}: not valid JSON: nested too deeply"):
+        load_with([deep])

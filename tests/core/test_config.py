@@ -88,3 +88,11 @@ def test_transport_keys_build_listeners(tmp_path: Path) -> None:
     assert kinds == ["SctpListener", "TlsListener"]
     assert settings.listen == [("127.0.0.1", 3868)]
     assert settings.dialer is not None
+
+
+def test_yaml_nested_too_deeply_is_a_config_error(tmp_path: Path) -> None:
+    """PyYAML recurses per level: a file nested 100,000 deep was a RecursionError traceback."""
+    path = tmp_path / "deep.yaml"
+    path.write_text("diameter: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match="not valid YAML: nested too deeply"):
+        load_config(str(path))

@@ -28,8 +28,8 @@ def _template(extra_parameters: str) -> dict[str, Any]:
         return {}
     try:
         parsed = json.loads(extra_parameters)
-    except ValueError:
-        log.warning("*cdrlog: ExtraParameters is not a JSON object, ignored: %r", extra_parameters)
+    except (ValueError, RecursionError):  # json's decoder recurses per level of nesting
+        log.warning("*cdrlog: ExtraParameters is not a JSON object, ignored: %r", extra_parameters[:200])
         return {}
     return parsed if isinstance(parsed, dict) else {}
 

@@ -61,11 +61,26 @@ class JsonRpcDispatcher:
         self.pool.shutdown(wait=False)
 
 
+#: A request nested past the interpreter's recursion limit (json raises RecursionError, not ValueError)
+TOO_DEEP = "jsonrpc: cannot decode request: nested too deeply"
+
+
 def _parse(body: bytes) -> tuple[Any, str | None]:
     try:
         return json.loads(body), None
+    except RecursionError:
+        return None, TOO_DEEP
     except (ValueError, UnicodeDecodeError) as err:
         return None, f"jsonrpc: cannot decode request: {err.__class__.__name__}"
+
+
+def encode(answer: Any) -> bytes:
+    """An answer's JSON. The id is echoed as it came: one that decoded just under the recursion limit may
+    not encode under it (the encoder runs deeper in the stack), and is answered without it."""
+    try:
+        return json.dumps(answer).encode()
+    except RecursionError:
+        return json.dumps({"id": None, "result": None, "error": "jsonrpc: request id nested too deeply"}).encode()
 
 
 class HttpJsonRpc:
@@ -141,7 +156,7 @@ class HttpJsonRpc:
 
     @staticmethod
     async def _reply(writer: asyncio.StreamWriter, status: int, payload: Any, close: bool, **extra: str) -> None:
-        body = json.dumps(payload).encode()
+        body = encode(payload)
         reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
                   408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large"}[status]
         head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json",
@@ -173,23 +188,27 @@ class TcpJsonRpc:
                 if len(buffer) > MAX_BODY:
                     answer = {"id": None, "result": None,
                               "error": f"jsonrpc: request larger than {MAX_BODY} characters"}
-                    writer.write(json.dumps(answer).encode() + b"\n")
+                    writer.write(encode(answer) + b"\n")
                     await writer.drain()
                     return
                 while buffer.strip():
                     buffer = buffer.lstrip()
                     if buffer[0] != "{":  # not a JSON object, and never will be: say so and hang up
                         answer = {"id": None, "result": None, "error": "jsonrpc: request is not a JSON object"}
-                        writer.write(json.dumps(answer).encode() + b"\n")
+                        writer.write(encode(answer) + b"\n")
                         await writer.drain()
                         return
                     try:
                         request, end = self._decoder.raw_decode(buffer)
+                    except RecursionError:  # where it ends cannot be told: say so and hang up
+                        writer.write(encode({"id": None, "result": None, "error": TOO_DEEP}) + b"\n")
+                        await writer.drain()
+                        return
                     except ValueError:
                         break  # incomplete: wait for more
                     buffer = buffer[end:]
                     answer = await self.dispatcher.handle(request)
-                    writer.write(json.dumps(answer).encode() + b"\n")
+                    writer.write(encode(answer) + b"\n")
                     await writer.drain()
         except ConnectionError:
             pass

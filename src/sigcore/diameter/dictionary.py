@@ -889,6 +889,8 @@ def load_with(extra: Iterable[str | Path]) -> Dictionary:
             raise DictionaryError(str(err) if str(err).startswith(str(path)) else f"{path}: {err}") from None
         except ValueError as err:  # JSON syntax, or a value of the wrong kind
             raise DictionaryError(f"{path}: {err}") from None
+        except RecursionError:  # json's decoder recurses per level of nesting
+            raise DictionaryError(f"{path}: not valid JSON: nested too deeply") from None
         except (KeyError, TypeError) as err:
             raise DictionaryError(f"{path}: an entry lacks or mistypes {err}") from None
     try:
