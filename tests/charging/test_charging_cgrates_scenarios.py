@@ -283,3 +283,14 @@ def test_cdrlog_extra_parameters_nested_too_deeply_are_ignored(engine: Engine) -
     assert engine.ok("APIerSv1.ExecuteAction", {**account, "ActionsId": "DEEP"}) == "OK"
     assert monetary_total(engine, "deep") == 1
     assert len(engine.ok("APIerSv2.GetCDRs", {"Sources": ["*cdrlog"]})) == 1
+
+
+def test_an_account_document_past_64_kib_is_kept(engine: Engine) -> None:
+    """Documents are JSON text; on MariaDB a TEXT column holds 64 KiB, and an account with a few hundred
+    balances did not fit: SetBalance failed with SERVER_ERROR ("Data too long") there alone."""
+    account = {"Tenant": "cgrates.org", "Account": "many"}
+    for n in range(300):
+        engine.ok("APIerSv1.SetBalance", {**account, "BalanceType": "*monetary", "Value": 1,
+                                          "Balance": {"ID": f"bonus-{n:04d}-" + "x" * 200}})
+    balances = engine.ok("APIerSv2.GetAccount", account)["BalanceMap"]["*monetary"]
+    assert len(balances) == 300 and monetary_total(engine, "many") == 300

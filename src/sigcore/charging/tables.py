@@ -11,9 +11,14 @@ import datetime as dt
 from typing import cast
 
 from sqlalchemy import DateTime, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sigcore.store.models import Base
+
+#: JSON text of any length: MySQL's and MariaDB's TEXT holds 64 KiB (an account with a few hundred
+#: balances), so there it is LONGTEXT (migration 0010)
+DOCUMENT = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 NAME_LEN = 128
 
@@ -25,7 +30,7 @@ class ChargingAccountRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant: Mapped[str] = mapped_column(String(NAME_LEN))
     name: Mapped[str] = mapped_column(String(NAME_LEN))
-    document: Mapped[str] = mapped_column(Text)
+    document: Mapped[str] = mapped_column(DOCUMENT)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -38,7 +43,7 @@ class ChargingDocumentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(NAME_LEN))
-    document: Mapped[str] = mapped_column(Text)
+    document: Mapped[str] = mapped_column(DOCUMENT)
 
 
 class ChargingPlanAccountRow(Base):
@@ -83,7 +88,7 @@ class ChargingCdrRow(Base):
     tor: Mapped[str] = mapped_column(String(16))
     request_type: Mapped[str] = mapped_column(String(32))
     setup_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    document: Mapped[str] = mapped_column(Text)
+    document: Mapped[str] = mapped_column(DOCUMENT)
 
 
 class ChargingSubscriptionRow(Base):
@@ -113,7 +118,7 @@ class ChargingSessionRow(Base):
     origin_host: Mapped[str] = mapped_column(String(255))
     started: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
-    document: Mapped[str] = mapped_column(Text)
+    document: Mapped[str] = mapped_column(DOCUMENT)
 
 
 accounts = cast(Table, ChargingAccountRow.__table__)
