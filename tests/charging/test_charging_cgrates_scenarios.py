@@ -294,3 +294,18 @@ def test_an_account_document_past_64_kib_is_kept(engine: Engine) -> None:
                                           "Balance": {"ID": f"bonus-{n:04d}-" + "x" * 200}})
     balances = engine.ok("APIerSv2.GetAccount", account)["BalanceMap"]["*monetary"]
     assert len(balances) == 300 and monetary_total(engine, "many") == 300
+
+
+@pytest.mark.parametrize(("method", "params", "error"), [
+    ("APIerSv1.SetAccount", {"Account": "a" * 129}, "Account"),
+    ("APIerSv1.SetAccount", {"Tenant": "t" * 129, "Account": "a"}, "Tenant"),
+    ("APIerSv1.AddBalance", {"Account": "a" * 129, "BalanceType": "*monetary", "Value": 1}, "Account"),
+    ("APIerSv1.SetActions", {"ActionsId": "A" * 129, "Actions": [{"Identifier": "*log", "Weight": 1}]}, "ActionsId"),
+])
+def test_a_name_longer_than_its_column_is_refused_alike_everywhere(engine: Engine, method: str,
+                                                                   params: dict[str, Any], error: str) -> None:
+    """SQLite kept a 200-character account name; PostgreSQL and MariaDB answered SERVER_ERROR (the row did
+    not fit its column) with a traceback in the log."""
+    answer = engine.call(method, params)
+    assert answer["error"] == f"UNSUPPORTED_FORMAT:{error} longer than 128 characters", answer
+    assert engine.call(method, {**params, error: error[0] * 128})["error"] is None

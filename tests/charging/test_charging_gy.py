@@ -251,3 +251,17 @@ async def test_gy_a_zero_requested_amount_gets_the_default_quota(ocs: Ocs) -> No
     assert cca.result_code == 2001 and rg[10].result_code == 2001 and fui(rg[10]) is None
     assert granted(rg[10]) == (ocs.gy.cfg.default_octets, None)
     assert rg[20].result_code == 4012  # no *voice balance: the default time is refused for want of credit
+
+
+async def test_gy_a_session_id_longer_than_kept_is_5004_on_every_backend(ocs: Ocs) -> None:
+    """The session's row keeps its Session-Id in 255 characters: SQLite kept a longer one, PostgreSQL and
+    MariaDB failed the insert (5012, a traceback). Now 5004 with the Session-Id as Failed-AVP, everywhere."""
+    ocs.rpc("APIerSv1.SetBalance", {"Tenant": "cgrates.org", "Account": MSISDN, "BalanceType": "*data",
+                                    "Value": 10 * MB, "Balance": {"ID": "d"}})
+    long_id = "x" * (256 - len(f"{PGW};"))
+    cca = await one_ccr_i(ocs, long_id, [mscc(10, {"cc_total_octets": MB})])
+    assert cca.result_code == 5004
+    (failed,) = cca.failed_avp[0].additional_avps
+    assert failed.code == 263 and len(failed.value) == 256
+    cca = await one_ccr_i(ocs, long_id[1:], [mscc(10, {"cc_total_octets": MB})])
+    assert cca.result_code == 2001

@@ -16,7 +16,7 @@ from sigcore.charging.errors import EXISTS, NOT_FOUND, PARTIALLY_EXECUTED, SERVE
 from sigcore.charging.executor import ActionFailed
 from sigcore.charging.model import Account, Trigger, new_uuid
 from sigcore.charging.params import Params
-from sigcore.charging.repo import Exists
+from sigcore.charging.repo import Exists, NameTooLong
 from sigcore.charging.times import BadTime, parse_absolute, parse_expiry, rfc3339
 from sigcore.charging.timings import BadTiming, Timing, parse_timing
 from sigcore.charging.values import BadValue, string_set, to_bool, to_decimal
@@ -72,7 +72,7 @@ class ChargingApi:
             raise RpcError(EXISTS) from None
         except ActionFailed:
             raise RpcError(PARTIALLY_EXECUTED) from None
-        except (BadTime, BadValue, BadTiming) as err:
+        except (BadTime, BadValue, BadTiming, NameTooLong) as err:
             raise RpcError(f"UNSUPPORTED_FORMAT:{err}") from None
 
     # --- accounts --------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import typer
 from sigcore.api.cli import open_store
 from sigcore.charging.cdrs import CDR_FIELDS
 from sigcore.charging.model import Account
-from sigcore.charging.repo import ChargingStore
+from sigcore.charging.repo import ChargingStore, NameTooLong
 from sigcore.charging.times import rfc3339
 from sigcore.charging.values import as_json_number
 from sigcore.cli_groups import ConfigOption
@@ -83,7 +83,11 @@ def account_map(account: str = typer.Argument(..., help="the account Gy charges"
         charging = ChargingStore(store)
         for kind, value in (("imsi", imsi), ("msisdn", msisdn)):
             if value:
-                charging.map_subscription(SUBSCRIPTION_TYPES[kind], value, tenant, account)
+                try:
+                    charging.map_subscription(SUBSCRIPTION_TYPES[kind], value, tenant, account)
+                except NameTooLong as err:
+                    typer.echo(f"error: {err}", err=True)
+                    raise typer.Exit(2) from None
                 typer.echo(f"{kind} {value} -> {tenant}:{account}")
 
 

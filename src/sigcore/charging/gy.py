@@ -29,8 +29,8 @@ from sigcore.charging.model import Account
 from sigcore.charging.scheduler import cancel
 from sigcore.config import GyConfig
 from sigcore.diameter.answers import answer
-from sigcore.diameter.application import Application
-from sigcore.diameter.constants import FLAG_PROXIABLE, FLAG_REQUEST
+from sigcore.diameter.application import Application, Rejected
+from sigcore.diameter.constants import FLAG_PROXIABLE, FLAG_REQUEST, ResultCode
 from sigcore.diameter.dictionary import DICTIONARY as D
 from sigcore.diameter.message import Message
 from sigcore.store.batch import BatchKind, BatchWorker
@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("sigcore.charging.gy")
 CREDIT_CONTROL = 4
 RAR, ASR = 258, 274
+#: The longest Session-Id and Origin-Host a Gy session keeps (a FQDN is at most 255 characters; a Session-Id
+#: built on one, RFC 6733 §8.8, is longer only with a long optional part): longer ones are answered 5004
+MAX_KEPT_IDENTITY = 255
 NS_PER_SECOND = Decimal(1_000_000_000)
 TIME, OCTETS, UNITS = "CC-Time", "CC-Total-Octets", "CC-Service-Specific-Units"
 _CCR_AVPS = D.keys_of(["Session-Id", "CC-Request-Type", "CC-Request-Number", "Subscription-Id", "Origin-Host",
@@ -86,6 +89,10 @@ class GyService:
     # --- CCR -------------------------------------------------------------------------------------
     async def ccr(self, req: Message, ctx: RequestContext) -> Message:
         avps = D.pick(req.avps, _CCR_AVPS, _REPEATED)
+        for name in ("Session-Id", "Origin-Host"):  # the session's row keeps both (`tables.SessionRow`)
+            if len(str(D.value(avps[name]))) > MAX_KEPT_IDENTITY:
+                raise Rejected(ResultCode.INVALID_AVP_VALUE, f"{name} longer than {MAX_KEPT_IDENTITY} characters",
+                               failed_avps=[avps[name]])
         request_type = int(D.value(avps["CC-Request-Type"]))
         number = int(D.value(avps["CC-Request-Number"]))
         base = [("Auth-Application-Id", CREDIT_CONTROL), ("CC-Request-Type", request_type),

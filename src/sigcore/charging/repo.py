@@ -53,6 +53,22 @@ class Exists(Exception):
     """A named document exists and Overwrite was not asked for."""
 
 
+class NameTooLong(ValueError):
+    """A tenant, account or document name longer than its column (`tables.NAME_LEN`): SQLite would keep it,
+    PostgreSQL and MariaDB refuse the row; refused here on every backend alike, in words."""
+
+
+#: The RPC field that names each kind of document
+_DOCUMENT_FIELDS = {"actions": "ActionsId", "plan": "ActionPlan Id", "triggers": "GroupID"}
+
+
+def check_names(**names: str) -> None:
+    """NameTooLong for the first of ``names`` (field=value) longer than `tables.NAME_LEN`."""
+    for field, value in names.items():
+        if len(value) > t.NAME_LEN:
+            raise NameTooLong(f"{field} longer than {t.NAME_LEN} characters")
+
+
 class ChargingStore:
     def __init__(self, store: StoreBase, clock: Clock = system_clock) -> None:
         self.store = store
@@ -112,6 +128,7 @@ class ChargingStore:
         self._write_back(conn, tenant, name, row, original, slot)
 
     def _create(self, conn: Connection, tenant: str, name: str) -> Any:
+        check_names(Tenant=tenant, Account=name)
         doc = json.dumps(Account(tenant, name, update_time=self.clock()).to_doc())
         try:
             with conn.begin_nested():
@@ -145,6 +162,7 @@ class ChargingStore:
 
     # --- named documents (action sets, plans, trigger groups) -----------------------------------
     def set_document(self, kind: str, name: str, document: Any, overwrite: bool) -> None:
+        check_names(**{_DOCUMENT_FIELDS.get(kind, kind): name})
         text = json.dumps(document)
         with self.store.writing() as conn:
             found = conn.execute(select(t.documents.c.id).where(
@@ -284,6 +302,9 @@ class ChargingStore:
 
     # --- Subscription-Id mapping ---------------------------------------------------------------------
     def map_subscription(self, id_type: int, value: str, tenant: str, account: str) -> None:
+        check_names(Tenant=tenant, Account=account)
+        if len(value) > 255:
+            raise NameTooLong("Subscription-Id-Data longer than 255 characters")
         with self.store.writing() as conn:
             conn.execute(delete(t.subscriptions).where(and_(t.subscriptions.c.id_type == id_type,
                                                             t.subscriptions.c.value == value)))
