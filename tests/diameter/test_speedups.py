@@ -157,3 +157,36 @@ def test_the_decoder_contract_holds_with_the_python_walk_alone(frame: bytes) -> 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(dictionary, "_speedups", None)
         exercise(frame)
+
+
+@pytest.mark.parametrize("walk", ["compiled", "python"])
+@pytest.mark.parametrize("where", ["Origin-Host", "Destination-Host"])
+def test_a_diameter_identity_longer_than_255_octets_is_5004(walk: str, where: str) -> None:
+    """A DiameterIdentity is a FQDN (at most 255 octets): longer ones were accepted and met the store's
+    255-character columns, where SQLite kept them and PostgreSQL and MariaDB failed the ULR with 5012."""
+    if walk == "compiled" and speedups is None:
+        pytest.skip("sigcore.diameter._speedups is not built")
+
+    def ulr(identity: str) -> bytes:
+        frame = _request(316, S6A, [("User-Name", "001010000000001"), ("RAT-Type", 1004), ("ULR-Flags", 34),
+                                    ("Visited-PLMN-Id", b"\x00\xf1\x10")])
+        msg = Message.decode(frame)
+        for avp in msg.avps:
+            if avp.code == D.avp(where).code:
+                avp.data = identity.encode()
+                break
+        else:
+            msg.avps.append(D.build(where, identity))
+        return msg.encode()
+
+    with pytest.MonkeyPatch.context() as patch:
+        if walk == "python":
+            patch.setattr(dictionary, "_speedups", None)
+        D.validate(D.decode_checked(ulr("h" * 251 + ".net")))  # 255 octets: fine
+        msg = D.decode_checked(ulr("h" * 252 + ".net"))
+        with pytest.raises(DiameterError) as refused:
+            D.validate(msg)
+    assert refused.value.result_code == 5004 and f"{where} longer than 255 octets" in str(refused.value)
+    assert [a.code for a in refused.value.failed_avps] == [D.avp(where).code]
+    if walk == "compiled":
+        assert agree(ulr("h" * 251 + ".net")) and not agree(ulr("h" * 252 + ".net"))

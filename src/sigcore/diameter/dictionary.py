@@ -60,6 +60,9 @@ _PAD: Final = (b"", b"\0\0\0", b"\0\0", b"\0")
 # that isascii() needs no decode), or by decoding it (Address). The order lets one comparison pick a branch.
 _KIND_FIXED, _KIND_CLOSED, _KIND_GROUPED, _KIND_RAW, _KIND_TEXT, _KIND_DECODE = range(6)  # also in _speedups.c
 _TEXT_TYPES: Final = frozenset({"UTF8String", "DiameterIdentity", "DiameterURI", "IPFilterRule"})
+#: Text types with a longest value, in octets: a DiameterIdentity is a FQDN or realm (RFC 6733 §4.3.1), at
+#: most 255 octets (RFC 1035 §2.3.4); longer is 5004, before a store's column meets it
+MAX_TEXT_SIZE: Final = {"DiameterIdentity": 255}
 _RULE_RE: Final = re.compile(r"^\s*(\d*)\s*(\*?)\s*(\d*)\s*([<{\[])\s*([A-Za-z0-9_.-]+)\s*([>}\]])\s*$")
 
 
@@ -170,7 +173,7 @@ class RuleSet:
             d = defs[key]
             slot = slot_of.setdefault(key, len(slot_of) + 1)
             entry = self.entries[key] = (d.must_not << 24, slot, self.counted.get(key, INFINITY), d.kind,
-                                         d.fixed_size, d)
+                                         d.check_size, d)
             self.int_entries[key[0] | key[1] << 32] = entry
         self.slots = len(slot_of) + 1
         self.required_slots = [(slot_of[r.key], r.min, defs[r.key]) for r in self.required if r.key is not None]
@@ -210,7 +213,8 @@ class AvpDef:
     """One AVP's definition and its pre-bound codec."""
 
     __slots__ = (
-        "closed", "code", "decode", "encode", "enum", "enum_names", "fixed_head", "fixed_size", "flags", "free_entry",
+        "check_size", "closed", "code", "decode", "encode", "enum", "enum_names", "fixed_head", "fixed_size", "flags",
+        "free_entry",
         "kind", "must_not", "name", "read_number", "rule_texts", "rules", "type", "vendor", "wire",
     )
 
@@ -242,8 +246,11 @@ class AvpDef:
             else _KIND_GROUPED if self.type == "Grouped" else _KIND_RAW if self.type == "OctetString"
             else _KIND_TEXT if self.type in _TEXT_TYPES else _KIND_DECODE
         )
+        #: what check_raw compares the payload's length with: the size of a fixed-size type, the longest
+        #: text of a bounded one (`MAX_TEXT_SIZE`), or None
+        self.check_size = self.fixed_size if self.fixed_size is not None else MAX_TEXT_SIZE.get(self.type)
         #: how check_raw treats this AVP where a rule set allows any AVP (nothing to count)
-        self.free_entry: CheckEntry = (self.must_not << 24, 0, INFINITY, self.kind, self.fixed_size, self)
+        self.free_entry: CheckEntry = (self.must_not << 24, 0, INFINITY, self.kind, self.check_size, self)
         #: value -> complete AVP bytes; set by the dictionary that owns this definition
         self.wire: AvpEncoder
 
@@ -794,6 +801,9 @@ class Dictionary:
                     inner = b"".join([f.to_bytes() for f in err.failed_avps])
                     err.failed_avps = [Avp(code, inner, flags_len >> 24, vendor)]
                     raise
+            elif kind == _KIND_TEXT and size is not None and stop - start > size:
+                raise DiameterError(ResultCode.INVALID_AVP_VALUE, f"{d.name} longer than {size} octets",
+                                    [_raw_avp(buf, off, end)])
             elif kind > _KIND_RAW and (kind == _KIND_DECODE or stop == start or not buf[start:stop].isascii()):
                 # ASCII text is valid UTF-8 and a valid DiameterIdentity: only other text needs decoding
                 self._check_value(d, buf, off, end, start, stop)
