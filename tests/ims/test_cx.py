@@ -206,3 +206,19 @@ def test_store_keeps_only_ha1(tmp_path: Path) -> None:
         dump = "\n".join(str(r) for r in conn.exec_driver_sql("SELECT * FROM ims_private_identities"))
     assert ALICE[2] not in dump
     assert hashlib.md5(f"{ALICE[0]}:{REALM}:{ALICE[2]}".encode()).hexdigest() in dump
+
+
+async def test_a_server_name_longer_than_the_store_keeps_is_5004(cx: CxService) -> None:
+    """The IMPU's row keeps its S-CSCF name in 255 characters: SQLite kept a longer one, PostgreSQL and
+    MariaDB failed the SAR (and MAR) with 5012. Now 5004 with the Server-Name as Failed-AVP, before any change."""
+    impi, impus, _ = ALICE
+    long_name = "sip:" + "s" * 240 + ".localdomain:6060"
+    saa = await sar(cx, impus[0], AssignmentType.REGISTRATION, impi, server=long_name)
+    assert saa["Result-Code"] == 5004 and saa["Failed-AVP"]["Server-Name"] == long_name
+    stored = cx.ims.get_impu(impus[0])
+    assert stored is not None and stored.reg_state == RegState.NOT_REGISTERED and stored.scscf_name is None
+    maa = await served(cx.application(), _req(CxCommand.MAR, ("User-Name", impi), ("Public-Identity", impus[0]),
+                                              ("SIP-Auth-Data-Item", [("SIP-Authentication-Scheme", "SIP Digest")]),
+                                              ("SIP-Number-Auth-Items", 1), ("Server-Name", long_name)), CTX)
+    assert maa["Result-Code"] == 5004
+    assert result_of(await sar(cx, impus[0], AssignmentType.REGISTRATION, impi, server=long_name[:255])) == 2001

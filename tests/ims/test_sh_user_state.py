@@ -249,3 +249,28 @@ async def test_undefined_requested_domain_is_5004(hss_and_as: tuple[Hss, Node]) 
     uda = await udr(app_server, DataReference.USER_STATE, Requested_Domain=7)
     assert uda.get("Result-Code") == 5004
     assert [a.code for a in uda["Failed-AVP"]] == [D.avp("Requested-Domain").code]
+
+
+async def test_a_service_indication_longer_than_the_store_keeps_is_refused(hss_and_as: tuple[Hss, Node]) -> None:
+    """Repository data and subscriptions keep the Service-Indication in 255 characters: SQLite kept a longer
+    one, PostgreSQL and MariaDB failed the PUR/SNR with 5012. Now SNR 5004 (Failed-AVP), PUR 5100."""
+    _, app_server = hss_and_as
+    long_si = "s" * 256
+
+    async def send(command: int, *avps: tuple[str, Any]) -> Message:
+        head: list[tuple[str, Any]] = [
+            ("Session-Id", f"{AS_HOST};{command}"),
+            ("Vendor-Specific-Application-Id", [("Vendor-Id", VENDOR), ("Auth-Application-Id", SH_APP)]),
+            ("Auth-Session-State", 1), ("Origin-Host", AS_HOST), ("Origin-Realm", REALM),
+            ("Destination-Host", HSS_HOST), ("Destination-Realm", REALM),
+            ("User-Identity", [("Public-Identity", BOB_IMPU)]), ("Data-Reference", 0)]
+        return await app_server.request(Message(command, SH_APP, 0xC0, 0, 0, D.build_many([*head, *avps])))
+
+    sna = await send(ShCommand.SNR, ("Subs-Req-Type", 0), ("Service-Indication", long_si.encode()))
+    assert sna.get("Result-Code") == 5004 and bytes(sna["Failed-AVP"]["Service-Indication"]) == long_si.encode()
+    document = (f"<Sh-Data><RepositoryData><ServiceIndication>{long_si}</ServiceIndication><SequenceNumber>0"
+                "</SequenceNumber><ServiceData><x/></ServiceData></RepositoryData></Sh-Data>").encode()
+    pua = await send(ShCommand.PUR, ("Sh-User-Data", document))
+    assert experimental(pua) == 5100
+    sna = await send(ShCommand.SNR, ("Subs-Req-Type", 0), ("Service-Indication", long_si[1:].encode()))
+    assert experimental(sna) == 5106  # 255 fits: refused only because no such repository data is held

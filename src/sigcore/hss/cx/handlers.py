@@ -33,7 +33,7 @@ from sigcore.hss.cx import assignment
 from sigcore.hss.cx.transaction import AfterCommit, AnswerAvp, CxBatch, CxItem, NeedsSqns
 from sigcore.hss.ims.codes import CX_APP, CxCommand, CxResult, ReasonCode
 from sigcore.hss.ims.documents import ProfileGroup, ims_subscription
-from sigcore.hss.ims.request_fields import first_values, need, text
+from sigcore.hss.ims.request_fields import bounded, first_values, need, text
 from sigcore.hss.ims.threads import Worker
 from sigcore.log_limit import RateLimitedLog
 from sigcore.store.batch import BatchWorker, DatabaseFailed
@@ -195,7 +195,7 @@ class CxService:
     # --- MAR -----------------------------------------------------------------------------------
     def _mar(self, conn: Connection, req: dict[str, Any]) -> AfterCommit | NeedsSqns:
         impi_name, impu_name = text(need(req, "User-Name")), text(need(req, "Public-Identity"))
-        server = text(need(req, "Server-Name"))
+        server = bounded("Server-Name", need(req, "Server-Name"))
         impi, view = self._identities(conn, impi_name, impu_name)
         assert impi is not None
         item = req.get("SIP-Auth-Data-Item")
@@ -282,7 +282,7 @@ class CxService:
             view = found
         impu = view.impu
         sat = int(need(req, "Server-Assignment-Type"))
-        server = text(need(req, "Server-Name"))
+        server = bounded("Server-Name", need(req, "Server-Name"))
         unreg_services = has_unregistered_services(self.ims, impu, conn)
         decision = assignment.server_assignment(sat, impu, server, unreg_services,
                                                 int(req.get("User-Data-Already-Available", 0)) == 1)

@@ -9,6 +9,7 @@ from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.constants import ResultCode
 from sigcore.diameter.errors import DiameterError
 from sigcore.diameter.message import Message
+from sigcore.store.ims_models import URI_LEN
 
 
 def _missing(name: str) -> DiameterError:
@@ -46,3 +47,14 @@ def need(found: dict[str, Any], name: str) -> Any:
 
 def text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes | bytearray) else str(value)
+
+
+def bounded(name: str, value: Any, limit: int = URI_LEN) -> str:
+    """``value`` as text when the IMS store's columns can keep it (`URI_LEN` characters: S-CSCF names,
+    Service-Indications), else 5004 with it as Failed-AVP: SQLite would keep it, PostgreSQL and MariaDB
+    would fail the transaction (5012)."""
+    found = text(value)
+    if len(found) > limit:
+        raise DiameterError(ResultCode.INVALID_AVP_VALUE, f"{name} longer than {limit} characters",
+                            failed_avps=[D.build(name, value)])
+    return found

@@ -28,7 +28,7 @@ from sigcore.diameter.message import Message
 from sigcore.hss.application import application_avps, hss_application, hss_request, request_to_host
 from sigcore.hss.ims.codes import SH_APP, DataReference, IdentitySet, ImsUserState, ShCommand, ShResult
 from sigcore.hss.ims.documents import DocumentError, ShDataParts, parse_repository_updates, sh_data
-from sigcore.hss.ims.request_fields import required, text
+from sigcore.hss.ims.request_fields import bounded, required, text
 from sigcore.hss.ims.threads import Worker
 from sigcore.hss.sh.location import ServingQuery, add_location, add_user_state, serving_query
 from sigcore.store.base import utc_now
@@ -41,6 +41,7 @@ from sigcore.store.ims import (
     ShSubscription,
     next_sh_sequence,
 )
+from sigcore.store.ims_models import URI_LEN
 from sigcore.store.records import ServingState
 from sigcore.store.store import Store
 
@@ -208,6 +209,9 @@ class ShService:
         for update in updates:
             if update.data is not None and len(update.data) > MAX_REPOSITORY_BYTES:
                 raise experimental_3gpp(ShResult.TOO_MUCH_DATA, f"{len(update.data)} octets")
+            if len(update.service_indication) > URI_LEN:  # the row keeps it in as many characters
+                raise experimental_3gpp(ShResult.USER_DATA_NOT_RECOGNIZED,
+                                        f"ServiceIndication longer than {URI_LEN} characters")
             try:
                 self.ims.put_repository_data(impu, update.service_indication, update.sequence, update.data)
             except SequenceOutOfSync as err:
@@ -222,7 +226,7 @@ class ShService:
     def _snr(self, req: Message) -> tuple[list[Avp], list[Any]]:
         impu = self._user(req)
         references = [int(r) for r in D.get_values(req.avps, "Data-Reference")]
-        sis = [text(s) for s in D.get_values(req.avps, "Service-Indication")]
+        sis = [bounded("Service-Indication", s) for s in D.get_values(req.avps, "Service-Indication")]
         as_host, as_realm = text(req["Origin-Host"]), text(req["Origin-Realm"])
         if any(r not in _NOTIFIABLE for r in references):
             raise experimental_3gpp(ShResult.USER_DATA_CANNOT_BE_NOTIFIED, f"Data-References {references}")
