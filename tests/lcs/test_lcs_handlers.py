@@ -88,6 +88,16 @@ async def test_ecr_with_bad_imei_or_version_is_invalid(s13: S13Server, store: St
     assert EirRepository(store).history()[1] == 0  # nothing recorded for a refused request
 
 
+@pytest.mark.parametrize("user_name", ["9" * 16, "00101000000000x", "12345"])
+async def test_ecr_with_a_user_name_that_is_no_imsi_is_invalid(s13: S13Server, store: Store, user_name: str) -> None:
+    """The history keeps the IMSI in 15 digits: SQLite recorded 40 of them, PostgreSQL and MariaDB failed the
+    ECR with 5012. An IMSI is 6 to 15 digits; anything else is 5004 with the User-Name as Failed-AVP."""
+    answer = check_answer(await served(s13.application(), request(
+        ECR, S13, ("Terminal-Information", [("IMEI", IMEI_WHITE)]), ("User-Name", user_name))))
+    assert result_of(answer) == 5004 and answer["Failed-AVP"]["User-Name"] == user_name
+    assert EirRepository(store).history()[1] == 0
+
+
 async def test_ecr_meid_only_is_unknown_equipment(s13: S13Server) -> None:
     meid = ("Terminal-Information", [("3GPP2-MEID", bytes.fromhex("a0000000001234"))])
     answer = check_answer(await served(s13.application(), request(ECR, S13, meid)))

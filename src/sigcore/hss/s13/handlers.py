@@ -60,6 +60,10 @@ class S13Server:
             bad = DICTIONARY.build("Terminal-Information", [("Software-Version", software_version)])
             raise Rejected(ResultCode.INVALID_AVP_VALUE, "Software-Version: expected 2 digits", failed_avps=[bad])
         imsi = request.get("User-Name")
+        if imsi is not None and not (6 <= len(imsi) <= 15 and imsi.isascii() and imsi.isdigit()):
+            # an IMSI binds no rule and is recorded in the history's 15 digits
+            raise Rejected(ResultCode.INVALID_AVP_VALUE, "User-Name: expected an IMSI (6 to 15 digits)",
+                           failed_avps=[DICTIONARY.build("User-Name", imsi)])
         origin = request.get("Origin-Host")
         loop = asyncio.get_running_loop()
         try:
