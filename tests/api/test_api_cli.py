@@ -131,6 +131,35 @@ def test_import_refuses_a_file_without_key_columns(config: Path, tmp_path: Path)
     batch = write_batch(tmp_path / "b.csv", [["001010000000001", "x"]], ["imsi", "pin"])
     result = run(config, "subscriber", "import", str(batch))
     assert result.exit_code == 2 and "no ki column" in result.output
+    wide = tmp_path / "wide.csv"  # the error named every column: 100,000 of them on one line
+    wide.write_text(",".join(f"c{i}" for i in range(1000)) + "\n")
+    result = run(config, "subscriber", "import", str(wide))
+    assert result.exit_code == 2 and "c19 and 980 more)" in result.output and "c20," not in result.output
+
+
+def test_import_of_a_file_that_is_not_utf8_is_one_line_and_imports_nothing(config: Path, tmp_path: Path) -> None:
+    """A Latin-1 vendor file (an accented comment on line 3) was a UnicodeDecodeError traceback, exit 1, after
+    the rows before it had been imported."""
+    batch = tmp_path / "latin1.csv"
+    batch.write_bytes(f"imsi,ki,opc,comment\n001010000000001,{KI},{OPC},ok\n001010000000002,{KI},{OPC},caf".encode()
+                      + b"\xe9\n")
+    result = run(config, "subscriber", "import", str(batch))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last == f"error: {batch}: line 3 is not UTF-8 text (save the file as UTF-8)"
+    with open_store(config) as store:
+        assert store.list_subscribers() == []
+
+
+def test_import_rejects_a_row_too_big_to_read_and_goes_on(config: Path, tmp_path: Path) -> None:
+    """A field over the csv module's limit (128 KiB) was a traceback (and 500 over HTTP) for the whole file."""
+    batch = tmp_path / "big.csv"
+    batch.write_text(f'imsi,ki,opc\n"{"1" * 200_000}",{KI},{OPC}\n001010000000002,{KI},{OPC}\n')
+    result = run(config, "subscriber", "import", str(batch))
+    assert result.exit_code == 3 and "Traceback" not in result.output, result.output
+    assert "field larger than field limit" in result.output
+    with open_store(config) as store:
+        assert store.get_subscriber("001010000000002").imsi == "001010000000002"
 
 
 def test_apn_add_list_show_delete(config: Path) -> None:

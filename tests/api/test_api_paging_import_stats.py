@@ -88,6 +88,17 @@ def test_csv_import_over_http(api: LiveApi) -> None:
     assert not [s for s in secret_spellings() for b in api.bodies if s in b]
 
 
+def test_csv_import_over_http_rejects_a_row_too_big_to_read(api: LiveApi) -> None:
+    """A field over the csv module's limit (128 KiB) was a 500 for the whole body."""
+    csv = f'imsi,ki,opc\n"{"1" * 200_000}",{KI},{OPC}\n001010000000503,{KI},{OPC}\n'
+    with api.client(Role.PROVISION) as http:
+        answer = http.post("/api/v1/subscribers/import", content=csv, headers={"content-type": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["imported"] == 1 and [r["line"] for r in body["rejected"]] == [2]
+    assert "field larger than field limit" in body["rejected"][0]["reason"]
+
+
 @pytest.fixture
 def registry(services: Services) -> Registry:
     registry = Registry()

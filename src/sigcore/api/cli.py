@@ -153,13 +153,14 @@ def subscriber_import(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from sigcore.api.csv_import import count_rows, read_batch
+    from sigcore.api.csv_import import count_utf8_rows, read_batch
     from sigcore.store.errors import InvalidValue
 
     started = time.monotonic()
     need: KeyNeed = "optional" if dry_run else "create"
     with open_store(config, need) as store, file.open(newline="", encoding="utf-8-sig") as f:
         try:
+            total = count_utf8_rows(file)
             batch = read_batch(f, apn)
         except InvalidValue as err:
             raise _fail(f"{file}: {err}", 2) from None
@@ -167,7 +168,7 @@ def subscriber_import(
         progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), console=console, transient=False)
         with progress:
-            task = progress.add_task("checking" if dry_run else "importing", total=count_rows(file))
+            task = progress.add_task("checking" if dry_run else "importing", total=total)
             pending: list[NewSubscriber] = []
             for row in batch.rows:
                 if isinstance(row, Rejected):

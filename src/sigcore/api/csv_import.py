@@ -9,6 +9,7 @@ Reasons never quote a key.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from sigcore.store.errors import InvalidValue
 ALIASES = {"imsi": "imsi", "ki": "ki", "k": "ki", "key": "ki", "opc": "opc", "op": "op", "amf": "amf",
            "sqn": "sqn", "msisdn": "msisdn", "iccid": "iccid", "apns": "apns", "apn": "apns"}
 REQUIRED = ("imsi", "ki")
+MAX_NAMED = 20  # header columns an error names, at most
 
 
 @dataclass
@@ -33,11 +35,28 @@ class CsvBatch:
     rows: Iterator[NewSubscriber | Rejected] = field(repr=False)
 
 
-def count_rows(path: Path) -> int:
-    """Data lines (for the progress bar): newlines minus the header, counted without parsing."""
+def count_utf8_rows(path: Path) -> int:
+    """Data lines (for the progress bar): newlines minus the header, counted without parsing. Raises
+    InvalidValue naming the first line that is not UTF-8 text, before anything is imported (a vendor file
+    saved as Latin-1 would otherwise fail half-way)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 0
     with path.open("rb") as f:
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as err:
+                raise _not_utf8(lines + chunk.count(b"\n", 0, max(err.start, 0)) + 1) from None
+            lines += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise _not_utf8(lines + 1) from None
     return max(lines - 1, 0)
+
+
+def _not_utf8(line: int) -> InvalidValue:
+    return InvalidValue(f"line {line} is not UTF-8 text (save the file as UTF-8)")
 
 
 def _dialect(f: TextIO) -> type[csv.Dialect] | csv.Dialect:
@@ -64,7 +83,9 @@ def read_header(header: Sequence[str]) -> tuple[dict[str, int], list[str]]:
             columns[meaning] = index
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
-        raise InvalidValue(f"header: no {' or '.join(missing)} column (found: {', '.join(header)})")
+        more = len(header) - MAX_NAMED
+        found = ", ".join(header[:MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
+        raise InvalidValue(f"header: no {' or '.join(missing)} column (found: {found})")
     if "opc" not in columns and "op" not in columns:
         raise InvalidValue("header: no opc or op column")
     return columns, ignored
@@ -104,13 +125,24 @@ def parse_row(line: int, cells: Sequence[str], columns: dict[str, int], default_
 def read_batch(f: TextIO, default_apns: Sequence[str] = ()) -> CsvBatch:
     """Parse the header now (raising `InvalidValue` if it is unusable) and the rows lazily."""
     reader = csv.reader(f, _dialect(f))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as err:
+        raise InvalidValue(f"header: not readable as CSV: {err}") from None
     if header is None:
         raise InvalidValue("header: the file is empty")
     columns, ignored = read_header(header)
 
     def rows() -> Iterator[NewSubscriber | Rejected]:
-        for cells in reader:
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:  # e.g. a field over csv's limit: that row is rejected, the next is read
+                before = reader.line_num
+                yield Rejected(before, None, f"not readable as CSV: {err}")
+                continue
             line = reader.line_num
             if not any(c.strip() for c in cells):
                 continue
