@@ -151,6 +151,16 @@ def test_import_of_a_file_that_is_not_utf8_is_one_line_and_imports_nothing(confi
         assert store.list_subscribers() == []
 
 
+@pytest.mark.parametrize("where", ["missing/rejects.csv", "."])
+def test_an_unwritable_rejects_file_is_one_line_before_the_import(config: Path, tmp_path: Path, where: str) -> None:
+    """Found after the import, it was a FileNotFoundError/IsADirectoryError traceback with the rows in."""
+    batch = write_batch(tmp_path / "b.csv", [["001010000000001", KI, OPC]], ["imsi", "ki", "opc"])
+    result = run(config, "subscriber", "import", str(batch), "--rejects", str(tmp_path / where))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].startswith(f"error: --rejects {tmp_path / where}: ")
+    assert "imported" not in result.output  # refused before the database was opened
+
+
 def test_import_rejects_a_row_too_big_to_read_and_goes_on(config: Path, tmp_path: Path) -> None:
     """A field over the csv module's limit (128 KiB) was a traceback (and 500 over HTTP) for the whole file."""
     batch = tmp_path / "big.csv"

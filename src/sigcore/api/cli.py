@@ -157,6 +157,11 @@ def subscriber_import(
     from sigcore.store.errors import InvalidValue
 
     started = time.monotonic()
+    if rejects is not None:  # found unwritable after the import, it was a traceback with the rows already in
+        try:
+            rejects.open("a").close()
+        except OSError as err:
+            raise _fail(f"--rejects {rejects}: {err.strerror}", 2) from None
     need: KeyNeed = "optional" if dry_run else "create"
     with open_store(config, need) as store, file.open(newline="", encoding="utf-8-sig") as f:
         try:
