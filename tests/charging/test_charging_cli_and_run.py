@@ -63,6 +63,11 @@ def test_account_and_cdr_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert [(r["Account"], r["Cost"], r["Source"], r["RunID"]) for r in rows] == [
         ("alice", "12.5", "*cdrlog", "*topup"), ("bob", "3", "*cdrlog", "*topup")]
     assert runner.invoke(app, ["cdr", "export", "--config", str(config)]).exit_code == 2
+    written = runner.invoke(app, ["cdr", "export", "--csv", "-o", str(tmp_path / "cdrs.csv"), "--config", str(config)])
+    assert written.exit_code == 0 and len((tmp_path / "cdrs.csv").read_text().splitlines()) == 3, written.output
+    for where in (tmp_path / "missing" / "cdrs.csv", tmp_path):  # was a FileNotFoundError/IsADirectoryError traceback
+        refused = runner.invoke(app, ["cdr", "export", "--csv", "-o", str(where), "--config", str(config)])
+        assert refused.exit_code == 2 and refused.output.startswith(f"error: --output {where}: "), refused.output
 
 
 def test_sigcore_run_serves_json_rpc_when_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ They open the store of ``--config`` directly (migrating it first), like the othe
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sys
@@ -101,19 +102,20 @@ def cdr_export(as_csv: bool = typer.Option(False, "--csv", help="CSV with a head
     if not as_csv:
         typer.echo("error: only --csv is supported", err=True)
         raise typer.Exit(2)
-    with open_store(config) as store:
-        records = ChargingStore(store).get_cdrs(accounts=account or None, sources=source or None)
-    columns = ["OrderID", *CDR_FIELDS, "ExtraFields"]
-    handle = open(output, "w", newline="") if output else sys.stdout  # noqa: SIM115 (stdout is not ours to close)
-    try:
+    with contextlib.ExitStack() as opened:
+        try:  # before the database: an unwritable path was a traceback
+            handle = opened.enter_context(open(output, "w", newline="")) if output else sys.stdout
+        except OSError as err:
+            typer.echo(f"error: --output {output}: {err.strerror}", err=True)
+            raise typer.Exit(2) from None
+        with open_store(config) as store:
+            records = ChargingStore(store).get_cdrs(accounts=account or None, sources=source or None)
+        columns = ["OrderID", *CDR_FIELDS, "ExtraFields"]
         writer = csv.writer(handle)
         writer.writerow(columns)
         for rec in records:
             row = [rec.get(c, "") for c in columns[:-1]] + [json.dumps(rec.get("ExtraFields") or {}, sort_keys=True)]
             writer.writerow(row)
-    finally:
-        if output:
-            handle.close()
     if output:
         typer.echo(f"{len(records)} CDRs written to {output}", err=True)
 
