@@ -334,6 +334,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         text = Path(path).read_text()
     except OSError as err:
         raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (octet {err.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -96,3 +96,11 @@ def test_yaml_nested_too_deeply_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("diameter: " + "[" * 100_000 + "]" * 100_000 + "\n")
     with pytest.raises(ConfigError, match="not valid YAML: nested too deeply"):
         load_config(str(path))
+
+
+def test_a_config_file_that_is_not_text_is_a_config_error(tmp_path: Path) -> None:
+    """It was a UnicodeDecodeError traceback from `sigcore config check` and every command."""
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"diameter:\n  origin_host: h\xbd\n")
+    with pytest.raises(ConfigError, match="binary.yaml: not UTF-8 text"):
+        load_config(str(path))

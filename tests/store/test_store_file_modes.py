@@ -56,3 +56,14 @@ def test_a_key_file_others_can_read_is_warned_about_once(tmp_path: Path, caplog:
     with caplog.at_level(logging.WARNING, "sigcore.store.crypto"):
         load_kek(key_file)
     assert not caplog.records
+
+
+def test_a_binary_key_file_is_refused_in_words(tmp_path: Path) -> None:
+    """It was a UnicodeDecodeError traceback from every command that opens the store."""
+    from sigcore.store.errors import KeyUnavailable
+
+    key_file = tmp_path / "kek"
+    key_file.write_bytes(b"\xbd\xff" + bytes(range(200)))
+    key_file.chmod(0o600)
+    with pytest.raises(KeyUnavailable, match=f"{key_file}: the key-encryption key is not hexadecimal"):
+        load_kek(key_file)

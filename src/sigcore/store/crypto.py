@@ -73,7 +73,8 @@ def load_kek(key_file: str | os.PathLike[str] | None = None, key_env: str | None
     if key_file:
         try:
             warn_if_readable_by_others(Path(key_file))
-            return parse_kek(Path(key_file).read_text(), str(key_file))
+            # bytes decoded leniently: a binary file is "not hexadecimal" (in words), not a UnicodeDecodeError
+            return parse_kek(Path(key_file).read_bytes().decode("utf-8", "replace"), str(key_file))
         except OSError as err:
             raise KeyUnavailable(
                 f"cannot read the key-encryption key file {key_file}: {err.strerror}"
