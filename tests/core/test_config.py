@@ -102,5 +102,5 @@ def test_a_config_file_that_is_not_text_is_a_config_error(tmp_path: Path) -> Non
     """It was a UnicodeDecodeError traceback from `sigcore config check` and every command."""
     path = tmp_path / "binary.yaml"
     path.write_bytes(b"diameter:\n  origin_host: h\xbd\n")
-    with pytest.raises(ConfigError, match="binary.yaml: not UTF-8 text"):
+    with pytest.raises(ConfigError, match=r"binary\.yaml: not UTF-8 text"):
         load_config(str(path))
