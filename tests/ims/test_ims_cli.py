@@ -37,3 +37,19 @@ def test_ims_add_show_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert both.exit_code == 2
     assert runner.invoke(app, ["ims", "delete", "alice@localdomain", "--config", str(config)]).exit_code == 0
     assert runner.invoke(app, ["ims", "show", "alice@localdomain", "--config", str(config)]).exit_code == 1
+
+
+@pytest.mark.parametrize(("option", "value", "error"), [
+    ("--scscf", "sip:" + "s" * 300 + ":6060", "scscf: "),
+    ("--profile", "p" * 101, "profile: a name of 1 to 100 characters"),
+])
+def test_ims_add_refuses_what_the_columns_cannot_keep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: str,
+                                                      value: str, error: str) -> None:
+    """SQLite kept a 300-character S-CSCF or a 101-character profile name; PostgreSQL and MariaDB refused the
+    row with a traceback. Now the same one-line error everywhere."""
+    monkeypatch.setenv("SIGCORE_KEK", "ab" * 32)
+    config = tmp_path / "sigcore.yaml"
+    config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'db.sqlite'}\n")
+    added = CliRunner().invoke(app, ["ims", "add", "--config", str(config), "--impi", "bob@localdomain",
+                                     "--impu", "sip:bob@localdomain", "--password", "p", option, value])
+    assert added.exit_code == 1 and error in added.output and "Traceback" not in added.output, added.output

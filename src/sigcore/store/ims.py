@@ -144,6 +144,10 @@ def next_sh_sequence(sequence: int) -> int:
     return 1 if sequence >= SH_SEQUENCE_MAX else sequence + 1
 
 
+#: A service profile's name, at most (its column; SQLite would keep a longer one, PostgreSQL and MariaDB not)
+PROFILE_NAME_LEN = 100
+
+
 def _check_uri(field_name: str, value: str) -> str:
     if not value or len(value) > 255 or any(c.isspace() for c in value):
         raise InvalidValue(f"{field_name}: {value!r} is not an identity")
@@ -369,6 +373,10 @@ class ImsStore:
         (a shared public identity) and keeps its set.
         """
         _check_uri("impi", impi)
+        if scscf is not None:
+            _check_uri("scscf", scscf)
+        if not profile or len(profile) > PROFILE_NAME_LEN:
+            raise InvalidValue(f"profile: a name of 1 to {PROFILE_NAME_LEN} characters")
         if not public_identities:
             raise InvalidValue("impu: at least one public identity is needed")
         if password is None and imsi is None:
