@@ -134,14 +134,17 @@ def read_batch(f: TextIO, default_apns: Sequence[str] = ()) -> CsvBatch:
     columns, ignored = read_header(header)
 
     def rows() -> Iterator[NewSubscriber | Rejected]:
+        failed_at = -1
         while True:
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except csv.Error as err:  # e.g. a field over csv's limit: that row is rejected, the next is read
-                before = reader.line_num
-                yield Rejected(before, None, f"not readable as CSV: {err}")
+                if reader.line_num == failed_at:  # the reader no longer moves on: nothing more to read
+                    return
+                failed_at = reader.line_num
+                yield Rejected(failed_at, None, f"not readable as CSV: {err}")
                 continue
             line = reader.line_num
             if not any(c.strip() for c in cells):
