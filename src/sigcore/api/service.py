@@ -132,7 +132,9 @@ class ApiServer:
 
 def shared_by_workers() -> bool:
     """Whether this process is one of several workers accepting on the same ports (`sigcore.workers.ENV`)."""
-    return "SIGCORE_WORKER" in os.environ
+    from sigcore.workers import ENV
+
+    return ENV in os.environ
 
 
 def install(_node: Any, ctx: AppContext) -> None:

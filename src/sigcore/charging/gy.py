@@ -27,6 +27,7 @@ from sigcore.charging.engine import ChargingEngine
 from sigcore.charging.executor import MustBlock
 from sigcore.charging.model import Account
 from sigcore.charging.scheduler import cancel
+from sigcore.charging.tables import IDENTITY_LEN
 from sigcore.config import GyConfig
 from sigcore.diameter.answers import answer
 from sigcore.diameter.application import Application, Rejected
@@ -44,9 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("sigcore.charging.gy")
 CREDIT_CONTROL = 4
 RAR, ASR = 258, 274
-#: The longest Session-Id and Origin-Host a Gy session keeps (a FQDN is at most 255 characters; a Session-Id
-#: built on one, RFC 6733 §8.8, is longer only with a long optional part): longer ones are answered 5004
-MAX_KEPT_IDENTITY = 255
 NS_PER_SECOND = Decimal(1_000_000_000)
 TIME, OCTETS, UNITS = "CC-Time", "CC-Total-Octets", "CC-Service-Specific-Units"
 _CCR_AVPS = D.keys_of(["Session-Id", "CC-Request-Type", "CC-Request-Number", "Subscription-Id", "Origin-Host",
@@ -89,9 +87,10 @@ class GyService:
     # --- CCR -------------------------------------------------------------------------------------
     async def ccr(self, req: Message, ctx: RequestContext) -> Message:
         avps = D.pick(req.avps, _CCR_AVPS, _REPEATED)
-        for name in ("Session-Id", "Origin-Host"):  # the session's row keeps both (`tables.SessionRow`)
-            if len(str(D.value(avps[name]))) > MAX_KEPT_IDENTITY:
-                raise Rejected(ResultCode.INVALID_AVP_VALUE, f"{name} longer than {MAX_KEPT_IDENTITY} characters",
+        session_id, origin_host = str(D.value(avps["Session-Id"])), str(D.value(avps["Origin-Host"]))
+        for name, value in (("Session-Id", session_id), ("Origin-Host", origin_host)):
+            if len(value) > IDENTITY_LEN:  # the session's row keeps both in IDENTITY_LEN characters
+                raise Rejected(ResultCode.INVALID_AVP_VALUE, f"{name} longer than {IDENTITY_LEN} characters",
                                failed_avps=[avps[name]])
         request_type = int(D.value(avps["CC-Request-Type"]))
         number = int(D.value(avps["CC-Request-Number"]))
@@ -100,7 +99,7 @@ class GyService:
         context = str(D.value(avps["Service-Context-Id"])) if "Service-Context-Id" in avps else ""
         action = int(D.value(avps["Requested-Action"])) if "Requested-Action" in avps else ccr.DIRECT_DEBITING
         credit_req = CreditRequest(
-            str(D.value(avps["Session-Id"])), request_type, self.tenant, "", str(D.value(avps["Origin-Host"])),
+            session_id, request_type, self.tenant, "", origin_host,
             str(D.value(avps["Origin-Realm"])), ctx.peer.name, self._services(avps, context, request_type), action,
             self._subscription_ids(avps))
         result = await self._submit(credit_req)

@@ -303,8 +303,8 @@ class ChargingStore:
     # --- Subscription-Id mapping ---------------------------------------------------------------------
     def map_subscription(self, id_type: int, value: str, tenant: str, account: str) -> None:
         check_names(Tenant=tenant, Account=account)
-        if len(value) > 255:
-            raise NameTooLong("Subscription-Id-Data longer than 255 characters")
+        if len(value) > t.IDENTITY_LEN:
+            raise NameTooLong(f"Subscription-Id-Data longer than {t.IDENTITY_LEN} characters")
         with self.store.writing() as conn:
             conn.execute(delete(t.subscriptions).where(and_(t.subscriptions.c.id_type == id_type,
                                                             t.subscriptions.c.value == value)))

@@ -21,6 +21,8 @@ from sigcore.store.models import Base
 DOCUMENT = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 NAME_LEN = 128
+#: Subscription-Id data, Gy Session-Ids and Origin-Hosts (a FQDN's length)
+IDENTITY_LEN = 255
 
 
 class ChargingAccountRow(Base):
@@ -99,7 +101,7 @@ class ChargingSubscriptionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     id_type: Mapped[int] = mapped_column(Integer)
-    value: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(String(IDENTITY_LEN))
     tenant: Mapped[str] = mapped_column(String(NAME_LEN))
     account: Mapped[str] = mapped_column(String(NAME_LEN))
 
@@ -112,10 +114,10 @@ class ChargingSessionRow(Base):
     __table_args__ = (Index(None, "tenant", "account"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    session_id: Mapped[str] = mapped_column(String(IDENTITY_LEN), unique=True)
     tenant: Mapped[str] = mapped_column(String(NAME_LEN))
     account: Mapped[str] = mapped_column(String(NAME_LEN))
-    origin_host: Mapped[str] = mapped_column(String(255))
+    origin_host: Mapped[str] = mapped_column(String(IDENTITY_LEN))
     started: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     document: Mapped[str] = mapped_column(DOCUMENT)

@@ -28,6 +28,8 @@ from sigcore.store import tables as t
 from sigcore.store.base import as_utc, new_id, utc_now
 from sigcore.store.errors import Conflict, InvalidValue, NotFound
 from sigcore.store.ims_models import (
+    PROFILE_NAME_LEN,
+    URI_LEN,
     ifcs,
     impis,
     impus,
@@ -144,12 +146,8 @@ def next_sh_sequence(sequence: int) -> int:
     return 1 if sequence >= SH_SEQUENCE_MAX else sequence + 1
 
 
-#: A service profile's name, at most (its column; SQLite would keep a longer one, PostgreSQL and MariaDB not)
-PROFILE_NAME_LEN = 100
-
-
 def _check_uri(field_name: str, value: str) -> str:
-    if not value or len(value) > 255 or any(c.isspace() for c in value):
+    if not value or len(value) > URI_LEN or any(c.isspace() for c in value):
         raise InvalidValue(f"{field_name}: {value!r} is not an identity")
     return value
 

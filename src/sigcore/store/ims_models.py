@@ -33,6 +33,7 @@ from sigcore.store.base import utc_now
 from sigcore.store.models import Base
 
 URI_LEN = 255
+PROFILE_NAME_LEN = 100
 
 
 class ImsPrivateIdentityRow(Base):
@@ -55,7 +56,7 @@ class ImsServiceProfileRow(Base):
     __tablename__ = "ims_service_profiles"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(PROFILE_NAME_LEN), unique=True)
     media_profile_id: Mapped[int | None] = mapped_column(Integer, doc="SubscribedMediaProfileId")
     ccf_primary: Mapped[str | None] = mapped_column(String(URI_LEN))
     ccf_secondary: Mapped[str | None] = mapped_column(String(URI_LEN))

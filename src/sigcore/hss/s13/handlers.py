@@ -23,7 +23,8 @@ from sigcore.diameter.message import Message
 from sigcore.hss.application import AUTH_SESSION_STATE, hss_application
 from sigcore.hss.s6a.codes import S6aResult
 from sigcore.hss.s13.eir import Eir, InvalidImei, normalise_imei
-from sigcore.store import StoreError
+from sigcore.store import StoreError, validate
+from sigcore.store.errors import InvalidValue
 
 log = logging.getLogger("sigcore.hss.s13.handlers")
 
@@ -60,10 +61,12 @@ class S13Server:
             bad = DICTIONARY.build("Terminal-Information", [("Software-Version", software_version)])
             raise Rejected(ResultCode.INVALID_AVP_VALUE, "Software-Version: expected 2 digits", failed_avps=[bad])
         imsi = request.get("User-Name")
-        if imsi is not None and not (6 <= len(imsi) <= 15 and imsi.isascii() and imsi.isdigit()):
-            # an IMSI binds no rule and is recorded in the history's 15 digits
-            raise Rejected(ResultCode.INVALID_AVP_VALUE, "User-Name: expected an IMSI (6 to 15 digits)",
-                           failed_avps=[DICTIONARY.build("User-Name", imsi)])
+        if imsi is not None:  # else it binds no rule, and the history keeps it in 15 digits
+            try:
+                validate.imsi(imsi)
+            except InvalidValue:
+                raise Rejected(ResultCode.INVALID_AVP_VALUE, "User-Name: expected an IMSI (6 to 15 digits)",
+                               failed_avps=[DICTIONARY.build("User-Name", imsi)]) from None
         origin = request.get("Origin-Host")
         loop = asyncio.get_running_loop()
         try:
