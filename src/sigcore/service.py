@@ -136,6 +136,6 @@ async def serve(cfg: Config, installers: list[Installer] | None = None, ready: a
         ready.set()
     await stop.wait()
     log.info("stopping")
+    await node.stop()  # first: its handlers still have what they use while it finishes the requests in flight
     for stopper in reversed(services.stoppers):
         await stopper()
-    await node.stop()

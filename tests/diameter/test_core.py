@@ -572,3 +572,66 @@ def test_out_routing_hooks_see_the_named_next_hops_above_the_realm_rule_and_may_
     core.frame(mme, request(2), 1.0)
     assert len(out.raw(hss1)) == 1 and len(out.raw(hss2)) == 1
     assert seen[0]["hss1.localdomain"] > 1000 and seen[0]["hss2.localdomain"] <= 0  # the realm rule stood down
+
+
+# --- a graceful stop (RFC 6733 §5.4): nothing in flight is lost -------------------------------------------
+
+def dpa_for(dpr: Message, origin: str) -> bytes:
+    return answer(dpr, Identity(origin, "localdomain"), ResultCode.SUCCESS).encode()
+
+
+def only_dpr(msgs: list[Message]) -> Message:
+    (dpr,) = [m for m in msgs if m.code == 282 and m.is_request]
+    return dpr
+
+
+def test_a_stopping_relay_dprs_its_upstream_only_once_the_answers_it_awaits_from_it_are_in() -> None:
+    core, out, mme, hss1, hss2 = relay_core()
+    core.frame(mme, request(1, dest_host="hss1.localdomain"), 1.0)
+    (fwd,) = out.raw(hss1)
+    core.stop(1.1, grace=TIMEOUT)
+    mme_dpr = only_dpr(out.sent(mme))  # nothing awaited from the MME: told at once to send no more
+    hss2_dpr = only_dpr(out.sent(hss2))
+    assert out.raw(hss1) == []  # the answer to the MME's request is still to come from hss1
+    core.frame(mme, dpa_for(mme_dpr, "mme.localdomain"), 1.2)
+    core.frame(hss2, dpa_for(hss2_dpr, "hss2.localdomain"), 1.2)
+    assert core.drain(1.2) is False
+    assert out.closed == [hss2]  # the MME's connection stays until its answer is sent
+    core.frame(hss1, answer_to(fwd, "hss1.localdomain"), 1.3)
+    (back,) = out.sent(mme)
+    assert back.hop_by_hop == 1 and back["Result-Code"] == 2001
+    assert core.drain(1.3) is False
+    assert out.closed == [hss2, mme]
+    hss1_dpr = only_dpr(out.sent(hss1))
+    core.frame(hss1, dpa_for(hss1_dpr, "hss1.localdomain"), 1.4)
+    assert core.drain(1.4) is True and out.closed == [hss2, mme, hss1]
+
+
+def test_a_stopping_node_closes_a_connection_after_the_answers_its_handlers_owe_on_it() -> None:
+    core, out = make_core()
+    core.register(4, 272, lambda req, ctx: req)
+    core.start(0.0)
+    mme = connect(core, out, "mme.localdomain")
+    core.frame(mme, request(5, dest_host="dra.localdomain"), 1.0)
+    ((_handler, req, _conn),) = out.handled
+    core.stop(1.1, grace=TIMEOUT)
+    core.frame(mme, dpa_for(only_dpr(out.sent(mme)), "mme.localdomain"), 1.2)
+    assert core.drain(1.2, handling=True) is False and out.closed == []
+    core.answer(mme, req, answer(req, core.identity, ResultCode.SUCCESS))
+    assert [m.hop_by_hop for m in out.sent(mme)] == [5]
+    assert core.drain(1.3, handling=False) is True and out.closed == [mme]
+
+
+def test_a_graceful_stop_gives_up_waiting_at_its_deadline() -> None:
+    core, out, mme, hss1, _hss2 = relay_core()
+    core.frame(mme, request(1, dest_host="hss1.localdomain"), 1.0)
+    out.raw(hss1)
+    core.stop(1.1, grace=2.0)
+    core.frame(mme, dpa_for(only_dpr(out.sent(mme)), "mme.localdomain"), 1.2)
+    assert core.drain(2.0) is False and mme not in out.closed and out.raw(hss1) == []
+    core.drain(3.1)  # past the grace: hss1 gets its DPR, the MME's connection is closed
+    assert mme in out.closed
+    only_dpr(out.sent(hss1))
+    for peer in list(core.peers.values()):  # no DPA from hss1 nor hss2: closed anyway after the DPA timeout
+        core.peer_timer(peer, 3.1 + core.policy.dpa_timeout)
+    assert core.drain(3.2 + core.policy.dpa_timeout) is True and hss1 in out.closed

@@ -11,9 +11,11 @@ from rawpeer import RawPeer, ccr, ccr_avps
 
 from interop.ports import free_tcp_port
 from interop.sigcore_nodes import cc_server, wait_open
+from sigcore.diameter import DICTIONARY as D
 from sigcore.diameter.aio import Node, NodeSettings, RequestContext
 from sigcore.diameter.aio.node import PeerSettings
-from sigcore.diameter.answers import Identity
+from sigcore.diameter.answers import Identity, answer
+from sigcore.diameter.capabilities import make_dpa
 from sigcore.diameter.constants import AppId
 from sigcore.diameter.message import Message
 from sigcore.diameter.peer import PeerPolicy
@@ -82,3 +84,45 @@ async def test_failover_on_silence_and_on_a_lost_peer_answers_each_request_once(
         await client.close()
         for node in (relay, quiet, good):
             await node.stop(wait=0.2)
+
+
+async def test_a_relay_stopped_with_requests_in_flight_answers_each_from_upstream_then_closes() -> None:
+    """Stopping the DRA (SIGTERM) must not turn the requests it is relaying into 3002: the client, told by
+    DPR to send no more, keeps its connection for the answers (as freeDiameter's CLOSING_GRACE does), and the
+    upstream gets its DPR only once it has answered them."""
+    upstream_port, relay_port = free_tcp_port(), free_tcp_port()
+    upstream = cc_server("hss.localdomain", upstream_port, [])
+
+    async def slow(req: Message, ctx: RequestContext) -> Message:
+        await asyncio.sleep(0.3)
+        return answer(req, ctx.node.identity, 2001, [D.build("Auth-Application-Id", 4)])
+
+    upstream.register(4, 272, slow)
+    relay = Node(NodeSettings(Identity("dra.localdomain", "localdomain"), listen=[("127.0.0.1", relay_port)],
+                              peers=[PeerSettings("hss.localdomain", "127.0.0.1", upstream_port, "connect")],
+                              policy=PeerPolicy(tc=0.5, jitter=0.2), request_timeout=5.0, relay=True))
+    await upstream.start()
+    await relay.start()
+    client = await RawPeer.connect(relay_port)
+    try:
+        await wait_open(relay, "hss.localdomain")
+        assert (await client.handshake(apps={int(AppId.RELAY): 0}))["Result-Code"] == 2001
+        for n in range(1, 11):
+            await client.send(ccr(hbh=n, e2e=100 + n, avps=ccr_avps(CC_Request_Number=n)).encode())
+        await asyncio.sleep(0.1)  # all ten relayed, none answered yet
+        stopping = asyncio.create_task(relay.stop())
+        answers: list[Message] = []
+        while len(answers) < 10:
+            msg = await client.read(timeout=5)
+            if msg.code == 282 and msg.is_request:  # the DPR: answered, the connection kept for the answers
+                await client.send(make_dpa(msg, Identity("client.localdomain", "localdomain")).encode())
+            else:
+                answers.append(msg)
+        assert sorted(a.hop_by_hop for a in answers) == list(range(1, 11))
+        assert [a["Result-Code"] for a in answers] == [2001] * 10
+        await asyncio.wait_for(stopping, 10)
+        assert await client.closed()
+    finally:
+        await client.close()
+        await relay.stop(wait=0.2)
+        await upstream.stop(wait=0.2)

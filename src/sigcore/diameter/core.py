@@ -41,7 +41,7 @@ from sigcore.diameter.dictionary import DICTIONARY, Dictionary
 from sigcore.diameter.errors import DecodeError, DiameterError
 from sigcore.diameter.events import Connect, Deliver, Disconnect, PeerDown, PeerUp, Send
 from sigcore.diameter.message import Message, new_end_to_end, next_hop_by_hop, peek_header
-from sigcore.diameter.peer import Peer, PeerPolicy
+from sigcore.diameter.peer import Peer, PeerPolicy, State
 from sigcore.diameter.relay import (
     ROUTE_RECORD,
     Routing,
@@ -118,6 +118,19 @@ class _Relay:
         self.target_conn: Any = None  # None once settled
 
 
+class _Stopping:
+    """A graceful stop in progress: its deadline and cause, the open peers whose DPR waits for the answers
+    we await from them, the connections whose close waits for the answers we owe on them."""
+
+    __slots__ = ("cause", "closing", "held", "until")
+
+    def __init__(self, until: float, cause: DisconnectCause) -> None:
+        self.until = until
+        self.cause = cause
+        self.held: list[Peer] = []
+        self.closing: list[Any] = []
+
+
 class NodeCore:
     """The sans-IO node. ``configured`` maps each configured peer's name (lower-case) to whether we connect
     to it; ``allow`` are the networks unconfigured peers may connect from (else 3010)."""
@@ -153,6 +166,7 @@ class NodeCore:
         self._relays: dict[int, _Relay] = {}  # forwarded requests: our hop-by-hop -> state
         self._relay_queue: deque[tuple[float, _Relay]] = deque()
         self._route_records: dict[str, bytes] = {}
+        self._stopping: _Stopping | None = None
 
     # --- configuration -------------------------------------------------------------------------
     def register(self, app_id: int, command: int | str, handler: Handler, vendor: int = 0) -> tuple[int, int]:
@@ -182,18 +196,52 @@ class NodeCore:
                 peer.start(now)
                 self._run(peer)
 
-    def stop(self, now: float, cause: DisconnectCause = DisconnectCause.REBOOTING) -> list[Peer]:
-        """DPR to every open peer; returns those that were open (the adapter waits for their DPAs)."""
+    def stop(self, now: float, cause: DisconnectCause = DisconnectCause.REBOOTING, grace: float = 0.0) -> list[Peer]:
+        """Stop gracefully (RFC 6733 §5.4), so that nothing in flight is lost: DPR at once to every open peer
+        we await no answer from, so that it sends us no more; a peer we still await answers from (requests
+        we forwarded or sent to it) gets its DPR once they are in, and a connection we still owe answers on
+        (requests we forwarded or are handling) is closed once they are sent, each within ``grace`` seconds.
+        The adapter calls `drain` until it says done. Returns the peers that were open."""
+        self._stopping = stopping = _Stopping(now + grace, cause)
         closing = []
+        awaited = self._awaited()
         for peer in self.peers.values():
             if peer.is_open:
                 closing.append(peer)
+                if peer.conn in awaited:
+                    stopping.held.append(peer)
+                    continue
             peer.stop(now, cause)
             self._run(peer)
-        for hbh in list(self._pending):
-            self.out.request_failed(hbh, "node stopped")
-        self._pending.clear()
         return closing
+
+    def drain(self, now: float, handling: bool = False) -> bool:
+        """One step of a graceful `stop`: the DPRs and the closes whose answers are in (or whose grace is
+        over). ``handling``: the adapter still runs handlers, whose answers may be for any connection.
+        True when every peer is closed."""
+        stopping = self._stopping
+        if stopping is None:
+            return True
+        late = now >= stopping.until
+        if stopping.held:
+            awaited = self._awaited()
+            for peer in list(stopping.held):
+                if late or peer.conn not in awaited or not peer.is_open:
+                    stopping.held.remove(peer)
+                    peer.stop(now, stopping.cause)
+                    self._run(peer)
+        if stopping.closing:
+            owed = {r.origin_conn for r in self._relays.values()}
+            for conn in list(stopping.closing):
+                if late or (conn not in owed and not handling):
+                    stopping.closing.remove(conn)
+                    self.out.disconnect(conn)
+        return not stopping.held and not stopping.closing and not any(
+            p.state is State.CLOSING for p in self.peers.values())
+
+    def _awaited(self) -> set[Any]:
+        """The connections we await answers on."""
+        return {r.target_conn for r in self._relays.values()} | set(self._pending.values())
 
     def peer(self, name: str, initiate: bool) -> Peer:
         key = name.lower()
@@ -232,6 +280,8 @@ class NodeCore:
 
     def connection_lost(self, conn: Any, now: float) -> None:
         self.admission.settled(conn)
+        if self._stopping is not None and conn in self._stopping.closing:
+            self._stopping.closing.remove(conn)
         for hbh in [h for h, c in self._pending.items() if c is conn]:
             del self._pending[hbh]
             self.out.request_failed(hbh, "connection lost before the answer")
@@ -252,7 +302,11 @@ class NodeCore:
             elif isinstance(action, Deliver):
                 self._deliver(peer, action.conn, action.message)
             elif isinstance(action, Disconnect):
-                if action.conn is not None:
+                if action.conn is None:
+                    continue
+                if self._stopping is not None:  # closed by `drain` once the answers we owe on it are sent
+                    self._stopping.closing.append(action.conn)
+                else:
                     out.disconnect(action.conn)
             elif isinstance(action, Connect):
                 out.dial(peer)

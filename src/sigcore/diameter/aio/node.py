@@ -26,7 +26,7 @@ from sigcore.diameter.dictionary import Dictionary
 from sigcore.diameter.errors import DiameterError
 from sigcore.diameter.framing import FramingError
 from sigcore.diameter.message import Message
-from sigcore.diameter.peer import Peer, PeerPolicy, State
+from sigcore.diameter.peer import Peer, PeerPolicy
 from sigcore.diameter.routing import RoutingHooks
 from sigcore.failure_log import FailureLog
 
@@ -199,14 +199,19 @@ class Node:
         return [s.sockets[0].getsockname()[1] for s in self._servers if s.sockets]
 
     async def stop(self, cause: DisconnectCause = DisconnectCause.REBOOTING, wait: float | None = None) -> None:
-        """DPR to every open peer, wait for their DPAs (bounded), then close everything."""
-        closing = self.core.stop(self._now(), cause)
-        self._arm_all()
-        deadline = self._now() + (wait if wait is not None else self.settings.policy.dpa_timeout)
-        while any(p.state is State.CLOSING for p in closing) and self._now() < deadline:
-            await asyncio.sleep(0.02)
+        """Stop gracefully, then close everything: no new connection is accepted; each open peer gets its DPR
+        once the answers we await from it are in, and each connection is closed once the answers we owe on
+        it are sent (`NodeCore.stop`), within ``wait`` seconds (by default the request timeout, then the DPA
+        timeout for the last DPRs)."""
         for server in self._servers:
             server.close()
+        now = self._now()
+        grace = self.settings.request_timeout if wait is None else wait
+        self.core.stop(now, cause, grace)
+        deadline = now + (grace + self.settings.policy.dpa_timeout if wait is None else wait)
+        while not self.core.drain(self._now(), bool(self.handler_tasks)) and self._now() < deadline:
+            self._arm_all()
+            await asyncio.sleep(0.02)
         for conn in list(self.connections):
             conn.close()
         for h in self._timers.values():
