@@ -67,6 +67,9 @@ class Output:
     def relay_deadline(self, when: float) -> None:
         pass
 
+    def handling(self, conn: Any) -> bool:
+        return False
+
 
 def build(pyform: bool, directory: Path, idle_peers: int) -> tuple[Any, Conn, Conn, bytes, Any]:
     from sigcore.diameter.answers import Identity

@@ -208,6 +208,51 @@ async def test_the_driver_answers_a_nodes_dpr_and_stops_sending() -> None:
     assert elapsed < 2.0  # not the run's 5 s
 
 
+class _GracefulLeaving(Responder):
+    """After `reads` reads it sends DPR ahead of that read's answers, as a stopping sigcore node does, and
+    answers every request it reads until the DPA, then closes."""
+
+    def __init__(self, reads: int) -> None:
+        super().__init__("hss.localdomain", "localdomain")
+        self.reads = reads
+        self.seen = bytearray()
+        self.dpa = asyncio.Event()
+
+    def data_received(self, data: bytes) -> None:
+        self.reads -= 1
+        if self.reads == 0 and self.transport is not None:
+            self.transport.write(DICTIONARY.message(
+                282, 0, 0x80, [("Origin-Host", "hss.localdomain"), ("Origin-Realm", "localdomain"),
+                               ("Disconnect-Cause", 0)], hop_by_hop=77, end_to_end=77).encode())
+        super().data_received(data)
+        seen = self.seen
+        seen += data
+        while len(seen) >= 20 and len(seen) >= (length := int.from_bytes(seen[1:4], "big")):
+            if not seen[4] & 0x80 and seen[5:8] == b"\x00\x01\x1a" and self.transport is not None:  # the DPA
+                self.dpa.set()
+                self.transport.close()
+            del seen[:length]
+
+
+async def test_after_a_nodes_dpr_the_driver_still_counts_the_answers_in_flight() -> None:
+    """A node that stops gracefully sends DPR and then the answers to what it had read: the driver counted
+    them as unanswered (it stopped reading at the DPR). Now it sends no more and reads them."""
+    leaving = _GracefulLeaving(20)
+    server = await asyncio.get_running_loop().create_server(lambda: leaving, "127.0.0.1", 0)
+    try:
+        spec = LoadSpec(port=server.sockets[0].getsockname()[1], connections=1, window=8)
+        started = time.monotonic()
+        result = await asyncio.wait_for(drive(spec.port, cer(spec.target, "bench0.localdomain", {16777251}),
+                                              _templates(spec, "bench0.localdomain", 0, 10), 8, 5.0,
+                                              answer_timeout=0.5), 20)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert leaving.dpa.is_set() and result.left
+    assert result.unanswered == 0 and result.results == {2001: result.sent} and result.sent >= 19
+    assert elapsed < 2.0  # not the run's 5 s
+
+
 @pytest.mark.parametrize("fault", ["dies", "stops"])
 def test_bench_fails_in_words_when_the_node_closes_its_connections(fault: str) -> None:
     loop = asyncio.new_event_loop()

@@ -50,6 +50,7 @@ class Recorder:
         self.answers: dict[int, Message] = {}
         self.failed: dict[int, str] = {}
         self.deadlines: list[float] = []
+        self.serving: set[Conn] = set()  # connections with a handler yet to answer
 
     def write(self, conn: Conn, data: bytes | bytearray) -> None:
         self.writes.append((conn, bytes(data)))
@@ -74,6 +75,9 @@ class Recorder:
 
     def relay_deadline(self, when: float) -> None:
         self.deadlines.append(when)
+
+    def handling(self, conn: Conn) -> bool:
+        return conn in self.serving
 
     def sent(self, conn: Conn) -> list[Message]:
         """Messages written to ``conn`` since the last call."""
@@ -379,11 +383,16 @@ def test_an_out_routing_hook_can_refuse_a_peer_and_a_failing_hook_does_not_stop_
     assert out.raw(hss1) == [] and len(out.raw(hss2)) == 5
 
 
-def test_a_non_forwarding_node_answers_3003_and_3002_itself() -> None:
+def serving_core() -> tuple[NodeCore, Recorder, Conn]:
+    """A node serving CCR itself (its handler runs in the Recorder: `handled`), and an MME connected."""
     core, out = make_core()
     core.register(4, 272, lambda req, ctx: None)
     core.start(0.0)
-    mme = connect(core, out, "mme.localdomain")
+    return core, out, connect(core, out, "mme.localdomain")
+
+
+def test_a_non_forwarding_node_answers_3003_and_3002_itself() -> None:
+    core, out, mme = serving_core()
     core.frame(mme, request(1, dest_realm="other.net"), 1.0)
     core.frame(mme, request(2, dest_host="else.localdomain"), 1.0)
     assert [m["Result-Code"] for m in out.sent(mme)] == [3003, 3002]
@@ -600,7 +609,8 @@ def test_a_stopping_relay_dprs_its_upstream_only_once_the_answers_it_awaits_from
     core.frame(hss1, answer_to(fwd, "hss1.localdomain"), 1.3)
     (back,) = out.sent(mme)
     assert back.hop_by_hop == 1 and back["Result-Code"] == 2001
-    assert core.drain(1.3) is False
+    core.drain(1.3)
+    core.peer_timer(core.peers["mme.localdomain"], 1.3)  # its next look: nothing in flight any more
     assert out.closed == [hss2, mme]
     hss1_dpr = only_dpr(out.sent(hss1))
     core.frame(hss1, dpa_for(hss1_dpr, "hss1.localdomain"), 1.4)
@@ -608,18 +618,20 @@ def test_a_stopping_relay_dprs_its_upstream_only_once_the_answers_it_awaits_from
 
 
 def test_a_stopping_node_closes_a_connection_after_the_answers_its_handlers_owe_on_it() -> None:
-    core, out = make_core()
-    core.register(4, 272, lambda req, ctx: req)
-    core.start(0.0)
-    mme = connect(core, out, "mme.localdomain")
+    core, out, mme = serving_core()
     core.frame(mme, request(5, dest_host="dra.localdomain"), 1.0)
     ((_handler, req, _conn),) = out.handled
+    out.serving.add(mme)
     core.stop(1.1, grace=TIMEOUT)
     core.frame(mme, dpa_for(only_dpr(out.sent(mme)), "mme.localdomain"), 1.2)
-    assert core.drain(1.2, handling=True) is False and out.closed == []
+    assert core.drain(1.2) is False and out.closed == []
+    core.peer_timer(core.peers["mme.localdomain"], 1.3)
+    assert out.closed == []
     core.answer(mme, req, answer(req, core.identity, ResultCode.SUCCESS))
+    out.serving.discard(mme)
     assert [m.hop_by_hop for m in out.sent(mme)] == [5]
-    assert core.drain(1.3, handling=False) is True and out.closed == [mme]
+    core.peer_timer(core.peers["mme.localdomain"], 1.4)
+    assert core.drain(1.4) is True and out.closed == [mme]
 
 
 def test_a_graceful_stop_gives_up_waiting_at_its_deadline() -> None:
@@ -629,9 +641,10 @@ def test_a_graceful_stop_gives_up_waiting_at_its_deadline() -> None:
     core.stop(1.1, grace=2.0)
     core.frame(mme, dpa_for(only_dpr(out.sent(mme)), "mme.localdomain"), 1.2)
     assert core.drain(2.0) is False and mme not in out.closed and out.raw(hss1) == []
-    core.drain(3.1)  # past the grace: hss1 gets its DPR, the MME's connection is closed
-    assert mme in out.closed
+    core.drain(3.1)  # past the grace: hss1 gets its DPR
     only_dpr(out.sent(hss1))
+    core.peer_timer(core.peers["mme.localdomain"], 1.2 + TIMEOUT)  # the MME's grace is over too: closed
+    assert mme in out.closed
     for peer in list(core.peers.values()):  # no DPA from hss1 nor hss2: closed anyway after the DPA timeout
         core.peer_timer(peer, 3.1 + core.policy.dpa_timeout)
     assert core.drain(3.2 + core.policy.dpa_timeout) is True and hss1 in out.closed

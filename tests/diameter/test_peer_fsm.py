@@ -20,7 +20,7 @@ from sigcore.diameter.capabilities import LocalCapabilities, make_cea, make_cer,
 from sigcore.diameter.constants import AVP_MANDATORY, Cmd, DisconnectCause, ResultCode
 from sigcore.diameter.events import Action, Connect, Deliver, Disconnect, PeerDown, PeerUp, Send
 from sigcore.diameter.message import Message
-from sigcore.diameter.peer import Peer, PeerPolicy, State
+from sigcore.diameter.peer import GRACE_POLL, Peer, PeerPolicy, State
 
 TW, TC = 30.0, 20.0
 LOCAL, REMOTE = "mid.localdomain", "remote.localdomain"
@@ -402,6 +402,49 @@ def test_stop_without_dpa_closes_after_the_timeout() -> None:
     peer.handle_timer(15.0)
     assert disconnects(peer.drain()) == [conn]
     assert peer.state is State.CLOSED and peer.next_timer() is None
+
+
+@pytest.mark.parametrize("cause", [DisconnectCause.REBOOTING, DisconnectCause.DO_NOT_WANT_TO_TALK_TO_YOU])
+def test_dpr_received_with_answers_in_flight_keeps_the_connection_until_they_are_exchanged(
+        cause: DisconnectCause) -> None:
+    """RFC 6733 §5.4 / freeDiameter's CLOSING_GRACE: after the DPA the connection stays for the answers in
+    flight on it (either way), asked every GRACE_POLL seconds; no new request goes to the peer meanwhile."""
+    peer = make_peer()
+    conn = open_as_initiator(peer)
+    in_flight = {conn}
+    peer.in_flight = in_flight.__contains__
+    peer.receive(conn, make_dpr(Identity(REMOTE, "localdomain"), cause), 5.0)
+    actions = peer.drain()
+    assert [m.code for m in sends(actions, conn)] == [Cmd.DISCONNECT_PEER] and disconnects(actions) == []
+    assert peer.state is State.CLOSING and not peer.is_open and peer.next_timer() == 5.0 + GRACE_POLL
+    late_answer = Message(272, 4, 0x40, 5, 5, [])
+    peer.receive(conn, late_answer, 5.01)
+    assert peer.drain() == [Deliver(conn, late_answer)]
+    peer.handle_timer(5.0 + GRACE_POLL)
+    assert peer.drain() == [] and peer.state is State.CLOSING
+    in_flight.clear()
+    peer.handle_timer(5.0 + 2 * GRACE_POLL)
+    actions = peer.drain()
+    assert disconnects(actions) == [conn] and of_type(actions, PeerDown) and peer.state is State.CLOSED
+    # the peer's Disconnect-Cause still decides the reconnection
+    assert (peer.next_timer() is None) == (cause == DisconnectCause.DO_NOT_WANT_TO_TALK_TO_YOU)
+
+
+def test_after_our_dpr_the_dpa_closes_once_the_answers_in_flight_are_out_or_the_grace_is_over() -> None:
+    peer = make_peer()
+    conn = open_as_initiator(peer)
+    peer.in_flight = lambda c: c is conn  # an answer we owe that never goes
+    peer.stop(10.0)
+    (dpr,) = sends(peer.drain(), conn)
+    peer.receive(conn, answer(dpr, Identity(REMOTE, "localdomain"), ResultCode.SUCCESS), 10.1)
+    assert disconnects(peer.drain()) == [] and peer.state is State.CLOSING
+    grace_over = 10.1 + peer.policy.grace
+    while (when := peer.next_timer()) is not None and when < grace_over:
+        peer.handle_timer(when)
+        assert disconnects(peer.drain()) == []
+    assert peer.next_timer() == grace_over
+    peer.handle_timer(grace_over)
+    assert disconnects(peer.drain()) == [conn] and peer.state is State.CLOSED
 
 
 def test_stop_before_open_drops_the_attempt() -> None:

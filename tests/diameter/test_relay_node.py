@@ -86,10 +86,8 @@ async def test_failover_on_silence_and_on_a_lost_peer_answers_each_request_once(
             await node.stop(wait=0.2)
 
 
-async def test_a_relay_stopped_with_requests_in_flight_answers_each_from_upstream_then_closes() -> None:
-    """Stopping the DRA (SIGTERM) must not turn the requests it is relaying into 3002: the client, told by
-    DPR to send no more, keeps its connection for the answers (as freeDiameter's CLOSING_GRACE does), and the
-    upstream gets its DPR only once it has answered them."""
+async def _slow_upstream_behind_a_relay() -> tuple[Node, Node, RawPeer]:
+    """A client → a DRA → an HSS whose answers take 0.3 s; the client's CER done."""
     upstream_port, relay_port = free_tcp_port(), free_tcp_port()
     upstream = cc_server("hss.localdomain", upstream_port, [])
 
@@ -104,24 +102,59 @@ async def test_a_relay_stopped_with_requests_in_flight_answers_each_from_upstrea
     await upstream.start()
     await relay.start()
     client = await RawPeer.connect(relay_port)
+    await wait_open(relay, "hss.localdomain")
+    assert (await client.handshake(apps={int(AppId.RELAY): 0}))["Result-Code"] == 2001
+    return upstream, relay, client
+
+
+async def _answers_while(client: RawPeer, count: int) -> list[Message]:
+    """Read ``count`` answers, answering a DPR on the way (and keeping the connection for the answers, as
+    freeDiameter's CLOSING_GRACE does)."""
+    answers: list[Message] = []
+    while len(answers) < count:
+        msg = await client.read(timeout=5)
+        if msg.code == 282 and msg.is_request:
+            await client.send(make_dpa(msg, Identity("client.localdomain", "localdomain")).encode())
+        else:
+            answers.append(msg)
+    return answers
+
+
+async def test_a_relay_stopped_with_requests_in_flight_answers_each_from_upstream_then_closes() -> None:
+    """Stopping the DRA (SIGTERM) must not turn the requests it is relaying into 3002: the client, told by
+    DPR to send no more, keeps its connection for the answers, and the upstream gets its DPR only once it
+    has answered them."""
+    upstream, relay, client = await _slow_upstream_behind_a_relay()
     try:
-        await wait_open(relay, "hss.localdomain")
-        assert (await client.handshake(apps={int(AppId.RELAY): 0}))["Result-Code"] == 2001
         for n in range(1, 11):
             await client.send(ccr(hbh=n, e2e=100 + n, avps=ccr_avps(CC_Request_Number=n)).encode())
         await asyncio.sleep(0.1)  # all ten relayed, none answered yet
         stopping = asyncio.create_task(relay.stop())
-        answers: list[Message] = []
-        while len(answers) < 10:
-            msg = await client.read(timeout=5)
-            if msg.code == 282 and msg.is_request:  # the DPR: answered, the connection kept for the answers
-                await client.send(make_dpa(msg, Identity("client.localdomain", "localdomain")).encode())
-            else:
-                answers.append(msg)
+        answers = await _answers_while(client, 10)
         assert sorted(a.hop_by_hop for a in answers) == list(range(1, 11))
         assert [a["Result-Code"] for a in answers] == [2001] * 10
         await asyncio.wait_for(stopping, 10)
         assert await client.closed()
+    finally:
+        await client.close()
+        await relay.stop(wait=0.2)
+        await upstream.stop(wait=0.2)
+
+
+async def test_an_upstream_stopped_with_requests_in_flight_answers_them_through_the_relay() -> None:
+    """The other side: the HSS stops (DPR to the DRA at once) while it still serves relayed requests. The DRA
+    answers DPA and keeps the connection for their answers instead of failing them over (3002 here, with
+    no other HSS); the HSS closes once its handlers have answered."""
+    upstream, relay, client = await _slow_upstream_behind_a_relay()
+    try:
+        for n in range(1, 11):
+            await client.send(ccr(hbh=n, e2e=100 + n, avps=ccr_avps(CC_Request_Number=n)).encode())
+        await asyncio.sleep(0.1)
+        stopping = asyncio.create_task(upstream.stop())
+        answers = await _answers_while(client, 10)
+        assert [a["Result-Code"] for a in answers] == [2001] * 10
+        await asyncio.wait_for(stopping, 10)
+        assert relay.peers["hss.localdomain"].state.value == "Closed"
     finally:
         await client.close()
         await relay.stop(wait=0.2)

@@ -96,6 +96,9 @@ class Output(Protocol):
     def relay_deadline(self, when: float) -> None:
         """Call `NodeCore.relay_timer` at ``when`` (or earlier); one such timer at a time is enough."""
 
+    def handling(self, conn: Any) -> bool:
+        """Whether a handler started by `handle` for a request from ``conn`` has yet to answer."""
+
 
 class _Relay:
     """One forwarded request until it is answered: where it came from, the bytes sent, the peers to try."""
@@ -119,16 +122,15 @@ class _Relay:
 
 
 class _Stopping:
-    """A graceful stop in progress: its deadline and cause, the open peers whose DPR waits for the answers
-    we await from them, the connections whose close waits for the answers we owe on them."""
+    """A graceful stop in progress: its deadline and cause, and the open peers whose DPR waits for the
+    answers we await from them."""
 
-    __slots__ = ("cause", "closing", "held", "until")
+    __slots__ = ("cause", "held", "until")
 
     def __init__(self, until: float, cause: DisconnectCause) -> None:
         self.until = until
         self.cause = cause
         self.held: list[Peer] = []
-        self.closing: list[Any] = []
 
 
 class NodeCore:
@@ -199,9 +201,9 @@ class NodeCore:
     def stop(self, now: float, cause: DisconnectCause = DisconnectCause.REBOOTING, grace: float = 0.0) -> list[Peer]:
         """Stop gracefully (RFC 6733 §5.4), so that nothing in flight is lost: DPR at once to every open peer
         we await no answer from, so that it sends us no more; a peer we still await answers from (requests
-        we forwarded or sent to it) gets its DPR once they are in, and a connection we still owe answers on
-        (requests we forwarded or are handling) is closed once they are sent, each within ``grace`` seconds.
-        The adapter calls `drain` until it says done. Returns the peers that were open."""
+        we forwarded or sent to it) gets its DPR once they are in, within ``grace`` seconds. After the DPA
+        a connection stays until the answers we owe on it are sent (`Peer.in_flight`). The adapter calls
+        `drain` until it says done. Returns the peers that were open."""
         self._stopping = stopping = _Stopping(now + grace, cause)
         closing = []
         awaited = self._awaited()
@@ -215,42 +217,42 @@ class NodeCore:
             self._run(peer)
         return closing
 
-    def drain(self, now: float, handling: bool = False) -> bool:
-        """One step of a graceful `stop`: the DPRs and the closes whose answers are in (or whose grace is
-        over). ``handling``: the adapter still runs handlers, whose answers may be for any connection.
-        True when every peer is closed."""
+    def drain(self, now: float) -> bool:
+        """One step of a graceful `stop`: the DPRs whose answers are in (or whose grace is over). True when
+        every peer is closed."""
         stopping = self._stopping
         if stopping is None:
             return True
-        late = now >= stopping.until
         if stopping.held:
+            late = now >= stopping.until
             awaited = self._awaited()
             for peer in list(stopping.held):
                 if late or peer.conn not in awaited or not peer.is_open:
                     stopping.held.remove(peer)
                     peer.stop(now, stopping.cause)
                     self._run(peer)
-        if stopping.closing:
-            owed = {r.origin_conn for r in self._relays.values()}
-            for conn in list(stopping.closing):
-                if late or (conn not in owed and not handling):
-                    stopping.closing.remove(conn)
-                    self.out.disconnect(conn)
-        return not stopping.held and not stopping.closing and not any(
-            p.state is State.CLOSING for p in self.peers.values())
+        return not stopping.held and not any(p.state is State.CLOSING for p in self.peers.values())
 
     def _awaited(self) -> set[Any]:
         """The connections we await answers on."""
         return {r.target_conn for r in self._relays.values()} | set(self._pending.values())
+
+    def _in_flight(self, conn: Any) -> bool:
+        """Whether an answer is still to come or to go on ``conn``: asked after DPR/DPA (`Peer.in_flight`)."""
+        if conn in self._pending.values() or self.out.handling(conn):
+            return True
+        return any(r.target_conn is conn or r.origin_conn is conn for r in self._relays.values())
 
     def peer(self, name: str, initiate: bool) -> Peer:
         key = name.lower()
         peer = self.peers.get(key)
         if peer is None:
             s = self.policy
-            policy = PeerPolicy(s.tw, s.tc, s.cer_timeout, s.dpa_timeout, s.jitter, initiate, s.busy_backoff)
+            policy = PeerPolicy(s.tw, s.tc, s.cer_timeout, s.dpa_timeout, s.jitter, initiate, s.busy_backoff,
+                                grace=self.request_timeout)
             assert self.capabilities is not None
             peer = Peer(name, self.capabilities, policy)
+            peer.in_flight = self._in_flight
             self.peers[key] = peer
         return peer
 
@@ -280,8 +282,6 @@ class NodeCore:
 
     def connection_lost(self, conn: Any, now: float) -> None:
         self.admission.settled(conn)
-        if self._stopping is not None and conn in self._stopping.closing:
-            self._stopping.closing.remove(conn)
         for hbh in [h for h, c in self._pending.items() if c is conn]:
             del self._pending[hbh]
             self.out.request_failed(hbh, "connection lost before the answer")
@@ -302,11 +302,7 @@ class NodeCore:
             elif isinstance(action, Deliver):
                 self._deliver(peer, action.conn, action.message)
             elif isinstance(action, Disconnect):
-                if action.conn is None:
-                    continue
-                if self._stopping is not None:  # closed by `drain` once the answers we owe on it are sent
-                    self._stopping.closing.append(action.conn)
-                else:
+                if action.conn is not None:
                     out.disconnect(action.conn)
             elif isinstance(action, Connect):
                 out.dial(peer)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Final
 
 from sigcore.diameter.capabilities import (
     LocalCapabilities,
@@ -59,6 +60,13 @@ class PeerPolicy:
     jitter: float = 2.0  # RFC 3539 §3.4.1: Tw is jittered by up to ±2 s
     initiate: bool = False  # we connect to this peer and reconnect after Tc
     busy_backoff: float = 10.0  # Tc multiplier after DPR with Disconnect-Cause BUSY
+    #: after DPR/DPA, how long the connection may stay for the answers still in flight on it (the node's
+    #: request timeout: by then every request it relays is answered or failed over)
+    grace: float = 10.0
+
+
+#: how often a connection kept after DPR/DPA asks whether its answers are all in (`Peer.in_flight`)
+GRACE_POLL: Final = 0.05
 
 
 class Peer:
@@ -89,6 +97,12 @@ class Peer:
         self._reconnect_at: float | None = None
         self._dwr_pending = False
         self._auto_reconnect = self.policy.initiate
+        #: whether answers are in flight on a connection, either way (set by the node): after DPR/DPA the
+        #: connection is kept until they are exchanged, as RFC 6733 §5.4 wants and freeDiameter's
+        #: CLOSING_GRACE does, instead of losing them
+        self.in_flight: Callable[[Any], bool] | None = None
+        self._lingering: tuple[str, int | None] | None = None  # why and the Disconnect-Cause, once DPR/DPA done
+        self._grace_until = 0.0
 
     # --- adapter interface ------------------------------------------------------------------------
     def drain(self) -> list[Action]:
@@ -225,7 +239,7 @@ class Peer:
                     cause = msg.get("Disconnect-Cause", DisconnectCause.REBOOTING)
                 except (DiameterError, ValueError):  # malformed: the peer still wants to go
                     cause = DisconnectCause.REBOOTING
-                self._closed(now, f"peer sent DPR ({_cause_name(cause)})", cause=int(cause))
+                self._close_after_answers(now, f"peer sent DPR ({_cause_name(cause)})", int(cause))
                 return
             if code == Cmd.CAPABILITIES_EXCHANGE:
                 if msg.is_request:
@@ -234,11 +248,11 @@ class Peer:
             self._emit(Deliver(conn, msg))
             return
         if st is State.CLOSING and conn is self.conn:
-            if code == Cmd.DISCONNECT_PEER and not msg.is_request:
-                self._closed(now, "DPA received")
-            elif msg.is_request and code == Cmd.DISCONNECT_PEER:
-                self._emit(Send(conn, make_dpa(msg, self.local.identity)))
-                self._closed(now, "DPR crossed ours")
+            if code == Cmd.DISCONNECT_PEER:
+                if msg.is_request:
+                    self._emit(Send(conn, make_dpa(msg, self.local.identity)))
+                if self._lingering is None:
+                    self._close_after_answers(now, "DPR crossed ours" if msg.is_request else "DPA received")
             elif code != Cmd.DEVICE_WATCHDOG:
                 self._emit(Deliver(conn, msg))  # answers to requests sent before Stop still count
 
@@ -257,7 +271,9 @@ class Peer:
     def handle_timer(self, now: float) -> None:
         if self._deadline is not None and now >= self._deadline:
             self._deadline = None
-            if self.state is State.CLOSING:
+            if self._lingering is not None:
+                self._close_after_answers(now, *self._lingering)
+            elif self.state is State.CLOSING:
                 self._closed(now, "no DPA before timeout")
             elif not self.is_open and self.state is not State.CLOSED:
                 self._error(now, f"timeout in {self.state.value}")
@@ -361,6 +377,22 @@ class Peer:
         self._set(state)
         self._emit(PeerUp(conn, apps, self.remote))
 
+    def _close_after_answers(self, now: float, reason: str, cause: int | None = None) -> None:
+        """DPR/DPA exchanged: close now if no answer is in flight on the connection, else keep it (Closing)
+        until there is none or the grace is over, asking every `GRACE_POLL` seconds."""
+        if self._lingering is None:
+            self._grace_until = now + self.policy.grace
+        in_flight = self.in_flight
+        if now < self._grace_until and in_flight is not None and in_flight(self.conn):
+            self._lingering = (reason, cause)
+            self._watchdog_at = None
+            self._deadline = min(now + GRACE_POLL, self._grace_until)
+            self._set(State.CLOSING)
+            return
+        if self._lingering is not None and now >= self._grace_until:
+            reason += ", answers still in flight after the grace"
+        self._closed(now, reason, cause=cause)
+
     def _error(self, now: float, reason: str, reconnect: bool = True) -> None:
         self._closed(now, reason, reconnect=reconnect)  # _closed disconnects every connection, once
 
@@ -371,6 +403,7 @@ class Peer:
         self.i_conn = self.r_conn = self.conn = None
         self._r_cer = None
         self._deadline = self._watchdog_at = None
+        self._lingering = None
         self._dwr_pending = False
         self.suspect = False
         self.applications = frozenset()

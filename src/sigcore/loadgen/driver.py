@@ -65,7 +65,7 @@ class ConnectionResult:
     unanswered: int = 0
     duplicates: int = 0  # answers to no request in flight (a second answer to one request, or a stray)
     lost: bool = False  # the node closed the connection (or it broke) before the run's answers were in
-    left: bool = False  # ... after a DPR of its own (answered)
+    left: bool = False  # ... after a DPR of its own (answered; the answers then in flight still counted)
     #: with ``trace``: (send time, latency, Result-Code) of every answer
     trace: list[tuple[float, float, int]] | None = None
 
@@ -115,10 +115,13 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
             if head[4] & 0x80:  # a request from the node: answer a DWR so that a long run keeps the peer
                 if head[5:8] == _DWR:
                     writer.write(_answer_to(head, origin_avps))
-                elif head[5:8] == _DPR:  # the node is stopping: DPA, and this connection's run ends here
-                    writer.write(_answer_to(head, origin_avps))
+                elif head[5:8] == _DPR:  # the node is stopping: DPA, and no more requests on this connection;
+                    writer.write(_answer_to(head, origin_avps))  # the answers in flight may still come
                     out.lost = out.left = True
-                    return
+                    for _ in range(window):  # wake the sender if it waits for a window slot: it stops
+                        free.release()
+                    if not sent:
+                        return
                 continue
             if head[5:8] == _DPR:  # our DPR's answer
                 return
@@ -138,7 +141,7 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
             free.release()
             if on_answer is not None:
                 on_answer()
-            if done.is_set() and not sent:
+            if (done.is_set() or out.left) and not sent:
                 return
 
     interval = 1.0 / rate if rate else 0.0
@@ -156,7 +159,7 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
             if delay > 0.0005:
                 await asyncio.sleep(delay)
         now = time.perf_counter()
-        if now >= stop_at or reading.done():  # woken by the end of the run, or the connection is gone
+        if now >= stop_at or reading.done() or out.left:  # the end of the run, the connection gone or going
             break
         hbh += 1
         kind, frame = templates[hbh % len(templates)]

@@ -68,6 +68,8 @@ class Connection(asyncio.Protocol):
         #: while accepted and without a CER: the timer closing it at the CER deadline (`Node.on_accepted`)
         self.cer_timer: asyncio.TimerHandle | None = None
         self.reading_paused = False
+        #: requests from this connection whose coroutine handler has yet to answer (`Node.handling`)
+        self.serving = 0
         #: when the transport accepted it (the protocol is made then, before any TLS handshake), on the
         #: loop's clock: the CER deadline counts from here
         self.accepted_at = time.monotonic()

@@ -209,7 +209,7 @@ class Node:
         grace = self.settings.request_timeout if wait is None else wait
         self.core.stop(now, cause, grace)
         deadline = now + (grace + self.settings.policy.dpa_timeout if wait is None else wait)
-        while not self.core.drain(self._now(), bool(self.handler_tasks)) and self._now() < deadline:
+        while not self.core.drain(self._now()) and self._now() < deadline:
             self._arm_all()
             await asyncio.sleep(0.02)
         for conn in list(self.connections):
@@ -309,9 +309,13 @@ class Node:
         if fut is not None and not fut.done():
             fut.set_exception(ConnectionError(reason))
 
+    def handling(self, conn: Connection) -> bool:
+        return conn.serving > 0
+
     def handle(self, handler: Any, request: Message, peer: Peer, conn: Connection) -> None:
         ctx = RequestContext(self, peer, conn)
         if (request.app_id, request.code) in self._async_handlers:
+            conn.serving += 1
             task = start_handler(self._run_async(handler, request, ctx), self._loop or asyncio.get_running_loop(),
                                  self.handler_tasks.discard)
             if not task.done():
@@ -335,6 +339,8 @@ class Node:
                 _log_handler_failure(msg, err)
             self.core.handler_failed(ctx.conn, msg, err)
             return
+        finally:
+            ctx.conn.serving -= 1
         self.core.answer(ctx.conn, msg, ans)
 
     # --- connections ---------------------------------------------------------------------------
