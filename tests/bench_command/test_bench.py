@@ -13,26 +13,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from interop.ports import free_tcp_port, wait_tcp_listening
+from interop.ports import free_tcp_port
 from sigcore.diameter.dictionary import DICTIONARY
 from sigcore.diameter.message import Message
 from sigcore.loadgen.driver import drive, result_code
 from sigcore.loadgen.requests import KINDS, Target, cer, interleave, parse_mix
 from sigcore.loadgen.responder import Responder
 from sigcore.loadgen.run import LoadSpec, _templates, describe_failure, user_ranges
+from support.responder import null_responder
 
 
 @pytest.fixture
 def responder() -> Iterator[int]:
-    port = free_tcp_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sigcore.loadgen.responder", "--port", str(port)],
-                            stdout=subprocess.DEVNULL)
-    try:
-        wait_tcp_listening(port)
+    with null_responder() as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:

@@ -609,12 +609,31 @@ def test_a_stopping_relay_dprs_its_upstream_only_once_the_answers_it_awaits_from
     core.frame(hss1, answer_to(fwd, "hss1.localdomain"), 1.3)
     (back,) = out.sent(mme)
     assert back.hop_by_hop == 1 and back["Result-Code"] == 2001
-    core.drain(1.3)
     core.peer_timer(core.peers["mme.localdomain"], 1.3)  # its next look: nothing in flight any more
     assert out.closed == [hss2, mme]
+    assert core.drain(1.3) is False
     hss1_dpr = only_dpr(out.sent(hss1))
     core.frame(hss1, dpa_for(hss1_dpr, "hss1.localdomain"), 1.4)
     assert core.drain(1.4) is True and out.closed == [hss2, mme, hss1]
+
+
+def test_a_stopping_relay_keeps_its_upstream_for_what_a_client_sends_until_its_dpa() -> None:
+    """Nothing in flight at the stop, but the MME's next requests cross our DPR: they still find hss1."""
+    core, out, mme, hss1, hss2 = relay_core()
+    core.frame(mme, request(1, dest_host="hss1.localdomain"), 1.0)
+    core.frame(hss1, answer_to(out.raw(hss1)[0], "hss1.localdomain"), 1.05)
+    out.sent(mme)
+    core.stop(1.1, grace=TIMEOUT)
+    mme_dpr = only_dpr(out.sent(mme))
+    core.frame(hss2, dpa_for(only_dpr(out.sent(hss2)), "hss2.localdomain"), 1.1)  # never used: told at once
+    assert out.raw(hss1) == []  # hss1 took the MME's requests: held while the MME may send more
+    core.frame(mme, request(2, dest_host="hss1.localdomain"), 1.2)  # sent before it read our DPR
+    core.frame(hss1, answer_to(out.raw(hss1)[0], "hss1.localdomain"), 1.25)
+    assert [m["Result-Code"] for m in out.sent(mme)] == [2001]
+    assert core.drain(1.25) is False and out.raw(hss1) == []
+    core.frame(mme, dpa_for(mme_dpr, "mme.localdomain"), 1.3)
+    assert core.drain(1.3) is False
+    only_dpr(out.sent(hss1))
 
 
 def test_a_stopping_node_closes_a_connection_after_the_answers_its_handlers_owe_on_it() -> None:

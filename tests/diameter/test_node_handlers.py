@@ -10,6 +10,7 @@ import contextlib
 import contextvars
 import gc
 import warnings
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -105,12 +106,13 @@ def test_system_exit_in_a_handler_is_not_swallowed() -> None:
         raise SystemExit(3)
 
     node.register(4, 272, leaving)
+    conn = SimpleNamespace(serving=0)  # what `handle` reads of the connection: its count of handlers running
     loop = asyncio.new_event_loop()
     try:
-        loop.call_soon(node.handle, leaving, Message.decode(_ccr(1)), None, None)
+        loop.call_soon(node.handle, leaving, Message.decode(_ccr(1)), None, conn)
         with pytest.raises(SystemExit):
             loop.run_forever()
-        assert not node.handler_tasks
+        assert not node.handler_tasks and conn.serving == 0
     finally:
         loop.close()
 

@@ -200,21 +200,22 @@ class NodeCore:
 
     def stop(self, now: float, cause: DisconnectCause = DisconnectCause.REBOOTING, grace: float = 0.0) -> list[Peer]:
         """Stop gracefully (RFC 6733 §5.4), so that nothing in flight is lost: DPR at once to every open peer
-        we await no answer from, so that it sends us no more; a peer we still await answers from (requests
-        we forwarded or sent to it) gets its DPR once they are in, within ``grace`` seconds. After the DPA
-        a connection stays until the answers we owe on it are sent (`Peer.in_flight`). The adapter calls
-        `drain` until it says done. Returns the peers that were open."""
+        we never sent a request to (the clients), so that they send no more; a peer we relayed or sent
+        requests to (`Peer.upstream`) gets its DPR once those clients are gone (what they sent until their
+        DPA still needs it) and the answers we await from it are in; within ``grace`` seconds. After the
+        DPA a connection stays until the answers in flight on it are exchanged (`Peer.in_flight`). The
+        adapter calls `drain` until it says done. Returns the peers that were open."""
         self._stopping = stopping = _Stopping(now + grace, cause)
         closing = []
-        awaited = self._awaited()
         for peer in self.peers.values():
             if peer.is_open:
                 closing.append(peer)
-                if peer.conn in awaited:
+                if peer.upstream:
                     stopping.held.append(peer)
                     continue
             peer.stop(now, cause)
             self._run(peer)
+        self.drain(now)
         return closing
 
     def drain(self, now: float) -> bool:
@@ -225,9 +226,10 @@ class NodeCore:
             return True
         if stopping.held:
             late = now >= stopping.until
-            awaited = self._awaited()
+            clients_gone = all(p.upstream or p.state is State.CLOSED for p in self.peers.values())
+            awaited = self._awaited() if clients_gone else set()
             for peer in list(stopping.held):
-                if late or peer.conn not in awaited or not peer.is_open:
+                if late or not peer.is_open or (clients_gone and peer.conn not in awaited):
                     stopping.held.remove(peer)
                     peer.stop(now, stopping.cause)
                     self._run(peer)
@@ -491,6 +493,7 @@ class NodeCore:
         msg.hop_by_hop = next_hop_by_hop()
         msg.end_to_end = msg.end_to_end or new_end_to_end()
         self._pending[msg.hop_by_hop] = target.conn
+        target.upstream = True
         target.send(msg)
         self._run(target)
         return target
@@ -675,6 +678,7 @@ class NodeCore:
                 hbh = relay.hop_by_hop = next_hop_by_hop()
                 set_hop_by_hop(relay.out, hbh)
                 relay.target_conn = conn
+                target.upstream = True
                 self._relays[hbh] = relay
                 deadline = relay.deadline = now + self.request_timeout
                 queue = self._relay_queue

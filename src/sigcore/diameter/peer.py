@@ -101,6 +101,9 @@ class Peer:
         #: connection is kept until they are exchanged, as RFC 6733 §5.4 wants and freeDiameter's
         #: CLOSING_GRACE does, instead of losing them
         self.in_flight: Callable[[Any], bool] | None = None
+        #: the node has relayed or sent requests to this peer: stopping, it gets its DPR after the peers that
+        #: may still send requests for it (`NodeCore.stop`)
+        self.upstream = False
         self._lingering: tuple[str, int | None] | None = None  # why and the Disconnect-Cause, once DPR/DPA done
         self._grace_until = 0.0
 
