@@ -123,7 +123,7 @@ class _Relay:
 
 class _Stopping:
     """A graceful stop in progress: its deadline and cause, and the open peers whose DPR waits for the
-    answers we await from them."""
+    clients to be gone and for the answers we await from them (`NodeCore.drain`)."""
 
     __slots__ = ("cause", "held", "until")
 
@@ -219,7 +219,7 @@ class NodeCore:
         return closing
 
     def drain(self, now: float) -> bool:
-        """One step of a graceful `stop`: the DPRs whose answers are in (or whose grace is over). True when
+        """One step of a graceful `stop`: the held DPRs that may go now (or whose grace is over). True when
         every peer is closed."""
         stopping = self._stopping
         if stopping is None:

@@ -199,10 +199,10 @@ class Node:
         return [s.sockets[0].getsockname()[1] for s in self._servers if s.sockets]
 
     async def stop(self, cause: DisconnectCause = DisconnectCause.REBOOTING, wait: float | None = None) -> None:
-        """Stop gracefully, then close everything: no new connection is accepted; each open peer gets its DPR
-        once the answers we await from it are in, and each connection is closed once the answers we owe on
-        it are sent (`NodeCore.stop`), within ``wait`` seconds (by default the request timeout, then the DPA
-        timeout for the last DPRs)."""
+        """Stop gracefully, then close everything: no new connection is accepted; the clients get DPR at once,
+        the peers we relay or send requests to once the clients are gone and their answers are in, and after
+        each DPA the connection stays until the answers in flight on it are exchanged (`NodeCore.stop`);
+        within ``wait`` seconds (by default the request timeout, then the DPA timeout for the last DPRs)."""
         for server in self._servers:
             server.close()
         now = self._now()
