@@ -104,3 +104,13 @@ def test_a_config_file_that_is_not_text_is_a_config_error(tmp_path: Path) -> Non
     path.write_bytes(b"diameter:\n  origin_host: h\xbd\n")
     with pytest.raises(ConfigError, match=r"binary\.yaml: not UTF-8 text"):
         load_config(str(path))
+
+
+def test_workers_get_the_time_a_graceful_stop_may_take_before_they_are_killed() -> None:
+    """A node's stop may last the request timeout, then the DPA timeout: a supervisor killing its workers at
+    a fixed 30 s cut that short under a longer request timeout, losing what the stop waited for."""
+    from sigcore.workers.supervisor import STOP_MARGIN, STOP_TIMEOUT, stop_timeout
+
+    assert stop_timeout(parse_config({})) == STOP_TIMEOUT  # the defaults: 10 s + 5 s, well inside
+    slow = parse_config({"diameter": {"timers": {"request_timeout": 40, "dpa_timeout": 5}}})
+    assert stop_timeout(slow) == 40 + 5 + STOP_MARGIN

@@ -23,6 +23,15 @@ from sigcore.workers import ENV, Worker
 
 log = logging.getLogger("sigcore.workers")
 STOP_TIMEOUT = 30.0
+#: what a worker may take to stop its areas after its node (the batches, the counters)
+STOP_MARGIN = 15.0
+
+
+def stop_timeout(cfg: Config) -> float:
+    """How long the workers may take to stop before they are killed: a node's graceful stop may last the
+    request timeout and then the DPA timeout (`Node.stop`), and a kill would lose what it waits for."""
+    timers = cfg.diameter.timers
+    return max(STOP_TIMEOUT, timers.request_timeout + timers.dpa_timeout + STOP_MARGIN)
 
 
 def prepare(cfg: Config) -> None:
@@ -37,6 +46,7 @@ def supervise(cfg: Config, config_path: str | None, count: int) -> int:
     argv = [sys.executable, "-m", "sigcore.cli", "run", *(["--config", config_path] if config_path else [])]
     workers: list[subprocess.Popen[bytes]] = []
     stopped_at: list[float] = []  # when the stop began (a signal, or a worker's failure)
+    patience = stop_timeout(cfg)
 
     def pass_on(signum: int, _frame: object) -> None:
         for proc in workers:
@@ -63,10 +73,10 @@ def supervise(cfg: Config, config_path: str | None, count: int) -> int:
                 log.error("worker %d (pid %d) exited with status %d: stopping the others", index, proc.pid, code)
                 failed = code if code > 0 else 1
                 stop_all(signal.SIGTERM, None)
-        if stopped_at and time.monotonic() - stopped_at[0] > STOP_TIMEOUT:
+        if stopped_at and time.monotonic() - stopped_at[0] > patience:
             for proc in workers:
                 if proc.poll() is None:
-                    log.error("worker pid %d did not stop within %g s: killed", proc.pid, STOP_TIMEOUT)
+                    log.error("worker pid %d did not stop within %g s: killed", proc.pid, patience)
                     proc.kill()
         time.sleep(0.1)
     return failed or max((p.returncode for p in workers if p.returncode and p.returncode > 0), default=0)
