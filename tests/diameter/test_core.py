@@ -594,27 +594,31 @@ def only_dpr(msgs: list[Message]) -> Message:
     return dpr
 
 
-def test_a_stopping_relay_dprs_its_upstream_only_once_the_answers_it_awaits_from_it_are_in() -> None:
+def test_a_stopping_relay_finishes_what_it_relays_then_dprs_its_clients_then_its_upstream() -> None:
     core, out, mme, hss1, hss2 = relay_core()
     core.frame(mme, request(1, dest_host="hss1.localdomain"), 1.0)
-    (fwd,) = out.raw(hss1)
+    (fwd1,) = out.raw(hss1)
     core.stop(1.1, grace=TIMEOUT)
-    mme_dpr = only_dpr(out.sent(mme))  # nothing awaited from the MME: told at once to send no more
-    hss2_dpr = only_dpr(out.sent(hss2))
-    assert out.raw(hss1) == []  # the answer to the MME's request is still to come from hss1
-    core.frame(mme, dpa_for(mme_dpr, "mme.localdomain"), 1.2)
-    core.frame(hss2, dpa_for(hss2_dpr, "hss2.localdomain"), 1.2)
+    assert core.drain(1.1) is False and out.writes == []  # what was taken first: no DPR yet
+    core.frame(mme, request(2, dest_host="hss1.localdomain"), 1.15)  # still served meanwhile
+    (fwd2,) = out.raw(hss1)
+    core.frame(hss1, answer_to(fwd1, "hss1.localdomain"), 1.2)
+    assert [m.hop_by_hop for m in out.sent(mme)] == [1]
     assert core.drain(1.2) is False
-    assert out.closed == [hss2]  # the MME's connection stays until its answer is sent
-    core.frame(hss1, answer_to(fwd, "hss1.localdomain"), 1.3)
-    (back,) = out.sent(mme)
-    assert back.hop_by_hop == 1 and back["Result-Code"] == 2001
-    core.peer_timer(core.peers["mme.localdomain"], 1.3)  # its next look: nothing in flight any more
+    mme_dpr = only_dpr(out.sent(mme))  # now the clients (hss2 too: never sent anything) are told to go
+    hss2_dpr = only_dpr(out.sent(hss2))
+    assert out.raw(hss1) == []  # hss1 took the MME's requests: held while the MME is there
+    core.frame(mme, dpa_for(mme_dpr, "mme.localdomain"), 1.3)
+    core.frame(hss2, dpa_for(hss2_dpr, "hss2.localdomain"), 1.3)
+    assert core.drain(1.3) is False and out.closed == [hss2]  # the MME's stays for the answer to request 2
+    core.frame(hss1, answer_to(fwd2, "hss1.localdomain"), 1.4)
+    assert [m.hop_by_hop for m in out.sent(mme)] == [2]
+    core.peer_timer(core.peers["mme.localdomain"], 1.4)  # its next look: nothing in flight any more
     assert out.closed == [hss2, mme]
-    assert core.drain(1.3) is False
+    assert core.drain(1.4) is False
     hss1_dpr = only_dpr(out.sent(hss1))
-    core.frame(hss1, dpa_for(hss1_dpr, "hss1.localdomain"), 1.4)
-    assert core.drain(1.4) is True and out.closed == [hss2, mme, hss1]
+    core.frame(hss1, dpa_for(hss1_dpr, "hss1.localdomain"), 1.5)
+    assert core.drain(1.5) is True and out.closed == [hss2, mme, hss1]
 
 
 def test_a_stopping_relay_keeps_its_upstream_for_what_a_client_sends_until_its_dpa() -> None:
@@ -624,8 +628,9 @@ def test_a_stopping_relay_keeps_its_upstream_for_what_a_client_sends_until_its_d
     core.frame(hss1, answer_to(out.raw(hss1)[0], "hss1.localdomain"), 1.05)
     out.sent(mme)
     core.stop(1.1, grace=TIMEOUT)
+    assert core.drain(1.1) is False  # nothing in flight: the clients are told at once
     mme_dpr = only_dpr(out.sent(mme))
-    core.frame(hss2, dpa_for(only_dpr(out.sent(hss2)), "hss2.localdomain"), 1.1)  # never used: told at once
+    core.frame(hss2, dpa_for(only_dpr(out.sent(hss2)), "hss2.localdomain"), 1.1)  # never used: a client
     assert out.raw(hss1) == []  # hss1 took the MME's requests: held while the MME may send more
     core.frame(mme, request(2, dest_host="hss1.localdomain"), 1.2)  # sent before it read our DPR
     core.frame(hss1, answer_to(out.raw(hss1)[0], "hss1.localdomain"), 1.25)
@@ -636,34 +641,40 @@ def test_a_stopping_relay_keeps_its_upstream_for_what_a_client_sends_until_its_d
     only_dpr(out.sent(hss1))
 
 
-def test_a_stopping_node_closes_a_connection_after_the_answers_its_handlers_owe_on_it() -> None:
+def test_a_stopping_node_answers_what_its_handlers_took_then_keeps_the_connection_for_the_rest() -> None:
     core, out, mme = serving_core()
     core.frame(mme, request(5, dest_host="dra.localdomain"), 1.0)
-    ((_handler, req, _conn),) = out.handled
+    ((_handler, req5, _conn),) = out.handled
     out.serving.add(mme)
     core.stop(1.1, grace=TIMEOUT)
-    core.frame(mme, dpa_for(only_dpr(out.sent(mme)), "mme.localdomain"), 1.2)
-    assert core.drain(1.2) is False and out.closed == []
-    core.peer_timer(core.peers["mme.localdomain"], 1.3)
-    assert out.closed == []
-    core.answer(mme, req, answer(req, core.identity, ResultCode.SUCCESS))
+    assert core.drain(1.1, taken_handled=False) is False and out.writes == []
+    core.answer(mme, req5, answer(req5, core.identity, ResultCode.SUCCESS))
     out.serving.discard(mme)
     assert [m.hop_by_hop for m in out.sent(mme)] == [5]
-    core.peer_timer(core.peers["mme.localdomain"], 1.4)
-    assert core.drain(1.4) is True and out.closed == [mme]
+    assert core.drain(1.2, taken_handled=True) is False
+    dpr = only_dpr(out.sent(mme))
+    core.frame(mme, request(6, dest_host="dra.localdomain"), 1.25)  # sent before the MME read our DPR
+    req6 = out.handled[-1][1]
+    out.serving.add(mme)
+    core.frame(mme, dpa_for(dpr, "mme.localdomain"), 1.3)
+    core.peer_timer(core.peers["mme.localdomain"], 1.35)
+    assert out.closed == []  # kept for the answer to request 6
+    core.answer(mme, req6, answer(req6, core.identity, ResultCode.SUCCESS))
+    out.serving.discard(mme)
+    assert [m.hop_by_hop for m in out.sent(mme)] == [6]
+    core.peer_timer(core.peers["mme.localdomain"], 1.5)
+    assert core.drain(1.5) is True and out.closed == [mme]
 
 
 def test_a_graceful_stop_gives_up_waiting_at_its_deadline() -> None:
-    core, out, mme, hss1, _hss2 = relay_core()
+    core, out, mme, hss1, hss2 = relay_core()
     core.frame(mme, request(1, dest_host="hss1.localdomain"), 1.0)
-    out.raw(hss1)
+    out.raw(hss1)  # never answered
     core.stop(1.1, grace=2.0)
-    core.frame(mme, dpa_for(only_dpr(out.sent(mme)), "mme.localdomain"), 1.2)
-    assert core.drain(2.0) is False and mme not in out.closed and out.raw(hss1) == []
-    core.drain(3.1)  # past the grace: hss1 gets its DPR
-    only_dpr(out.sent(hss1))
-    core.peer_timer(core.peers["mme.localdomain"], 1.2 + TIMEOUT)  # the MME's grace is over too: closed
-    assert mme in out.closed
-    for peer in list(core.peers.values()):  # no DPA from hss1 nor hss2: closed anyway after the DPA timeout
+    assert core.drain(2.0) is False and out.writes == []
+    core.drain(3.1)  # past the grace: every peer gets its DPR
+    for conn in (mme, hss1, hss2):
+        only_dpr(out.sent(conn))
+    for peer in list(core.peers.values()):  # no DPA: closed anyway after the DPA timeout
         core.peer_timer(peer, 3.1 + core.policy.dpa_timeout)
-    assert core.drain(3.2 + core.policy.dpa_timeout) is True and hss1 in out.closed
+    assert core.drain(3.2 + core.policy.dpa_timeout) is True and set(out.closed) == {mme, hss1, hss2}

@@ -107,30 +107,30 @@ async def _slow_upstream_behind_a_relay() -> tuple[Node, Node, RawPeer]:
     return upstream, relay, client
 
 
-async def _answers_while(client: RawPeer, count: int) -> list[Message]:
-    """Read ``count`` answers, answering a DPR on the way (and keeping the connection for the answers, as
+async def _answers_while(client: RawPeer, count: int, dpr: bool = False) -> list[Message]:
+    """Read ``count`` answers (and, with ``dpr``, a DPR, answered: the connection kept for what follows, as
     freeDiameter's CLOSING_GRACE does)."""
     answers: list[Message] = []
-    while len(answers) < count:
+    while len(answers) < count or dpr:
         msg = await client.read(timeout=5)
         if msg.code == 282 and msg.is_request:
             await client.send(make_dpa(msg, Identity("client.localdomain", "localdomain")).encode())
+            dpr = False
         else:
             answers.append(msg)
     return answers
 
 
 async def test_a_relay_stopped_with_requests_in_flight_answers_each_from_upstream_then_closes() -> None:
-    """Stopping the DRA (SIGTERM) must not turn the requests it is relaying into 3002: the client, told by
-    DPR to send no more, keeps its connection for the answers, and the upstream gets its DPR only once it
-    has answered them."""
+    """Stopping the DRA (SIGTERM) must not turn the requests it is relaying into 3002: it finishes them, then
+    tells the client to go (DPR), and the upstream gets its DPR only once the client has gone."""
     upstream, relay, client = await _slow_upstream_behind_a_relay()
     try:
         for n in range(1, 11):
             await client.send(ccr(hbh=n, e2e=100 + n, avps=ccr_avps(CC_Request_Number=n)).encode())
         await asyncio.sleep(0.1)  # all ten relayed, none answered yet
         stopping = asyncio.create_task(relay.stop())
-        answers = await _answers_while(client, 10)
+        answers = await _answers_while(client, 10, dpr=True)
         assert sorted(a.hop_by_hop for a in answers) == list(range(1, 11))
         assert [a["Result-Code"] for a in answers] == [2001] * 10
         await asyncio.wait_for(stopping, 10)

@@ -122,14 +122,15 @@ class _Relay:
 
 
 class _Stopping:
-    """A graceful stop in progress: its deadline and cause, and the open peers whose DPR waits for the
-    clients to be gone and for the answers we await from them (`NodeCore.drain`)."""
+    """A graceful stop in progress: its deadline and cause, the relays in flight when it began, and the open
+    peers whose DPR waits (`NodeCore.drain`)."""
 
-    __slots__ = ("cause", "held", "until")
+    __slots__ = ("cause", "held", "taken", "until")
 
-    def __init__(self, until: float, cause: DisconnectCause) -> None:
+    def __init__(self, until: float, cause: DisconnectCause, taken: list[_Relay]) -> None:
         self.until = until
         self.cause = cause
+        self.taken: list[_Relay] | None = taken  # None once the DPRs to the clients went
         self.held: list[Peer] = []
 
 
@@ -199,33 +200,37 @@ class NodeCore:
                 self._run(peer)
 
     def stop(self, now: float, cause: DisconnectCause = DisconnectCause.REBOOTING, grace: float = 0.0) -> list[Peer]:
-        """Stop gracefully (RFC 6733 §5.4), so that nothing in flight is lost: DPR at once to every open peer
-        we never sent a request to (the clients), so that they send no more; a peer we relayed or sent
-        requests to (`Peer.upstream`) gets its DPR once those clients are gone (what they sent until their
-        DPA still needs it) and the answers we await from it are in; within ``grace`` seconds. After the
-        DPA a connection stays until the answers in flight on it are exchanged (`Peer.in_flight`). The
-        adapter calls `drain` until it says done. Returns the peers that were open."""
-        self._stopping = stopping = _Stopping(now + grace, cause)
-        closing = []
-        for peer in self.peers.values():
-            if peer.is_open:
-                closing.append(peer)
-                if peer.upstream:
-                    stopping.held.append(peer)
-                    continue
-            peer.stop(now, cause)
-            self._run(peer)
-        self.drain(now)
-        return closing
+        """Stop gracefully (RFC 6733 §5.4), so that nothing in flight is lost, within ``grace`` seconds:
+        first what was taken is finished (the relays in flight now, and the handlers running now: the
+        adapter says when, see `drain`), everything still served meanwhile, so that no peer holds on to a
+        slow answer past its own grace (freeDiameter keeps a connection 1 s after DPR/DPA); then DPR to every
+        open peer we never sent a request to (the clients), so that they send no more; a peer we relayed or
+        sent requests to (`Peer.upstream`) gets its DPR once those clients are gone (what they send until
+        their DPA still needs it) and the answers we await from it are in. After the DPA a connection stays
+        until the answers in flight on it are exchanged (`Peer.in_flight`). The adapter calls `drain` until
+        it says done. Returns the peers that were open."""
+        self._stopping = _Stopping(now + grace, cause, [r for r in self._relays.values() if r.target_conn is not None])
+        return [p for p in self.peers.values() if p.is_open]
 
-    def drain(self, now: float) -> bool:
-        """One step of a graceful `stop`: the held DPRs that may go now (or whose grace is over). True when
+    def drain(self, now: float, taken_handled: bool = True) -> bool:
+        """One step of a graceful `stop`: the DPRs that may go now (all of them once the grace is over).
+        ``taken_handled``: the handlers that were running when the stop began have answered. True when
         every peer is closed."""
         stopping = self._stopping
         if stopping is None:
             return True
+        late = now >= stopping.until
+        if stopping.taken is not None:
+            if not late and not (taken_handled and all(r.target_conn is None for r in stopping.taken)):
+                return False
+            stopping.taken = None
+            for peer in self.peers.values():
+                if peer.is_open and peer.upstream:
+                    stopping.held.append(peer)
+                    continue
+                peer.stop(now, stopping.cause)
+                self._run(peer)
         if stopping.held:
-            late = now >= stopping.until
             clients_gone = all(p.upstream or p.state is State.CLOSED for p in self.peers.values())
             awaited = self._awaited() if clients_gone else set()
             for peer in list(stopping.held):

@@ -199,17 +199,19 @@ class Node:
         return [s.sockets[0].getsockname()[1] for s in self._servers if s.sockets]
 
     async def stop(self, cause: DisconnectCause = DisconnectCause.REBOOTING, wait: float | None = None) -> None:
-        """Stop gracefully, then close everything: no new connection is accepted; the clients get DPR at once,
-        the peers we relay or send requests to once the clients are gone and their answers are in, and after
-        each DPA the connection stays until the answers in flight on it are exchanged (`NodeCore.stop`);
-        within ``wait`` seconds (by default the request timeout, then the DPA timeout for the last DPRs)."""
+        """Stop gracefully, then close everything: no new connection is accepted; what was in flight is
+        finished first, then the clients get DPR, the peers we relay or send requests to once the clients are
+        gone and their answers are in, and after each DPA the connection stays until the answers in flight on
+        it are exchanged (`NodeCore.stop`); within ``wait`` seconds (by default the request timeout, then the
+        DPA timeout for the last DPRs)."""
         for server in self._servers:
             server.close()
         now = self._now()
         grace = self.settings.request_timeout if wait is None else wait
         self.core.stop(now, cause, grace)
+        taken = list(self.handler_tasks)  # the core finishes what was taken before it sends any DPR
         deadline = now + (grace + self.settings.policy.dpa_timeout if wait is None else wait)
-        while not self.core.drain(self._now()) and self._now() < deadline:
+        while not self.core.drain(self._now(), all(t.done() for t in taken)) and self._now() < deadline:
             self._arm_all()
             await asyncio.sleep(0.02)
         for conn in list(self.connections):
