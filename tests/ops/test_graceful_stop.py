@@ -1,7 +1,7 @@
-"""SIGTERM to `sigcore run` while an MME's requests are in flight: each is answered before the node closes.
-Before, the HSS's batch worker and notifier were stopped first and the connection closed as soon as the MME
-answered the node's DPR, so the AIRs still being served went unanswered. A lock held on the
-PostgreSQL table of the AIRs keeps them in flight for a second after the signal."""
+"""SIGTERM to `sigcore run` while an MME's requests are in flight: each is answered before the node closes,
+and the MME, which sends until it gets the DPR, gets an answer to everything it sent. A lock held on the
+PostgreSQL table of the AIRs keeps them in flight for a second after the signal. (The old order, the HSS's
+batch worker drained before the node's DPR, passed this too; it pins that the node-first order keeps it.)"""
 
 from __future__ import annotations
 
