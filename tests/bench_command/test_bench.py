@@ -16,7 +16,7 @@ import pytest
 from interop.ports import free_tcp_port
 from sigcore.diameter.dictionary import DICTIONARY
 from sigcore.diameter.message import Message
-from sigcore.loadgen.driver import drive, result_code
+from sigcore.loadgen.driver import ConnectionResult, drive, result_code
 from sigcore.loadgen.requests import KINDS, Target, cer, interleave, parse_mix
 from sigcore.loadgen.responder import Responder
 from sigcore.loadgen.run import LoadSpec, _templates, describe_failure, user_ranges
@@ -160,6 +160,25 @@ async def test_the_driver_ends_when_the_node_dies_or_freezes(fault: str) -> None
     assert elapsed < (1.0 if fault == "dies" else 1.0 + 0.5 + 1.0 + 1.0)  # + the DPR's wait
 
 
+#: the DPR (REBOOTING) a node that is stopping sends
+_NODE_DPR = DICTIONARY.message(282, 0, 0x80, [("Origin-Host", "hss.localdomain"), ("Origin-Realm", "localdomain"),
+                                              ("Disconnect-Cause", 0)], hop_by_hop=77, end_to_end=77).encode()
+
+
+async def _drive_one_connection(node: asyncio.Protocol) -> tuple[ConnectionResult, float]:
+    """One connection of the driver (window 8, 5 s) against ``node``: its result and how long it took."""
+    server = await asyncio.get_running_loop().create_server(lambda: node, "127.0.0.1", 0)
+    try:
+        spec = LoadSpec(port=server.sockets[0].getsockname()[1], connections=1, window=8)
+        started = time.monotonic()
+        result = await asyncio.wait_for(drive(spec.port, cer(spec.target, "bench0.localdomain", {16777251}),
+                                              _templates(spec, "bench0.localdomain", 0, 10), 8, 5.0,
+                                              answer_timeout=0.5), 20)
+        return result, time.monotonic() - started
+    finally:
+        server.close()
+
+
 class _Leaving(Responder):
     """The null responder that, after `reads` reads, sends DPR (REBOOTING) as a node that is stopping does,
     answers nothing more, and closes on the DPA."""
@@ -174,9 +193,7 @@ class _Leaving(Responder):
             self.left -= 1
             super().data_received(data)
             if self.left == 0 and self.transport is not None:
-                self.transport.write(DICTIONARY.message(
-                    282, 0, 0x80, [("Origin-Host", "hss.localdomain"), ("Origin-Realm", "localdomain"),
-                                   ("Disconnect-Cause", 0)], hop_by_hop=77, end_to_end=77).encode())
+                self.transport.write(_NODE_DPR)
             return
         if b"\x00\x00\x01\x1a" in data and self.transport is not None:  # the DPA (282) to our DPR
             self.dpa.set()
@@ -187,16 +204,7 @@ async def test_the_driver_answers_a_nodes_dpr_and_stops_sending() -> None:
     """A node that is stopping sends DPR: the bench ignored it and kept sending (to a DRA: thousands of
     3002s until the DPR timed out). Now it answers DPA and ends the connection's run there."""
     leaving = _Leaving(20)
-    server = await asyncio.get_running_loop().create_server(lambda: leaving, "127.0.0.1", 0)
-    try:
-        spec = LoadSpec(port=server.sockets[0].getsockname()[1], connections=1, window=8)
-        started = time.monotonic()
-        result = await asyncio.wait_for(drive(spec.port, cer(spec.target, "bench0.localdomain", {16777251}),
-                                              _templates(spec, "bench0.localdomain", 0, 10), 8, 5.0,
-                                              answer_timeout=0.5), 20)
-        elapsed = time.monotonic() - started
-    finally:
-        server.close()
+    result, elapsed = await _drive_one_connection(leaving)
     assert leaving.dpa.is_set()
     assert result.lost and sum(result.results.values()) > 0
     assert elapsed < 2.0  # not the run's 5 s
@@ -215,9 +223,7 @@ class _GracefulLeaving(Responder):
     def data_received(self, data: bytes) -> None:
         self.reads -= 1
         if self.reads == 0 and self.transport is not None:
-            self.transport.write(DICTIONARY.message(
-                282, 0, 0x80, [("Origin-Host", "hss.localdomain"), ("Origin-Realm", "localdomain"),
-                               ("Disconnect-Cause", 0)], hop_by_hop=77, end_to_end=77).encode())
+            self.transport.write(_NODE_DPR)
         super().data_received(data)
         seen = self.seen
         seen += data
@@ -232,16 +238,7 @@ async def test_after_a_nodes_dpr_the_driver_still_counts_the_answers_in_flight()
     """A node that stops gracefully sends DPR and then the answers to what it had read: the driver counted
     them as unanswered (it stopped reading at the DPR). Now it sends no more and reads them."""
     leaving = _GracefulLeaving(20)
-    server = await asyncio.get_running_loop().create_server(lambda: leaving, "127.0.0.1", 0)
-    try:
-        spec = LoadSpec(port=server.sockets[0].getsockname()[1], connections=1, window=8)
-        started = time.monotonic()
-        result = await asyncio.wait_for(drive(spec.port, cer(spec.target, "bench0.localdomain", {16777251}),
-                                              _templates(spec, "bench0.localdomain", 0, 10), 8, 5.0,
-                                              answer_timeout=0.5), 20)
-        elapsed = time.monotonic() - started
-    finally:
-        server.close()
+    result, elapsed = await _drive_one_connection(leaving)
     assert leaving.dpa.is_set() and result.left
     assert result.unanswered == 0 and result.results == {2001: result.sent} and result.sent >= 19
     assert elapsed < 2.0  # not the run's 5 s
