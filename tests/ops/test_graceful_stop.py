@@ -11,6 +11,7 @@ import socket
 import struct
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 import sqlalchemy
@@ -28,21 +29,14 @@ MME = "mme.localdomain"
 COUNT = 2000
 
 
-def _read(sock: socket.socket) -> Message | None:
-    head = b""
-    while len(head) < 4:
-        chunk = sock.recv(4 - len(head))
-        if not chunk:
-            return None
-        head += chunk
-    length = struct.unpack(">I", head)[0] & 0xFFFFFF
-    body = b""
-    while len(body) < length - 4:
-        chunk = sock.recv(length - 4 - len(body))
-        if not chunk:
-            return None
-        body += chunk
-    return Message.decode(head + body)
+def _read(stream: BinaryIO) -> Message | None:
+    """The next message, None at the end of the connection."""
+    head = stream.read(4)
+    if len(head) < 4:
+        return None
+    rest = int.from_bytes(head[1:4], "big") - 4
+    body = stream.read(rest)
+    return Message.decode(head + body) if len(body) == rest else None
 
 
 def test_sigterm_answers_every_request_in_flight_before_closing(tmp_path: Path, postgres_url: str) -> None:
@@ -59,7 +53,8 @@ def test_sigterm_answers_every_request_in_flight_before_closing(tmp_path: Path, 
             burst += one
         with socket.create_connection(("127.0.0.1", sigcore.diameter_port), timeout=30) as sock:
             sock.sendall(cer(target, MME, {S6A}))
-            cea = _read(sock)
+            stream = sock.makefile("rb")
+            cea = _read(stream)
             assert cea is not None and cea["Result-Code"] == 2001
             with sqlalchemy.create_engine(postgres_url).connect() as lock:
                 lock.execute(sqlalchemy.text("LOCK TABLE auth_data IN ACCESS EXCLUSIVE MODE"))  # the AIRs wait
@@ -73,7 +68,7 @@ def test_sigterm_answers_every_request_in_flight_before_closing(tmp_path: Path, 
             answered: set[int] = set()
             sent = COUNT
             dpr = 0
-            while (msg := _read(sock)) is not None:
+            while (msg := _read(stream)) is not None:
                 if msg.code == 282 and msg.is_request:  # the node's DPR: answered, and no request after it
                     dpr += 1
                     sock.sendall(make_dpa(msg, Identity(MME, "localdomain")).encode())
