@@ -199,7 +199,7 @@ class NodeCore:
                 peer.start(now)
                 self._run(peer)
 
-    def stop(self, now: float, cause: DisconnectCause = DisconnectCause.REBOOTING, grace: float = 0.0) -> list[Peer]:
+    def stop(self, now: float, cause: DisconnectCause = DisconnectCause.REBOOTING, grace: float = 0.0) -> None:
         """Stop gracefully (RFC 6733 §5.4), so that nothing in flight is lost, within ``grace`` seconds:
         first what was taken is finished (the relays in flight now, and the handlers running now: the
         adapter says when, see `drain`), everything still served meanwhile, so that no peer holds on to a
@@ -208,9 +208,8 @@ class NodeCore:
         sent requests to (`Peer.upstream`) gets its DPR once those clients are gone (what they send until
         their DPA still needs it) and the answers we await from it are in. After the DPA a connection stays
         until the answers in flight on it are exchanged (`Peer.in_flight`). The adapter calls `drain` until
-        it says done. Returns the peers that were open."""
+        it says done."""
         self._stopping = _Stopping(now + grace, cause, [r for r in self._relays.values() if r.target_conn is not None])
-        return [p for p in self.peers.values() if p.is_open]
 
     def drain(self, now: float, taken_handled: bool = True) -> bool:
         """One step of a graceful `stop`: the DPRs that may go now (all of them once the grace is over).
