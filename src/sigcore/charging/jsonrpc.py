@@ -101,7 +101,8 @@ class HttpJsonRpc:
 
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         try:  # a connection that never completes a request must not hold its socket for ever
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
+            async with asyncio.timeout(HEAD_TIMEOUT):
+                head = await reader.readuntil(b"\r\n\r\n")
         except TimeoutError:
             return False
         lines = head.decode("latin-1").split("\r\n")
@@ -127,7 +128,8 @@ class HttpJsonRpc:
             await self._reply(writer, 413 if length > 0 else 400, {"error": "bad Content-Length"}, close=True)
             return False
         try:
-            body = await asyncio.wait_for(reader.readexactly(length), BODY_TIMEOUT) if length else b""
+            async with asyncio.timeout(BODY_TIMEOUT):
+                body = await reader.readexactly(length) if length else b""
         except TimeoutError:
             await self._reply(writer, 408, {"error": f"the body did not arrive within {BODY_TIMEOUT:g} s"}, close=True)
             return False

@@ -171,7 +171,8 @@ async def drive(port: int, cer: bytes, templates: list[tuple[int, bytearray]], w
     done.set()
     if sent and not reading.done():
         try:
-            await asyncio.wait_for(reading, answer_timeout)
+            async with asyncio.timeout(answer_timeout):
+                await reading
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             pass
     else:  # the reader must be gone before `_disconnect` reads the DPA: a stream has one reader at a time

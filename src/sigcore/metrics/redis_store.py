@@ -16,6 +16,7 @@ wait in the registry (memory bounded by the number of series, not by the outage'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -71,6 +72,7 @@ class RedisFlusher:
         self._seq = 0
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        self._stopping = asyncio.Event()
         self._script = client.register_script(_APPLY_BATCH)
 
     @property
@@ -82,19 +84,23 @@ class RedisFlusher:
         self._task = asyncio.create_task(self._loop(), name="metrics-flush")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        """End the loop, then deliver the last counts. The loop is asked to end, not cancelled: a flush
+        cancelled inside the Redis client can leave its pipeline unclosed, and Python 3.11's ``wait_for``
+        (the client's own or ours) may drop the cancellation; a flush is bounded by ``timeout`` anyway."""
+        self._stopping.set()
+        task, self._task = self._task, None
+        if task is not None:
+            await task
         await self.flush()  # last counts of this process, best effort
         await self.client.aclose()
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return
             await self.flush()
 
     # --- flushing ------------------------------------------------------------------------------------
@@ -150,7 +156,8 @@ class RedisFlusher:
         pipe.hset(key, "_alive", 1)
         pipe.expire(key, max(10, int(self.interval * 5)))
         pipe.sadd(f"{self.prefix}:instances", self.instance)
-        await asyncio.wait_for(pipe.execute(), self.timeout * 2)
+        async with asyncio.timeout(self.timeout * 2):  # not wait_for (see docs/architecture.md)
+            await pipe.execute()
 
 
 async def read_snapshot(client: Redis, prefix: str = "sigcore", timeout: float = DEFAULT_TIMEOUT) -> Snapshot:
@@ -173,4 +180,5 @@ async def read_snapshot(client: Redis, prefix: str = "sigcore", timeout: float =
                     snap.gauges[key] = merge_gauge(key, snap.gauges.get(key), float(v))
         return snap
 
-    return await asyncio.wait_for(read(), timeout * 4)
+    async with asyncio.timeout(timeout * 4):
+        return await read()

@@ -65,7 +65,8 @@ class SiblingRelay:
         frame += _U32.pack(len(data)) + data
         for index in self.worker.siblings:
             try:
-                status, body = await asyncio.wait_for(self._ask(index, frame), timeout + 1.0)
+                async with asyncio.timeout(timeout + 1.0):
+                    status, body = await self._ask(index, frame)
             except (OSError, asyncio.IncompleteReadError):
                 continue  # that worker is restarting or gone: it holds nothing
             if status == ANSWERED:

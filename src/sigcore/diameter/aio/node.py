@@ -439,7 +439,8 @@ class Node:
         self._pending[hbh] = fut
         self._arm(target)
         try:
-            return await asyncio.wait_for(fut, timeout or self.settings.request_timeout)
+            async with asyncio.timeout(timeout or self.settings.request_timeout):
+                return await fut
         finally:
             self._pending.pop(hbh, None)
             self.core.forget(hbh)
