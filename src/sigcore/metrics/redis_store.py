@@ -16,7 +16,6 @@ wait in the registry (memory bounded by the number of series, not by the outage'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -31,6 +30,7 @@ from redis.backoff import NoBackoff
 from sigcore.metrics.families import FLUSH_FAILURES
 from sigcore.metrics.registry import Registry, SeriesKey, decode_key, encode_key
 from sigcore.metrics.snapshot import Snapshot, merge_gauge
+from sigcore.periodic import Periodic
 
 log = logging.getLogger("sigcore.metrics.redis")
 
@@ -70,9 +70,8 @@ class RedisFlusher:
         self.delivered: dict[SeriesKey, int] = {}
         self._pending: tuple[int, dict[SeriesKey, int]] | None = None
         self._seq = 0
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(self.flush, interval, "metrics-flush")
         self._failing = False
-        self._stopping = asyncio.Event()
         self._script = client.register_script(_APPLY_BATCH)
 
     @property
@@ -81,27 +80,13 @@ class RedisFlusher:
 
     # --- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="metrics-flush")
+        self._loop.start()
 
     async def stop(self) -> None:
-        """End the loop, then deliver the last counts. The loop is asked to end, not cancelled: a flush
-        cancelled inside the Redis client can leave its pipeline unclosed, and Python 3.11's ``wait_for``
-        (the client's own or ours) may drop the cancellation; a flush is bounded by ``timeout`` anyway."""
-        self._stopping.set()
-        task, self._task = self._task, None
-        if task is not None:
-            await task
+        """End the loop (asked, not cancelled: ``sigcore.periodic``), then deliver the last counts."""
+        await self._loop.stop()
         await self.flush()  # last counts of this process, best effort
         await self.client.aclose()
-
-    async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval):
-                    await self._stopping.wait()
-            if self._stopping.is_set():
-                return
-            await self.flush()
 
     # --- flushing ------------------------------------------------------------------------------------
     def _deltas(self) -> dict[SeriesKey, int]:

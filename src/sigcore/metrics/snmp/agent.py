@@ -9,7 +9,6 @@ the default context's instrumentation: a sorted list of (OID, value) rebuilt fro
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 from bisect import bisect_right
@@ -26,6 +25,7 @@ from pysnmp.smi import error as smi_error  # type: ignore[import-untyped]
 from sigcore.log_limit import RateLimitedLog
 from sigcore.metrics.snapshot import Snapshot
 from sigcore.metrics.snmp.oids import SIGCORE_MIB, Oid, Row, rows
+from sigcore.periodic import Periodic
 
 log = logging.getLogger("sigcore.metrics.snmp")
 limited_log = RateLimitedLog(log)
@@ -134,7 +134,7 @@ class SnmpAgent:
         self.source = source
         self.instrumentation = SnapshotInstrumentation()
         self.engine: engine.SnmpEngine | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(self.refresh, settings.refresh, "snmp-refresh")
 
     def _configure(self) -> engine.SnmpEngine:
         s = self.settings
@@ -174,22 +174,12 @@ class SnmpAgent:
     async def start(self) -> None:
         await self.refresh()
         self.engine = self._configure()
-        self._task = asyncio.create_task(self._refresh_loop(), name="snmp-refresh")
+        self._loop.start()
         log.info("SNMP agent on udp %s:%d (v2c %s, v3 %s)", self.settings.host, self.settings.port,
                  "on" if self.settings.community else "off", self.settings.v3_user or "off")
 
-    async def _refresh_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.refresh)
-            await self.refresh()
-
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await self._loop.stop()  # asked, not cancelled: a refresh reads Redis (``sigcore.periodic``)
         if self.engine is not None:
             self.engine.transport_dispatcher.job_finished(1)
             self.engine.close_dispatcher()

@@ -1,0 +1,42 @@
+"""A background loop that runs a step every ``interval`` seconds and ends when asked, not by cancellation.
+
+Why not cancel it: the Redis client times its socket writes with ``asyncio.wait_for``, which on Python 3.11
+drops a cancellation that lands in the same loop step as the result. A loop cancelled there runs on, and
+whoever awaits it waits for ever (the metrics flusher did). So ``stop`` sets an event the loop waits on
+between steps and waits for the step in progress; each step must bound itself with its own timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+
+class Periodic:
+    def __init__(self, step: Callable[[], Awaitable[object]], interval: float, name: str) -> None:
+        self.step = step
+        self.interval = interval
+        self.name = name
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Return once the step in progress, if any, has ended; no step starts after this is called."""
+        self._stopping.set()
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return
+            await self.step()
