@@ -4,6 +4,8 @@ Why not cancel it: the Redis client times its socket writes with ``asyncio.wait_
 drops a cancellation that lands in the same loop step as the result. A loop cancelled there runs on, and
 whoever awaits it waits for ever (the metrics flusher did). So ``stop`` sets an event the loop waits on
 between steps and waits for the step in progress; each step must bound itself with its own timeouts.
+Waiting is also what a step running in a thread needs: cancelling its awaiting task leaves the thread
+writing to a store that its owner is about to close.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from collections.abc import Awaitable, Callable
 
 
 class Periodic:
-    def __init__(self, step: Callable[[], Awaitable[object]], interval: float, name: str) -> None:
+    def __init__(self, step: Callable[[], Awaitable[object]], interval: float, name: str,
+                 first_at_start: bool = False) -> None:
         self.step = step
         self.interval = interval
         self.name = name
+        self.first_at_start = first_at_start
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -33,6 +37,8 @@ class Periodic:
             await task
 
     async def _run(self) -> None:
+        if self.first_at_start:
+            await self.step()
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.interval):

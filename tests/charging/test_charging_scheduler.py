@@ -3,12 +3,18 @@ with two engines on one database; a slot missed while down runs once at start.""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from charging_engine import Clock, Engine
 
+from sigcore.charging.engine import ChargingEngine
+from sigcore.charging.scheduler import PlanScheduler
 from sigcore.charging.timings import Timing
 from sigcore.config import ChargingConfig
 
@@ -99,3 +105,27 @@ def test_time_with_calendar_lists() -> None:
     got = timing.next_slot(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     assert got == dt.datetime(2026, 7, 31, 10, 0, tzinfo=dt.UTC)  # the first month ending on a Friday
     assert timing.next_slot(dt.datetime(2026, 12, 31, 11, tzinfo=dt.UTC)) is None
+
+
+async def test_a_scheduler_stopped_during_a_pass_returns_once_the_pass_has_ended() -> None:
+    """The pass runs in a thread and writes to the store; ``stop`` used to cancel the task awaiting it and
+    return at once, so the charging service went on to close the store under a pass still writing."""
+    entered, release = threading.Event(), threading.Event()
+    ended: list[bool] = []
+
+    class SlowPass(PlanScheduler):
+        def tick(self, now: dt.datetime | None = None) -> int:
+            entered.set()
+            release.wait(10)
+            ended.append(True)
+            return 0
+
+    scheduler = SlowPass(cast(ChargingEngine, SimpleNamespace(store=None)), interval=3600)
+    scheduler.start()
+    await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
+    stopping = asyncio.ensure_future(scheduler.stop())
+    await asyncio.sleep(0.1)
+    assert not stopping.done() and not ended
+    release.set()
+    await stopping
+    assert ended == [True]

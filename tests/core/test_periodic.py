@@ -61,3 +61,14 @@ async def test_a_stop_before_the_first_step_runs_none() -> None:
     async with asyncio.timeout(1):
         await loop.stop()
     assert step.ran == 0
+
+
+async def test_first_at_start_runs_a_step_before_the_first_interval() -> None:
+    step = CountingStep()
+    loop = Periodic(step, 3600, "test-periodic", first_at_start=True)
+    loop.start()
+    while step.ran < 1:
+        await asyncio.sleep(0.001)
+    async with asyncio.timeout(1):
+        await loop.stop()
+    assert step.ran == 1

@@ -26,7 +26,6 @@ from sigcore.charging.ccr import CreditAnswer, CreditRequest, ServiceRequest, Se
 from sigcore.charging.engine import ChargingEngine
 from sigcore.charging.executor import MustBlock
 from sigcore.charging.model import Account
-from sigcore.charging.scheduler import cancel
 from sigcore.charging.tables import IDENTITY_LEN
 from sigcore.config import GyConfig
 from sigcore.diameter.answers import answer
@@ -34,6 +33,7 @@ from sigcore.diameter.application import Application, Rejected
 from sigcore.diameter.constants import FLAG_PROXIABLE, FLAG_REQUEST, ResultCode
 from sigcore.diameter.dictionary import DICTIONARY as D
 from sigcore.diameter.message import Message
+from sigcore.periodic import Periodic
 from sigcore.store.batch import BatchKind, BatchWorker
 from sigcore.store.checkpoint import WalCheckpointer
 
@@ -63,7 +63,7 @@ class GyService:
         self.cfg = cfg
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="charging-gy")
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper = Periodic(self._sweep_step, min(cfg.session_timeout / 4, 5.0), "charging-gy-sweeper")
         self.batch = _CreditBatch(self.engine, cfg.session_timeout)
         # On SQLite: the HSS's batch worker when it runs in this process (one kept connection, one gate
         # that its WAL checkpointer also holds), else one of our own with its own checkpointer.
@@ -258,24 +258,21 @@ class GyService:
             log.info("Gy session %s timed out: reservations released", session.session_id)
         return len(stale)
 
-    async def _sweep_forever(self) -> None:
-        interval = min(self.cfg.session_timeout / 4, 5.0)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await asyncio.get_running_loop().run_in_executor(self.pool, self._sweep)
-            except Exception:
-                log.exception("Gy session sweep failed")
+    async def _sweep_step(self) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.pool, self._sweep)
+        except Exception:
+            log.exception("Gy session sweep failed")
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         if self._own is not None:
             self._own[0].start(self._loop)
             self._own[1].start()
-        self._sweeper = self._loop.create_task(self._sweep_forever(), name="charging-gy-sweeper")
+        self._sweeper.start()
 
     async def stop(self) -> None:
-        await cancel(self._sweeper)
+        await self._sweeper.stop()  # the sweep in progress ends before the batch worker and the store
         if self._own is not None:
             await self._own[0].stop()
             self._own[1].stop()

@@ -10,7 +10,6 @@ the latest due slot at start, so it runs once; older missed slots are not replay
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import threading
@@ -18,6 +17,7 @@ import threading
 from sigcore.charging.engine import ChargingEngine
 from sigcore.charging.executor import ActionFailed
 from sigcore.charging.timings import Timing
+from sigcore.periodic import Periodic
 
 log = logging.getLogger("sigcore.charging.scheduler")
 
@@ -28,7 +28,7 @@ class PlanScheduler:
         self.store = engine.store
         self.interval = interval
         self._seen: dict[tuple[str, str, str, str], dt.datetime] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(self._pass, interval, "charging-scheduler", first_at_start=True)
         self.first_pass_done = threading.Event()  # the start-up pass (missed slots) has finished
 
     def tick(self, now: dt.datetime | None = None) -> int:
@@ -72,28 +72,16 @@ class PlanScheduler:
                      slot.isoformat())
         return int(ran)
 
-    async def run_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                await loop.run_in_executor(None, self.tick)
-            except Exception:
-                log.exception("action plan scheduler pass failed")
-            self.first_pass_done.set()
-            await asyncio.sleep(self.interval)
+    async def _pass(self) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.tick)
+        except Exception:
+            log.exception("action plan scheduler pass failed")
+        self.first_pass_done.set()
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run_forever(), name="charging-scheduler")
+        self._loop.start()
 
     async def stop(self) -> None:
-        await cancel(self._task)
-        self._task = None
-
-
-async def cancel(task: asyncio.Task[None] | None) -> None:
-    """Stop a background loop (the scheduler, Gy's session sweeper) and wait until it has."""
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+        """Return once the pass in progress (in a thread, writing to the store) has ended."""
+        await self._loop.stop()
