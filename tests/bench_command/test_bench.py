@@ -267,6 +267,27 @@ def test_bench_fails_in_words_when_the_node_closes_its_connections(fault: str) -
     assert "requests got no answer" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
+def test_bench_fails_when_the_node_leaves_requests_unanswered() -> None:
+    """A node that stops answering without closing (frozen): the report said so but the exit status was 0,
+    so a script took the run's figures for a rate."""
+    loop = asyncio.new_event_loop()
+    server, port = loop.run_until_complete(_failing_server("freezes"))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        done = bench("-t", f"127.0.0.1:{port}", "-n", "1", "-p", "1", "-w", "4", "-d", "0.5", "-q", "--json", "-")
+    finally:
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    report = json.loads(done.stdout)
+    assert report["unanswered"] > 0 and report["sent"] == report["answered"] + report["unanswered"]
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.endswith(f"bench failed: 127.0.0.1:{port} left {report['unanswered']} of {report['sent']} "
+                                f"requests unanswered\n"), done.stderr
+
+
 def test_a_client_process_that_fails_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in a client process (a fault no real node causes, hence the patched `drive`) ended its process
     without a result: the parent waited until its deadline (duration + 90 s) and reported an empty run."""

@@ -71,6 +71,10 @@ def bench(
         typer.echo(f"bench failed: {spec.host}:{spec.port} closed {report.lost_connections} of {spec.connections} "
                    f"connections before the end of the run{dpr}", err=True)
         raise typer.Exit(1)
+    if report.unanswered:  # a node that froze: the figures above are not a rate a script may rely on
+        typer.echo(f"bench failed: {spec.host}:{spec.port} left {report.unanswered} of {report.sent} requests "
+                   f"unanswered", err=True)
+        raise typer.Exit(1)
 
 
 def _explain(report: LoadReport, spec: LoadSpec) -> None:
