@@ -51,10 +51,43 @@ class PeerConfig(_Section):
 
     name: str
     address: str = "127.0.0.1"
-    port: int = 3868
+    port: int = Field(3868, gt=0, lt=65536)
     mode: Literal["connect", "accept"] = "accept"
     transport: Literal["tcp", "sctp", "tls", "tls-inband"] = "tcp"
     realm: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _port_in_address(cls, data: Any) -> Any:
+        """``address: host:port`` is how every other endpoint of the file is written: take its port (it
+        used to be dialled as a host name, failing each Tc), unless ``port`` says another one."""
+        if not isinstance(data, dict) or not isinstance(data.get("address"), str):
+            return data
+        try:
+            host, port = split_host_port(data["address"], -1)
+        except ValueError:
+            return data  # the address check below names it
+        if port == -1:
+            return data
+        given = data.get("port")
+        if given is not None and str(given) != str(port):
+            raise ValueError(f"address {data['address']!r} names port {port} but port is {given}: give it once")
+        return {**data, "address": host, "port": port}
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return checks.diameter_identity(value)
+
+    @field_validator("realm")
+    @classmethod
+    def _realm(cls, value: str | None) -> str | None:
+        return None if value is None else checks.diameter_identity(value)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return checks.host(value)
 
 
 class TimersConfig(_Section):

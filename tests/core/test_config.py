@@ -44,11 +44,32 @@ def test_fixed_keys_are_read() -> None:
     ({"diameter": {"allow": ["not-a-network"]}}, "diameter.allow"),
     ({"api": {"listen": "127.0.0.1:99999"}}, "api.listen"),
     ({"diameter": {"peers": [{"name": "mme", "mode": "sometimes"}]}}, "diameter.peers.0.mode"),
+    ({"diameter": {"peers": [{"name": "hss", "address": "bad host!"}]}}, "diameter.peers.0.address"),
+    ({"diameter": {"peers": [{"name": "hss", "port": 70000}]}}, "diameter.peers.0.port"),
+    ({"diameter": {"peers": [{"name": "not an identity"}]}}, "diameter.peers.0.name"),
+    ({"diameter": {"peers": [{"name": "hss", "address": "127.0.0.1:3869", "port": 3868}]}},
+     "diameter.peers.0: address '127.0.0.1:3869' names port 3869 but port is 3868: give it once"),
 ])
 def test_errors_name_the_bad_key(data: dict[str, object], named: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(data)
     assert named in str(err.value)
+
+
+@pytest.mark.parametrize(("address", "expected"), [
+    ("127.0.0.1:39871", ("127.0.0.1", 39871)),
+    ("[::1]:39871", ("::1", 39871)),
+    ("hss1.example.net:3869", ("hss1.example.net", 3869)),
+    ("::1", ("::1", 3868)),
+    ("hss1.example.net", ("hss1.example.net", 3868)),
+])
+def test_a_peer_address_may_carry_its_port(address: str, expected: tuple[str, int]) -> None:
+    """Written ``host:port`` like every other endpoint of the file, a peer's address was dialled as a host
+    name ('127.0.0.1:39871', port 3868), failing each Tc with "Name or service not known"."""
+    cfg = parse_config({"diameter": {"peers": [{"name": "hss1.localdomain", "address": address,
+                                                "mode": "connect"}]}})
+    peer = NodeSettings.from_config(cfg).peers[0]
+    assert (peer.address, peer.port) == expected
 
 
 def test_env_variable_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
