@@ -36,8 +36,8 @@ def config_check(path: str = typer.Argument(..., help="the YAML file to validate
     except ConfigError as err:
         typer.echo(f"invalid: {err}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"ok: {cfg.diameter.origin_host} ({cfg.diameter.origin_realm}), "
-               f"diameter on {', '.join(cfg.diameter.listen)}")
+    listening = ", ".join(cfg.diameter.listen) or "no address (it only dials its connect peers)"
+    typer.echo(f"ok: {cfg.diameter.origin_host} ({cfg.diameter.origin_realm}), diameter on {listening}")
 
 
 def load_or_exit(path: str | None, *, check_files: bool = False):  # type: ignore[no-untyped-def]

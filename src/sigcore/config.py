@@ -175,6 +175,17 @@ class DiameterConfig(_Section):
     def _mirror(cls, value: str | None) -> str | None:
         return None if value is None else _check_host_port(value)
 
+    @field_validator("peers")
+    @classmethod
+    def _peers_once(cls, value: list[PeerConfig]) -> list[PeerConfig]:
+        """A peer is known by its name (Origin-Host): a second entry of the same name would be ignored."""
+        first: dict[str, int] = {}
+        for index, peer in enumerate(value):
+            known = first.setdefault(peer.name.lower(), index)
+            if known != index:
+                raise ValueError(f"{peer.name!r} is configured twice (entries {known} and {index})")
+        return value
+
     @field_validator("allow")
     @classmethod
     def _allow(cls, value: list[str]) -> list[str]:
@@ -321,6 +332,18 @@ class ChargingConfig(_Section):
             if not host or not 0 <= port < 65536:
                 raise ValueError(f"expected 'host:port', got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _exposure(self) -> ChargingConfig:
+        """Loopback-only unless auth is on or the operator says otherwise; raw TCP has no way to carry tokens.
+        Here rather than at start so that `sigcore config check` says it too."""
+        for where in [self.listen] + ([self.listen_tcp] if self.listen_tcp else []):
+            if not checks.loopback(split_host_port(where, 2080)[0]) and not self.auth and not self.allow_remote:
+                raise ValueError(f"{where} is not a loopback address; set charging.auth (bearer tokens) or "
+                                 "charging.allow_remote to expose JSON-RPC")
+        if self.auth and self.listen_tcp:
+            raise ValueError("listen_tcp cannot be used with auth: raw TCP JSON-RPC carries no bearer token")
+        return self
 
 
 class Config(_Section):

@@ -58,6 +58,13 @@ def redis_url(value: str | None) -> str | None:
     return value
 
 
+def loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def host(value: str) -> str:
     """An IP address or a host name."""
     try:

@@ -8,6 +8,8 @@ import csv
 import io
 import json
 import logging
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -21,7 +23,7 @@ from sigcore.charging.executor import Post
 from sigcore.charging.posts import Poster, PostFailed
 from sigcore.charging.service import build_charging
 from sigcore.cli import app
-from sigcore.config import ChargingConfig, ConfigError, load_config
+from sigcore.config import ChargingConfig, ConfigError, load_config, parse_config
 from sigcore.service import installers, serve
 from sigcore.store import Store, migrate
 from sigcore.store.tokens import TokenRepository
@@ -100,11 +102,24 @@ def test_no_charging_section_means_no_engine() -> None:
     assert load_config(None).charging is None
 
 
-def test_remote_listener_needs_auth_or_allow_remote(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'x.sqlite'}"
-    migrate(url)
-    with Store(url, None) as store, pytest.raises(ConfigError, match="not a loopback address"):
-        build_charging(store, ChargingConfig(listen="0.0.0.0:2080"))
+@pytest.mark.parametrize(("charging", "said"), [
+    ("{listen: '0.0.0.0:2080'}", "charging: 0.0.0.0:2080 is not a loopback address; set charging.auth (bearer "
+                                 "tokens) or charging.allow_remote to expose JSON-RPC"),
+    ("{listen_tcp: '10.0.0.1:2012', allow_remote: false}", "charging: 10.0.0.1:2012 is not a loopback address"),
+    ("{auth: true, listen_tcp: '127.0.0.1:2012'}", "charging: listen_tcp cannot be used with auth: raw TCP "
+                                                   "JSON-RPC carries no bearer token"),
+])
+def test_remote_listener_needs_auth_or_allow_remote(tmp_path: Path, charging: str, said: str) -> None:
+    """`sigcore config check` says so (it said "ok" and only `sigcore run` refused), and so does `run`."""
+    config = tmp_path / "sigcore.yaml"
+    config.write_text(f"database: {{url: 'sqlite:///{tmp_path / 'x.sqlite'}'}}\ncharging: {charging}\n")
+    for command, status in ((["config", "check", str(config)], 1), (["run", "--config", str(config)], 2)):
+        done = subprocess.run([sys.executable, "-m", "sigcore.cli", *command], capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert done.returncode == status and said in done.stderr and "Traceback" not in done.stderr, done.stderr
+    with pytest.raises(ConfigError, match="not a loopback address"):
+        parse_config({"charging": {"listen": "0.0.0.0:2080"}})
+    assert parse_config({"charging": {"listen": "0.0.0.0:2080", "allow_remote": True}}).charging is not None
 
 
 def test_bearer_tokens_when_auth_is_on(tmp_path: Path, clock: Clock) -> None:

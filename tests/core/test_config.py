@@ -47,6 +47,8 @@ def test_fixed_keys_are_read() -> None:
     ({"diameter": {"peers": [{"name": "hss", "address": "bad host!"}]}}, "diameter.peers.0.address"),
     ({"diameter": {"peers": [{"name": "hss", "port": 70000}]}}, "diameter.peers.0.port"),
     ({"diameter": {"peers": [{"name": "not an identity"}]}}, "diameter.peers.0.name"),
+    ({"diameter": {"peers": [{"name": "hss1.localdomain"}, {"name": "mme"}, {"name": "HSS1.localdomain"}]}},
+     "diameter.peers: 'HSS1.localdomain' is configured twice (entries 0 and 2)"),
     ({"diameter": {"peers": [{"name": "hss", "address": "127.0.0.1:3869", "port": 3868}]}},
      "diameter.peers.0: address '127.0.0.1:3869' names port 3869 but port is 3868: give it once"),
 ])
@@ -91,6 +93,10 @@ def test_config_check_command(tmp_path: Path) -> None:
     assert ko.exit_code == 1 and "database.ulr: unknown key" in ko.output
     missing = runner.invoke(app, ["config", "check", str(tmp_path / "none.yaml")])
     assert missing.exit_code == 1 and "cannot read" in missing.output
+    dialling_only = tmp_path / "dialling.yaml"
+    dialling_only.write_text("diameter:\n  listen: []\n")
+    ok = runner.invoke(app, ["config", "check", str(dialling_only)])  # said "diameter on " and nothing
+    assert ok.output == "ok: hss.localdomain (localdomain), diameter on no address (it only dials its connect peers)\n"
 
 
 def test_transport_keys_build_listeners(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,13 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("sigcore.charging")
 DEFAULT_PORT = 2080
 READ_ONLY_PREFIXES = ("Get", "CoreSv1.")
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def token_authenticator(store: StoreBase) -> Authenticator:
@@ -104,21 +96,7 @@ class Charging:
         self.engine.poster.close()
 
 
-def check_exposure(cfg: ChargingConfig) -> None:
-    """Loopback-only unless auth is on or the operator says otherwise; raw TCP has no way to carry tokens."""
-    listeners = [cfg.listen] + ([cfg.listen_tcp] if cfg.listen_tcp else [])
-    for where in listeners:
-        host = split_host_port(where, DEFAULT_PORT)[0]
-        if not _loopback(host) and not cfg.auth and not cfg.allow_remote:
-            raise ConfigError(f"charging: {where} is not a loopback address; set charging.auth (bearer tokens) "
-                              "or charging.allow_remote to expose JSON-RPC")
-    if cfg.auth and cfg.listen_tcp:
-        raise ConfigError("charging.listen_tcp cannot be used with charging.auth: raw TCP JSON-RPC carries no "
-                          "bearer token")
-
-
 def build_charging(store: StoreBase, cfg: ChargingConfig, clock: Clock = system_clock) -> Charging:
-    check_exposure(cfg)
     engine = ChargingEngine(ChargingStore(store, clock), Poster(), cfg.http_post_url or "")
     api = ChargingApi(engine, cfg.default_tenant)
     return Charging(cfg, engine, api, JsonRpcDispatcher(api), PlanScheduler(engine, cfg.scheduler_interval),
