@@ -233,10 +233,24 @@ class ApiConfig(_Section):
 
 class SnmpConfig(_Section):
     listen: str = "127.0.0.1:1161"
-    community: str = "public"
-    v3_user: str | None = None
-    v3_auth_key: str | None = None
-    v3_priv_key: str | None = None
+    community: str | None = Field("public", description="SNMPv2c community; null (or empty) turns v2c off")
+    v3_user: str | None = Field(None, min_length=1, max_length=32, description="USM user name (SnmpAdminString)")
+    v3_auth_key: str | None = Field(None, min_length=8, description="HMAC-SHA-96 passphrase (RFC 3414: 8 or more)")
+    v3_priv_key: str | None = Field(None, min_length=8, description="AES-128 passphrase (RFC 3414: 8 or more)")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        return checks.host_port(value, port_required=True)
+
+    @model_validator(mode="after")
+    def _v3_complete(self) -> SnmpConfig:
+        """SNMPv3 is authPriv only: a user needs both passphrases, and a passphrase without a user is unused."""
+        if self.v3_user and not (self.v3_auth_key and self.v3_priv_key):
+            raise ValueError("SNMPv3 needs both v3_auth_key and v3_priv_key with v3_user (authPriv only)")
+        if not self.v3_user and (self.v3_auth_key or self.v3_priv_key):
+            raise ValueError("v3_auth_key and v3_priv_key need v3_user")
+        return self
 
 
 class RedisConfig(_Section):

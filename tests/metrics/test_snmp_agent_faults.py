@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from interop.ports import LOOPBACK, free_udp_port
+from sigcore.config import load_config
 from sigcore.metrics.registry import Registry
 from sigcore.metrics.snapshot import Snapshot, local_snapshot
 from sigcore.metrics.snmp.agent import AgentSettings, SnmpAgent
@@ -116,3 +118,42 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
         f"metrics.snmp.listen: {LOOPBACK}:{port} is already in use (another program, or another sigcore, "
         "listens there)"), done.stderr
     assert "Traceback" not in done.stderr and "listening" not in done.stdout
+
+
+@pytest.mark.parametrize(("snmp", "args", "said"), [
+    # pysnmp refused these with a traceback (WrongValueError) after the agent had started
+    ('{v3_user: u, v3_auth_key: short, v3_priv_key: "12345678"}', (),
+     "invalid configuration: metrics.snmp.v3_auth_key: String should have at least 8 characters"),
+    (f'{{v3_user: {"u" * 33}, v3_auth_key: "12345678", v3_priv_key: "12345678"}}', (),
+     "invalid configuration: metrics.snmp.v3_user: String should have at most 32 characters"),
+    ('{v3_auth_key: "12345678", v3_priv_key: "12345678"}', (),
+     "invalid configuration: metrics.snmp: v3_auth_key and v3_priv_key need v3_user"),
+    ('{listen: "127.0.0.1:99999"}', (),  # said it listened there, and served nothing
+     "invalid configuration: metrics.snmp.listen: expected 'host:port'"),
+    ("{}", ("--listen", "foo:bar"), "Invalid value for --listen: expected 'host:port'"),  # a traceback
+    ("{}", ("--refresh", "0"), "Invalid value for '--refresh'"),  # re-read Redis in a busy loop
+])
+def test_bad_snmp_settings_are_one_line_before_anything_starts(tmp_path: Path, snmp: str, args: tuple[str, ...],
+                                                               said: str) -> None:
+    (tmp_path / "c.yaml").write_text(f"metrics: {{snmp: {snmp}}}\n")
+    done = subprocess.run([sys.executable, "-m", "sigcore.cli", "snmp-agent", "--config", str(tmp_path / "c.yaml"),
+                           *args], capture_output=True, text=True, timeout=20, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 2, done
+    assert said in done.stderr and "Traceback" not in done.stderr and "listening" not in done.stdout, done.stderr
+
+
+def test_a_null_community_turns_v2c_off_as_documented(tmp_path: Path) -> None:
+    """docs/operations.md says `community: null` turns v2c off; the config refused null (a string expected)."""
+    (tmp_path / "c.yaml").write_text('metrics: {snmp: {community: null, v3_user: nms, v3_auth_key: "auth-key-1", '
+                                     'v3_priv_key: "priv-key-1"}}\n')
+    assert load_config(str(tmp_path / "c.yaml")).metrics.snmp.community is None
+    port = free_udp_port()
+    agent = subprocess.Popen([sys.executable, "-m", "sigcore.cli", "snmp-agent", "--config", str(tmp_path / "c.yaml"),
+                              "--listen", f"{LOOPBACK}:{port}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        assert agent.stdout is not None and "listening" in agent.stdout.readline()
+    finally:
+        agent.terminate()
+        _, err = agent.communicate(timeout=20)
+    assert f"SNMP agent on udp {LOOPBACK}:{port} (v2c off, v3 nms)" in err and "Traceback" not in err, err

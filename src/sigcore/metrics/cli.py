@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from sigcore import config_checks as checks
 from sigcore.cli_groups import ConfigOption
 from sigcore.config import ConfigError, load_config, split_host_port
 from sigcore.preflight import bind_failure
@@ -52,7 +53,7 @@ async def run_agent(settings: AgentSettings, redis_url: str | None, stop: asynci
 def snmp_agent(
     config: str | None = ConfigOption,
     listen: str | None = typer.Option(None, help="UDP host:port (default: metrics.snmp.listen)"),
-    refresh: float = typer.Option(1.0, help="seconds between re-reads of the Redis counters"),
+    refresh: float = typer.Option(1.0, min=0.05, help="seconds between re-reads of the Redis counters"),
 ) -> None:
     """Serve the metrics over SNMP (v2c community and/or v3 USM authPriv) under the SIGCORE-MIB tree."""
     from sigcore.metrics.snmp.agent import AgentSettings
@@ -63,6 +64,11 @@ def snmp_agent(
         typer.echo(f"invalid configuration: {err}", err=True)
         raise typer.Exit(2) from None
     snmp = cfg.metrics.snmp
+    if listen is not None:
+        try:
+            checks.host_port(listen, port_required=True)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="--listen") from None
     host, port = split_host_port(listen or snmp.listen, 1161)
     settings = AgentSettings(host, port, snmp.community, snmp.v3_user, snmp.v3_auth_key, snmp.v3_priv_key, refresh)
     if not cfg.metrics.redis.url:
