@@ -9,6 +9,7 @@ being silently ignored.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,9 @@ class ConfigError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+U32_MAX = 2**32 - 1
 
 
 def split_host_port(text: str, default_port: int) -> tuple[str, int]:
@@ -122,11 +126,20 @@ class SctpConfig(_Section):
     """SCTP socket settings (docs/transports.md); None keeps the kernel default."""
 
     streams: int = Field(8, ge=1, le=65535)
-    rto_initial_ms: int | None = None
-    rto_min_ms: int | None = None
-    rto_max_ms: int | None = None
-    path_max_retrans: int | None = None
-    heartbeat_ms: int | None = None
+    rto_initial_ms: int | None = Field(None, ge=1, le=U32_MAX)
+    rto_min_ms: int | None = Field(None, ge=1, le=U32_MAX)
+    rto_max_ms: int | None = Field(None, ge=1, le=U32_MAX)
+    path_max_retrans: int | None = Field(None, ge=1, le=65535)
+    heartbeat_ms: int | None = Field(None, ge=1, le=U32_MAX)
+
+    @model_validator(mode="after")
+    def _rto_order(self) -> SctpConfig:
+        """The kernel refuses (EINVAL, at listen time) RTO values out of order."""
+        given = [(n, v) for n in ("rto_min_ms", "rto_initial_ms", "rto_max_ms") if (v := getattr(self, n)) is not None]
+        for (low_name, low), (high_name, high) in itertools.pairwise(given):
+            if low > high:
+                raise ValueError(f"{low_name} ({low}) is above {high_name} ({high})")
+        return self
 
 
 class LimitsConfig(_Section):
@@ -142,8 +155,8 @@ class DiameterConfig(_Section):
     listen: list[str] = Field(default_factory=lambda: ["127.0.0.1:3868"])
     host_ip_addresses: list[str] = Field(default_factory=list)
     product_name: str = "sigcore"
-    vendor_id: int = 0
-    firmware_revision: int = 1
+    vendor_id: int = Field(0, ge=0, le=U32_MAX, description="Vendor-Id of CER/CEA (Unsigned32)")
+    firmware_revision: int = Field(1, ge=0, le=U32_MAX, description="Firmware-Revision of CER/CEA (Unsigned32)")
     peers: list[PeerConfig] = Field(default_factory=list)
     allow: list[str] = Field(
         default_factory=lambda: ["127.0.0.0/8", "::1/128"],
@@ -198,7 +211,7 @@ class DatabaseConfig(_Section):
     url: str = "sqlite:///var/sigcore.sqlite"
     key_file: str | None = Field(None, description="file holding the key-encryption key (hex)")
     key_env: str = Field("SIGCORE_KEK", description="environment variable holding the KEK (hex)")
-    pool_size: int = 5
+    pool_size: int = Field(5, ge=1)
     _config_dir: Path | None = PrivateAttr(None)
 
     @field_validator("url")
@@ -255,7 +268,7 @@ class SnmpConfig(_Section):
 
 class RedisConfig(_Section):
     url: str | None = None
-    flush_interval: float = 1.0
+    flush_interval: float = Field(1.0, ge=0.05, description="seconds between flushes of the counts to Redis")
 
     @field_validator("url")
     @classmethod
@@ -297,7 +310,7 @@ class HssConfig(_Section):
     eir: EirConfig = Field(default_factory=EirConfig)
     ind_bits: int = Field(5, ge=0, le=10, description="IND length of TS 33.102 Annex C")
     max_vectors: int = Field(5, ge=1, le=32)
-    mme_peer_timeout: float = 5.0
+    mme_peer_timeout: float = Field(5.0, gt=0)
 
     @field_validator("home_plmns")
     @classmethod

@@ -47,6 +47,15 @@ def test_fixed_keys_are_read() -> None:
     ({"diameter": {"peers": [{"name": "hss", "address": "bad host!"}]}}, "diameter.peers.0.address"),
     ({"diameter": {"peers": [{"name": "hss", "port": 70000}]}}, "diameter.peers.0.port"),
     ({"diameter": {"peers": [{"name": "not an identity"}]}}, "diameter.peers.0.name"),
+    # out of an Unsigned32, each CER/CEA failed to encode (a traceback per connection, every peer refused)
+    ({"diameter": {"vendor_id": -1}}, "diameter.vendor_id: Input should be greater than or equal to 0"),
+    ({"diameter": {"firmware_revision": 2**32}}, "diameter.firmware_revision: Input should be less than or equal"),
+    ({"metrics": {"redis": {"flush_interval": 0}}}, "metrics.redis.flush_interval"),  # a flush loop that spins
+    ({"hss": {"mme_peer_timeout": 0}}, "hss.mme_peer_timeout"),
+    ({"database": {"pool_size": 0}}, "database.pool_size"),
+    ({"diameter": {"sctp": {"heartbeat_ms": -5}}}, "diameter.sctp.heartbeat_ms"),
+    ({"diameter": {"sctp": {"rto_min_ms": 3000, "rto_max_ms": 1000}}},
+     "diameter.sctp: rto_min_ms (3000) is above rto_max_ms (1000)"),
     ({"diameter": {"peers": [{"name": "hss1.localdomain"}, {"name": "mme"}, {"name": "HSS1.localdomain"}]}},
      "diameter.peers: 'HSS1.localdomain' is configured twice (entries 0 and 2)"),
     ({"diameter": {"peers": [{"name": "hss", "address": "127.0.0.1:3869", "port": 3868}]}},
