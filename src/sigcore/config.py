@@ -199,6 +199,17 @@ class DiameterConfig(_Section):
                 raise ValueError(f"{peer.name!r} is configured twice (entries {known} and {index})")
         return value
 
+    @field_validator("host_ip_addresses")
+    @classmethod
+    def _host_ips(cls, value: list[str]) -> list[str]:
+        """Host-IP-Address carries addresses, not names: a name failed every CER/CEA's encoding."""
+        for address in value:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"expected IP addresses, got {address!r}") from None
+        return value
+
     @field_validator("allow")
     @classmethod
     def _allow(cls, value: list[str]) -> list[str]:

@@ -50,6 +50,8 @@ def test_fixed_keys_are_read() -> None:
     # out of an Unsigned32, each CER/CEA failed to encode (a traceback per connection, every peer refused)
     ({"diameter": {"vendor_id": -1}}, "diameter.vendor_id: Input should be greater than or equal to 0"),
     ({"diameter": {"firmware_revision": 2**32}}, "diameter.firmware_revision: Input should be less than or equal"),
+    ({"diameter": {"host_ip_addresses": ["hss.example.net"]}},
+     "diameter.host_ip_addresses: expected IP addresses, got 'hss.example.net'"),
     ({"metrics": {"redis": {"flush_interval": 0}}}, "metrics.redis.flush_interval"),  # a flush loop that spins
     ({"hss": {"mme_peer_timeout": 0}}, "hss.mme_peer_timeout"),
     ({"database": {"pool_size": 0}}, "database.pool_size"),
