@@ -348,6 +348,14 @@ class GyConfig(_Section):
     redirect_address: str | None = Field(None, description="Redirect-Server-Address for REDIRECT (a URL)")
     service_specific_balance: str = Field("*generic", description="balance type spending CC-Service-Specific-Units")
 
+    @model_validator(mode="after")
+    def _redirect_needs_a_target(self) -> GyConfig:
+        """REDIRECT without an address used to be TERMINATE without a word (RFC 4006 §8.35 needs the
+        Redirect-Server)."""
+        if self.final_unit_action == "REDIRECT" and not self.redirect_address:
+            raise ValueError("final_unit_action REDIRECT needs redirect_address (the top-up portal's URL)")
+        return self
+
 
 class ChargingConfig(_Section):
     """The online charging engine; it runs when the config has a ``charging`` section."""

@@ -53,6 +53,8 @@ def test_fixed_keys_are_read() -> None:
     ({"diameter": {"host_ip_addresses": ["hss.example.net"]}},
      "diameter.host_ip_addresses: expected IP addresses, got 'hss.example.net'"),
     ({"metrics": {"redis": {"flush_interval": 0}}}, "metrics.redis.flush_interval"),  # a flush loop that spins
+    ({"charging": {"gy": {"final_unit_action": "REDIRECT"}}},
+     "charging.gy: final_unit_action REDIRECT needs redirect_address"),  # was TERMINATE without a word
     ({"hss": {"mme_peer_timeout": 0}}, "hss.mme_peer_timeout"),
     ({"database": {"pool_size": 0}}, "database.pool_size"),
     ({"diameter": {"sctp": {"heartbeat_ms": -5}}}, "diameter.sctp.heartbeat_ms"),
