@@ -67,3 +67,15 @@ def test_a_binary_key_file_is_refused_in_words(tmp_path: Path) -> None:
     key_file.chmod(0o600)
     with pytest.raises(KeyUnavailable, match=f"{key_file}: the key-encryption key is not hexadecimal"):
         load_kek(key_file)
+
+
+def test_a_key_file_that_is_a_directory_is_one_error_without_a_mode_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """It warned first that the directory's mode 755 let others read "the key file" (`chmod 600` a directory)."""
+    from sigcore.store.errors import KeyUnavailable
+
+    tmp_path.chmod(0o755)
+    with caplog.at_level(logging.WARNING), \
+            pytest.raises(KeyUnavailable, match=f"cannot read the key-encryption key file {tmp_path}: Is a directory"):
+        load_kek(tmp_path)
+    assert not caplog.records

@@ -72,13 +72,14 @@ def load_kek(key_file: str | os.PathLike[str] | None = None, key_env: str | None
     """The KEK from `key_file` if one is configured, else from the environment variable `key_env`."""
     if key_file:
         try:
+            data = Path(key_file).read_bytes()  # first: a directory or a missing file says only that
             warn_if_readable_by_others(Path(key_file))
-            # bytes decoded leniently: a binary file is "not hexadecimal" (in words), not a UnicodeDecodeError
-            return parse_kek(Path(key_file).read_bytes().decode("utf-8", "replace"), str(key_file))
         except OSError as err:
             raise KeyUnavailable(
                 f"cannot read the key-encryption key file {key_file}: {err.strerror}"
             ) from None
+        # bytes decoded leniently: a binary file is "not hexadecimal" (in words), not a UnicodeDecodeError
+        return parse_kek(data.decode("utf-8", "replace"), str(key_file))
     if key_env and os.environ.get(key_env):
         return parse_kek(os.environ[key_env], f"${key_env}")
     raise KeyUnavailable(
