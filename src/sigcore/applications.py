@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sigcore import config_checks as checks
 from sigcore.config import Config, ConfigError
 from sigcore.diameter.aio import Node
 
@@ -88,8 +89,7 @@ def resolve(entry: str) -> Installer:
     """The function an entry names; `ApplicationError` if the module or function is not there."""
     module_name, _, function_name = entry.partition(":")
     function_name = function_name or "install"
-    if not module_name or not all(part.isidentifier() for part in module_name.split(".")) \
-            or not function_name.isidentifier():
+    if not checks.import_path(entry):
         raise ApplicationError(f"applications: {entry!r} is not 'package.module' or 'package.module:function'")
     try:
         module = importlib.import_module(module_name)

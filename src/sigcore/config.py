@@ -405,6 +405,14 @@ class Config(_Section):
                                     "install function) or 'package.module:function', each called once at start")
     dra: DraConfig | None = None  # a Diameter Routing Agent runs when this section is present
 
+    @field_validator("applications")
+    @classmethod
+    def _applications(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not checks.import_path(entry):
+                raise ValueError(f"{entry!r} is not 'package.module' or 'package.module:function'")
+        return value
+
 
 def _describe(err: ValidationError) -> str:
     lines = []

@@ -58,6 +58,13 @@ def redis_url(value: str | None) -> str | None:
     return value
 
 
+def import_path(value: str) -> bool:
+    """``package.module`` or ``package.module:function`` (the form only; the import happens at start)."""
+    module_name, _, function_name = value.partition(":")
+    return bool(module_name) and all(part.isidentifier() for part in module_name.split(".")) \
+        and (function_name or "install").isidentifier()
+
+
 def loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback

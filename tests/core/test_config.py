@@ -56,6 +56,9 @@ def test_fixed_keys_are_read() -> None:
     ({"charging": {"gy": {"final_unit_action": "REDIRECT"}}},
      "charging.gy: final_unit_action REDIRECT needs redirect_address"),  # was TERMINATE without a word
     ({"hss": {"mme_peer_timeout": 0}}, "hss.mme_peer_timeout"),
+    # said "ok" to `config check`, refused only by `run`
+    ({"applications": ["my-app"]}, "applications: 'my-app' is not 'package.module' or 'package.module:function'"),
+    ({"applications": [":install"]}, "applications: ':install' is not 'package.module'"),
     ({"database": {"pool_size": 0}}, "database.pool_size"),
     ({"diameter": {"sctp": {"heartbeat_ms": -5}}}, "diameter.sctp.heartbeat_ms"),
     ({"diameter": {"sctp": {"rto_min_ms": 3000, "rto_max_ms": 1000}}},
