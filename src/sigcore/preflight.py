@@ -47,6 +47,29 @@ def check_files(cfg: Config) -> None:
         path = getattr(tls, name)
         if path:
             _readable(f"diameter.tls.{name}", path)
+    if tls.cert and tls.key and tls.ca:
+        _tls_usable(tls.cert, tls.key, tls.ca)
+
+
+def _tls_usable(cert: str, key: str, ca: str) -> None:
+    """What OpenSSL says of files that are readable but not a certificate, a key or a CA, in one line."""
+    import ssl
+
+    from sigcore.diameter.transport.tls import EncryptedKey, server_context
+
+    try:
+        ssl.create_default_context(cafile=ca)
+    except ssl.SSLError as err:
+        raise ConfigError(f"diameter.tls.ca: {ca} holds no PEM CA certificate ({err.reason or err})") from None
+    try:
+        server_context(cert, key, ca)
+    except EncryptedKey as err:
+        raise ConfigError(f"diameter.tls.key: {key}: {err}") from None
+    except ssl.SSLError as err:
+        if err.reason == "KEY_VALUES_MISMATCH":
+            raise ConfigError(f"diameter.tls.key: {key} is not the private key of {cert}") from None
+        raise ConfigError(f"diameter.tls.cert, diameter.tls.key: {cert} and {key} are not a PEM certificate "
+                          f"and its private key ({err.reason or err})") from None
 
 
 def bind_failure(err: OSError, where: str | None = None) -> str:

@@ -126,3 +126,47 @@ def test_run_names_a_listen_address_in_use(tmp_path: Path, taken: str) -> None:
     assert ran.returncode == 2, ran.stderr[-2000:]
     assert "Traceback" not in ran.stderr
     assert ran.stderr.strip().splitlines()[-1].startswith(f"invalid configuration: {taken}: ")
+
+
+def _encrypted_copy(key: Path, to: Path) -> Path:
+    from cryptography.hazmat.primitives import serialization
+
+    private = serialization.load_pem_private_key(key.read_bytes(), None)
+    to.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.BestAvailableEncryption(b"secret")))
+    return to
+
+
+@pytest.mark.parametrize("fault", ["junk ca", "junk cert", "other key", "encrypted key"])
+def test_run_names_tls_files_that_are_not_what_they_should_be(tmp_path: Path, fault: str) -> None:
+    """Readable files that OpenSSL refused ended `sigcore run` in an SSLError traceback; an encrypted key made
+    OpenSSL ask for its passphrase on the terminal (a service waited for ever)."""
+    from support.certs import TestCA
+
+    ca = TestCA(tmp_path / "ca")
+    mine, other = ca.issue("hss.localdomain"), ca.issue("other.localdomain")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    files = {"cert": str(mine.cert), "key": str(mine.key), "ca": str(ca.ca_path)}
+    expected = {
+        "junk ca": f"diameter.tls.ca: {junk} holds no PEM CA certificate",
+        "junk cert": f"diameter.tls.cert, diameter.tls.key: {junk} and {mine.key} are not a PEM certificate and "
+                     "its private key",
+        "other key": f"diameter.tls.key: {other.key} is not the private key of {mine.cert}",
+        "encrypted key": f"diameter.tls.key: {tmp_path / 'enc.pem'}: the private key is encrypted; give it "
+                         "unencrypted (mode 0600)",
+    }[fault]
+    if fault == "junk ca":
+        files["ca"] = str(junk)
+    elif fault == "junk cert":
+        files["cert"] = str(junk)
+    elif fault == "other key":
+        files["key"] = str(other.key)
+    else:
+        files["key"] = str(_encrypted_copy(Path(mine.key), tmp_path / "enc.pem"))
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"diameter": {"tls": {**files, "listen": ["127.0.0.1:5868"]}}}))
+    ran = subprocess.run([sys.executable, "-m", "sigcore.cli", "run", "--config", str(path)], capture_output=True,
+                         text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr, ran.stderr
+    assert ran.stderr.strip().startswith(f"invalid configuration: {expected}"), ran.stderr

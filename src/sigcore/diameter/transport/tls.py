@@ -39,10 +39,19 @@ _INBAND = DICTIONARY.avp("Inband-Security-Id").key
 
 
 # --- contexts ---------------------------------------------------------------------------------------
+class EncryptedKey(ValueError):
+    """The private key file is passphrase-protected: OpenSSL would ask for it on the terminal (a service
+    has none, and waited for ever)."""
+
+
+def _no_passphrase() -> bytes:
+    raise EncryptedKey("the private key is encrypted; give it unencrypted (mode 0600)")
+
+
 def _context(purpose: ssl.Purpose, cert: str, key: str, ca: str) -> ssl.SSLContext:
     ctx = ssl.create_default_context(purpose, cafile=ca)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 6733 §13 asks for TLS 1.0+; 1.0/1.1 are broken now
-    ctx.load_cert_chain(cert, key)
+    ctx.load_cert_chain(cert, key, password=_no_passphrase)
     ctx.verify_mode = ssl.CERT_REQUIRED  # mutual authentication, both directions
     return ctx
 
