@@ -65,8 +65,8 @@ class PeerConfig(_Section):
     def _port_in_address(cls, data: Any) -> Any:
         """``address: host:port`` is how every other endpoint of the file is written: take its port (it
         used to be dialled as a host name, failing each Tc), unless ``port`` says another one."""
-        if not isinstance(data, dict) or not isinstance(data.get("address"), str):
-            return data
+        if not isinstance(data, dict) or not isinstance(data.get("address"), str) or "," in data["address"]:
+            return data  # several addresses (a multi-homed SCTP peer) take the port from ``port``
         try:
             host, port = split_host_port(data["address"], -1)
         except ValueError:
@@ -91,7 +91,15 @@ class PeerConfig(_Section):
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
-        return checks.host(value)
+        for one in value.split(","):
+            checks.host(one.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _several_addresses_for_sctp(self) -> PeerConfig:
+        if "," in self.address and self.transport != "sctp":
+            raise ValueError(f"several addresses ({self.address!r}) need transport: sctp (multi-homing)")
+        return self
 
 
 class TimersConfig(_Section):

@@ -46,6 +46,10 @@ def test_fixed_keys_are_read() -> None:
     ({"diameter": {"peers": [{"name": "mme", "mode": "sometimes"}]}}, "diameter.peers.0.mode"),
     ({"diameter": {"peers": [{"name": "hss", "address": "bad host!"}]}}, "diameter.peers.0.address"),
     ({"diameter": {"peers": [{"name": "hss", "port": 70000}]}}, "diameter.peers.0.port"),
+    ({"diameter": {"peers": [{"name": "hss", "address": "10.0.0.1,10.0.0.2"}]}},
+     "diameter.peers.0: several addresses ('10.0.0.1,10.0.0.2') need transport: sctp"),
+    ({"diameter": {"peers": [{"name": "hss", "address": "10.0.0.1,bad host!", "transport": "sctp"}]}},
+     "diameter.peers.0.address: 'bad host!' is neither"),
     ({"diameter": {"peers": [{"name": "not an identity"}]}}, "diameter.peers.0.name"),
     # out of an Unsigned32, each CER/CEA failed to encode (a traceback per connection, every peer refused)
     ({"diameter": {"vendor_id": -1}}, "diameter.vendor_id: Input should be greater than or equal to 0"),
@@ -80,12 +84,13 @@ def test_errors_name_the_bad_key(data: dict[str, object], named: str) -> None:
     ("hss1.example.net:3869", ("hss1.example.net", 3869)),
     ("::1", ("::1", 3868)),
     ("hss1.example.net", ("hss1.example.net", 3868)),
+    ("10.0.0.1, 10.0.0.2", ("10.0.0.1, 10.0.0.2", 3868)),  # a multi-homed SCTP peer (docs/transports.md)
 ])
 def test_a_peer_address_may_carry_its_port(address: str, expected: tuple[str, int]) -> None:
     """Written ``host:port`` like every other endpoint of the file, a peer's address was dialled as a host
     name ('127.0.0.1:39871', port 3868), failing each Tc with "Name or service not known"."""
     cfg = parse_config({"diameter": {"peers": [{"name": "hss1.localdomain", "address": address,
-                                                "mode": "connect"}]}})
+                                                "mode": "connect", "transport": "sctp" if "," in address else "tcp"}]}})
     peer = NodeSettings.from_config(cfg).peers[0]
     assert (peer.address, peer.port) == expected
 
