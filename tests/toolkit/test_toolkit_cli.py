@@ -51,3 +51,16 @@ def test_bad_input_is_an_error_message_not_a_traceback(app: typer.Typer, args: t
     assert result.exit_code == 1
     assert result.output.startswith("error: ")
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("instance", ["16", "-1"])
+def test_fteid_encode_refuses_an_instance_past_4_bits_in_a_line(app: typer.Typer, instance: str) -> None:
+    result = CliRunner().invoke(app, ["fteid", "encode", "10", "1", "--ipv4", "192.0.2.1", "--instance", instance])
+    assert result.exit_code == 2 and "--instance" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # was a ValueError traceback
+
+
+@pytest.mark.parametrize("teid", ["zz", ""])
+def test_fteid_encode_names_the_teid_it_cannot_read(app: typer.Typer, teid: str) -> None:
+    assert run(app, "fteid", "encode", "10", teid, "--ipv4", "192.0.2.1") == (
+        1, f"error: TEID must be decimal or 0x-hex, got {teid!r}\n")

@@ -86,10 +86,14 @@ def fteid_decode(data: str = typer.Argument(..., help="the whole IE in hex, star
 @fteid_app.command("encode")
 def fteid_encode(interface_type: int, teid: str = typer.Argument(..., help="decimal or 0x-hex"),
                  ipv4: str | None = typer.Option(None), ipv6: str | None = typer.Option(None),
-                 instance: int = typer.Option(0)) -> None:
+                 instance: int = typer.Option(0, min=0, max=15, help="IE instance (4 bits)")) -> None:
     """Print an F-TEID IE as hex."""
     try:
-        fteid = gtpv2.FTEID(interface_type, int(teid, 0), ipv4, ipv6, instance)  # type: ignore[arg-type]
+        teid_value = int(teid, 0)
+    except ValueError:
+        raise _fail(f"TEID must be decimal or 0x-hex, got {teid!r}") from None
+    try:
+        fteid = gtpv2.FTEID(interface_type, teid_value, ipv4, ipv6, instance)  # type: ignore[arg-type]
     except ValueError as err:
         raise _fail(str(err)) from None
     typer.echo(fteid.encode().hex())
