@@ -31,6 +31,24 @@ def test_parse_destination() -> None:
     assert capture.parse_destination("::1") == ("::1", 37008)
 
 
+@pytest.mark.parametrize("dst", ["host:abc", "host:99999", "host:0", "host:-1", "host:", "[::1", "[::1]5555",
+                                 "", ":5555", "host:١٢"])
+def test_a_bad_collector_is_one_line_naming_dst(dst: str) -> None:
+    root = typer.Typer()
+    register(root)
+    result = CliRunner().invoke(root, ["capture", "--dst", dst])  # refused before tcpdump is started
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --dst: ") and len(result.output.splitlines()) == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # "host:abc" was a traceback
+
+
+def test_a_packet_count_below_one_is_refused_at_the_option() -> None:
+    root = typer.Typer()
+    register(root)
+    result = CliRunner().invoke(root, ["capture", "--dst", "127.0.0.1", "--count", "0"])
+    assert result.exit_code == 2 and "--count" in result.output
+
+
 def test_own_stream_is_excluded_from_the_filter() -> None:
     assert capture.exclusion_filter("port 3868", ("127.0.0.1", 37008)) == \
         "(port 3868) and not (udp and dst host 127.0.0.1 and dst port 37008)"

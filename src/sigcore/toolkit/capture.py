@@ -42,14 +42,21 @@ class CaptureStats:
 
 
 def parse_destination(value: str, default_port: int = tzsp.TZSP_PORT) -> tuple[str, int]:
-    """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or bare ``V6`` into ``(host, port)``."""
+    """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or bare ``V6`` into ``(host, port)``; CaptureError naming
+    ``--dst`` for anything else (a bad port was a traceback, or "cannot resolve" for a port past 65535)."""
+    host, port = value, str(default_port)
     if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else default_port
-    if value.count(":") == 1:
+        host, bracket, rest = value[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise CaptureError(f"--dst: expected [IPV6]:PORT, got {value!r}")
+        port = rest[1:] if rest else port
+    elif value.count(":") == 1:
         host, port = value.split(":")
-        return host, int(port)
-    return value, default_port
+    if not host:
+        raise CaptureError(f"--dst: no collector host in {value!r}")
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise CaptureError(f"--dst: the port must be 1-65535, got {port!r}")
+    return host, int(port)
 
 
 def exclusion_filter(user_filter: str, collector: tuple[str, int]) -> str:

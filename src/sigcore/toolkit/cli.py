@@ -204,9 +204,12 @@ def _report_fields(reader_name: str, report: object) -> dict[str, str]:
 def capture(dst: str = typer.Option(..., "--dst", help="collector HOST[:PORT], TZSP port 37008 by default"),
             interface: str = typer.Option("any", "--interface", "-i"),
             bpf: str = typer.Option("", "--filter", "-f", help="BPF capture filter, e.g. 'port 3868'"),
-            count: int | None = typer.Option(None, "--count", "-c", help="stop after N packets")) -> None:
+            count: int | None = typer.Option(None, "--count", "-c", min=1, help="stop after N packets")) -> None:
     """Stream captured packets as TZSP to a remote Wireshark (Scratch'n'Sniff); Ctrl-C stops."""
-    collector = capture_mod.parse_destination(dst)
+    try:
+        collector = capture_mod.parse_destination(dst)
+    except capture_mod.CaptureError as err:
+        raise _fail(str(err), 2) from None
     last_print = [0.0]
 
     def show(stats: capture_mod.CaptureStats) -> None:
