@@ -64,3 +64,12 @@ def test_a_list_with_rows_adds_no_line(config: Path) -> None:
                                "--config", str(config)]).exit_code == 0
     result = runner.invoke(app, ["subscriber", "list", "--config", str(config)])
     assert result.stdout.startswith("001010000000042") and result.stderr == ""
+
+
+@pytest.mark.parametrize(("option", "value"), [("--limit", "0"), ("--limit", "-1"), ("--limit", "10001"),
+                                               ("--offset", "-5"), ("--offset", str(2**64))])
+def test_list_refuses_a_page_it_cannot_serve(config: Path, option: str, value: str) -> None:
+    # --offset 2**64 was an OverflowError traceback; --limit 0 or -1 printed "no subscribers", 10001 gave 10000
+    result = CliRunner().invoke(app, ["subscriber", "list", option, value, "--config", str(config)])
+    assert result.exit_code == 2 and option in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -134,8 +134,9 @@ def show(imsi: str = typer.Argument(...), config: str | None = ConfigOption) -> 
 @subscriber_app.command("list")
 def list_(
     prefix: str | None = typer.Option(None, "--prefix", help="IMSI prefix"),
-    limit: int = typer.Option(100, "--limit"),
-    offset: int = typer.Option(0, "--offset"),
+    # the store serves at most 10,000 a page and SQLite takes a signed 64-bit offset: refused, not clipped
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000),
+    offset: int = typer.Option(0, "--offset", min=0, max=2**63 - 1),
     config: str | None = ConfigOption,
 ) -> None:
     """IMSI, MSISDN, state and APNs, one subscriber a line, ordered by IMSI."""
