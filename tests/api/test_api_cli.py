@@ -57,6 +57,21 @@ def test_token_create_prints_the_token_alone_on_its_last_line(config: Path) -> N
     assert run(config, "token", "create", "--role", "root").exit_code == 2
 
 
+@pytest.mark.parametrize(("name", "said"), [("x" * 101, "error: --name: at most 100 characters"),
+                                            ("a\nb", "error: --name: printable characters only")])
+def test_token_create_names_a_bad_name_in_a_line(config: Path, name: str, said: str) -> None:
+    result = run(config, "token", "create", "--role", "read", "--name", name)  # was an InvalidValue traceback
+    assert result.exit_code == 2 and result.output.startswith(said), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("token_id", ["0", str(2**64)])
+def test_token_revoke_refuses_an_id_no_token_can_have(config: Path, token_id: str) -> None:
+    result = run(config, "token", "revoke", token_id)  # 2**64 was an OverflowError traceback
+    assert result.exit_code == 2 and "token_id" in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def write_batch(path: Path, rows: list[list[str]], header: list[str], delimiter: str = ",") -> Path:
     with path.open("w", newline="") as f:
         writer = csv.writer(f, delimiter=delimiter)

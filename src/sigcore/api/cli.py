@@ -69,7 +69,10 @@ def token_create(role: Role = typer.Option(..., "--role", help="read, provision 
                  config: str | None = ConfigOption) -> None:
     """Create an API token; the token itself is printed alone on the last line, once."""
     with open_store(config) as store:
-        issued = TokenRepository(store).create(role, name)
+        try:
+            issued = TokenRepository(store).create(role, name)
+        except StoreError as err:  # a --name too long or with control characters
+            raise _fail(f"--{err}", 2) from None
         audit(store, "TOKEN", f"token #{issued.token.id}", f"created {issued.token.name} role {role.value}")
     typer.echo(f"created token #{issued.token.id} {issued.token.name!r} with role {role.value}; "
                "store it now, it cannot be shown again:", err=True)
@@ -90,7 +93,8 @@ def token_list(config: str | None = ConfigOption,
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: int = typer.Argument(...), config: str | None = ConfigOption) -> None:
+def token_revoke(token_id: int = typer.Argument(..., min=1, max=2**63 - 1),  # past int64: a traceback from SQL
+                 config: str | None = ConfigOption) -> None:
     """Revoke a token by id; requests with it get 401 from now on."""
     with open_store(config) as store:
         try:
