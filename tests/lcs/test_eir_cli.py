@@ -53,3 +53,11 @@ def test_add_check_delete_history(cli) -> None:  # type: ignore[no-untyped-def]
     history = cli("history")
     assert "35209900176148 sv=- imsi=001010000000001 greylisted rule=3 from=cli" in history
     assert "1 of 1 checks" in history
+
+
+@pytest.mark.parametrize("args", [("delete", str(2**64)), ("delete", "0"), ("history", "--limit", "0"),
+                                  ("history", "--limit", "-1"), ("history", "--limit", "1001")])
+def test_an_id_or_limit_out_of_range_is_refused_at_the_argument(cli, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    # delete 2**64 was an OverflowError traceback; --limit 0 listed nothing, 1001 was cut to 1000 silently
+    out = cli(*args, code=2)
+    assert ("rule_id" if args[0] == "delete" else "--limit") in out

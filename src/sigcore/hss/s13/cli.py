@@ -71,7 +71,8 @@ def eir_list(config: str | None = ConfigOption) -> None:
 
 
 @eir_app.command("delete")
-def eir_delete(rule_id: int = typer.Argument(..., help="the rule's id (see `sigcore eir list`)"),
+def eir_delete(rule_id: int = typer.Argument(..., min=1, max=2**63 - 1,  # past int64: a traceback from SQL
+                                            help="the rule's id (see `sigcore eir list`)"),
                config: str | None = ConfigOption) -> None:
     """Delete a rule; its past checks stay in the history."""
     with open_store(config) as store:
@@ -104,7 +105,7 @@ def eir_check(imei: str = typer.Argument(..., help="14 digits, 15 with check dig
 
 @eir_app.command("history")
 def eir_history(imei: str | None = typer.Option(None, "--imei"),
-                limit: int = typer.Option(20, "--limit"),
+                limit: int = typer.Option(20, "--limit", min=1, max=1000),  # the store's page: not clipped
                 config: str | None = ConfigOption) -> None:
     """The latest ME identity checks, newest first."""
     with open_store(config) as store:
