@@ -377,6 +377,9 @@ class ImsStore:
             raise InvalidValue(f"profile: a name of 1 to {PROFILE_NAME_LEN} characters")
         if not public_identities:
             raise InvalidValue("impu: at least one public identity is needed")
+        twice = next((uri for n, uri in enumerate(public_identities) if uri in public_identities[:n]), None)
+        if twice is not None:  # its second link broke the link table's key: an IntegrityError traceback
+            raise InvalidValue(f"impu: {twice} given twice")
         if password is None and imsi is None:
             raise InvalidValue("password: give a password (SIP Digest) or an IMSI (AKA)")
         realm = realm or impi.rpartition("@")[2] or impi
