@@ -72,6 +72,22 @@ def test_account_and_cdr_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert refused.exit_code == 2 and refused.output.startswith(f"error: --output {where}: "), refused.output
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (["alice", "--msisdn", "+15551230001"], "--msisdn: expected 1-15 decimal digits"),  # never matched a CCR
+    (["alice", "--imsi", "00101x"], "--imsi: expected 6-15 decimal digits"),
+    (["alice", "--imsi", ""], "--imsi: expected 6-15 decimal digits"),  # mapped nothing, exit 0
+    (["", "--imsi", "001010000000001"], "ACCOUNT: an empty name"),
+    (["alice", "--tenant", "", "--imsi", "001010000000001"], "--tenant: an empty name"),
+])
+def test_account_map_refuses_what_no_ccr_can_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   args: list[str], said: str) -> None:
+    monkeypatch.setenv("SIGCORE_KEK", KEK)
+    config, _ = _config(tmp_path)
+    result = CliRunner().invoke(app, ["account", "map", *args, "--config", str(config)])
+    assert result.exit_code == 2 and result.output.startswith(f"error: {said}"), result.output
+    assert not (tmp_path / "db.sqlite").exists()  # refused before the store is opened
+
+
 def test_sigcore_run_serves_json_rpc_when_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIGCORE_KEK", KEK)
     port = free_tcp_port()

@@ -80,10 +80,20 @@ def account_map(account: str = typer.Argument(..., help="the account Gy charges"
     if imsi is None and msisdn is None:
         typer.echo("error: give --imsi and/or --msisdn", err=True)
         raise typer.Exit(2)
+    # A CCR's Subscription-Id-Data is matched as sent, digits only (E.164 without '+'): another form, or an
+    # empty value (which mapped nothing and exited 0), or an empty name could never charge anything.
+    for option, value, low in (("--imsi", imsi, 6), ("--msisdn", msisdn, 1)):
+        if value is not None and not (value.isascii() and value.isdigit() and low <= len(value) <= 15):
+            typer.echo(f"error: {option}: expected {low}-15 decimal digits, got {value!r}", err=True)
+            raise typer.Exit(2)
+    for what, name in (("ACCOUNT", account), ("--tenant", tenant)):
+        if not name.strip():
+            typer.echo(f"error: {what}: an empty name", err=True)
+            raise typer.Exit(2)
     with open_store(config) as store:
         charging = ChargingStore(store)
         for kind, value in (("imsi", imsi), ("msisdn", msisdn)):
-            if value:
+            if value is not None:
                 try:
                     charging.map_subscription(SUBSCRIPTION_TYPES[kind], value, tenant, account)
                 except NameTooLong as err:
