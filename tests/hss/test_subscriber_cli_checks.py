@@ -73,3 +73,14 @@ def test_list_refuses_a_page_it_cannot_serve(config: Path, option: str, value: s
     result = CliRunner().invoke(app, ["subscriber", "list", option, value, "--config", str(config)])
     assert result.exit_code == 2 and option in result.output, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_database_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "hss.sqlite").mkdir()  # a directory where the database file should be
+    config = tmp_path / "sigcore.yaml"
+    config.write_text(yaml.safe_dump({"database": {"url": f"sqlite:///{tmp_path / 'hss.sqlite'}"}}))
+    result = CliRunner().invoke(app, ["subscriber", "list", "--config", str(config)])
+    # was a sqlalchemy OperationalError traceback from every command that opens the store
+    assert result.exit_code == 2, result.output
+    assert result.output == f"error: cannot open the database sqlite:///{tmp_path}/hss.sqlite: unable to open " \
+                            "database file\n"

@@ -9,13 +9,13 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, CursorResult, Engine, bindparam, select
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sigcore.store import tables as t
 from sigcore.store.crypto import SecretBox
 from sigcore.store.engine import SqliteSync, make_engine
-from sigcore.store.errors import KeyUnavailable, NotFound, SchemaNotCurrent
+from sigcore.store.errors import DatabaseUnavailable, KeyUnavailable, NotFound, SchemaNotCurrent
 from sigcore.store.keycheck import sealing_box, stored_key_id, verify_key
 from sigcore.store.migrate import current_revision, head_revision, migrate
 
@@ -63,9 +63,14 @@ class StoreBase:
         self.key_source = key_source
         self._kek_error = kek_error or "no key-encryption key was given to the store"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        if auto_migrate:
-            migrate(self.engine)
-        self._check_schema()
+        try:
+            if auto_migrate:
+                migrate(self.engine)
+            self._check_schema()
+        except OperationalError as err:  # the first contact: one line for every command, not a driver traceback
+            self.engine.dispose()
+            why = str(err.orig or err).strip().splitlines()[0]
+            raise DatabaseUnavailable(f"cannot open the database {self.engine.url!r}: {why}") from err
         if self._box is not None:
             try:
                 self._verify_key(self._box)

@@ -23,6 +23,10 @@ class KeyUnavailable(StoreError):
     """No key-encryption key is configured, or it cannot decrypt the stored secrets."""
 
 
+class DatabaseUnavailable(StoreError):
+    """The database cannot be opened: an SQLite path that is a directory or unwritable, a server that refuses."""
+
+
 class SchemaNotCurrent(StoreError):
     """The database is not migrated to the revision this code expects."""
 
