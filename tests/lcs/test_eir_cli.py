@@ -61,3 +61,10 @@ def test_an_id_or_limit_out_of_range_is_refused_at_the_argument(cli, args: tuple
     # delete 2**64 was an OverflowError traceback; --limit 0 listed nothing, 1001 was cut to 1000 silently
     out = cli(*args, code=2)
     assert ("rule_id" if args[0] == "delete" else "--limit") in out
+
+
+@pytest.mark.parametrize("imsi", ["00101x", "", "1" * 16])
+def test_check_refuses_an_imsi_that_is_not_one(cli, imsi: str) -> None:  # type: ignore[no-untyped-def]
+    # it was taken as is: "unknown equipment" (exit 3), and --record put it in the history
+    assert "imsi: expected 6-15 decimal digits" in cli("check", "35209900176148", "--imsi", imsi, "--record", code=2)
+    assert "0 of 0 checks" in cli("history")

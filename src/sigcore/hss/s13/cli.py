@@ -12,7 +12,7 @@ import typer
 from sigcore.api.cli import audit, open_store
 from sigcore.cli_groups import ConfigOption
 from sigcore.hss.s13.eir import Eir, InvalidImei, normalise_imei
-from sigcore.store import StoreError
+from sigcore.store import StoreError, validate
 from sigcore.store.eir import EirRepository, EirRule, EquipmentStatus
 
 eir_app = typer.Typer(help="EIR equipment rules (IMEI, TAC/prefix, IMSI binding) and check history.",
@@ -93,6 +93,11 @@ def eir_check(imei: str = typer.Argument(..., help="14 digits, 15 with check dig
               config: str | None = ConfigOption) -> None:
     """What the EIR answers for IMEI (and IMSI): the status and the rule that decided. Exit 3 if unknown."""
     value = _imei(imei)
+    if imsi is not None:  # any text was taken: no IMSI-bound rule matched it, and --record stored it
+        try:
+            validate.imsi(imsi)
+        except StoreError as err:
+            raise _fail(str(err), 2) from None
     with open_store(config) as store:
         decision = Eir(EirRepository(store), unknown, record_history=record).check(
             value, imsi=imsi, origin_host="cli" if record else None)
