@@ -91,7 +91,8 @@ def test_routes_with_the_node_down_says_so_in_words(tmp_path: Path) -> None:
     assert "Errno" not in result.output
 
 
-@pytest.mark.parametrize("url", ["\x01é%s", "ftp://127.0.0.1/metrics", "127.0.0.1:8080/metrics", "http://[::1/m"])
+@pytest.mark.parametrize("url", ["\x01é%s", "ftp://127.0.0.1/metrics", "127.0.0.1:8080/metrics", "http://[::1/m",
+                                 ""])  # "" was taken as "the default URL"
 def test_routes_refuses_a_metrics_url_that_is_not_http_before_printing(tmp_path: Path, url: str) -> None:
     result = CliRunner().invoke(app, ["dra", "routes", "-c", config(tmp_path), "--metrics-url", url])
     assert result.exit_code == 2

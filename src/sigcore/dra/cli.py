@@ -88,7 +88,8 @@ def routes(config: str | None = ConfigOption,
     except ConfigError as err:
         typer.echo(f"invalid configuration: {err}", err=True)
         raise typer.Exit(2) from None
-    url = None if offline else metrics_url or _default_metrics_url(cfg)
+    # an empty --metrics-url is refused below, not quietly replaced by the default
+    url = None if offline else _default_metrics_url(cfg) if metrics_url is None else metrics_url
     if url is not None and _scheme(url) not in ("http", "https"):
         typer.echo(f"error: --metrics-url: expected an http:// or https:// URL, got {url!r}", err=True)
         raise typer.Exit(2)
