@@ -42,9 +42,15 @@ def create(
     """Create a new key file (mode 0600); an existing file is never overwritten."""
     import secrets
 
+    if file is not None and not file.strip():  # it was taken as "no --file": the default file
+        raise _fail("--file: an empty path", 2)
     database = _database(config)
     path = Path(file or database.key_file or default_key_file(database))
-    if not write_new_key_file(path, secrets.token_bytes(KEK_BYTES)):
+    try:
+        created = write_new_key_file(path, secrets.token_bytes(KEK_BYTES))
+    except OSError as err:  # a parent that is a file, a name too long: was a traceback
+        raise _fail(f"cannot create the key file {path}: {err.strerror or err}", 2) from None
+    if not created:
         raise _fail(f"{path} exists: a key file is never overwritten (`sigcore key rotate` replaces the key)")
     typer.echo(f"created key-encryption key {path} (mode 0600): back it up, without it no stored Ki/OPc can "
                "be read")

@@ -198,3 +198,21 @@ def test_rotation_reseals_everything_and_another_store_follows(tmp_path: Path, d
         Store(db_url, old)
     with Store(db_url, new) as reopened:
         assert [reopened.get_auth_material(i).ki for i in (IMSI1, IMSI2, IMSI3)] == [KI, OPC, KI]
+
+
+@pytest.mark.parametrize(("where", "said"), [("", "error: --file: an empty path"),
+                                             ("c.yaml/k", "error: cannot create the key file {tmp}/c.yaml/k: "),
+                                             ("k" * 300, "error: cannot create the key file {tmp}/kkk")])
+def test_key_create_refuses_a_file_it_cannot_make_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              where: str, said: str) -> None:
+    from typer.testing import CliRunner
+
+    from sigcore.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.yaml").write_text(f"database: {{url: 'sqlite:///{tmp_path / 'hss.sqlite'}'}}\n")
+    # "" made the default key file; a path under a file or a name too long was an OSError traceback
+    result = CliRunner().invoke(app, ["key", "create", "--file", where and str(tmp_path / where),
+                                      "--config", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 2 and result.output.startswith(said.format(tmp=tmp_path)), result.output
+    assert len(result.output.splitlines()) == 1 and not (tmp_path / "sigcore.key").exists()
