@@ -64,3 +64,10 @@ def test_fteid_encode_refuses_an_instance_past_4_bits_in_a_line(app: typer.Typer
 def test_fteid_encode_names_the_teid_it_cannot_read(app: typer.Typer, teid: str) -> None:
     assert run(app, "fteid", "encode", "10", teid, "--ipv4", "192.0.2.1") == (
         1, f"error: TEID must be decimal or 0x-hex, got {teid!r}\n")
+
+
+@pytest.mark.parametrize("path", ["", "/", "3F00/10000", "3F00/-1", "3F00/2FEZ", "3F00/2F"])
+def test_sim_read_refuses_a_bad_file_path_before_the_card(app: typer.Typer, path: str) -> None:
+    # "" and FIDs past 2 octets or negative were read from the card after the whole report: tracebacks
+    code, out = run(app, "sim", "read", "--file", path)
+    assert code == 2 and out.startswith("error: --file: a file path is 4-hex-digit FIDs"), out

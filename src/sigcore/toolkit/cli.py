@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import string
 import sys
 import time
 from typing import Any
@@ -107,10 +108,11 @@ def fteid_types() -> None:
 
 
 def _parse_path(value: str) -> list[int]:
-    try:
-        return [int(part, 16) for part in value.replace("/", " ").split()]
-    except ValueError:
-        raise _fail(f"a file path is hex FIDs separated by '/', e.g. 3F00/2FE2; got {value!r}") from None
+    parts = value.replace("/", " ").split()
+    # an empty path, a FID past 2 octets or a negative one reached the card and ended in a traceback
+    if not parts or not all(len(part) == 4 and all(c in string.hexdigits for c in part) for part in parts):
+        raise _fail(f"--file: a file path is 4-hex-digit FIDs separated by '/', e.g. 3F00/2FE2; got {value!r}", 2)
+    return [int(part, 16) for part in parts]
 
 
 @sim_app.command("read")
@@ -121,6 +123,7 @@ def sim_read(reader: int = typer.Option(0, "--reader", "-r", help="reader index 
     """Read ICCID, IMSI and MNC length from a SIM card; explain any error status word."""
     from sigcore.toolkit.sim import ApduError, CardIOError, pcsc, read_path, read_sim
 
+    fids = _parse_path(path) if path is not None else []  # before the card is touched
     try:
         if list_only:
             for index, name in enumerate(pcsc.list_readers()):
@@ -133,7 +136,7 @@ def sim_read(reader: int = typer.Option(0, "--reader", "-r", help="reader index 
     dump: str | None = None
     if path is not None:
         try:
-            dump = read_path(card, _parse_path(path)).hex()
+            dump = read_path(card, fids).hex()
         except (ApduError, CardIOError) as err:
             report.errors[path] = str(err)
     result = _report_fields(name, report)
