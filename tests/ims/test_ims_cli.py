@@ -42,7 +42,8 @@ def test_ims_add_show_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize(("option", "value", "error"), [
     ("--scscf", "sip:" + "s" * 300 + ":6060", "scscf: "),
     ("--profile", "p" * 101, "profile: a name of 1 to 100 characters"),
-    ("--impu", "sip:bob@localdomain", "impu: sip:bob@localdomain given twice"),  # was an IntegrityError traceback
+    ("--impu", "sip:bob@localdomain", "impu: sip:bob@localdomain given twice"),
+    ("--realm", "r" * 10_000, "realm: at most 255 characters"),  # was an IntegrityError traceback
 ])
 def test_ims_add_refuses_what_the_columns_cannot_keep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: str,
                                                       value: str, error: str) -> None:

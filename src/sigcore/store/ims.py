@@ -383,6 +383,8 @@ class ImsStore:
         if password is None and imsi is None:
             raise InvalidValue("password: give a password (SIP Digest) or an IMSI (AKA)")
         realm = realm or impi.rpartition("@")[2] or impi
+        if len(realm) > URI_LEN:  # SQLite kept it, PostgreSQL and MariaDB refused the row with a traceback
+            raise InvalidValue(f"realm: at most {URI_LEN} characters")
         barred_set = set(barred)
         with self.store.writing() as conn:
             if conn.execute(select(impis.c.id).where(impis.c.impi == impi)).first() is not None:
