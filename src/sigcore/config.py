@@ -445,6 +445,8 @@ def parse_config(data: dict[str, Any] | None) -> Config:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load ``path``, else ``$SIGCORE_CONFIG``, else the built-in defaults."""
+    if path is not None and not str(path):  # `--config "$UNSET"` meant a file, not a new database in the cwd
+        raise ConfigError("--config: an empty path (leave --config out for $SIGCORE_CONFIG or the defaults)")
     path = path or os.environ.get(ENV_CONFIG)
     if not path:
         return Config()

@@ -162,3 +162,13 @@ def test_workers_get_the_time_a_graceful_stop_may_take_before_they_are_killed() 
     assert stop_timeout(parse_config({})) == STOP_TIMEOUT  # the defaults: 10 s + 5 s, well inside
     slow = parse_config({"diameter": {"timers": {"request_timeout": 40, "dpa_timeout": 5}}})
     assert stop_timeout(slow) == 40 + 5 + STOP_MARGIN
+
+
+def test_an_empty_config_path_is_refused_not_taken_for_the_defaults(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SIGCORE_CONFIG", raising=False)
+    # `--config ""` (a shell variable left unset) used the defaults: a new database in the working directory
+    result = CliRunner().invoke(app, ["subscriber", "list", "--config", ""])
+    assert result.exit_code == 2 and result.output.startswith("error: --config: an empty path"), result.output
+    assert not list(tmp_path.iterdir())
