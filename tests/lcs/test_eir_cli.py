@@ -68,3 +68,10 @@ def test_check_refuses_an_imsi_that_is_not_one(cli, imsi: str) -> None:  # type:
     # it was taken as is: "unknown equipment" (exit 3), and --record put it in the history
     assert "imsi: expected 6-15 decimal digits" in cli("check", "35209900176148", "--imsi", imsi, "--record", code=2)
     assert "0 of 0 checks" in cli("history")
+
+
+def test_add_refuses_a_comment_that_would_split_the_listing(cli) -> None:  # type: ignore[no-untyped-def]
+    # "a\nb" was stored: `eir list` then printed half a rule on a line of its own
+    said = cli("add", "--prefix", "35", "--status", "blacklisted", "--comment", "a\nb", code=1)
+    assert said.startswith("error: comment: printable characters only")
+    assert "no EIR rules" in cli("list")

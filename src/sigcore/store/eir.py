@@ -100,6 +100,8 @@ class EirRepository:
         imsi = None if imsi in (None, "") else v.imsi(str(imsi))
         if comment is not None and len(comment) > 255:
             raise InvalidValue("comment: at most 255 characters")
+        if comment is not None and not comment.isprintable():  # a newline split `eir list` and the audit line
+            raise InvalidValue("comment: printable characters only (no newlines or other control characters)")
         same = select(eir_rules.c.id).where(eir_rules.c.pattern == pattern, eir_rules.c.exact == exact,
                                            eir_rules.c.imsi.is_(None) if imsi is None else eir_rules.c.imsi == imsi)
         values = {"pattern": pattern, "exact": exact, "imsi": imsi, "status": chosen.value, "comment": comment,

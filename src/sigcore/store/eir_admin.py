@@ -45,6 +45,8 @@ class EirAdmin(EirRepository):
         if comment is not None:
             if len(comment) > COMMENT_LEN:
                 raise InvalidValue(f"comment: at most {COMMENT_LEN} characters")
+            if not comment.isprintable():  # as `add_rule`: one rule, one line in `eir list`
+                raise InvalidValue("comment: printable characters only (no newlines or other control characters)")
             values["comment"] = comment
         elif clear_comment:
             values["comment"] = None
