@@ -50,9 +50,10 @@ def test_a_packet_count_below_one_is_refused_at_the_option() -> None:
 
 
 def test_own_stream_is_excluded_from_the_filter() -> None:
-    assert capture.exclusion_filter("port 3868", ("127.0.0.1", 37008)) == \
-        "(port 3868) and not (udp and dst host 127.0.0.1 and dst port 37008)"
-    assert capture.exclusion_filter(" ", ("::1", 9)) == "not (udp and dst host ::1 and dst port 9)"
+    own = ("(udp and dst host 127.0.0.1 and dst port 37008) or (icmp and icmp[icmptype] == icmp-unreach and src "
+           "host 127.0.0.1) or (icmp6 and ip6[40] == 1 and src host 127.0.0.1)")
+    assert capture.exclusion_filter("port 3868", ("127.0.0.1", 37008)) == f"(port 3868) and not ({own})"
+    assert capture.exclusion_filter(" ", ("::1", 9)).startswith("not ((udp and dst host ::1 and dst port 9) or ")
 
 
 def test_linux_cooked_and_raw_ip_become_ethernet() -> None:
@@ -158,3 +159,35 @@ def test_a_corrupt_record_length_is_refused_before_it_is_read() -> None:
     with pytest.raises(ValueError, match="longer than the snap length 65535"):
         list(pcap.PcapReader(stream))
     assert stream.largest <= 24
+
+
+@pytest.mark.interop
+@pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is not installed (Debian package tcpdump)")
+@pytest.mark.skipif(os.geteuid() != 0, reason="capturing on lo needs root (or CAP_NET_RAW on tcpdump)")
+def test_a_collector_where_nothing_listens_does_not_feed_the_capture(sockets) -> None:
+    """With nothing listening at the collector, each TZSP datagram drew an ICMP port-unreachable, which the
+    capture (no filter) took and resent, drawing another: one probe became tens of thousands a second."""
+    closed = _udp_socket()
+    collector = ("127.0.0.1", closed.getsockname()[1])
+    closed.close()  # nothing listens there now
+    _unused, flow_receiver, flow_sender = sockets
+    flow = ("127.0.0.1", flow_receiver.getsockname()[1])
+    seen: list[int] = []
+    limit = 400
+    worker = threading.Thread(target=lambda: capture.stream("lo", "", collector, count=limit,
+                                                            on_packet=lambda stats: seen.append(stats.packets)))
+    worker.start()
+    probes = 0
+    deadline = time.monotonic() + 30
+    while not seen and time.monotonic() < deadline:  # until tcpdump listens and the first probe is through
+        flow_sender.sendto(b"probe", flow)
+        probes += 1
+        time.sleep(0.05)
+    time.sleep(1.0)  # the loop, if any, runs now
+    forwarded = seen[-1] if seen else 0
+    while worker.is_alive() and time.monotonic() < deadline:  # end the capture: its packet count
+        flow_sender.sendto(b"end", flow)
+        time.sleep(0.001)
+    worker.join(timeout=10)
+    assert seen, "the capture never started"
+    assert forwarded <= probes + 5, f"{forwarded} packets forwarded for {probes} probes"

@@ -60,8 +60,13 @@ def parse_destination(value: str, default_port: int = tzsp.TZSP_PORT) -> tuple[s
 
 
 def exclusion_filter(user_filter: str, collector: tuple[str, int]) -> str:
-    """The user's filter minus our own TZSP stream, which would otherwise be captured and resent forever."""
-    own = f"udp and dst host {collector[0]} and dst port {collector[1]}"
+    """The user's filter minus our own TZSP stream, which would otherwise be captured and resent forever, and
+    minus the ICMP "unreachable" errors the collector's host answers it with while nothing listens there:
+    each of those, captured and resent, drew another (about 30,000 a second on loopback)."""
+    host, port = collector
+    own = (f"(udp and dst host {host} and dst port {port})"
+           f" or (icmp and icmp[icmptype] == icmp-unreach and src host {host})"
+           f" or (icmp6 and ip6[40] == 1 and src host {host})")  # ICMPv6 type 1: destination unreachable
     if not user_filter.strip():
         return f"not ({own})"
     return f"({user_filter}) and not ({own})"
