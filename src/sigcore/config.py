@@ -358,8 +358,8 @@ class GyConfig(_Section):
 
     @model_validator(mode="after")
     def _redirect_needs_a_target(self) -> GyConfig:
-        """REDIRECT without an address used to be TERMINATE without a word (RFC 4006 §8.35 needs the
-        Redirect-Server)."""
+        """REDIRECT without an address used to be TERMINATE without a word (RFC 4006 §8.34: a REDIRECT
+        Final-Unit-Action comes with a Redirect-Server)."""
         if self.final_unit_action == "REDIRECT" and not self.redirect_address:
             raise ValueError("final_unit_action REDIRECT needs redirect_address (the top-up portal's URL)")
         return self
