@@ -20,6 +20,8 @@ from sigcore.charging.repo import ChargingStore, NameTooLong
 from sigcore.charging.times import rfc3339
 from sigcore.charging.values import as_json_number
 from sigcore.cli_groups import ConfigOption
+from sigcore.store import validate
+from sigcore.store.errors import InvalidValue
 
 account_app = typer.Typer(help="Charging accounts and their balances (CGrateS-compatible).", no_args_is_help=True)
 cdr_app = typer.Typer(help="Charging CDRs.", no_args_is_help=True)
@@ -83,9 +85,12 @@ def account_map(account: str = typer.Argument(..., help="the account Gy charges"
     # A CCR's Subscription-Id-Data is matched as sent, digits only (E.164 without '+'): another form, or an
     # empty value (which mapped nothing and exited 0), or an empty name could never charge anything.
     for option, value, low in (("--imsi", imsi, 6), ("--msisdn", msisdn, 1)):
-        if value is not None and not (value.isascii() and value.isdigit() and low <= len(value) <= 15):
-            typer.echo(f"error: {option}: expected {low}-15 decimal digits, got {value!r}", err=True)
-            raise typer.Exit(2)
+        try:
+            if value is not None:
+                validate.digits(option, value, low, 15)
+        except InvalidValue as err:
+            typer.echo(f"error: {err}, got {value!r}", err=True)
+            raise typer.Exit(2) from None
     for what, name in (("ACCOUNT", account), ("--tenant", tenant)):
         if not name.strip():
             typer.echo(f"error: {what}: an empty name", err=True)
