@@ -102,7 +102,9 @@ def test_unknown_imsi_is_5001_and_keeps_the_s6a_application(hss: HssThread) -> N
             assert answer.auth_session_state == 1
 
 
-def test_forged_auts_is_refused_and_genuine_one_resynchronises(hss: HssThread) -> None:
+def test_forged_auts_resets_nothing_and_genuine_one_resynchronises(hss: HssThread) -> None:
+    """TS 33.102 §6.3.5: an AUTS whose MAC-S fails does not reset SQN_HE, and the AIA still carries
+    vectors (step 6), built on the kept SQN; so the card, still ahead, refuses them again."""
     usim = UsimModel(K, OPC)
     usim.seq_ms = [1000] * len(usim.seq_ms)  # the card is far ahead of the HSS (SQN 0)
     with mme("mme1.localdomain", hss.port) as mme1:
@@ -113,10 +115,12 @@ def test_forged_auts_is_refused_and_genuine_one_resynchronises(hss: HssThread) -
         stored = hss.store.get_auth_material(IMSI).sqn
 
         forged = failure.auts[:6] + bytes(8)
-        refused = air(mme1, resync=v.rand + forged)
-        assert experimental(refused) == 4181
-        assert refused.authentication_info is None
-        assert hss.store.get_auth_material(IMSI).sqn == stored
+        kept = air(mme1, resync=v.rand + forged)
+        assert kept.result_code == 2001
+        v1 = kept.authentication_info.e_utran_vector[0]
+        assert isinstance(usim.authenticate_eutran(v1.rand, v1.autn, HOME_PLMN), SyncFailure)
+        after = hss.store.get_auth_material(IMSI).sqn
+        assert stored < after < 1000 << 5  # advanced by the new vector, not reset to the card's SQN_MS
 
         resynced = air(mme1, resync=v.rand + failure.auts)
         assert resynced.result_code == 2001

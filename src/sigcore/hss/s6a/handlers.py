@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -90,21 +91,28 @@ class S6aHandlers:
             if not self.roaming.is_home(plmn_digits(plmn)):
                 await self._check_roaming(await self.profiles.get(imsi), plmn)
             wanted = VectorRequest(imsi, plmn, self._count(eutran), self._count(utran), resync)
-            vectors = await self.auth.vectors(wanted)
+            vectors = await self._vectors(wanted, ctx)
         except Rejected as err:
             raise _logged(req, ctx, err) from None
         except NotFound:
             raise _logged(req, ctx, experimental_3gpp(S6aResult.USER_UNKNOWN, "unknown IMSI")) from None
-        except auc.AutsMacError:
-            log.warning("AIR for IMSI %s from %s: AUTS failed MAC-S verification, SQN unchanged", imsi, ctx.peer.name)
-            raise _logged(req, ctx, experimental_3gpp(S6aResult.AUTHENTICATION_DATA_UNAVAILABLE, "AUTS refused")) \
-                from None
         except (auc.AucError, KeyUnavailable) as err:
             log.error("AIR for IMSI %s: no vectors (%s)", imsi, type(err).__name__)
             raise _logged(req, ctx, experimental_3gpp(S6aResult.AUTHENTICATION_DATA_UNAVAILABLE, "no vectors")) \
                 from None
         return answer(req, ctx.node.identity, SUCCESS, [*APPLICATION_AVPS, *_supported_features(features),
                                                         D.build("Authentication-Info", _auth_info(vectors))])
+
+    async def _vectors(self, wanted: VectorRequest, ctx: RequestContext) -> Vectors:
+        """Vectors for an AIR. An AUTS whose MAC-S does not verify resets nothing, and the answer still
+        carries vectors on the kept SQN (TS 33.102 §6.3.5 step 6, as Cx MAR does): the AUTS may have been
+        corrupted on its way, and the MME, not the HSS, decides whether a second failure ends the attach."""
+        try:
+            return await self.auth.vectors(wanted)
+        except auc.AutsMacError:
+            log.warning("AIR for IMSI %s from %s: AUTS failed MAC-S verification, SQN kept",
+                        wanted.imsi, ctx.peer.name)
+            return await self.auth.vectors(replace(wanted, resync=None))
 
     def _count(self, group: Any) -> int:
         if group is None:
