@@ -383,6 +383,53 @@ def test_an_out_routing_hook_can_refuse_a_peer_and_a_failing_hook_does_not_stop_
     assert out.raw(hss1) == [] and len(out.raw(hss2)) == 5
 
 
+def test_failing_local_delivery_next_hops_and_out_routing_hooks_route_as_without_them(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """An outside application's routing hook with a bug used to raise out of `frame`: in the asyncio node
+    that closed the sender's connection with everything on it unanswered. Now the request is routed as if
+    the hook had had no say, and the bug is logged: its traceback once, not once per message."""
+    core, out, mme, hss1, hss2 = relay_core()
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("hook bug")
+
+    core.hooks.add_local_delivery(broken)
+    core.hooks.add_next_hops(broken)
+    core.hooks.add_out_routing(broken)
+    for n in range(20):
+        core.frame(mme, request(n, app=VENDOR_APP, code=9), 1.0)
+    forwarded = out.raw(hss1) + out.raw(hss2)
+    assert len(forwarded) == 20 and mme not in out.closed
+    for fwd in forwarded:
+        target = hss1 if core._relays[peek_header(fwd).hop_by_hop].target_conn is hss1 else hss2
+        core.frame(target, answer_to(fwd, target.name), 1.1)
+    assert sorted(m.hop_by_hop for m in out.sent(mme)) == list(range(20))
+    tracebacks = [r for r in caplog.records if r.exc_info and "hook bug" in str(r.exc_info[1])]
+    assert len(tracebacks) == 1  # the same hook's repeats are counted lines, not tracebacks
+
+
+class BrokenAdapter(Recorder):
+    def handle(self, handler: Any, request: Message, peer: Peer, conn: Conn) -> None:
+        if request.hop_by_hop == 1:
+            raise RuntimeError("adapter bug")
+        super().handle(handler, request, peer, conn)
+
+
+def test_a_bug_while_processing_a_request_answers_5012_and_keeps_the_connection() -> None:
+    out = BrokenAdapter()
+    core = NodeCore(Identity("hss.localdomain", "localdomain"), out, policy=PeerPolicy(jitter=0.0),
+                    configured={}, request_timeout=TIMEOUT)
+    core.register(4, 272, lambda req, ctx: None)
+    core.start(0.0)
+    mme = connect(core, out, "mme.localdomain")
+    core.frame(mme, request(1), 1.0)
+    (failed,) = out.sent(mme)
+    assert failed.hop_by_hop == 1 and failed["Result-Code"] == ResultCode.UNABLE_TO_COMPLY
+    assert mme not in out.closed
+    core.frame(mme, request(2), 1.1)  # the connection goes on serving
+    assert [r.hop_by_hop for _, r, _ in out.handled] == [2]
+
+
 def serving_core() -> tuple[NodeCore, Recorder, Conn]:
     """A node serving CCR itself (its handler runs in the Recorder: `handled`), and an MME connected."""
     core, out = make_core()

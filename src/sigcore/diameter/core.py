@@ -52,8 +52,11 @@ from sigcore.diameter.relay import (
     set_hop_by_hop,
 )
 from sigcore.diameter.routing import SCORE_NAMED, SCORE_REALM, InTransit, RoutingHooks, check_local_delivery
+from sigcore.failure_log import FailureLog
 
 log = logging.getLogger("sigcore.diameter.node")
+#: a hook's bug, or the node's own, repeats per message: one traceback per kind, then counted lines
+_FAILURES: Final = FailureLog(log)
 _ORIGIN_HOST: Final = DICTIONARY.avp("Origin-Host").key
 _DUP_CACHE_SIZE: Final = 8192
 _U32: Final = Struct(">I")
@@ -334,35 +337,49 @@ class NodeCore:
 
     def frame(self, conn: Any, frame: bytes, now: float) -> None:
         """One whole message received on ``conn``."""
-        peer: Peer | None = conn.peer
-        if peer is not None and self._forwarding:
-            flags_code = _U32.unpack_from(frame, 4)[0]
-            # base commands, a version other than 1 and E-bit requests (3008) take the decoding path
-            if flags_code & 0xFFFFFF not in _BASE_COMMANDS and frame[0] == 1 and flags_code >> 24 & 0xA0 != 0xA0:
-                if flags_code >> 24 & FLAG_REQUEST:
-                    if peer.app_traffic(conn, now):
-                        self._route(peer, conn, frame, now)
-                    return
-                relay = self._relays.pop(_U32.unpack_from(frame, 12)[0], None)
-                if relay is not None:
-                    if conn is relay.target_conn and peer.app_traffic(conn, now):
-                        self._relay_answer(relay, frame, now)
-                    else:
-                        self._relays[relay.hop_by_hop] = relay
-                    return
         try:
-            msg = self.dictionary.decode_checked(frame)
-        except DecodeError as err:
-            if err.header is not None and err.header.is_request:
-                self.out.write(conn, error_answer(err.header, self.identity, err).encode())
-            if err.fatal or peer is None:
-                self.out.disconnect(conn)
-            return
-        if peer is None:
-            self._first_message(conn, msg, now)
-            return
-        peer.receive(conn, msg, now)
-        self._run(peer)
+            peer: Peer | None = conn.peer
+            if peer is not None and self._forwarding:
+                flags_code = _U32.unpack_from(frame, 4)[0]
+                # base commands, a version other than 1 and E-bit requests (3008) take the decoding path
+                if flags_code & 0xFFFFFF not in _BASE_COMMANDS and frame[0] == 1 and flags_code >> 24 & 0xA0 != 0xA0:
+                    if flags_code >> 24 & FLAG_REQUEST:
+                        if peer.app_traffic(conn, now):
+                            self._route(peer, conn, frame, now)
+                        return
+                    relay = self._relays.pop(_U32.unpack_from(frame, 12)[0], None)
+                    if relay is not None:
+                        if conn is relay.target_conn and peer.app_traffic(conn, now):
+                            self._relay_answer(relay, frame, now)
+                        else:
+                            self._relays[relay.hop_by_hop] = relay
+                        return
+            try:
+                msg = self.dictionary.decode_checked(frame)
+            except DecodeError as err:
+                if err.header is not None and err.header.is_request:
+                    self.out.write(conn, error_answer(err.header, self.identity, err).encode())
+                if err.fatal or peer is None:
+                    self.out.disconnect(conn)
+                return
+            if peer is None:
+                self._first_message(conn, msg, now)
+                return
+            peer.receive(conn, msg, now)
+            self._run(peer)
+        except Exception as err:  # a bug of ours or of an outside handler: never the connection's end
+            self._frame_failed(conn, frame, err)
+
+    def _frame_failed(self, conn: Any, frame: bytes, err: Exception) -> None:
+        """Processing a frame raised (a bug): a request is answered 5012 UNABLE_TO_COMPLY, the failure
+        logged (its traceback once), and the connection and its other messages carry on. Left to the event
+        loop, the exception would close the connection with every request on it unanswered."""
+        _FAILURES.failed(f"frame {type(err).__name__}", err, "processing a message from %s failed",
+                         getattr(conn.peer, "name", None) or conn.remote[0])
+        head = peek_header(frame)
+        if head.is_request and head.version == 1:
+            self.out.write(conn, error_answer(head, self.identity,
+                                              DiameterError(ResultCode.UNABLE_TO_COMPLY, "internal error")).encode())
 
     def _first_message(self, conn: Any, msg: Message, now: float) -> None:
         """The first message on an accepted connection must be a CER (RFC 6733 §5.3)."""
@@ -518,6 +535,7 @@ class NodeCore:
         local: bool | None = None
         if self.hooks.local_delivery:
             transit = InTransit(bytearray(frame), peer, routing)
+            hook = None
             try:
                 for hook in self.hooks.local_delivery:
                     local = hook(transit)
@@ -526,6 +544,9 @@ class NodeCore:
             except DiameterError as err:
                 self._answer_in_transit(conn, transit.buf, err)
                 return
+            except Exception as err:  # a bug in the hook: decided as if it had no opinion
+                _hook_failed(hook, err)
+                local = None
             frame = bytes(transit.buf)
         if local is None:
             local = self._is_local(routing, frame)
@@ -628,17 +649,29 @@ class NodeCore:
         hooks = self.hooks
         named: Sequence[str] | None = None
         if transit is not None and hooks.next_hops:
-            for next_hops in hooks.next_hops:
-                named = next_hops(transit)
-                if named is not None:
-                    break
+            next_hops = None
+            try:
+                for next_hops in hooks.next_hops:
+                    named = next_hops(transit)
+                    if named is not None:
+                        break
+            except DiameterError:
+                raise
+            except Exception as err:  # a bug in the hook: left to the realm rule
+                _hook_failed(next_hops, err)
+                named = None
         if named is not None and not hooks.out_routing:
             peers = self.peers
             return self._usable([peers[name] for name in named if name in peers], app_id, routing.destination_realm)
         scores = self._scores(from_peer, app_id, routing.destination_realm, named)
         if transit is not None:
             for hook in hooks.out_routing:
-                hook(transit, scores)
+                try:
+                    hook(transit, scores)
+                except DiameterError:
+                    raise
+                except Exception as err:  # a bug in the hook: the scores as it left them
+                    _hook_failed(hook, err)
         ranked = [p for p, score in scores.items() if score > 0]
         if len(ranked) > 1:
             ranked.sort(key=scores.__getitem__, reverse=True)
@@ -776,8 +809,15 @@ def _call_hook(hook: Callable[[InTransit], None], transit: InTransit) -> None:
         hook(transit)
     except DiameterError:
         raise
-    except Exception:
-        log.exception("forward hook %r failed", hook)
+    except Exception as err:
+        _hook_failed(hook, err)
+
+
+def _hook_failed(hook: object, err: Exception) -> None:
+    """Every routing hook's bug is logged the same way: its traceback once, then rate-limited lines."""
+    name = getattr(hook, "__qualname__", None) or type(hook).__qualname__
+    _FAILURES.failed(f"hook {getattr(hook, '__module__', '?')}.{name}", err,
+                     "routing hook %s failed; the message goes on without it", name)
 
 
 __all__ = ["Handler", "NodeCore", "Output"]
