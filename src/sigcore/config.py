@@ -370,7 +370,7 @@ class ChargingConfig(_Section):
 
     listen: str = Field("127.0.0.1:2080", description="JSON-RPC over HTTP (POST /jsonrpc)")
     listen_tcp: str | None = Field(None, description="JSON-RPC over raw TCP, 'host:port' (off when unset)")
-    default_tenant: str = "cgrates.org"
+    default_tenant: str = Field("cgrates.org", min_length=1, description="the tenant of a request that names none")
     auth: bool = Field(False, description="require the REST API's bearer tokens on /jsonrpc")
     allow_remote: bool = Field(False, description="allow non-loopback JSON-RPC listeners without auth")
     http_post_url: str | None = Field(None, description="URL of *http_post actions whose ExtraParameters is empty")

@@ -127,6 +127,44 @@ def test_reservation_released_by_session_timeout(charging: Charging, clock: Cloc
     assert [c["OriginID"] for c in engine.store.get_cdrs(sources=["*diameter_gy"])] == ["s1", "s2"]
 
 
+def test_a_ccr_sent_again_is_answered_as_before_and_applied_once(charging: Charging, clock: Clock) -> None:
+    """The same (CC-Request-Number, End-to-End id) in a session is the same CCR sent again: its first answer,
+    no second debit, in CCR-U, CCR-T and CCR-Event alike; a closed session's row is dropped after the
+    duplicate window, and never taken for a silent session (no second CDR, no release)."""
+    clock.fixed = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    rpc(charging, "APIerSv1.SetBalance", {**ACC, "BalanceType": "*data", "Value": 1000, "Balance": {"ID": "d"}})
+    engine = charging.engine
+
+    def send(req: CreditRequest, number: int, e2e: int) -> ccr.CreditAnswer:
+        req.number, req.end_to_end = number, e2e
+        return ccr.apply(engine, req, session_timeout=60)
+
+    send(_ccr("s", ccr.INITIAL, 100), 0, 10)
+    update = send(_ccr("s", ccr.UPDATE, 100, used=100), 1, 11)
+    assert send(_ccr("s", ccr.UPDATE, 100, used=100), 1, 11) == update
+    assert values(charging, "*data") == {"d": 900}
+    # a client that numbers every CCR alike still gets each applied: the End-to-End ids differ
+    send(_ccr("s", ccr.UPDATE, 100, used=100), 1, 12)
+    assert values(charging, "*data") == {"d": 800}
+    end = send(_ccr("s", ccr.TERMINATION, None, used=50), 2, 13)
+    assert send(_ccr("s", ccr.TERMINATION, None, used=50), 2, 13) == end
+    event = CreditRequest("e", ccr.EVENT, "cgrates.org", "rules", "smsc", "localdomain", "smsc",
+                              [ServiceRequest(1, Units("*data", Decimal(30), "CC-Total-Octets"))])
+    first = send(event, 0, 20)
+    assert send(event, 0, 20) == first and first.services[0].granted is not None
+    assert values(charging, "*data") == {"d": 720}
+    assert sorted(c["OriginID"] for c in engine.store.get_cdrs(sources=["*diameter_gy"])) == ["e", "s"]
+
+    clock.fixed += dt.timedelta(seconds=120)  # past session_timeout: a sweep finds no silent session
+    with engine.store.store.reading() as conn:
+        assert gy_sessions.expired(conn, clock()) == []
+    clock.fixed += gy_sessions.DUPLICATE_WINDOW
+    with engine.store.writing() as conn:
+        assert gy_sessions.drop_closed(conn, clock()) == 2
+    assert send(_ccr("s", ccr.TERMINATION, None, used=50), 2, 13) == end  # past the window: applied again
+    assert values(charging, "*data") == {"d": 670}
+
+
 def test_allow_negative_covers_overuse(charging: Charging) -> None:
     rpc(charging, "APIerSv1.SetAccount", {**ACC, "ExtraOptions": {"AllowNegative": True}})
     rpc(charging, "APIerSv1.SetBalance", {**ACC, "BalanceType": "*data", "Value": 100, "Balance": {"ID": "d"}})

@@ -60,6 +60,8 @@ def test_fixed_keys_are_read() -> None:
     ({"charging": {"gy": {"final_unit_action": "REDIRECT"}}},
      "charging.gy: final_unit_action REDIRECT needs redirect_address"),  # was TERMINATE without a word
     ({"hss": {"mme_peer_timeout": 0}}, "hss.mme_peer_timeout"),
+    # an empty tenant means the default one in every request; the empty tenant marks ended Gy sessions
+    ({"charging": {"default_tenant": ""}}, "charging.default_tenant"),
     # said "ok" to `config check`, refused only by `run`
     ({"applications": ["my-app"]}, "applications: 'my-app' is not 'package.module' or 'package.module:function'"),
     ({"applications": [":install"]}, "applications: ':install' is not 'package.module'"),

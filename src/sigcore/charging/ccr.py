@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -67,6 +68,10 @@ class CreditRequest:
     services: list[ServiceRequest]
     requested_action: int = DIRECT_DEBITING
     subscription_ids: list[tuple[int, str]] = field(default_factory=list)  # (Subscription-Id-Type, data)
+    #: CC-Request-Number and End-to-End id: a CCR with the session's last pair is that CCR sent again
+    #: (answered as before, applied once); None: no duplicate detection (in-process callers)
+    number: int | None = None
+    end_to_end: int = 0
 
 
 @dataclass
@@ -74,6 +79,18 @@ class CreditAnswer:
     result_code: int
     services: list[ServiceResult] = field(default_factory=list)
     balance_left: bool | None = None  # CHECK_BALANCE
+
+    def to_json(self) -> list[Any]:
+        return [self.result_code, self.balance_left, [
+            [s.rating_group, s.result_code, s.final,
+             None if s.granted is None else [s.granted.balance_type, str(s.granted.amount), s.granted.avp]]
+            for s in self.services]]
+
+    @classmethod
+    def from_json(cls, doc: list[Any]) -> CreditAnswer:
+        code, balance_left, services = doc
+        return cls(code, [ServiceResult(rg, rc, None if g is None else Units(g[0], Decimal(g[1]), g[2]), final)
+                          for rg, rc, final, g in services], balance_left)
 
 
 def refuse_blocking(post: Post) -> None:
@@ -123,6 +140,15 @@ def apply(engine: ChargingEngine, req: CreditRequest, session_timeout: float,
             return CreditAnswer(USER_UNKNOWN)
         credit.drop_expired(acc, now)
         session = gy_sessions.load(conn, req.session_id)
+        if session is not None:
+            repeated = session.repeats(req.number, req.end_to_end)
+            if repeated is not None:
+                log.info("CCR %s number %s again: answered as the first time, not applied again", req.session_id,
+                         req.number)
+                return CreditAnswer.from_json(repeated)
+            if session.closed:  # a new session under the Session-Id of one that ended
+                gy_sessions.remove(conn, req.session_id)
+                session = None
         new = session is None
         if session is None:
             session = GySession(req.session_id, req.tenant, req.account, req.origin_host, req.origin_realm,
@@ -162,15 +188,20 @@ def apply(engine: ChargingEngine, req: CreditRequest, session_timeout: float,
                             post_sync or engine.poster.post)
             job.fire_triggers()
             store.add_cdrs(conn, job.cdrs)
+        top = END_USER_SERVICE_DENIED if acc.disabled and req.request_type != TERMINATION else SUCCESS
+        result = CreditAnswer(top, results)
+        if req.number is not None:
+            session.last = gy_sessions.LastRequest(req.number, req.end_to_end, result.to_json())
         if req.request_type in (TERMINATION, EVENT):
             credit.release(acc, req.session_id)
             store.add_cdrs(conn, [_cdr(acc, session, now)])
-            if not new:
+            if req.number is not None:
+                gy_sessions.close(conn, session, now, new)
+            elif not new:
                 gy_sessions.remove(conn, req.session_id)
         else:
             gy_sessions.save(conn, session, expires, new)
-        top = END_USER_SERVICE_DENIED if acc.disabled and req.request_type != TERMINATION else SUCCESS
-        return CreditAnswer(top, results)
+        return result
 
 
 def _event(acc: Account, req: CreditRequest, svc: ServiceRequest, session: GySession,
@@ -213,7 +244,7 @@ def expire_session(engine: ChargingEngine, session: GySession) -> None:
     now = engine.now
     with engine.store.locked_account(session.tenant, session.account, create=False) as (conn, slot):
         current = gy_sessions.load(conn, session.session_id)
-        if current is None:
+        if current is None or current.closed:  # ended meanwhile
             return
         if slot.account is not None:
             credit.release(slot.account, session.session_id)

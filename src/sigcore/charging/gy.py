@@ -101,7 +101,7 @@ class GyService:
         credit_req = CreditRequest(
             session_id, request_type, self.tenant, "", origin_host,
             str(D.value(avps["Origin-Realm"])), ctx.peer.name, self._services(avps, context, request_type), action,
-            self._subscription_ids(avps))
+            self._subscription_ids(avps), number, req.end_to_end)
         result = await self._submit(credit_req)
         if result.result_code == ccr.USER_UNKNOWN:
             return answer(req, self.node.identity, ccr.USER_UNKNOWN, base,
@@ -251,6 +251,8 @@ class GyService:
             log.warning("%s for %s to %s failed: %s", name, session.session_id, session.peer, err)
 
     def _sweep(self) -> int:
+        with self.store.writing() as conn:
+            gy_sessions.drop_closed(conn, self.engine.now)
         with self.store.store.reading() as conn:
             stale = gy_sessions.expired(conn, self.engine.now)
         for session in stale:

@@ -110,12 +110,18 @@ class ChargingStore:
         if conn is not None:
             yield from self._locked(conn, tenant, name, create)
             return
-        if self.gate is None:
-            with self.store.writing() as own:
-                yield from self._locked(own, tenant, name, create)
-            return
-        with self.gate, self.store.writing() as own:
+        with self.writing() as own:
             yield from self._locked(own, tenant, name, create)
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction of its own, taking turns with the event loop's CCR batches (`gate`)."""
+        if self.gate is None:
+            with self.store.writing() as conn:
+                yield conn
+            return
+        with self.gate, self.store.writing() as conn:
+            yield conn
 
     def _locked(self, conn: Connection, tenant: str, name: str, create: bool
                 ) -> Iterator[tuple[Connection, AccountSlot]]:
