@@ -82,7 +82,7 @@ def apn_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
 class ApnRepository(StoreBase):
     def add_apn(self, name: str, **fields: Any) -> ApnProfile:
         """Create a profile; fields left out take the defaults of `DEFAULT_APN_QOS`. Conflict if it exists."""
-        values = {**DEFAULT_APN_QOS, **apn_columns(fields), "name": v.apn_name(name)}
+        values = {**DEFAULT_APN_QOS, **apn_columns(fields), "name": v.new_apn_name(name)}
         try:
             with self.writing() as conn:
                 conn.execute(insert(t.apn_profiles), values)

@@ -17,8 +17,9 @@ from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from sigcore.store import tables as t
+from sigcore.store import validate as v
 from sigcore.store.base import utc_now
-from sigcore.store.errors import NotFound, StoreError
+from sigcore.store.errors import InvalidValue, NotFound, StoreError
 from sigcore.store.records import AuthAlgorithm, NetworkAccessMode, RoamingPolicy, SubscriberStatus
 from sigcore.store.store import Store
 
@@ -75,12 +76,14 @@ class BulkImporter:
         self._seen_imsis: set[str] = set()
         self._seen_msisdns: set[str] = set()
         self._apn_ids: dict[str, int] = {}
+        self._unusable_apns: dict[str, str] = {}
 
     def reject(self, line: int, imsi: str | None, reason: str) -> None:
         self.result.rejected.append(Rejected(line, imsi, reason))
 
     def add(self, rows: Sequence[NewSubscriber]) -> int:
         """Insert one chunk in one transaction; returns how many rows of it were accepted."""
+        rows = self._with_usable_apns(rows)
         self._resolve_apns({name for row in rows for name in row.apns})
         with self.store.reading() as conn:
             accepted = self._unique_rows(conn, rows)
@@ -93,14 +96,34 @@ class BulkImporter:
         self.result.imported += len(accepted)
         return len(accepted)
 
-    def _resolve_apns(self, names: Iterable[str]) -> None:
-        for name in sorted(set(names) - set(self._apn_ids)):
-            if self.dry_run:
+    def _with_usable_apns(self, rows: Sequence[NewSubscriber]) -> list[NewSubscriber]:
+        """The rows whose APNs all exist or can be created; the others rejected (before any is created)."""
+        usable = []
+        for row in rows:
+            reason = next(filter(None, map(self._unusable, row.apns)), None)
+            if reason is None:
+                usable.append(row)
+            else:
+                self.reject(row.line, row.imsi, reason)
+        return usable
+
+    def _unusable(self, name: str) -> str | None:
+        """Why `name` cannot be used: not an APN name for a new profile."""
+        if name not in self._apn_ids and name not in self._unusable_apns:
+            try:
                 try:
                     self._apn_ids[name] = self.store.get_apn(name).id
                 except NotFound:
-                    self._apn_ids[name] = -1
-                    self.result.created_apns.append(name)
+                    v.new_apn_name(name)
+            except InvalidValue as err:
+                self._unusable_apns[name] = str(err)
+        return self._unusable_apns.get(name)
+
+    def _resolve_apns(self, names: Iterable[str]) -> None:
+        for name in sorted(set(names) - set(self._apn_ids)):
+            if self.dry_run:
+                self._apn_ids[name] = -1
+                self.result.created_apns.append(name)
                 continue
             profile, created = self.store.ensure_apn(name)
             self._apn_ids[name] = profile.id

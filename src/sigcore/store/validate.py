@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import StrEnum
 from typing import TypeVar
 
@@ -91,9 +92,25 @@ def hex_digits(field: str, value: str | None, length: int) -> str | None:
 
 
 def apn_name(value: str) -> str:
+    """A name to look a profile up by: loose, so that a profile stored before `new_apn_name` stays reachable."""
     name = value.strip()
     if not name or len(name) > 100 or any(c.isspace() for c in name):
         raise InvalidValue("apn: a name of 1-100 characters without spaces")
+    return name
+
+
+_APN_LABEL = re.compile(r"[A-Za-z0-9-]{1,63}")
+
+
+def new_apn_name(value: str) -> str:
+    """The name of a new profile, an APN Network Identifier (TS 23.003 §9.1): dot-separated labels of
+    letters, digits and hyphens, each at most 63 characters, at most 100 octets encoded (a length octet
+    per label)."""
+    name = apn_name(value)
+    labels = name.split(".")
+    if not all(_APN_LABEL.fullmatch(label) for label in labels) or len(name) + 1 > 100:
+        raise InvalidValue(f"apn: {name!r} is not an APN name (dot-separated labels of letters, digits and "
+                           "hyphens, each at most 63 characters, at most 99 in all; TS 23.003 §9.1)")
     return name
 
 
