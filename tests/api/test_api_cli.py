@@ -199,3 +199,16 @@ def test_apn_add_list_show_delete(config: Path) -> None:
     assert run(config, "apn", "show", "nope").exit_code == 1
     assert run(config, "apn", "delete", "ims").exit_code == 0
     assert run(config, "apn", "delete", "ims").exit_code == 1
+
+
+def test_cli_subscriber_add_attaches_to_the_existing_apn_in_another_case(config: Path) -> None:
+    assert run(config, "apn", "add", "internet", "--qci", "7").exit_code == 0
+    added = run(config, "subscriber", "add", "--imsi", "001010000000001", "--ki", KI, "--opc", OPC, "--apn", "Internet")
+    assert added.exit_code == 0, added.output
+    assert "created APN profile" not in added.output
+    shown = run(config, "subscriber", "show", "001010000000001")
+    assert "apn internet: context 1, qci 7" in shown.output, shown.output
+    assert "Internet" not in run(config, "apn", "list").output
+    refused = run(config, "apn", "add", "\N{GRINNING FACE}")
+    assert refused.exit_code == 1 and refused.output.startswith("error: apn: '\N{GRINNING FACE}' is not an APN name")
+    assert len(refused.output.strip().splitlines()) == 1

@@ -110,9 +110,7 @@ def parse_row(line: int, cells: Sequence[str], columns: dict[str, int], default_
     amf_value = _number(amf, 16, "amf: expected 4 hex digits") if len(amf) == 4 else -1
     sqn_value = _number(cell("sqn") or "0", 10, "sqn: expected a decimal integer")
     apn_cell = cell("apns").replace("|", " ").split()
-    apns = tuple(v.apn_name(a) for a in (apn_cell or default_apns))
-    if len(set(apns)) != len(apns):
-        raise InvalidValue("apns: an APN is listed twice")
+    apns = v.apn_names(apn_cell or default_apns)
     return NewSubscriber(
         line=line, imsi=v.imsi(cell("imsi")), ki=v.key("ki", cell("ki")),
         opc=v.key("opc", opc) if opc else None, op=v.key("op", op) if op else None,

@@ -31,7 +31,10 @@ DEFAULT_APN_QOS: Mapping[str, Any] = {
 }
 """The profile `ensure_apn` creates: best effort (QCI 9), ARP 8, no pre-emption, pre-emptable."""
 
-_APN_BY_NAME = select(t.apn_profiles).where(t.apn_profiles.c.name == bindparam("name"))
+# APN names are case-insensitive (TS 23.003 §9.1): every spelling of a name finds its profile. A database
+# from before may hold case variants ("Internet" beside "internet"); an exact spelling picks one of them.
+_APNS_BY_NAME = select(t.apn_profiles).where(func.lower(t.apn_profiles.c.name) == func.lower(bindparam("name")))
+_CREATE_APN_LOCK = 0x5A9C_0A11  # PostgreSQL advisory lock key: serialises the creators of APN profiles
 _SUBSCRIBERS = t.subscribers.c
 _BUMP_USERS = (
     update(t.subscribers)
@@ -52,6 +55,18 @@ def apn_from_row(row: Row[Any] | Mapping[str, Any]) -> ApnProfile:
         pgw_address=m["pgw_address"], pgw_host=m["pgw_host"], pgw_realm=m["pgw_realm"],
         charging_characteristics=m["charging_characteristics"],
     )
+
+
+def find_apn(conn: Connection, name: str) -> Row[Any] | None:
+    """The profile `name` names in any case: the one spelled exactly so, else the only case variant.
+    `InvalidValue` when the name matches several case variants and none exactly (which one is meant?)."""
+    rows = conn.execute(_APNS_BY_NAME, {"name": name}).all()
+    exact = [row for row in rows if row.name == name]
+    if exact or len(rows) < 2:
+        return next(iter(exact or rows), None)
+    variants = " and ".join(repr(row.name) for row in sorted(rows, key=lambda r: r.name))
+    raise InvalidValue(f"apn: {name!r} matches APN profiles {variants}, which differ only in case; "
+                       "give one of them exactly")
 
 
 def apn_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -81,10 +96,20 @@ def apn_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 class ApnRepository(StoreBase):
     def add_apn(self, name: str, **fields: Any) -> ApnProfile:
-        """Create a profile; fields left out take the defaults of `DEFAULT_APN_QOS`. Conflict if it exists."""
+        """Create a profile; fields left out take the defaults of `DEFAULT_APN_QOS`. Conflict if it exists,
+        in any case ("Internet" is the profile "internet")."""
         values = {**DEFAULT_APN_QOS, **apn_columns(fields), "name": v.new_apn_name(name)}
         try:
             with self.writing() as conn:
+                if conn.dialect.name == "postgresql":
+                    # the unique index compares exact spellings: two creators of "Internet" and "internet"
+                    # would both pass the check below. SQLite's BEGIN IMMEDIATE and MariaDB's
+                    # case-insensitive collation already keep them apart.
+                    conn.execute(select(func.pg_advisory_xact_lock(_CREATE_APN_LOCK)))
+                existing = find_apn(conn, values["name"])
+                if existing is not None:
+                    raise Conflict(f"APN profile {existing.name!r} already exists"
+                                   + (f" (APN names ignore case: {name!r})" if existing.name != values["name"] else ""))
                 conn.execute(insert(t.apn_profiles), values)
                 return self._apn(conn, values["name"])
         except IntegrityError:
@@ -97,7 +122,7 @@ class ApnRepository(StoreBase):
         """
         name = v.apn_name(name)
         with self.reading() as conn:
-            row = conn.execute(_APN_BY_NAME, {"name": name}).first()
+            row = find_apn(conn, name)
         if row is not None:
             return apn_from_row(row), False
         try:
@@ -139,7 +164,7 @@ class ApnRepository(StoreBase):
 
     @staticmethod
     def _apn(conn: Connection, name: str) -> ApnProfile:
-        row = conn.execute(_APN_BY_NAME, {"name": name}).first()
+        row = find_apn(conn, name)
         if row is None:
             raise NotFound(f"no APN profile named {name!r}")
         return apn_from_row(row)

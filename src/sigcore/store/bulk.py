@@ -77,6 +77,7 @@ class BulkImporter:
         self._seen_msisdns: set[str] = set()
         self._apn_ids: dict[str, int] = {}
         self._unusable_apns: dict[str, str] = {}
+        self._would_create: set[str] = set()
 
     def reject(self, line: int, imsi: str | None, reason: str) -> None:
         self.result.rejected.append(Rejected(line, imsi, reason))
@@ -108,7 +109,8 @@ class BulkImporter:
         return usable
 
     def _unusable(self, name: str) -> str | None:
-        """Why `name` cannot be used: not an APN name for a new profile."""
+        """Why `name` cannot be used: not an APN name for a new profile, or several case variants exist
+        and none is spelled so."""
         if name not in self._apn_ids and name not in self._unusable_apns:
             try:
                 try:
@@ -123,12 +125,14 @@ class BulkImporter:
         for name in sorted(set(names) - set(self._apn_ids)):
             if self.dry_run:
                 self._apn_ids[name] = -1
-                self.result.created_apns.append(name)
+                if name.lower() not in self._would_create:  # "Internet" after "internet": the same new profile
+                    self._would_create.add(name.lower())
+                    self.result.created_apns.append(name)
                 continue
             profile, created = self.store.ensure_apn(name)
             self._apn_ids[name] = profile.id
             if created:
-                self.result.created_apns.append(name)
+                self.result.created_apns.append(profile.name)
 
     def _unique_rows(self, conn: Connection, rows: Sequence[NewSubscriber]) -> list[NewSubscriber]:
         imsis = [r.imsi for r in rows]

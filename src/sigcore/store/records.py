@@ -116,7 +116,9 @@ class Subscriber:
     updated_at: dt.datetime | None = None
 
     def apn(self, name: str) -> ApnAssignment | None:
-        return next((a for a in self.apns if a.name == name), None)
+        """The APN `name` names, spelled exactly so or else in another case (APN names ignore case)."""
+        return (next((a for a in self.apns if a.name == name), None)
+                or next((a for a in self.apns if a.name.lower() == name.lower()), None))
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sigcore.store import tables as t
 from sigcore.store import validate as v
-from sigcore.store.apns import ApnRepository, apn_from_row
+from sigcore.store.apns import ApnRepository, apn_from_row, find_apn
 from sigcore.store.base import SUBSCRIBER_ID_BY_IMSI, as_utc, new_id, utc_now
 from sigcore.store.errors import Conflict, InvalidValue, NotFound
 from sigcore.store.raw import RawStatement
@@ -103,12 +103,16 @@ def _apn_requests(apns: Iterable[str | ApnRequest], default_apn: str | None) -> 
         ApnRequest(v.apn_name(r.name), v.ip("static_ipv4", r.static_ipv4, 4), v.ip("static_ipv6", r.static_ipv6, 6))
         for r in requests
     ]
-    names = [r.name for r in requests]
-    if len(set(names)) != len(names):
-        raise InvalidValue("apns: an APN is listed twice")
-    if default_apn is not None and v.apn_name(default_apn) not in names:
+    names = {name.lower() for name in v.apn_names(r.name for r in requests)}
+    if default_apn is not None and v.apn_name(default_apn).lower() not in names:
         requests.insert(0, ApnRequest(v.apn_name(default_apn)))
     return requests
+
+
+def _named(profiles: Sequence[ApnProfile], name: str) -> ApnProfile | None:
+    """The profile of `profiles` that `name` names: spelled exactly so, else in another case."""
+    return (next((p for p in profiles if p.name == name), None)
+            or next((p for p in profiles if p.name.lower() == name.lower()), None))
 
 
 def _assignment(m: Mapping[Any, Any]) -> ApnAssignment:
@@ -173,8 +177,8 @@ class SubscriberRepository(ApnRepository):
                     raise Conflict(f"a subscriber with IMSI {imsi} exists")
                 self._check_msisdn_free(conn, columns.get("msisdn"), imsi)
                 if profiles:
-                    columns["default_apn_id"] = profiles[0].id if default_apn is None else next(
-                        p.id for p in profiles if p.name == v.apn_name(default_apn))
+                    chosen = profiles[0] if default_apn is None else _named(profiles, v.apn_name(default_apn))
+                    columns["default_apn_id"] = (chosen or profiles[0]).id
                 sid = new_id(conn.execute(insert(t.subscribers), columns))
                 self._write_apns(conn, sid, requests, profiles)
                 sealed = self._sealed(conn, imsi, key_values)
@@ -254,10 +258,9 @@ class SubscriberRepository(ApnRepository):
             if requests is not None and profiles is not None:
                 conn.execute(delete(t.subscriber_apns).where(t.subscriber_apns.c.subscriber_id == current.id))
                 self._write_apns(conn, current.id, requests, profiles)
-                available = {p.name: p.id for p in profiles}
                 keep = default_apn or current.default_apn
-                chosen = keep if keep in available else (profiles[0].name if profiles else None)
-                columns["default_apn_id"] = available.get(chosen) if chosen else None
+                chosen = (_named(profiles, keep) if keep else None) or (profiles[0] if profiles else None)
+                columns["default_apn_id"] = chosen.id if chosen else None
             elif default_apn is not None:
                 assignment = current.apn(v.apn_name(default_apn))
                 if assignment is None:
@@ -371,9 +374,11 @@ def _apn_condition(conn: Connection, apn: str | None) -> ColumnElement[bool] | N
     index, walk every subscriber to find two)."""
     if not apn:
         return None
+    profile = find_apn(conn, apn)
+    if profile is None:
+        return false()
     held = t.subscriber_apns.c
-    holders = (select(held.subscriber_id).join(t.apn_profiles, t.apn_profiles.c.id == held.apn_id)
-               .where(t.apn_profiles.c.name == apn))
+    holders = select(held.subscriber_id).where(held.apn_id == profile.id)
     counted = conn.execute(select(func.count()).select_from(holders.limit(APN_HOLDERS_LISTED + 1).subquery()))
     if counted.scalar_one() > APN_HOLDERS_LISTED:
         return holders.where(held.subscriber_id == t.subscribers.c.id).exists()

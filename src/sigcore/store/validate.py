@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import TypeVar
 
@@ -99,13 +100,25 @@ def apn_name(value: str) -> str:
     return name
 
 
+def apn_names(values: Iterable[str]) -> tuple[str, ...]:
+    """An APN list: each name as `apn_name`, none twice in any case ("Internet" is "internet" again)."""
+    seen: dict[str, str] = {}
+    for name in map(apn_name, values):
+        if name.lower() in seen:
+            first = seen[name.lower()]
+            raise InvalidValue(f"apns: an APN is listed twice ({first!r}"
+                               + ("" if first == name else f" and {name!r}") + ")")
+        seen[name.lower()] = name
+    return tuple(seen.values())
+
+
 _APN_LABEL = re.compile(r"[A-Za-z0-9-]{1,63}")
 
 
 def new_apn_name(value: str) -> str:
     """The name of a new profile, an APN Network Identifier (TS 23.003 §9.1): dot-separated labels of
     letters, digits and hyphens, each at most 63 characters, at most 100 octets encoded (a length octet
-    per label)."""
+    per label). Kept as spelled: lookups ignore case, and MMEs compare APNs without case as the spec says."""
     name = apn_name(value)
     labels = name.split(".")
     if not all(_APN_LABEL.fullmatch(label) for label in labels) or len(name) + 1 > 100:

@@ -29,7 +29,8 @@ async def list_apns(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     name_prefix: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[ApnOut]:
-    profiles = [p for p in await ctx.call(ctx.store.list_apns) if not name_prefix or p.name.startswith(name_prefix)]
+    prefix = (name_prefix or "").lower()  # APN names ignore case (TS 23.003 §9.1)
+    profiles = [p for p in await ctx.call(ctx.store.list_apns) if p.name.lower().startswith(prefix)]
     page = profiles[offset:offset + limit]
     return Page[ApnOut](items=[ApnOut.model_validate(p) for p in page], total=len(profiles), offset=offset, limit=limit)
 
@@ -58,7 +59,7 @@ async def update_apn(name: NamePath, body: ApnFields, ctx: Ctx, request: Request
     before = await ctx.call(ctx.store.get_apn, name)
     after = await ctx.call(ctx.store.update_apn, name, **changes)
     if after != before:
-        background.add_task(notify.apn_profile_updated, ctx, name)
+        background.add_task(notify.apn_profile_updated, ctx, after.name)  # as stored: `name` may differ in case
     return ApnOut.model_validate(after)
 
 

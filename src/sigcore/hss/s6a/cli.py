@@ -74,8 +74,7 @@ def _check_before_opening(imsi: str, keys: dict[str, str | None], amf: int, sqn:
         validate.amf(amf)
         validate.sqn(sqn)
         validate.optional_digits("msisdn", msisdn, 1, 15)
-        for name in apns:
-            validate.apn_name(name)
+        validate.apn_names(apns)
     except StoreError as err:
         raise _fail(str(err)) from None
 
