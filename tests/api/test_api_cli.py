@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 from apiserver import KI, OP, OPC, ThreadedApi
+from sqlalchemy import insert
 from typer.testing import CliRunner, Result
 
 from sigcore.cli import app
-from sigcore.store import Store
+from sigcore.store import Store, migrate
+from sigcore.store import tables as t
+from sigcore.store.apns import DEFAULT_APN_QOS
 from sigcore.store.tokens import TokenRepository
 
 
@@ -212,3 +215,25 @@ def test_cli_subscriber_add_attaches_to_the_existing_apn_in_another_case(config:
     refused = run(config, "apn", "add", "\N{GRINNING FACE}")
     assert refused.exit_code == 1 and refused.output.startswith("error: apn: '\N{GRINNING FACE}' is not an APN name")
     assert len(refused.output.strip().splitlines()) == 1
+    checked = run(config, "apn", "check")
+    assert checked.exit_code == 0 and checked.output.startswith("ok: 1 APN profile(s)"), checked.output
+
+
+def test_cli_names_case_variants_from_before_and_keeps_both(config: Path, db_url: str) -> None:
+    migrate(db_url)
+    with Store(db_url, None) as store, store.writing() as conn:
+        conn.execute(insert(t.apn_profiles), [{**DEFAULT_APN_QOS, "name": "Internet", "qci": 5},
+                                              {**DEFAULT_APN_QOS, "name": "internet"}])
+    checked = run(config, "apn", "check")
+    assert checked.exit_code == 1
+    assert checked.stderr.startswith("warning: APN profiles 'Internet' and 'internet' differ only in case")
+    listed = run(config, "apn", "list")
+    assert listed.exit_code == 0 and "Internet" in listed.stdout and "differ only in case" in listed.stderr
+    add = ("subscriber", "add", "--imsi", "001010000000001", "--ki", KI, "--opc", OPC, "--apn")
+    refused = run(config, *add, "INTERNET")
+    assert refused.exit_code == 1
+    assert refused.output == ("error: apn: 'INTERNET' matches APN profiles 'Internet' and 'internet', which differ "
+                              "only in case; give one of them exactly\n")
+    exact = run(config, *add, "Internet")
+    assert exact.exit_code == 0, exact.output
+    assert "apn Internet: context 1, qci 5" in run(config, "subscriber", "show", "001010000000001").output

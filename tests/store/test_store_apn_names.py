@@ -156,6 +156,7 @@ def test_case_variants_from_before_are_kept_and_named(case_variants: Store) -> N
                     lambda: _add(store, "001010000000002", apns=["INTERNET"])):
         with pytest.raises(InvalidValue, match="'INTERNET' matches APN profiles 'Internet' and 'internet'"):
             attempt()
+    assert store.apn_case_variants() == [["Internet", "internet"]]
     assert [(p.name, p.qci) for p in store.list_apns()] == [("Internet", 5), ("internet", 9)]  # nothing merged
     store.delete_apn("internet")
-    assert store.get_apn("INTERNET").qci == 5
+    assert store.apn_case_variants() == [] and store.get_apn("INTERNET").qci == 5

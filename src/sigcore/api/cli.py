@@ -239,11 +239,31 @@ def _apn_table(profiles: list[Any]) -> Table:
     return table
 
 
+def _warn_case_variants(store: Store) -> int:
+    """Name the profiles whose names differ only in case (a database from before lookups ignored case); not
+    merged here: their QoS may differ. Returns how many groups there are."""
+    groups = store.apn_case_variants()
+    for group in groups:
+        typer.echo(f"warning: APN profiles {' and '.join(map(repr, group))} differ only in case and are one APN "
+                   "(TS 23.003 §9.1): move their subscribers to one of them and delete the others", err=True)
+    return len(groups)
+
+
 @apn_app.command("list")
 def apn_list(config: str | None = ConfigOption) -> None:
-    """List APN profiles."""
+    """List APN profiles (and warn of names that differ only in case)."""
     with open_store(config) as store:
         console.print(_apn_table(store.list_apns()))
+        _warn_case_variants(store)
+
+
+@apn_app.command("check")
+def apn_check(config: str | None = ConfigOption) -> None:
+    """Exit 1 naming the APN profiles whose names differ only in case, 0 if there are none."""
+    with open_store(config) as store:
+        if _warn_case_variants(store):
+            raise typer.Exit(1)
+        typer.echo(f"ok: {len(store.list_apns())} APN profile(s), no two names differ only in case")
 
 
 @apn_app.command("show")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
@@ -67,6 +67,14 @@ def find_apn(conn: Connection, name: str) -> Row[Any] | None:
     variants = " and ".join(repr(row.name) for row in sorted(rows, key=lambda r: r.name))
     raise InvalidValue(f"apn: {name!r} matches APN profiles {variants}, which differ only in case; "
                        "give one of them exactly")
+
+
+def case_variants(names: Iterable[str]) -> list[list[str]]:
+    """Groups of names that differ only in case (left from before lookups ignored case)."""
+    groups: dict[str, list[str]] = {}
+    for name in sorted(names):
+        groups.setdefault(name.lower(), []).append(name)
+    return [group for group in groups.values() if len(group) > 1]
 
 
 def apn_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,6 +169,12 @@ class ApnRepository(StoreBase):
             if users or defaults:
                 raise Conflict(f"APN profile {name!r} is used by {max(users, defaults)} subscriber(s)")
             conn.execute(delete(t.apn_profiles).where(t.apn_profiles.c.id == profile.id))
+
+    def apn_case_variants(self) -> list[list[str]]:
+        """Profiles whose names differ only in case, each group sorted: a database from before may hold
+        them. Not merged automatically: their QoS may differ; move the subscribers and delete one."""
+        with self.reading() as conn:
+            return case_variants(conn.execute(select(t.apn_profiles.c.name)).scalars())
 
     @staticmethod
     def _apn(conn: Connection, name: str) -> ApnProfile:
