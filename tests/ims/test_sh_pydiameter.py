@@ -144,6 +144,29 @@ async def test_udr_pur_out_of_sync_snr_and_pnr(hss_and_as: tuple[Hss, PyDiameter
     assert _sh_data(pnr).findtext("Sh-IMS-Data/IMSUserState") == "1"
 
 
+async def test_a_pur_with_one_bad_repository_data_writes_none_of_them(
+        hss_and_as: tuple[Hss, PyDiameterPeer]) -> None:
+    """Sh-Data may carry several RepositoryData: they used to be written one transaction each, so a PUR
+    whose second one was out of sync (or too large) was refused with the first already stored and no PNR
+    for it; the AS, told it failed, sent its sequence 0 again and was out of sync for ever."""
+    hss, peer = hss_and_as
+    assert (await asyncio.to_thread(_pur, peer, _repository("presence", 0, "<p>on</p>"))).result_code == 2001
+
+    def two(first: str, second: str) -> bytes:
+        one, other = (_repository(si, seq, "<x>1</x>").split(b"<Sh-Data>")[1].split(b"</Sh-Data>")[0]
+                      for si, seq in ((first, 0), (second, 0)))
+        return b"<?xml version='1.0' encoding='UTF-8'?><Sh-Data>" + one + other + b"</Sh-Data>"
+
+    refused = await asyncio.to_thread(_pur, peer, two("mmtel", "presence"))  # presence is at 0: 0 is stale
+    assert _experimental(refused) == ShResult.TRANSPARENT_DATA_OUT_OF_SYNC
+    impu = hss.ims.get_impu(IMPU)
+    assert impu is not None
+    assert [r.service_indication for r in hss.ims.repository_data(impu, [])] == ["presence"]
+    both = await asyncio.to_thread(_pur, peer, two("mmtel", "vm"))
+    assert both.result_code == 2001
+    assert sorted(r.service_indication for r in hss.ims.repository_data(impu, [])) == ["mmtel", "presence", "vm"]
+
+
 async def test_udr_unknown_user_is_5001(hss_and_as: tuple[Hss, PyDiameterPeer]) -> None:
     _, peer = hss_and_as
     udr = _prepare(peer, UserDataRequest())

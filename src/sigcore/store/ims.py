@@ -146,6 +146,25 @@ def next_sh_sequence(sequence: int) -> int:
     return 1 if sequence >= SH_SEQUENCE_MAX else sequence + 1
 
 
+def _put_repository(conn: Connection, impu: PublicIdentity, service_indication: str, sequence: int,
+                    data: bytes | None) -> RepositoryData | None:
+    where = and_(sh_repository.c.impu_id == impu.id, sh_repository.c.service_indication == service_indication)
+    row = conn.execute(select(sh_repository.c.sequence).where(where)).first()
+    if row is None:
+        if data is None or sequence != 0:
+            raise SequenceOutOfSync(f"no data for {service_indication}: expected sequence 0")
+        conn.execute(insert(sh_repository).values(impu_id=impu.id, service_indication=service_indication,
+                                                  sequence=0, data=data))
+        return RepositoryData(service_indication, 0, data)
+    if sequence != next_sh_sequence(row.sequence):
+        raise SequenceOutOfSync(f"{service_indication}: stored {row.sequence}, got {sequence}")
+    if data is None:
+        conn.execute(delete(sh_repository).where(where))
+        return None
+    conn.execute(update(sh_repository).where(where).values(sequence=sequence, data=data))
+    return RepositoryData(service_indication, sequence, data)
+
+
 def _check_uri(field_name: str, value: str) -> str:
     if not value or len(value) > URI_LEN or any(c.isspace() for c in value):
         raise InvalidValue(f"{field_name}: {value!r} is not an identity")
@@ -644,22 +663,14 @@ class ImsStore:
         Raises `SequenceOutOfSync` when ``sequence`` does not follow the stored one (TS 29.328 §6.1.2.1);
         returns what is stored afterwards (None when deleted).
         """
-        where = and_(sh_repository.c.impu_id == impu.id, sh_repository.c.service_indication == service_indication)
+        return self.put_repository_updates(impu, [(service_indication, sequence, data)])[0]
+
+    def put_repository_updates(self, impu: PublicIdentity, updates: Sequence[tuple[str, int, bytes | None]]
+                               ) -> list[RepositoryData | None]:
+        """Several services' data (service indication, sequence, data) in one transaction: a PUR is
+        applied whole or not at all, so an AS told it failed has not had part of it written."""
         with self.store.writing() as conn:
-            row = conn.execute(select(sh_repository.c.sequence).where(where)).first()
-            if row is None:
-                if data is None or sequence != 0:
-                    raise SequenceOutOfSync(f"no data for {service_indication}: expected sequence 0")
-                conn.execute(insert(sh_repository).values(impu_id=impu.id, service_indication=service_indication,
-                                                          sequence=0, data=data))
-                return RepositoryData(service_indication, 0, data)
-            if sequence != next_sh_sequence(row.sequence):
-                raise SequenceOutOfSync(f"{service_indication}: stored {row.sequence}, got {sequence}")
-            if data is None:
-                conn.execute(delete(sh_repository).where(where))
-                return None
-            conn.execute(update(sh_repository).where(where).values(sequence=sequence, data=data))
-            return RepositoryData(service_indication, sequence, data)
+            return [_put_repository(conn, impu, *one) for one in updates]
 
     def subscribe(self, sub: ShSubscription) -> None:
         impu = self.get_impu(sub.impu)

@@ -204,21 +204,19 @@ class ShService:
             raise experimental_3gpp(ShResult.USER_DATA_NOT_RECOGNIZED, str(err)) from None
         if not updates:
             raise experimental_3gpp(ShResult.USER_DATA_NOT_RECOGNIZED, "no RepositoryData")
-        avps: list[Avp] = []
-        changed = []
-        for update in updates:
+        for update in updates:  # every one checked before any is written: a PUR applies whole or not at all
             if update.data is not None and len(update.data) > MAX_REPOSITORY_BYTES:
                 raise experimental_3gpp(ShResult.TOO_MUCH_DATA, f"{len(update.data)} octets")
             if len(update.service_indication) > URI_LEN:  # the row keeps it in as many characters
                 raise experimental_3gpp(ShResult.USER_DATA_NOT_RECOGNIZED,
                                         f"ServiceIndication longer than {URI_LEN} characters")
-            try:
-                self.ims.put_repository_data(impu, update.service_indication, update.sequence, update.data)
-            except SequenceOutOfSync as err:
-                raise experimental_3gpp(ShResult.TRANSPARENT_DATA_OUT_OF_SYNC, str(err)) from None
-            avps.append(D.build("Repository-Data-ID", [("Service-Indication", update.service_indication.encode()),
-                                                       ("Sequence-Number", update.sequence)]))
-            changed.append((impu, DataReference.REPOSITORY_DATA, update.service_indication))
+        try:
+            self.ims.put_repository_updates(impu, [(u.service_indication, u.sequence, u.data) for u in updates])
+        except SequenceOutOfSync as err:
+            raise experimental_3gpp(ShResult.TRANSPARENT_DATA_OUT_OF_SYNC, str(err)) from None
+        avps: list[Avp] = [D.build("Repository-Data-ID", [("Service-Indication", u.service_indication.encode()),
+                                                          ("Sequence-Number", u.sequence)]) for u in updates]
+        changed = [(impu, DataReference.REPOSITORY_DATA, u.service_indication) for u in updates]
         avps.append(D.build("Data-Reference", DataReference.REPOSITORY_DATA))
         return avps, changed
 
