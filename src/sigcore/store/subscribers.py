@@ -252,6 +252,15 @@ class SubscriberRepository(ApnRepository):
         columns = profile_columns(changes)
         requests = _apn_requests(apns, default_apn) if apns is not None else None
         profiles = self._resolve_apns(requests, True)[0] if requests is not None else None
+        try:
+            return self._update(imsi, columns, requests, profiles, default_apn)
+        except IntegrityError:  # another writer got in between our checks and our write
+            if columns.get("msisdn") is not None:
+                raise Conflict(f"MSISDN {columns['msisdn']} belongs to another subscriber") from None
+            raise Conflict(f"IMSI {imsi}: a concurrent change conflicts with this one; try again") from None
+
+    def _update(self, imsi: str, columns: dict[str, Any], requests: list[ApnRequest] | None,
+                profiles: list[ApnProfile] | None, default_apn: str | None) -> Subscriber:
         with self.writing() as conn:
             current = self._profile(conn, imsi)
             self._check_msisdn_free(conn, columns.get("msisdn"), imsi)
