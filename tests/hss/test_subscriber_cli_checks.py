@@ -3,6 +3,11 @@ list nothing (on stderr, so that a script reading stdout still gets no lines).""
 
 from __future__ import annotations
 
+import importlib.util
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -84,3 +89,38 @@ def test_a_database_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert result.output == f"error: cannot open the database sqlite:///{tmp_path}/hss.sqlite: unable to open " \
                             "database file\n"
+
+
+def _missing(module: str) -> str:
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"{module} is installed here")
+    return module
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    # docs/store.md names mssql+pyodbc, a driver sigcore does not ship
+    ("mssql+pyodbc://sa@127.0.0.1:1/hss",
+     lambda: f"its driver is not installed (No module named '{_missing('pyodbc')}')"),
+    ("postgresql+nosuch://u@127.0.0.1:1/hss", lambda: "SQLAlchemy has no driver 'postgresql+nosuch'"),
+])
+@pytest.mark.parametrize("command", [["run"], ["demo"], ["subscriber", "list"], ["token", "list"]])
+def test_a_database_driver_that_is_not_there_is_one_line(
+        tmp_path: Path, url: str, said: Callable[[], str], command: list[str]) -> None:
+    expected = said()
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    key_file = tmp_path / "kek.hex"
+    key_file.write_text("ab" * 32)
+    key_file.chmod(0o600)
+    config = tmp_path / "sigcore.yaml"
+    config.write_text(yaml.safe_dump({"database": {"url": url, "key_file": str(key_file)},
+                                      "diameter": {"listen": [f"127.0.0.1:{port}"]}, "api": {"enabled": False}}))
+    result = subprocess.run([sys.executable, "-m", "sigcore.cli", *command, "--config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    # was a ModuleNotFoundError / NoSuchModuleError traceback from every command that opens the store
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    shown = url.split("://")[0]
+    assert result.stderr.startswith("error: cannot open the database ") and shown in result.stderr, result.stderr
+    assert result.stderr.rstrip("\n").endswith(expected) and result.stderr.count("\n") == 1, result.stderr

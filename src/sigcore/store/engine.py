@@ -17,7 +17,10 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.pool import StaticPool
+
+from sigcore.store.errors import DatabaseUnavailable
 
 SqliteSync = Literal["off", "normal", "full"]
 
@@ -82,4 +85,13 @@ def make_engine(url: str | URL, *, pool_size: int = 5, sqlite_synchronous: Sqlit
     kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size * 2}
     if backend == "mysql":
         kwargs["pool_recycle"] = 3600  # MariaDB closes idle connections after wait_timeout
-    return create_engine(parsed, **kwargs)
+    # A URL naming a driver that is not installed (`mssql+pyodbc`: not shipped) fails here, before any
+    # connection: one line for every command rather than an import traceback.
+    try:
+        return create_engine(parsed, **kwargs)
+    except NoSuchModuleError:
+        raise DatabaseUnavailable(f"cannot open the database {parsed!r}: SQLAlchemy has no driver "
+                                  f"{parsed.drivername!r}") from None
+    except ImportError as err:
+        raise DatabaseUnavailable(f"cannot open the database {parsed!r}: its driver is not installed "
+                                  f"({err})") from None
