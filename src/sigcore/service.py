@@ -58,8 +58,8 @@ def build_node(cfg: Config, worker: Worker | None = None) -> Node:
 
     try:
         settings = NodeSettings.from_config(cfg)
-    except DictionaryError as err:
-        raise SystemExit(f"sigcore: {err}") from None
+    except DictionaryError as err:  # `sigcore run` prints a ConfigError as one line and exits 2
+        raise ConfigError(f"diameter.dictionaries: {str(err).removeprefix('diameter.dictionaries: ')}") from None
     if worker is not None:
         settings.reuse_port = True
         if worker.index > 0:
@@ -118,10 +118,10 @@ async def serve(cfg: Config, installers: list[Installer] | None = None, ready: a
         services.stoppers.append(relay.stop)
     try:
         install_applications(cfg.applications, ctx)
-    except ApplicationError as err:
+    except ApplicationError:  # a ConfigError naming `applications`
         for stopper in reversed(services.stoppers):
             await stopper()
-        raise SystemExit(f"sigcore: {err}") from None
+        raise
     try:
         await node.start()
     except OSError as err:  # a port taken or an address not ours: the operator's to fix, in one line

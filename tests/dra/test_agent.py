@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from sigcore.config import ConfigError
 from sigcore.diameter.answers import Identity
 from sigcore.diameter.application import reject_answer
 from sigcore.diameter.constants import FLAG_ERROR, FLAG_PROXIABLE, FLAG_REQUEST
@@ -18,6 +22,7 @@ from sigcore.dra.config import DraConfig
 from sigcore.dra.stats import DraStats
 from sigcore.metrics.families import DRA_LOCAL_ANSWERS, DRA_SCRIPT_ERRORS
 from sigcore.metrics.registry import Registry
+from sigcore.store import create_key_file
 
 S6A, AIR = 16777251, 318
 ROUTES = [{"user_name_prefix": "00101", "peers": ["hss1"]}, {"user_name_prefix": "00102", "peers": ["hss2"]},
@@ -161,13 +166,31 @@ def test_install_stops_the_start_with_a_message_when_a_script_cannot_load(tmp_pa
     from sigcore.dra.install import install
 
     (tmp_path / "broken.py").write_text("def transform(:\n")
-    for dra in ({"pyform": {"directory": str(tmp_path), "module": "broken"}},
-                {"pyform": {"directory": str(tmp_path), "module": "missing"}},
-                {"hooks": ["no_such_hook_module:f"]}):
+    for dra, key, word in (({"pyform": {"directory": str(tmp_path), "module": "broken"}}, "dra.pyform", "broken.py"),
+                           ({"pyform": {"directory": str(tmp_path), "module": "missing"}}, "dra.pyform", "missing.py"),
+                           ({"hooks": ["no_such_hook_module:f"]}, "dra.hooks", "no_such_hook_module")):
         cfg = parse_config({"dra": dra})
-        with pytest.raises(SystemExit) as stopped:
+        # a ConfigError naming the key: `sigcore run` prints it as its one line and exits 2
+        with pytest.raises(ConfigError) as stopped:
             node = Node(NodeSettings.from_config(cfg))
             install(node, AppContext(cfg, node, Services()))
         message = str(stopped.value)
-        assert message.startswith("sigcore: ") and "Traceback" not in message
-        assert any(word in message for word in ("broken.py", "missing.py", "no_such_hook_module"))
+        assert message.startswith(f"{key}: ") and word in message and "Traceback" not in message, message
+
+
+def test_run_with_a_transform_that_cannot_load_exits_2_naming_the_key(tmp_path: Path) -> None:
+    create_key_file(tmp_path / "kek.hex")
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    (tmp_path / "dra.yaml").write_text(yaml.safe_dump({
+        "diameter": {"listen": [f"127.0.0.1:{port}"]},
+        "database": {"url": f"sqlite:///{tmp_path}/dra.sqlite", "key_file": str(tmp_path / "kek.hex")},
+        "api": {"enabled": False}, "metrics": {"enabled": False}, "hss": {"enabled": False},
+        "dra": {"pyform": {"directory": str(tmp_path / "scripts"), "module": "imsi_rewrite"}}}))
+    done = subprocess.run([sys.executable, "-m", "sigcore.cli", "run", "--config", "dra.yaml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    # docs/configuration.md: one line naming the key, exit 2 (it was "sigcore: <path>: ...", exit 1)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[-1] == f"invalid configuration: dra.pyform: {tmp_path}/scripts/imsi_rewrite.py: " \
+                                           "No such file or directory"

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from sigcore.applications import AppContext
-from sigcore.config import Config
+from sigcore.config import Config, ConfigError
 from sigcore.diameter.aio import Node
 from sigcore.diameter.routing import InTransit
 from sigcore.dra.agent import PeerAddress, Plan, RoutingAgent
@@ -91,8 +91,8 @@ def install(node: Node, ctx: AppContext) -> None:
     peers = {p.name: PeerAddress(p.address, p.port, p.transport) for p in cfg.diameter.peers}
     try:
         agent = RoutingAgent(cfg.dra, node.identity, node.dictionary, peers, DraStats())
-    except ScriptLoadError as err:
-        raise SystemExit(f"sigcore: {err}") from None
+    except ScriptLoadError as err:  # hooks' errors name `dra.hooks`; the transform's name its file
+        raise ConfigError(str(err) if str(err).startswith("dra.") else f"dra.pyform: {err}") from None
     glue = DraRouting(agent, node)
     glue.attach()
     ctx.services.reloaders.append(agent.reload)
