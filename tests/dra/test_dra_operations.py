@@ -77,7 +77,8 @@ def steer(message, peers):
 
 def test_hooks_answer_locally_and_steer(nodes: Nodes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "dra_site_hooks.py").write_text(HOOKS)
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    # beside the PYTHONPATH given, which may name the checkout under test (else the venv's install runs)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
     both = ["001010000000001", "001010000000002"]
     hss1, hss2 = nodes.hss("hss1", both), nodes.hss("hss2", both)
     dra = nodes.dra("dra", {"hss1": hss1, "hss2": hss2}, {"routes": [{"peers": ["hss1.localdomain"]}],
