@@ -14,30 +14,43 @@ from sigcore.config import parse_config
 from sigcore.service import installers, serve
 
 
-async def test_ops_paths_answer_on_the_api_listener(tmp_path: Path) -> None:
+async def answers(tmp_path: Path, metrics: dict[str, Any], *paths: str) -> list[httpx.Response]:
+    """GET each of `paths` from `sigcore run`'s services (in this process) on a fresh SQLite store."""
     (tmp_path / "kek").write_text("22" * 32)
     port = free_tcp_port()
     cfg = parse_config({"database": {"url": f"sqlite:///{tmp_path / 'hss.sqlite'}", "key_file": str(tmp_path / "kek")},
                         "diameter": {"listen": [f"127.0.0.1:{free_tcp_port()}"]},
-                        "api": {"listen": f"127.0.0.1:{port}"},
-                        "metrics": {"snmp": {"listen": f"127.0.0.1:{free_tcp_port()}"}}})
+                        "api": {"listen": f"127.0.0.1:{port}"}, "metrics": metrics})
     ready = asyncio.Event()
     task = asyncio.create_task(serve(cfg, installers(), ready))
     try:
         await asyncio.wait_for(ready.wait(), 30)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            metrics = await http.get("/metrics")
-            health = await http.get("/healthz")
-            readiness = await http.get("/readyz")
-            api = await http.get("/api/v1/peers")
+            return [await http.get(path) for path in paths]
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_ops_paths_answer_on_the_api_listener(tmp_path: Path) -> None:
+    metrics, health, readiness, api = await answers(
+        tmp_path, {"snmp": {"listen": f"127.0.0.1:{free_tcp_port()}"}}, "/metrics", "/healthz", "/readyz",
+        "/api/v1/peers")
     assert metrics.status_code == 200 and "sigcore_" in metrics.text
     assert health.status_code == 200 and health.json() == {"status": "up"}
     assert readiness.status_code == 200 and readiness.json()["ready"] is True
     assert api.status_code == 401  # the API itself still needs a token
+
+
+async def test_health_and_readiness_answer_with_metrics_disabled(tmp_path: Path) -> None:
+    """``metrics.enabled: false`` turns counting off, not the liveness and readiness probes (docs/operations.md:
+    `/healthz` is 200 while the process runs; the container's HEALTHCHECK asks it). All three were 404."""
+    metrics, health, readiness = await answers(tmp_path, {"enabled": False}, "/metrics", "/healthz", "/readyz")
+    assert health.status_code == 200 and health.json() == {"status": "up"}
+    assert readiness.status_code == 200 and readiness.json()["ready"] is True
+    assert readiness.json()["database"] is True
+    assert metrics.status_code == 404 and metrics.json() == {"detail": "metrics are disabled (metrics.enabled: false)"}
 
 
 async def test_the_standalone_ops_server_has_the_api_deadlines() -> None:

@@ -22,7 +22,7 @@ OPS_PATHS = ("/metrics", "/healthz", "/readyz")
 
 
 class _PublishedOpsApp:
-    """An ASGI app forwarding to ``services.metrics_app``; 404 while metrics are disabled."""
+    """An ASGI app forwarding to ``services.metrics_app``; 404 while none is published (no metrics area)."""
 
     def __init__(self, services: Services) -> None:
         self.services = services

@@ -23,6 +23,7 @@ from sigcore.metrics.snapshot import Snapshot, local_snapshot
 log = logging.getLogger("sigcore.metrics.http")
 
 DbCheck = Callable[[], Awaitable[bool]]
+METRICS_DISABLED = "metrics are disabled (metrics.enabled: false)"
 Scope = MutableMapping[str, Any]  # ASGI's (starlette.types, without importing starlette here)
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -32,8 +33,9 @@ class OpsEndpoint:
     """What the three endpoints answer, independent of the web framework."""
 
     def __init__(self, registry: Registry, redis: Redis | None = None, node: Node | None = None,
-                 db_check: DbCheck | None = None, prefix: str = "sigcore") -> None:
+                 db_check: DbCheck | None = None, prefix: str = "sigcore", counting: bool = True) -> None:
         self.registry = registry
+        self.counting = counting  # False (metrics.enabled: false): /metrics is 404, the probes still answer
         self.redis = redis
         self.node = node
         self.db_check = db_check
@@ -96,6 +98,8 @@ def asgi_app(endpoint: OpsEndpoint) -> Callable[[Scope, Receive, Send], Awaitabl
         path = scope.get("path", "").rstrip("/")
         if scope.get("method") not in ("GET", "HEAD"):
             await respond(send, 405, "method not allowed\n", "text/plain")
+        elif path.endswith("/metrics") and not endpoint.counting:
+            await respond(send, 404, json.dumps({"detail": METRICS_DISABLED}), "application/json")
         elif path.endswith("/metrics"):
             await respond(send, 200, await endpoint.metrics_text(), CONTENT_TYPE)
         elif path.endswith("/healthz"):

@@ -30,7 +30,14 @@ def install(node: Node, ctx: AppContext) -> None:
     if cfg.logging.dump_messages:
         enable_message_dumps(True)
         node.taps.append(message_dump_tap(logging.getLogger("sigcore.diameter.dump")))
+
+    async def db_check() -> bool:
+        check = services.db_check
+        return True if check is None else bool(await check())
+
     if not cfg.metrics.enabled:
+        if cfg.api.enabled:  # nothing counted, but the probes are not metrics: the API still serves them
+            services.metrics_app = asgi_app(OpsEndpoint(REGISTRY, node=node, db_check=db_check, counting=False))
         return
     node_metrics = NodeMetrics(REGISTRY)
     node_metrics.attach(node)
@@ -40,10 +47,6 @@ def install(node: Node, ctx: AppContext) -> None:
         services.metrics_flusher = flusher
         services.starters.append(flusher.start)
         services.stoppers.append(flusher.stop)
-
-    async def db_check() -> bool:
-        check = services.db_check
-        return True if check is None else bool(await check())
 
     endpoint = OpsEndpoint(REGISTRY, redis=connect(url) if url else None, node=node, db_check=db_check)
     app = asgi_app(endpoint)
