@@ -119,6 +119,11 @@ class TlsConfig(_Section):
     listen: list[str] = Field(default_factory=list, description="TLS listeners (RFC 6733: TLS from the first byte)")
     inband: bool = Field(False, description="the tls.listen endpoints use RFC 3588 in-band TLS after CER/CEA")
 
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: list[str]) -> list[str]:
+        return [_check_host_port(v) for v in value]
+
     @model_validator(mode="after")
     def _complete(self) -> TlsConfig:
         """TLS is mutual (RFC 6733 §13): once any of it is set, all three files are needed."""
@@ -190,6 +195,11 @@ class DiameterConfig(_Section):
     @classmethod
     def _identity(cls, value: str) -> str:
         return checks.diameter_identity(value)
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, value: list[str]) -> list[str]:
+        return [checks.host(v) for v in value]
 
     @field_validator("mirror")
     @classmethod

@@ -30,6 +30,12 @@ BAD_VALUES = [
     ({"api": {"listen": "localhost"}}, "api.listen", "the port is missing"),
     ({"diameter": {"tls": {"cert": "c.pem", "key": "k.pem", "listen": ["127.0.0.1:5868"]}}}, "diameter.tls",
      "missing: ca"),
+    # these passed `config check`, and `run` ended in a ValueError / OverflowError traceback
+    ({"diameter": {"tls": {"cert": "c.pem", "key": "k.pem", "ca": "ca.pem", "listen": ["bad host:99x"]}}},
+     "diameter.tls.listen", "expected 'host' or 'host:port'"),
+    ({"diameter": {"tls": {"cert": "c.pem", "key": "k.pem", "ca": "ca.pem", "listen": ["127.0.0.1:70000"]}}},
+     "diameter.tls.listen", "expected 'host' or 'host:port'"),
+    ({"diameter": {"bind": ["10.0.0.1", "bad host"]}}, "diameter.bind", "neither an IP address nor a host name"),
 ]
 
 
