@@ -1,5 +1,6 @@
 """SIGHUP (`kill -HUP`, what `systemctl reload`-style tooling and closing terminals send) to `sigcore run`:
-the node logs what it reloads and keeps running; under ``--workers`` the supervisor passes it to every worker.
+the node logs what it reloads and keeps running; under ``--workers`` the supervisor passes it to every worker,
+and SIGUSR1/SIGUSR2 (log level) too.
 Before, a node without a DRA died of it (SIGHUP's default action): no DPR to its peers, and with
 ``--workers`` the supervisor died and left its workers running unsupervised."""
 
@@ -50,6 +51,12 @@ def test_the_workers_supervisor_passes_it_to_every_worker(tmp_path: Path) -> Non
         os.kill(run.pid, signal.SIGHUP)
         for index in (0, 1):
             run.wait_for(rf"\[worker {index}\] .*{NOTHING}", timeout=20)
+        # docs/operations.md's `kill -USR1 <pid>` / `-USR2`: the supervisor changed only its own level (it
+        # logs next to nothing), the workers kept theirs
+        for signum, level in ((signal.SIGUSR1, "DEBUG"), (signal.SIGUSR2, "INFO")):
+            os.kill(run.pid, signum)
+            for index in (0, 1):
+                run.wait_for(rf"\[worker {index}\] log level now {level}", timeout=20)
         time.sleep(0.3)
         assert run.returncode is None, run.log_tail()
         os.kill(run.pid, signal.SIGTERM)

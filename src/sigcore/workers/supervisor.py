@@ -3,7 +3,8 @@
 It opens the store once (schema migrated, key created or checked: a wrong key stops everything before any
 worker starts, and the key file is created by one process only), then starts N workers, each ``sigcore
 run`` with `Worker` in its environment. SIGINT and SIGTERM are passed on to every worker, which stops
-cleanly (DPR to its peers); the supervisor waits for all of them. If one worker dies, the others are
+cleanly (DPR to its peers); the supervisor waits for all of them. SIGHUP (reload) and SIGUSR1/SIGUSR2 (log
+level) are passed on too. If one worker dies, the others are
 stopped too and the exit status says so: a service manager (systemd ``Restart=on-failure``) restarts the
 whole set, rather than this process hiding a crash loop.
 """
@@ -61,6 +62,8 @@ def supervise(cfg: Config, config_path: str | None, count: int) -> int:
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)
     signal.signal(signal.SIGHUP, pass_on)  # each worker reloads; the set keeps running
+    signal.signal(signal.SIGUSR1, pass_on)  # log level: the workers are what logs
+    signal.signal(signal.SIGUSR2, pass_on)
     for index in range(count):
         env = {**os.environ, ENV: Worker(group, index, count).encode()}
         workers.append(subprocess.Popen(argv, env=env))
