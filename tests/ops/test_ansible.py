@@ -23,7 +23,10 @@ PLAYBOOK = ROOT / "deploy" / "ansible" / "site.yml"
 def _playbook(prefix: Path, wheel: Path, *extra: str) -> tuple[str, dict[str, int]]:
     inventory = prefix.parent / "inventory.ini"
     inventory.write_text(f"[sigcore]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(prefix.parent / "ansible-tmp"),
+    # without PYTHONPATH: a checkout on it (src/sigcore.egg-info) made pip in the role's venv find sigcore
+    # installed already and skip the wheel, leaving no bin/sigcore
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(prefix.parent / "ansible-tmp"),
            "ANSIBLE_HOME": str(prefix.parent / "ansible-home"), "ANSIBLE_RETRY_FILES_ENABLED": "0"}
     user = getpass.getuser()
     out = run_checked([str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory), str(PLAYBOOK),

@@ -24,6 +24,7 @@ def test_wheel_in_a_fresh_venv_runs_the_demo(tmp_path: Path, monkeypatch: pytest
                                              built_wheel: Path) -> None:
     monkeypatch.delenv("SIGCORE_KEK", raising=False)
     monkeypatch.delenv("SIGCORE_CONFIG", raising=False)
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # a checkout on it would run instead of the installed wheel
     wheel = built_wheel
     sdist = next(built_dist.glob("sigcore-*.tar.gz"))
     names = zipfile.ZipFile(wheel).namelist()
