@@ -44,7 +44,7 @@ def database_url(value: str) -> str:
         raise ValueError("expected a database URL such as 'sqlite:///var/sigcore.sqlite' or "
                          "'postgresql://user@host/db'") from None
     if url.get_backend_name() not in ("sqlite", "postgresql", "mysql", "mariadb", "mssql"):
-        raise ValueError(f"unsupported database {url.get_backend_name()!r} (sqlite, postgresql, mysql, mariadb)")
+        raise ValueError(f"unsupported database {url.get_backend_name()!r} (sqlite, postgresql, mysql, mariadb, mssql)")
     return value
 
 

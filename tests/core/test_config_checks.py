@@ -19,7 +19,8 @@ from sigcore.config import ConfigError, parse_config
 
 BAD_VALUES = [
     ({"database": {"url": "not a url"}}, "database.url", "database URL"),
-    ({"database": {"url": "oracle://scott@db/x"}}, "database.url", "unsupported"),
+    ({"database": {"url": "oracle://scott@db/x"}}, "database.url",
+     "unsupported database 'oracle' (sqlite, postgresql, mysql, mariadb, mssql)"),  # mssql was accepted, not named
     ({"logging": {"level": "LOUD"}}, "logging.level", "DEBUG"),
     ({"diameter": {"origin_host": ""}}, "diameter.origin_host", "DiameterIdentity"),
     ({"diameter": {"origin_realm": "bad realm"}}, "diameter.origin_realm", "DiameterIdentity"),
