@@ -28,7 +28,7 @@ from starlette.routing import compile_path
 from sigcore.api.context import ApiContext
 from sigcore.failure_log import FailureLog
 from sigcore.log_limit import RateLimitedLog
-from sigcore.store.tokens import ApiToken, Role
+from sigcore.store.tokens import ApiToken, Role, forbidden
 
 log = logging.getLogger("sigcore.api")
 limited_log = RateLimitedLog(log)
@@ -77,7 +77,7 @@ async def authenticate_and_audit(request: Request, call_next: Callable[[Request]
     request.state.audit_detail = None
     missing = next((role for role in _required_roles(request) if not token.role.allows(role)), None)
     if missing is not None:
-        response: Response = JSONResponse({"detail": _forbidden(missing, token)}, status_code=403)
+        response: Response = JSONResponse({"detail": forbidden(missing, token)}, status_code=403)
     else:
         try:
             response = await call_next(request)
@@ -126,10 +126,6 @@ def _roles_of(dependant: Any) -> list[Role]:
     return [role for role in roles if role is not None] + nested
 
 
-def _forbidden(role: Role, token: ApiToken) -> str:
-    return f"this needs a token with role {role.value} (yours: {token.role.value})"
-
-
 def failure_response(request: Request, err: Exception) -> Response:
     """503 when the database failed (a full disk, a lost server), else 500; logged once with the traceback
     per kind, then rate-limited (a full disk fails every write)."""
@@ -159,7 +155,7 @@ def require(role: Role) -> Any:
         if token is None:  # only reachable if the middleware is not installed
             raise HTTPException(401, "a valid bearer token is required", headers=_UNAUTHORIZED_HEADERS)
         if not token.role.allows(role):
-            raise HTTPException(403, _forbidden(role, token))
+            raise HTTPException(403, forbidden(role, token))
         return token
 
     check.required_role = role  # type: ignore[attr-defined]  # read by the middleware (_required_roles)

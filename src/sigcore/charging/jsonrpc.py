@@ -27,7 +27,8 @@ MAX_BODY = 4 * 1024 * 1024
 #: connection is closed then), and for its body after the head: slow or stalled clients cannot pile up.
 HEAD_TIMEOUT = 60.0
 BODY_TIMEOUT = 30.0
-Authenticator = Callable[[str | None, str], bool]  # (bearer secret, method) -> allowed
+#: (bearer secret, method) -> None when allowed, else (HTTP status, why): 401 no valid token, 403 role too low
+Authenticator = Callable[[str | None, str], tuple[int, str] | None]
 
 
 class JsonRpcDispatcher:
@@ -147,10 +148,12 @@ class HttpJsonRpc:
             scheme, _, secret = headers.get("authorization", "").partition(" ")
             method = request.get("method", "") if isinstance(request, dict) else ""
             bearer = secret.strip() if scheme.lower() == "bearer" and secret.strip() else None
-            if not await asyncio.get_running_loop().run_in_executor(
-                    self.dispatcher.pool, self.authenticate, bearer, str(method)):
-                await self._reply(writer, 401, {"error": "a valid bearer token is required"}, not keep,
-                                  www_authenticate='Bearer realm="sigcore"')
+            refused = await asyncio.get_running_loop().run_in_executor(
+                self.dispatcher.pool, self.authenticate, bearer, str(method))
+            if refused is not None:
+                status, why = refused
+                challenge = {"www_authenticate": 'Bearer realm="sigcore"'} if status == 401 else {}
+                await self._reply(writer, status, {"error": why}, not keep, **challenge)
                 return keep
         answer = await self.dispatcher.handle(request)
         await self._reply(writer, 200, answer, not keep)
@@ -159,8 +162,9 @@ class HttpJsonRpc:
     @staticmethod
     async def _reply(writer: asyncio.StreamWriter, status: int, payload: Any, close: bool, **extra: str) -> None:
         body = encode(payload)
-        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-                  408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large"}[status]
+        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                  405: "Method Not Allowed", 408: "Request Timeout", 411: "Length Required",
+                  413: "Payload Too Large"}[status]
         head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json",
                 f"Content-Length: {len(body)}"]
         head += [f"{k.replace('_', '-').title()}: {v}" for k, v in extra.items()]

@@ -30,19 +30,19 @@ READ_ONLY_PREFIXES = ("Get", "CoreSv1.")
 
 def token_authenticator(store: StoreBase) -> Authenticator:
     """The REST API's bearer tokens: read-only tokens may call Get* and CoreSv1 methods."""
-    from sigcore.store.tokens import Role, TokenRepository
+    from sigcore.store.tokens import Role, TokenRepository, forbidden
 
     tokens = TokenRepository(store)
 
-    def allowed(secret: str | None, method: str) -> bool:
+    def refusal(secret: str | None, method: str) -> tuple[int, str] | None:
         token = tokens.authenticate(secret) if secret else None
         if token is None:
-            return False
+            return 401, "a valid bearer token is required"
         short = method.partition(".")[2]
         needed = Role.READ if short.startswith("Get") or method.startswith("CoreSv1.") else Role.PROVISION
-        return token.role.allows(needed)
+        return None if token.role.allows(needed) else (403, forbidden(needed, token))
 
-    return allowed
+    return refusal
 
 
 @dataclass

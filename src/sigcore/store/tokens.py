@@ -84,6 +84,11 @@ class AuditEntry:
     detail: str | None
 
 
+def forbidden(needed: Role, token: ApiToken) -> str:
+    """Why `token` may not do what needs the role `needed` (the REST API's 403, JSON-RPC's too)."""
+    return f"this needs a token with role {needed.value} (yours: {token.role.value})"
+
+
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
