@@ -14,7 +14,7 @@ from sigcore.cli import app
 from sigcore.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
-FILES = ["etc/sigcore.yaml", "deploy/container/compose-sigcore.yaml"]
+FILES = ["etc/sigcore.yaml", "deploy/container/sigcore.yaml", "deploy/container/compose-sigcore.yaml"]
 
 
 def _doc_blocks() -> list[tuple[str, str]]:
