@@ -16,3 +16,9 @@ app.add_typer(apn_app, name="apn")
 app.add_typer(ims_app, name="ims")
 
 ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (default: $SIGCORE_CONFIG)")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` on stderr; raise the returned Exit (2: bad input, 1: the store said no)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)

@@ -112,10 +112,15 @@ def test_private_identity_linked_to_a_subscriber_uses_aka(api: LiveApi) -> None:
         ({"imsi": "001019999999999", "password": None}, "imsi", "no subscriber"),
         ({"service_profile": "gold"}, "service_profile", "no IMS service profile"),
         ({"public_identities": []}, "public_identities", "at least 1"),
-        ({"public_identities": ["sip:a b@x"]}, "public_identities", "pattern"),
+        ({"public_identities": ["sip:a b@x"]}, "public_identities", "'sip:a b@x' is not a public identity"),
+        ({"public_identities": ["alice@ims.example.org"]}, "public_identities", "expected a sip:, sips: or tel:"),
+        ({"public_identities": [IMPU, "tel:alice"]}, "public_identities", "'tel:alice' is not a public identity"),
+        ({"impi": "alice"}, "impi", "'alice' is not a private identity: expected username@realm"),
+        ({"impi": "sip:alice@ims.example.org"}, "impi", "expected username@realm"),
+        ({"impi": "a@b@ims.example.org"}, "impi", "expected username@realm"),
         ({"public_identities": [IMPU, IMPU]}, "body", "listed twice"),
         ({"barred": ["sip:other@x"]}, "body", "barred"),
-        ({"impi": "a/b"}, "impi", "pattern"),
+        ({"impi": "a/b@x"}, "impi", "expected username@realm"),
         ({"ha1": HA1}, "ha1", "Extra inputs"),
     ],
 )
@@ -214,6 +219,29 @@ def test_public_identity_create_implicit_sets_psis_and_delete(api: LiveApi) -> N
     assert stranger.status_code == 201
     assert last.status_code == 409 and "last public identity" in last.json()["detail"]
     assert registered.status_code == 409 and "deregister" in registered.json()["detail"]
+
+
+@pytest.mark.parametrize(("body", "created"), [
+    ({"impu": "psi@ims.example.org", "kind": "distinct_psi"}, False),  # TS 23.003 §13.5: a SIP or tel URI
+    ({"impu": "conf!.*!@ims.example.org", "kind": "wildcarded_psi"}, False),
+    ({"impu": "tel:+1555!\\d*!", "kind": "wildcarded_psi"}, True),  # the '!...!' part is a pattern, not URI text
+    ({"impu": "sip:conf-![0-9]+!@ims.example.org", "kind": "wildcarded_psi"}, True),
+    ({"impu": "tel:+1-555-0002", "private_identities": [IMPI]}, True),
+])
+def test_a_public_identity_is_created_only_as_a_sip_or_tel_uri(api: LiveApi, body: dict[str, Any],
+                                                              created: bool) -> None:
+    create_user(api, public_identities=[IMPU])
+    with api.client(Role.PROVISION) as http:
+        response = http.post(f"{V1}/public-identities", json=body)
+        found = http.get(f"{V1}/public-identities", params={"impu_prefix": body["impu"][:4]}).json()["items"]
+    if created:
+        assert response.status_code == 201, response.text
+        assert body["impu"] in [i["impu"] for i in found]
+    else:
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", "impu"] and f"impu: {body['impu']!r} is not a public identity" in error["msg"]
+        assert body["impu"] not in [i["impu"] for i in found]
 
 
 def test_administrative_deregistration_sends_an_rtr_after_the_answer(api: LiveApi, cx: RecordingCx) -> None:

@@ -36,7 +36,8 @@ def test_ims_add_show_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
                                "--impu", "sip:x@localdomain", "--password", "p", "--imsi", "001010000000001"])
     assert both.exit_code == 2
     assert runner.invoke(app, ["ims", "delete", "alice@localdomain", "--config", str(config)]).exit_code == 0
-    assert runner.invoke(app, ["ims", "show", "alice@localdomain", "--config", str(config)]).exit_code == 1
+    gone = runner.invoke(app, ["ims", "show", "alice@localdomain", "--config", str(config)])
+    assert gone.exit_code == 1 and gone.output.startswith("error: ") and "alice@localdomain" in gone.output, gone.output
 
 
 @pytest.mark.parametrize(("option", "value", "error"), [
@@ -54,4 +55,51 @@ def test_ims_add_refuses_what_the_columns_cannot_keep(tmp_path: Path, monkeypatc
     config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'db.sqlite'}\n")
     added = CliRunner().invoke(app, ["ims", "add", "--config", str(config), "--impi", "bob@localdomain",
                                      "--impu", "sip:bob@localdomain", "--password", "p", option, value])
-    assert added.exit_code == 1 and error in added.output and "Traceback" not in added.output, added.output
+    assert added.exit_code == 1 and added.output.startswith(f"error: {error}"), added.output
+
+
+EXPECTED = {"--impi": "is not a private identity: expected username@realm (TS 23.003 §13.3)",
+            "--impu": "is not a public identity: expected a sip:, sips: or tel:+digits URI (TS 23.003 §13.4)"}
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--impi", "alice"),  # TS 23.003 §13.3: an NAI, username@realm
+    ("--impi", "@localdomain"),
+    ("--impi", "alice@"),
+    ("--impi", "a@b@localdomain"),
+    ("--impi", "alice@local domain"),
+    ("--impi", "alice\n@localdomain"),
+    ("--impi", "sip:alice@localdomain"),
+    ("--impu", "alice@localdomain"),  # §13.4: a SIP or tel URI
+    ("--impu", "sip:"),
+    ("--impu", "http://alice@localdomain"),
+    ("--impu", "tel:alice"),
+    ("--impu", "tel:+"),
+    ("--impu", "SIP:alice@localdomain"),
+    ("--impu", ""),
+])
+def test_ims_add_refuses_identities_not_in_their_ts_23003_form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               option: str, value: str) -> None:
+    """Any text was stored as an IMPI or IMPU; an IMPU without its scheme never matches what a CSCF asks for."""
+    monkeypatch.setenv("SIGCORE_KEK", "ab" * 32)
+    value = value.replace("\\n", "\n")
+    config = tmp_path / "sigcore.yaml"
+    config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'db.sqlite'}\n")
+    identities = {"--impi": "bob@localdomain", "--impu": "sip:bob@localdomain", option: value}
+    added = CliRunner().invoke(app, ["ims", "add", "--config", str(config), "--password", "p",
+                                     *(part for pair in identities.items() for part in pair)])
+    assert added.exit_code == 2, added.output
+    assert added.output == f"error: {option}: {value!r} {EXPECTED[option]}\n"
+    assert not (tmp_path / "db.sqlite").exists()  # refused before the store is created
+
+
+def test_ims_add_takes_the_forms_of_ts_23003(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGCORE_KEK", "ab" * 32)
+    config = tmp_path / "sigcore.yaml"
+    config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'db.sqlite'}\n")
+    uris = ["sips:bob@ims.example.org;transport=tls", "sip:+15551234;user=phone@ims.example.org", "sip:[::1]:5060",
+            "tel:+1-555-1234", "tel:1234;phone-context=ims.example.org"]
+    added = CliRunner().invoke(app, ["ims", "add", "--config", str(config), "--impi",
+                                     "001010000000001@ims.mnc001.mcc001.3gppnetwork.org", "--password", "p",
+                                     *(part for uri in uris for part in ("--impu", uri))])
+    assert added.exit_code == 0, added.output

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from sigcore.api.schemas import Imsi
+from sigcore.hss.ims import identities
 from sigcore.hss.ims.codes import ReasonCode
 from sigcore.store.ims import IdentityType, Ifc, RegState, ServiceProfile
 from sigcore.store.ims_admin import PublicIdentityView
@@ -25,6 +26,13 @@ TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 Uri = Annotated[str, Field(pattern=URI_PATTERN, description="SIP or tel URI (printable ASCII, no spaces)")]
 Identity = Annotated[str, Field(pattern=PATH_URI_PATTERN, examples=["sip:alice@ims.example.org"],
                                 description="an identity: printable ASCII without spaces or '/'")]
+NewImpi = Annotated[str, Field(max_length=255, json_schema_extra={"pattern": identities.IMPI_PATTERN},
+                                examples=["alice@ims.example.org"], description="an NAI: username@realm"),
+                    AfterValidator(lambda value: identities.private_identity(value, "impi"))]
+NewImpu = Annotated[str, Field(max_length=255, json_schema_extra={"pattern": identities.IMPU_PATTERN},
+                                examples=["sip:alice@ims.example.org", "tel:+15550001"],
+                                description="a sip:, sips: or tel: URI"),
+                    AfterValidator(lambda value: identities.public_identity(value, "public_identities"))]
 ProfileName = Annotated[str, Field(pattern=PROFILE_NAME_PATTERN, examples=["default"])]
 DisplayName = Annotated[str, Field(max_length=100, pattern=TEXT_PATTERN)]
 Int31 = Annotated[int, Field(ge=0, le=2**31 - 1)]
@@ -65,8 +73,8 @@ class PrivateIdentityCreate(_In):
     both. IMPUs that exist already are shared with this IMPI and keep their set and settings.
     """
 
-    impi: Identity
-    public_identities: list[Uri] = Field(min_length=1, max_length=50)
+    impi: NewImpi
+    public_identities: list[NewImpu] = Field(min_length=1, max_length=50)
     password: Annotated[str, Field(min_length=1, max_length=256, description="write-only")] | None = None
     imsi: Imsi | None = None
     realm: Uri | None = Field(None, description="SIP Digest realm (default: the IMPI's domain)")
@@ -112,15 +120,20 @@ NULLABLE_IMPU_FIELDS = frozenset({"display_name", "preferred_scscf"})
 
 
 class PublicIdentityCreate(PublicIdentityFields):
-    """A further IMPU of existing IMPIs, or a public service identity (distinct or wildcarded)."""
+    """A further IMPU of existing IMPIs, or a public service identity (distinct or wildcarded): a SIP or tel URI."""
 
+    kind: IdentityKind = "public_user"  # before `impu`, whose check depends on it
     impu: Identity
-    kind: IdentityKind = "public_user"
     wildcard: Annotated[str, Field(min_length=1, max_length=255, pattern=TEXT_PATTERN)] | None = Field(
         None, description="a wildcarded PSI as TS 23.003 §13.5 writes it: the URI with its wildcarded part between "
                           "'!' ('sip:conf-![0-9]+!@ims.example.org'); the part is '.', '\\d' or a [class] with "
                           "'*', '+', '?' or '{m,n}'. Default: `impu` itself")
     private_identities: list[Uri] = Field([], max_length=50, description="IMPIs it belongs to (a user: ≥ 1)")
+
+    @field_validator("impu")
+    @classmethod
+    def _uri(cls, impu: str, info: ValidationInfo) -> str:
+        return identities.public_identity(impu, "impu", wildcarded=info.data.get("kind") == "wildcarded_psi")
 
 
 class PublicIdentityPatch(PublicIdentityFields):

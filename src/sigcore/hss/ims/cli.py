@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import typer
 
-from sigcore.cli_groups import ConfigOption, ims_app
+from sigcore.cli_groups import ConfigOption, fail, ims_app
 from sigcore.config import ConfigError, load_config
+from sigcore.hss.ims import identities
 from sigcore.store import Store, StoreError
 from sigcore.store.ims import ImsStore
 
@@ -20,8 +21,7 @@ def _open(config: str | None) -> Store:
     try:
         return Store.from_config(load_config(config).database, auto_migrate=True)
     except (ConfigError, StoreError) as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(err), 2) from None
 
 
 @ims_app.command("add")
@@ -37,15 +37,19 @@ def add(
 ) -> None:
     """Add an IMPI with its IMPUs as one implicit registration set."""
     if (password is None) == (imsi is None):
-        typer.echo("give exactly one of --password (SIP Digest) or --imsi (AKA)", err=True)
-        raise typer.Exit(2)
+        raise fail("give exactly one of --password (SIP Digest) or --imsi (AKA)", 2)
+    try:  # before the store is opened (and created)
+        identities.private_identity(impi, "--impi")
+        for uri in impu:
+            identities.public_identity(uri, "--impu")
+    except ValueError as err:
+        raise fail(str(err), 2) from None
     store = _open(config)
     try:
         user = ImsStore(store).add_user(impi, impu, password=password, imsi=imsi, realm=realm, profile=profile,
                                         scscf=scscf)
     except StoreError as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(1) from None
+        raise fail(str(err)) from None
     finally:
         store.close()
     scheme = f"AKA (IMSI {user.imsi})" if user.imsi else f"SIP Digest (realm {user.digest_realm})"
@@ -63,8 +67,7 @@ def show(impi: str = typer.Argument(..., help="private identity"), config: str |
             barred = " (barred)" if i.barred else ""
             typer.echo(f"{i.impu}{barred}: {i.reg_state.value}" + (f" at {i.scscf_name}" if i.scscf_name else ""))
     except StoreError as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(1) from None
+        raise fail(str(err)) from None
     finally:
         store.close()
 
@@ -76,8 +79,7 @@ def delete(impi: str = typer.Argument(..., help="private identity"), config: str
     try:
         ImsStore(store).delete_user(impi)
     except StoreError as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(1) from None
+        raise fail(str(err)) from None
     finally:
         store.close()
     typer.echo(f"deleted {impi}")
