@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -71,3 +76,24 @@ def test_sim_read_refuses_a_bad_file_path_before_the_card(app: typer.Typer, path
     # "" and FIDs past 2 octets or negative were read from the card after the whole report: tracebacks
     code, out = run(app, "sim", "read", "--file", path)
     assert code == 2 and out.startswith("error: --file: a file path is 4-hex-digit FIDs"), out
+
+
+KI, OPC = "000102030405060708090a0b0c0d0e0f", "f0e0d0c0b0a090807060504030201000"
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (("--ki", "zz", "--opc", OPC), "--ki: not hexadecimal"),
+    (("--ki", KI, "--opc", OPC[:30]), "--opc: expected 16 bytes (32 hex digits)"),
+    (("--ki", KI, "--opc", OPC, "--apn", "internet", "--apn", "my apn"), "apn: "),
+    (("--ki", KI, "--opc", OPC, "--config", "missing.yaml"), "invalid configuration: cannot read missing.yaml"),
+])
+def test_sim_provision_checks_every_argument_before_the_card(tmp_path: Path, args: tuple[str, ...],
+                                                             error: str) -> None:
+    """The real `sigcore` with no PC/SC daemon behind its socket: a bad --ki, --opc, --apn or --config was
+    named only after the card had been read (here: a 'cannot talk to the PC/SC daemon' instead)."""
+    env = {**os.environ, "PCSCLITE_CSOCK_NAME": str(tmp_path / "no-pcscd.comm")}
+    done = subprocess.run([sys.executable, "-m", "sigcore.cli", "sim", "provision", *args], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path, env=env)
+    assert done.returncode == 2 and done.stderr.startswith(f"error: {error}"), done.stderr
+    assert len(done.stderr.splitlines()) == 1 and not done.stdout
+    assert not (tmp_path / "sigcore.sqlite").exists() and not list(tmp_path.iterdir())  # no store made either

@@ -162,13 +162,20 @@ def sim_provision(reader: int = typer.Option(0, "--reader", "-r"),
                   ) -> None:
     """Create the card's subscriber (IMSI and ICCID read from the card) in the HSS store."""
     from sigcore.config import ConfigError, load_config
-    from sigcore.store import Store, StoreError
+    from sigcore.store import Store, StoreError, validate
     from sigcore.toolkit.sim import pcsc, read_sim
 
-    try:
+    try:  # every argument before the card: a typo must not cost a card read (or a card in the reader)
         ki, opc = read_secret(ki, "--ki") or "", read_secret(opc, "--opc") or ""
-    except SecretInputError as err:
+        validate.key("--ki", ki)
+        validate.key("--opc", opc)
+        for name in apn:
+            validate.apn_name(name)
+        database = load_config(config).database
+    except (SecretInputError, StoreError) as err:
         raise _fail(str(err), 2) from None
+    except ConfigError as err:
+        raise _fail(f"invalid configuration: {err}", 2) from None
     try:
         _, card = pcsc.connect(reader)
     except pcsc.ReaderError as err:
@@ -179,9 +186,9 @@ def sim_provision(reader: int = typer.Option(0, "--reader", "-r"),
         raise _fail(f"cannot provision without the IMSI: {reason}", 3)
     profile: dict[str, Any] = {"iccid": report.iccid.number} if report.iccid is not None else {}
     try:
-        store = Store.from_config(load_config(config).database)
+        store = Store.from_config(database)
         store.add_subscriber(report.imsi, ki=ki, opc=opc, apns=apn, **profile)
-    except (ConfigError, StoreError, ValueError) as err:
+    except (StoreError, ValueError) as err:
         raise _fail(f"provisioning IMSI {report.imsi} failed: {err}") from None
     typer.echo(f"provisioned IMSI {report.imsi}" + (f" (ICCID {report.iccid.number})" if report.iccid else ""))
 
