@@ -58,6 +58,29 @@ def test_bad_input_is_an_error_message_not_a_traceback(app: typer.Typer, args: t
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.parametrize(("args", "error"), [
+    (("tbcd", "encode", ""), "no digits to encode"),  # was an empty line, exit 0
+    (("tbcd", "decode", ""), "no octets in ''"),
+    (("tbcd", "decode", "  "), "no octets in '  '"),
+    (("plmn", "decode", ""), "no octets in ''"),
+    (("fteid", "decode", " "), "no octets in ' '"),
+    (("fteid", "encode", "7", "1", "--ipv4", ""), "--ipv4: not an IPv4 address: ''"),  # "Address cannot be empty"
+    (("fteid", "encode", "7", "1", "--ipv6", "192.0.2.1"), "--ipv6: not an IPv6 address: '192.0.2.1'"),
+    (("fteid", "encode", "7", "1_0", "--ipv4", "192.0.2.1"), "TEID must be decimal or 0x-hex, got '1_0'"),  # was 10
+    (("fteid", "encode", "7", "\uff11", "--ipv4", "192.0.2.1"), "TEID must be decimal or 0x-hex, got '\uff11'"),
+    (("fteid", "encode", "7", "9" * 5000, "--ipv4", "192.0.2.1"), "TEID must fit 32 bits, got 5000 digits"),
+])
+def test_toolkit_refuses_empty_and_odd_values_in_a_line(app: typer.Typer, args: tuple[str, ...], error: str) -> None:
+    code, out = run(app, *args)
+    assert (code, out) == (1, f"error: {error}\n")
+
+
+@pytest.mark.parametrize(("teid", "encoded"), [("010", "0000000a"), ("0X1f", "0000001f"), ("4294967295", "ffffffff")])
+def test_fteid_encode_reads_a_decimal_teid_with_leading_zeros(app: typer.Typer, teid: str, encoded: str) -> None:
+    # int(teid, 0) refused '010' as "not decimal or 0x-hex"
+    assert run(app, "fteid", "encode", "7", teid, "--ipv4", "192.0.2.1") == (0, f"5700090087{encoded}c0000201\n")
+
+
 @pytest.mark.parametrize("instance", ["16", "-1"])
 def test_fteid_encode_refuses_an_instance_past_4_bits_in_a_line(app: typer.Typer, instance: str) -> None:
     result = CliRunner().invoke(app, ["fteid", "encode", "10", "1", "--ipv4", "192.0.2.1", "--instance", instance])

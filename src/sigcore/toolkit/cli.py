@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import string
 import sys
 import time
@@ -27,14 +29,19 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _hex(value: str) -> bytes:
     try:
-        return bytes.fromhex(value.replace(" ", "").replace(":", ""))
+        data = bytes.fromhex(value.replace(" ", "").replace(":", ""))
     except ValueError:
         raise _fail(f"not hexadecimal: {value!r}") from None
+    if not data:  # '' decoded to an empty line and exit 0
+        raise _fail(f"no octets in {value!r}")
+    return data
 
 
 @tbcd_app.command("encode")
 def tbcd_encode(digits: str = typer.Argument(..., help="digits 0-9 * # a b c")) -> None:
     """Print the TBCD encoding as hex, e.g. 123456 -> 214365."""
+    if not digits:  # printed an empty line with exit 0
+        raise _fail("no digits to encode")
     try:
         typer.echo(tbcd.encode(digits).hex())
     except ValueError as err:
@@ -89,10 +96,20 @@ def fteid_encode(interface_type: int, teid: str = typer.Argument(..., help="deci
                  ipv4: str | None = typer.Option(None), ipv6: str | None = typer.Option(None),
                  instance: int = typer.Option(0, min=0, max=15, help="IE instance (4 bits)")) -> None:
     """Print an F-TEID IE as hex."""
+    # int(teid, 0) refused a decimal with a leading zero ('010') and took '1_0', '0o7' and non-ASCII digits
+    number = re.fullmatch(r"0[xX]([0-9A-Fa-f]+)|([0-9]+)", teid)
+    if number is None:
+        raise _fail(f"TEID must be decimal or 0x-hex, got {teid!r}")
     try:
-        teid_value = int(teid, 0)
-    except ValueError:
-        raise _fail(f"TEID must be decimal or 0x-hex, got {teid!r}") from None
+        teid_value = int(number[1], 16) if number[1] else int(number[2])
+    except ValueError:  # past Python's 4300 decimal digits
+        raise _fail(f"TEID must fit 32 bits, got {len(teid)} digits") from None
+    for option, value, kind in (("--ipv4", ipv4, ipaddress.IPv4Address), ("--ipv6", ipv6, ipaddress.IPv6Address)):
+        try:
+            if value is not None:
+                kind(value)
+        except ValueError:  # ipaddress's own words did not say which option ("Address cannot be empty")
+            raise _fail(f"{option}: not an {kind.__name__[:4]} address: {value!r}") from None
     try:
         fteid = gtpv2.FTEID(interface_type, teid_value, ipv4, ipv6, instance)  # type: ignore[arg-type]
     except ValueError as err:
