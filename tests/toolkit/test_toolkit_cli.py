@@ -50,10 +50,11 @@ def test_fteid_types_lists_the_whole_table(app: typer.Typer) -> None:
 
 
 @pytest.mark.parametrize("args", [("tbcd", "encode", "12x"), ("tbcd", "decode", "zz"), ("plmn", "encode", "1", "2"),
-                                  ("fteid", "decode", "5700")])
+                                  ("plmn", "decode", "00f1"), ("fteid", "decode", "5700"),
+                                  ("fteid", "encode", "64", "1", "--ipv4", "192.0.2.1")])
 def test_bad_input_is_an_error_message_not_a_traceback(app: typer.Typer, args: tuple[str, ...]) -> None:
     result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input, as for every other command (was 1)
     assert result.output.startswith("error: ")
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
@@ -72,7 +73,7 @@ def test_bad_input_is_an_error_message_not_a_traceback(app: typer.Typer, args: t
 ])
 def test_toolkit_refuses_empty_and_odd_values_in_a_line(app: typer.Typer, args: tuple[str, ...], error: str) -> None:
     code, out = run(app, *args)
-    assert (code, out) == (1, f"error: {error}\n")
+    assert (code, out) == (2, f"error: {error}\n")
 
 
 @pytest.mark.parametrize(("teid", "encoded"), [("010", "0000000a"), ("0X1f", "0000001f"), ("4294967295", "ffffffff")])
@@ -91,7 +92,7 @@ def test_fteid_encode_refuses_an_instance_past_4_bits_in_a_line(app: typer.Typer
 @pytest.mark.parametrize("teid", ["zz", ""])
 def test_fteid_encode_names_the_teid_it_cannot_read(app: typer.Typer, teid: str) -> None:
     assert run(app, "fteid", "encode", "10", teid, "--ipv4", "192.0.2.1") == (
-        1, f"error: TEID must be decimal or 0x-hex, got {teid!r}\n")
+        2, f"error: TEID must be decimal or 0x-hex, got {teid!r}\n")
 
 
 @pytest.mark.parametrize("path", ["", "/", "3F00/10000", "3F00/-1", "3F00/2FEZ", "3F00/2F"])

@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 
+from sigcore.cli_groups import fail
 from sigcore.secret_input import SECRET_HELP, SecretInputError, read_secret
 from sigcore.toolkit import capture as capture_mod
 from sigcore.toolkit import gtpv2, plmn, tbcd
@@ -22,18 +23,13 @@ fteid_app = typer.Typer(help="GTPv2 F-TEID information elements (TS 29.274 §8.2
 sim_app = typer.Typer(help="SIM/USIM cards over PC/SC.", no_args_is_help=True)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
 def _hex(value: str) -> bytes:
     try:
         data = bytes.fromhex(value.replace(" ", "").replace(":", ""))
     except ValueError:
-        raise _fail(f"not hexadecimal: {value!r}") from None
+        raise fail(f"not hexadecimal: {value!r}", 2) from None
     if not data:  # '' decoded to an empty line and exit 0
-        raise _fail(f"no octets in {value!r}")
+        raise fail(f"no octets in {value!r}", 2)
     return data
 
 
@@ -41,11 +37,11 @@ def _hex(value: str) -> bytes:
 def tbcd_encode(digits: str = typer.Argument(..., help="digits 0-9 * # a b c")) -> None:
     """Print the TBCD encoding as hex, e.g. 123456 -> 214365."""
     if not digits:  # printed an empty line with exit 0
-        raise _fail("no digits to encode")
+        raise fail("no digits to encode", 2)
     try:
         typer.echo(tbcd.encode(digits).hex())
     except ValueError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err), 2) from None
 
 
 @tbcd_app.command("decode")
@@ -54,7 +50,7 @@ def tbcd_decode(data: str = typer.Argument(..., help="hex octets, e.g. 21f3")) -
     try:
         typer.echo(tbcd.decode(_hex(data)))
     except ValueError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err), 2) from None
 
 
 @plmn_app.command("encode")
@@ -63,7 +59,7 @@ def plmn_encode(mcc: str, mnc: str) -> None:
     try:
         typer.echo(plmn.encode(mcc, mnc).hex())
     except ValueError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err), 2) from None
 
 
 @plmn_app.command("decode")
@@ -72,7 +68,7 @@ def plmn_decode(data: str) -> None:
     try:
         mcc, mnc = plmn.decode(_hex(data))
     except ValueError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err), 2) from None
     typer.echo(f"MCC {mcc} MNC {mnc}")
 
 
@@ -82,7 +78,7 @@ def fteid_decode(data: str = typer.Argument(..., help="the whole IE in hex, star
     try:
         fteid = gtpv2.FTEID.decode(_hex(data))
     except ValueError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err), 2) from None
     kind = fteid.interface_type
     name = kind.description if isinstance(kind, gtpv2.InterfaceType) else "spare/unknown"
     typer.echo(f"interface type {int(kind)} ({name})\nTEID/GRE key 0x{fteid.teid:08x}")
@@ -99,21 +95,21 @@ def fteid_encode(interface_type: int, teid: str = typer.Argument(..., help="deci
     # int(teid, 0) refused a decimal with a leading zero ('010') and took '1_0', '0o7' and non-ASCII digits
     number = re.fullmatch(r"0[xX]([0-9A-Fa-f]+)|([0-9]+)", teid)
     if number is None:
-        raise _fail(f"TEID must be decimal or 0x-hex, got {teid!r}")
+        raise fail(f"TEID must be decimal or 0x-hex, got {teid!r}", 2)
     try:
         teid_value = int(number[1], 16) if number[1] else int(number[2])
     except ValueError:  # past Python's 4300 decimal digits
-        raise _fail(f"TEID must fit 32 bits, got {len(teid)} digits") from None
+        raise fail(f"TEID must fit 32 bits, got {len(teid)} digits", 2) from None
     for option, value, kind in (("--ipv4", ipv4, ipaddress.IPv4Address), ("--ipv6", ipv6, ipaddress.IPv6Address)):
         try:
             if value is not None:
                 kind(value)
         except ValueError:  # ipaddress's own words did not say which option ("Address cannot be empty")
-            raise _fail(f"{option}: not an {kind.__name__[:4]} address: {value!r}") from None
+            raise fail(f"{option}: not an {kind.__name__[:4]} address: {value!r}", 2) from None
     try:
         fteid = gtpv2.FTEID(interface_type, teid_value, ipv4, ipv6, instance)  # type: ignore[arg-type]
     except ValueError as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err), 2) from None
     typer.echo(fteid.encode().hex())
 
 
@@ -128,7 +124,7 @@ def _parse_path(value: str) -> list[int]:
     parts = value.replace("/", " ").split()
     # an empty path, a FID past 2 octets or a negative one reached the card and ended in a traceback
     if not parts or not all(len(part) == 4 and all(c in string.hexdigits for c in part) for part in parts):
-        raise _fail(f"--file: a file path is 4-hex-digit FIDs separated by '/', e.g. 3F00/2FE2; got {value!r}", 2)
+        raise fail(f"--file: a file path is 4-hex-digit FIDs separated by '/', e.g. 3F00/2FE2; got {value!r}", 2)
     return [int(part, 16) for part in parts]
 
 
@@ -148,7 +144,7 @@ def sim_read(reader: int = typer.Option(0, "--reader", "-r", help="reader index 
             return
         name, card = pcsc.connect(reader)
     except pcsc.ReaderError as err:
-        raise _fail(str(err), 2) from None
+        raise fail(str(err), 2) from None
     report = read_sim(card)
     dump: str | None = None
     if path is not None:
@@ -190,23 +186,23 @@ def sim_provision(reader: int = typer.Option(0, "--reader", "-r"),
             validate.apn_name(name)
         database = load_config(config).database
     except (SecretInputError, StoreError) as err:
-        raise _fail(str(err), 2) from None
+        raise fail(str(err), 2) from None
     except ConfigError as err:
-        raise _fail(f"invalid configuration: {err}", 2) from None
+        raise fail(f"invalid configuration: {err}", 2) from None
     try:
         _, card = pcsc.connect(reader)
     except pcsc.ReaderError as err:
-        raise _fail(str(err), 2) from None
+        raise fail(str(err), 2) from None
     report = read_sim(card)
     if report.imsi is None:
         reason = report.errors.get("IMSI", "; ".join(report.errors.values()))
-        raise _fail(f"cannot provision without the IMSI: {reason}", 3)
+        raise fail(f"cannot provision without the IMSI: {reason}", 3)
     profile: dict[str, Any] = {"iccid": report.iccid.number} if report.iccid is not None else {}
     try:
         store = Store.from_config(database)
         store.add_subscriber(report.imsi, ki=ki, opc=opc, apns=apn, **profile)
     except (StoreError, ValueError) as err:
-        raise _fail(f"provisioning IMSI {report.imsi} failed: {err}") from None
+        raise fail(f"provisioning IMSI {report.imsi} failed: {err}") from None
     typer.echo(f"provisioned IMSI {report.imsi}" + (f" (ICCID {report.iccid.number})" if report.iccid else ""))
 
 
@@ -236,7 +232,7 @@ def capture(dst: str = typer.Option(..., "--dst", help="collector HOST[:PORT], T
     try:
         collector = capture_mod.parse_destination(dst)
     except capture_mod.CaptureError as err:
-        raise _fail(str(err), 2) from None
+        raise fail(str(err), 2) from None
     last_print = [0.0]
 
     def show(stats: capture_mod.CaptureStats) -> None:
@@ -253,7 +249,7 @@ def capture(dst: str = typer.Option(..., "--dst", help="collector HOST[:PORT], T
         typer.echo("\nstopped", err=True)
         return
     except (capture_mod.CaptureError, OSError) as err:
-        raise _fail(str(err), 2) from None
+        raise fail(str(err), 2) from None
     typer.echo(f"\n{stats.packets} packets sent to {collector[0]}:{collector[1]} as TZSP "
                f"({stats.rate:.1f} pkt/s, {stats.skipped} skipped)", err=True)
 
