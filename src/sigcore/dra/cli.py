@@ -66,11 +66,23 @@ def peers_text(cfg: Config, samples: dict[str, list[tuple[dict[str, str], float]
     return lines
 
 
-def _scheme(url: str) -> str | None:
+def _url_problem(url: str) -> str | None:
+    """Why `url` cannot be the node's /metrics, or None. urllib's own words were about the connection
+    ('connection refused' for port 99999, 'name or service not known' for no host), not the URL."""
     try:
-        return urllib.parse.urlsplit(url).scheme
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return None
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as err:  # an unclosed IPv6 bracket; a port that is no number or past 65535
+        return "the port is not a number from 1 to 65535" if "port" in str(err).lower() else "not a URL"
+    if parts.scheme not in ("http", "https"):
+        return "expected an http:// or https:// URL"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "spaces or control characters"
+    if not parts.hostname:
+        return "no host"
+    if port == 0:
+        return "the port is not a number from 1 to 65535"
+    return None
 
 
 def _default_metrics_url(cfg: Config) -> str:
@@ -90,8 +102,9 @@ def routes(config: str | None = ConfigOption,
         raise typer.Exit(2) from None
     # an empty --metrics-url is refused below, not quietly replaced by the default
     url = None if offline else _default_metrics_url(cfg) if metrics_url is None else metrics_url
-    if url is not None and _scheme(url) not in ("http", "https"):
-        typer.echo(f"error: --metrics-url: expected an http:// or https:// URL, got {url!r}", err=True)
+    problem = None if url is None else _url_problem(url)
+    if problem is not None:
+        typer.echo(f"error: --metrics-url: {problem}, got {url!r}", err=True)
         raise typer.Exit(2)
     for line in routes_text(cfg):
         typer.echo(line)
