@@ -40,14 +40,14 @@ def test_ims_add_show_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert gone.exit_code == 1 and gone.output.startswith("error: ") and "alice@localdomain" in gone.output, gone.output
 
 
-@pytest.mark.parametrize(("option", "value", "error"), [
-    ("--scscf", "sip:" + "s" * 300 + ":6060", "scscf: "),
-    ("--profile", "p" * 101, "profile: a name of 1 to 100 characters"),
-    ("--impu", "sip:bob@localdomain", "impu: sip:bob@localdomain given twice"),
-    ("--realm", "r" * 10_000, "realm: at most 255 characters"),  # was an IntegrityError traceback
+@pytest.mark.parametrize(("option", "value", "code", "error"), [
+    ("--scscf", "sip:" + "s" * 300 + ":6060", 2, "--scscf: 1 to 255 characters, got 309"),
+    ("--profile", "p" * 101, 2, "--profile: 1 to 100 characters, got 101"),
+    ("--impu", "sip:bob@localdomain", 1, "impu: sip:bob@localdomain given twice"),
+    ("--realm", "r" * 10_000, 2, "--realm: 1 to 255 characters, got 10000"),  # was an IntegrityError traceback
 ])
 def test_ims_add_refuses_what_the_columns_cannot_keep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: str,
-                                                      value: str, error: str) -> None:
+                                                      value: str, code: int, error: str) -> None:
     """SQLite kept a 300-character S-CSCF or a 101-character profile name; PostgreSQL and MariaDB refused the
     row with a traceback. Now the same one-line error everywhere."""
     monkeypatch.setenv("SIGCORE_KEK", "ab" * 32)
@@ -55,7 +55,29 @@ def test_ims_add_refuses_what_the_columns_cannot_keep(tmp_path: Path, monkeypatc
     config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'db.sqlite'}\n")
     added = CliRunner().invoke(app, ["ims", "add", "--config", str(config), "--impi", "bob@localdomain",
                                      "--impu", "sip:bob@localdomain", "--password", "p", option, value])
-    assert added.exit_code == 1 and added.output.startswith(f"error: {error}"), added.output
+    assert (added.exit_code, added.output) == (code, f"error: {error}\n")
+
+
+@pytest.mark.parametrize(("credentials", "error"), [
+    (["--imsi", ""], "--imsi: expected 6-15 decimal digits"),  # was an IMPI with no credentials at all, exit 0
+    (["--imsi", "00101x"], "--imsi: expected 6-15 decimal digits"),
+    (["--password", ""], "--password: 1 to 256 characters"),  # was the HA1 of an empty password
+    (["--password", "p", "--realm", ""], "--realm: 1 to 255 characters, got 0"),  # was the default realm
+    (["--password", "p", "--realm", "ims example"], "--realm: printable ASCII without spaces, got 'ims example'"),
+    (["--password", "p", "--realm", "ims\nexample"], "--realm: printable ASCII without spaces, got 'ims\\nexample'"),
+    (["--password", "p", "--profile", " "], "--profile: printable ASCII without spaces or '/', got ' '"),
+    (["--password", "p", "--profile", "gold/x"], "--profile: printable ASCII without spaces or '/', got 'gold/x'"),
+    (["--password", "p", "--scscf", ""], "--scscf: 1 to 255 characters, got 0"),
+])
+def test_ims_add_checks_credentials_realm_and_profile_as_the_api_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, credentials: list[str], error: str) -> None:
+    monkeypatch.setenv("SIGCORE_KEK", "ab" * 32)
+    config = tmp_path / "sigcore.yaml"
+    config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'db.sqlite'}\n")
+    added = CliRunner().invoke(app, ["ims", "add", "--config", str(config), "--impi", "bob@localdomain",
+                                     "--impu", "sip:bob@localdomain", *credentials])
+    assert (added.exit_code, added.output) == (2, f"error: {error}\n")
+    assert not (tmp_path / "db.sqlite").exists()  # refused before the store is created
 
 
 EXPECTED = {"--impi": "is not a private identity: expected username@realm (TS 23.003 §13.3)",

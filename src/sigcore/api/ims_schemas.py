@@ -75,7 +75,8 @@ class PrivateIdentityCreate(_In):
 
     impi: NewImpi
     public_identities: list[NewImpu] = Field(min_length=1, max_length=50)
-    password: Annotated[str, Field(min_length=1, max_length=256, description="write-only")] | None = None
+    password: Annotated[str, Field(min_length=1, max_length=identities.PASSWORD_LEN,
+                                   description="write-only")] | None = None
     imsi: Imsi | None = None
     realm: Uri | None = Field(None, description="SIP Digest realm (default: the IMPI's domain)")
     service_profile: ProfileName = Field("default", description="an existing profile ('default' is created)")

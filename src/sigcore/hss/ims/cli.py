@@ -11,8 +11,9 @@ import typer
 from sigcore.cli_groups import ConfigOption, fail, ims_app
 from sigcore.config import ConfigError, load_config
 from sigcore.hss.ims import identities
-from sigcore.store import Store, StoreError
+from sigcore.store import Store, StoreError, validate
 from sigcore.store.ims import ImsStore
+from sigcore.store.ims_models import PROFILE_NAME_LEN, URI_LEN
 
 ImpuOption = typer.Option(..., "--impu", help="public identity (repeat for the implicit set; first is default)")
 
@@ -38,11 +39,19 @@ def add(
     """Add an IMPI with its IMPUs as one implicit registration set."""
     if (password is None) == (imsi is None):
         raise fail("give exactly one of --password (SIP Digest) or --imsi (AKA)", 2)
-    try:  # before the store is opened (and created)
+    try:  # before the store is opened (and created); as the API checks the same fields
         identities.private_identity(impi, "--impi")
         for uri in impu:
             identities.public_identity(uri, "--impu")
-    except ValueError as err:
+        if imsi is not None:  # '' made an IMPI with no credentials at all
+            validate.digits("--imsi", imsi, 6, 15)
+        if password is not None and not 1 <= len(password) <= identities.PASSWORD_LEN:  # '': HA1 of no password
+            raise ValueError(f"--password: 1 to {identities.PASSWORD_LEN} characters")
+        for option, value, longest in (("--realm", realm, URI_LEN), ("--scscf", scscf, URI_LEN)):
+            if value is not None:  # a realm with a space or newline was stored; '' was the default realm
+                identities.printable(option, value, longest)
+        identities.printable("--profile", profile, PROFILE_NAME_LEN, path_segment=True)
+    except (ValueError, StoreError) as err:
         raise fail(str(err), 2) from None
     store = _open(config)
     try:

@@ -12,6 +12,9 @@ import re
 
 from sigcore.store.ims_models import URI_LEN
 
+PASSWORD_LEN = 256
+"""The longest SIP Digest password taken (it is stored as HA1 only)."""
+
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
 _HOST = rf"(?:{_DOMAIN}|\[[0-9A-Fa-f:.]+\])"
@@ -50,3 +53,14 @@ def public_identity(value: str, field: str = "impu", *, wildcarded: bool = False
     """`value` if it is a SIP/SIPS or tel URI; `wildcarded`: a wildcarded PSI, whose '!...!' part is left out."""
     plain = _WILDCARD_PART.sub("0", value) if wildcarded else None
     return _check(field, value, _IMPU, IMPU_FORM, "public identity", plain)
+
+
+def printable(field: str, value: str, longest: int, *, path_segment: bool = False) -> str:
+    """`value` if it is 1 to `longest` printable ASCII characters without spaces (and without '/' for a name
+    that is a segment of the API's paths), as the API's realm, S-CSCF and profile fields are."""
+    if not 1 <= len(value) <= longest:
+        raise ValueError(f"{field}: 1 to {longest} characters, got {len(value)}")
+    if not all("!" <= c <= "~" for c in value) or (path_segment and "/" in value):
+        without = "spaces or '/'" if path_segment else "spaces"
+        raise ValueError(f"{field}: printable ASCII without {without}, got {value!r}")
+    return value
