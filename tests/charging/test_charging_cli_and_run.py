@@ -78,6 +78,13 @@ def test_account_and_cdr_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (["alice", "--imsi", ""], "--imsi: expected 6-15 decimal digits"),  # mapped nothing, exit 0
     (["", "--imsi", "001010000000001"], "ACCOUNT: an empty name"),
     (["alice", "--tenant", "", "--imsi", "001010000000001"], "--tenant: an empty name"),
+    # stored, and `account list` then printed the account on two lines
+    (["ali\nce", "--imsi", "001010000000001"],
+     "ACCOUNT: printable characters without leading or trailing spaces, got 'ali\\nce'"),
+    (["alice", "--tenant", "cgrates\torg", "--imsi", "001010000000001"],
+     "--tenant: printable characters without leading or trailing spaces, got 'cgrates\\torg'"),
+    ([" alice", "--imsi", "001010000000001"],  # another account than 'alice', nothing said
+     "ACCOUNT: printable characters without leading or trailing spaces, got ' alice'"),
 ])
 def test_account_map_refuses_what_no_ccr_can_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    args: list[str], said: str) -> None:
@@ -86,6 +93,17 @@ def test_account_map_refuses_what_no_ccr_can_match(tmp_path: Path, monkeypatch: 
     result = CliRunner().invoke(app, ["account", "map", *args, "--config", str(config)])
     assert result.exit_code == 2 and result.output.startswith(f"error: {said}"), result.output
     assert not (tmp_path / "db.sqlite").exists()  # refused before the store is opened
+
+
+@pytest.mark.parametrize("args", [["-o", ""], ["--account", ""], ["--source", " "]])
+def test_cdr_export_refuses_an_empty_output_or_filter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      args: list[str]) -> None:
+    """-o '' wrote to stdout as if -o were not given; an empty filter exported the header alone."""
+    monkeypatch.setenv("SIGCORE_KEK", KEK)
+    config, _ = _config(tmp_path)
+    result = CliRunner().invoke(app, ["cdr", "export", "--csv", *args, "--config", str(config)])
+    assert (result.exit_code, result.output) == (2, f"error: {args[0].replace('-o', '--output')}: an empty value\n")
+    assert not (tmp_path / "db.sqlite").exists()
 
 
 def test_sigcore_run_serves_json_rpc_when_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

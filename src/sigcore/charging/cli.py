@@ -95,6 +95,11 @@ def account_map(account: str = typer.Argument(..., help="the account Gy charges"
         if not name.strip():
             typer.echo(f"error: {what}: an empty name", err=True)
             raise typer.Exit(2)
+        # a newline was stored and split `account list`; ' x' was another account than 'x', unseen
+        if not name.isprintable() or name != name.strip():
+            typer.echo(f"error: {what}: printable characters without leading or trailing spaces, got {name!r}",
+                       err=True)
+            raise typer.Exit(2)
     with open_store(config) as store:
         charging = ChargingStore(store)
         for kind, value in (("imsi", imsi), ("msisdn", msisdn)):
@@ -117,6 +122,12 @@ def cdr_export(as_csv: bool = typer.Option(False, "--csv", help="CSV with a head
     if not as_csv:
         typer.echo("error: only --csv is supported", err=True)
         raise typer.Exit(2)
+    # '' was taken for "no --output" (stdout), an empty --account or --source for a filter nothing matches
+    for option, values in (("--output", [output] if output is not None else []), ("--account", account),
+                           ("--source", source)):
+        if any(not value.strip() for value in values):
+            typer.echo(f"error: {option}: an empty value", err=True)
+            raise typer.Exit(2)
     with contextlib.ExitStack() as opened:
         try:  # before the database: an unwritable path was a traceback
             handle = opened.enter_context(open(output, "w", newline="")) if output else sys.stdout
