@@ -62,9 +62,20 @@ def test_bench_text_report(responder: int) -> None:
     (["--mix", "air,xyz"], "unknown request kind 'xyz'"),
     (["-t", "nohost"], "expected HOST:PORT"),
     (["--imsi-first", "123"], "15 digits"),
+    # each of these was found only by the run: an "internal error in the load generator" (port 99999), a
+    # "connection refused" (port 0), IMSIs of 16 digits sent, users named in the report but never asked for,
+    # an empty realm in every request, the JSON report lost (or a traceback) after the whole run
+    (["-t", "127.0.0.1:99999"], "with a port from 1 to"),
+    (["-t", "127.0.0.1:0"], "with a port from 1 to"),
+    (["--imsi-first", "999999999999999", "--users", "10"], "10 IMSIs from 999999999999999 go past"),
+    (["--users", "16385"], "at most 4096 per connection"),
+    (["--origin-realm", ""], "expected a DiameterIdentity"),
+    (["--destination-host", "hss one"], "expected a DiameterIdentity"),
+    (["--json", ""], "an empty path"),
+    (["--json", "/"], "a directory"),
 ])
 def test_bench_rejects_bad_options_with_a_message(args: list[str], message: str) -> None:
-    done = bench(*args)
+    done = bench("-d", "0.5", *args)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 

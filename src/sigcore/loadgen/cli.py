@@ -9,10 +9,12 @@ from pathlib import Path
 
 import typer
 
+from sigcore.config_checks import diameter_identity
 from sigcore.loadgen.requests import Target, parse_mix
-from sigcore.loadgen.run import LoadError, LoadReport, LoadSpec, run_load
+from sigcore.loadgen.run import TEMPLATES, LoadError, LoadReport, LoadSpec, run_load
 
 USER_UNKNOWN = 5001  # the 3GPP Experimental-Result-Code of S6a (TS 29.272) and Cx (TS 29.229)
+LAST_IMSI = 10**15 - 1
 
 
 def bench(
@@ -37,14 +39,32 @@ def bench(
 ) -> None:
     """Load a Diameter node with S6a AIR/ULR and Cx MAR/SAR and report the answered rate and latency."""
     host, _, port_text = target.rpartition(":")
-    if not host or not port_text.isdigit():
-        raise typer.BadParameter(f"expected HOST:PORT, got {target!r}", param_hint="--target")
-    if not (imsi_first.isdigit() and len(imsi_first) == 15):
+    # port 99999 was an "internal error in the load generator", port 0 a "connection refused"
+    if not host or not (port_text.isascii() and port_text.isdigit() and 1 <= int(port_text) <= 65535):
+        raise typer.BadParameter(f"expected HOST:PORT with a port from 1 to 65535, got {target!r}",
+                                 param_hint="--target")
+    if not (imsi_first.isascii() and imsi_first.isdigit() and len(imsi_first) == 15):
         raise typer.BadParameter("an IMSI is 15 digits", param_hint="--imsi-first")
     try:
         kinds = parse_mix(mix)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--mix") from None
+    if users > TEMPLATES * connections:  # the others were never asked for, yet named in the report
+        raise typer.BadParameter(f"at most {TEMPLATES} per connection ({TEMPLATES * connections} with "
+                                 f"--connections {connections}), got {users}", param_hint="--users")
+    if {"air", "ulr"} & {kind for kind, _ in kinds} and int(imsi_first) + users - 1 > LAST_IMSI:
+        # the IMSIs past the last one had 16 digits and more, sent as they were
+        raise typer.BadParameter(f"{users} IMSIs from {imsi_first} go past {LAST_IMSI}", param_hint="--users")
+    for option, name in (("--origin-realm", origin_realm), ("--destination-realm", destination_realm),
+                         ("--destination-host", destination_host)):
+        try:  # an empty or multi-line realm went into every request, which the node could only refuse
+            if name is not None:
+                diameter_identity(name)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint=option) from None
+    if json_out is not None and json_out != "-" and (problem := _unwritable(json_out)):
+        # found only after the whole run (a traceback), or '' silently wrote nothing
+        raise typer.BadParameter(f"{problem}: {json_out!r}", param_hint="--json")
     spec = LoadSpec(port=int(port_text), host=host.strip("[]"), mix=kinds, connections=connections, window=window,
                     rate=rate or None, duration=duration, users=users,
                     target=Target(origin_realm, destination_realm, destination_host, int(imsi_first)),
@@ -75,6 +95,20 @@ def bench(
         typer.echo(f"bench failed: {spec.host}:{spec.port} left {report.unanswered} of {report.sent} requests "
                    f"unanswered", err=True)
         raise typer.Exit(1)
+
+
+def _unwritable(path: str) -> str | None:
+    """Why the report could not be written to `path` after the run, or None."""
+    if not path.strip():
+        return "an empty path"
+    where = Path(path)
+    if where.is_dir():
+        return "a directory"
+    if not where.parent.is_dir():
+        return "no such directory"
+    if not os.access(where if where.exists() else where.parent, os.W_OK):
+        return "not writable"
+    return None
 
 
 def _explain(report: LoadReport, spec: LoadSpec) -> None:

@@ -79,11 +79,15 @@ class LoadReport:
         return "\n".join(lines)
 
 
+TEMPLATES = 4096
+"""Requests built per connection, each for one user: a connection cycles through at most this many users."""
+
+
 def _templates(spec: LoadSpec, origin: str, first: int, count: int) -> list[tuple[int, bytearray]]:
     names = [k for k, _ in spec.mix]
-    order = interleave(spec.mix, max(count, sum(w for _, w in spec.mix)))
+    order = interleave(spec.mix, min(TEMPLATES, max(count, sum(w for _, w in spec.mix))))
     return [(names.index(kind), bytearray(KINDS[kind][1](spec.target, origin, first + i % max(1, count))))
-            for i, kind in enumerate(order[:4096])]
+            for i, kind in enumerate(order)]
 
 
 def user_ranges(users: int, connections: int) -> list[tuple[int, int]]:
