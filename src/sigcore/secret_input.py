@@ -29,6 +29,8 @@ def read_secret(value: str | None, option: str, stdin: TextIO | None = None) -> 
             text = path.read_text().strip()
         except OSError as err:
             raise SecretInputError(f"{option} @{path}: {err.strerror}") from None
+        except UnicodeDecodeError:  # a binary key file: the message says so, never what it holds
+            raise SecretInputError(f"{option} @{path}: not text (expected hex digits)") from None
         if not text:
             raise SecretInputError(f"{option} @{path}: the file is empty")
         return text

@@ -121,3 +121,20 @@ def test_sim_provision_checks_every_argument_before_the_card(tmp_path: Path, arg
     assert done.returncode == 2 and done.stderr.startswith(f"error: {error}"), done.stderr
     assert len(done.stderr.splitlines()) == 1 and not done.stdout
     assert not (tmp_path / "sigcore.sqlite").exists() and not list(tmp_path.iterdir())  # no store made either
+
+
+def test_sim_provision_names_a_key_file_that_is_not_text(tmp_path: Path) -> None:
+    """`--ki @FILE` with a binary file ended in a UnicodeDecodeError traceback."""
+    key_file = tmp_path / "ki.bin"
+    key_file.write_bytes(bytes.fromhex(KI) + b"\xff\xfe")
+    env = {**os.environ, "PCSCLITE_CSOCK_NAME": str(tmp_path / "no-pcscd.comm")}
+    done = subprocess.run([sys.executable, "-m", "sigcore.cli", "sim", "provision", "--ki", f"@{key_file}",
+                           "--opc", OPC], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert (done.returncode, done.stderr) == (2, f"error: --ki @{key_file}: not text (expected hex digits)\n")
+
+
+@pytest.mark.parametrize("command", [["sim", "read"], ["sim", "provision", "--ki", KI, "--opc", OPC]])
+def test_a_negative_reader_index_is_refused_at_the_option(app: typer.Typer, command: list[str]) -> None:
+    # was looked up among the PC/SC readers: "reader -1 does not exist" once the daemon answered
+    code, out = run(app, *command, "--reader", "-1")
+    assert code == 2 and "Invalid value for '--reader'" in out, out

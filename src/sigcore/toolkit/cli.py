@@ -129,7 +129,7 @@ def _parse_path(value: str) -> list[int]:
 
 
 @sim_app.command("read")
-def sim_read(reader: int = typer.Option(0, "--reader", "-r", help="reader index (see --list)"),
+def sim_read(reader: int = typer.Option(0, "--reader", "-r", min=0, help="reader index (see --list)"),
              list_only: bool = typer.Option(False, "--list", help="only list the readers"),
              path: str | None = typer.Option(None, "--file", help="also dump an EF, e.g. 3F00/2FE2"),
              as_json: bool = typer.Option(False, "--json")) -> None:
@@ -167,7 +167,7 @@ def sim_read(reader: int = typer.Option(0, "--reader", "-r", help="reader index 
 
 
 @sim_app.command("provision")
-def sim_provision(reader: int = typer.Option(0, "--reader", "-r"),
+def sim_provision(reader: int = typer.Option(0, "--reader", "-r", min=0, help="reader index (see sim read --list)"),
                   ki: str = typer.Option(..., "--ki", help=f"subscriber key K (never printed), {SECRET_HELP}"),
                   opc: str = typer.Option(..., "--opc", help=f"OPc (never printed), {SECRET_HELP}"),
                   apn: list[str] = typer.Option([], "--apn", help="APN to allow; repeatable"),
