@@ -53,6 +53,9 @@ def test_add_check_delete_history(cli) -> None:  # type: ignore[no-untyped-def]
     history = cli("history")
     assert "35209900176148 sv=- imsi=001010000000001 greylisted rule=3 from=cli" in history
     assert "1 of 1 checks" in history
+    assert "0 of 0 checks" in cli("history", "--imei", "11111111111111")
+    # '' listed every IMEI's checks, as if --imei were not given
+    assert cli("history", "--imei", "", code=2).startswith("error: imei: ")
 
 
 @pytest.mark.parametrize("args", [("delete", str(2**64)), ("delete", "0"), ("history", "--limit", "0"),

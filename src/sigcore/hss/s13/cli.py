@@ -114,7 +114,8 @@ def eir_history(imei: str | None = typer.Option(None, "--imei"),
                 config: str | None = ConfigOption) -> None:
     """The latest ME identity checks, newest first."""
     with open_store(config) as store:
-        checks, total = EirRepository(store).history(_imei(imei) if imei else None, limit=limit)
+        # `is not None`: --imei '' listed every IMEI's checks as if no --imei were given
+        checks, total = EirRepository(store).history(_imei(imei) if imei is not None else None, limit=limit)
     for c in checks:
         when = f"{c.checked_at:%Y-%m-%d %H:%M:%S}" if c.checked_at else "-"
         status = c.status.value if c.status else "unknown"
