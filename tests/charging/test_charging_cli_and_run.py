@@ -54,6 +54,9 @@ def test_account_and_cdr_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     listed = runner.invoke(app, ["account", "list", "--config", str(config)])
     assert listed.exit_code == 0, listed.output
     assert listed.output.splitlines() == ["cgrates.org:alice  *monetary=12.5", "cgrates.org:bob  *monetary=3"]
+    assert runner.invoke(app, ["account", "list", "--tenant", "other.org", "--config", str(config)]).stdout == ""
+    unnamed = runner.invoke(app, ["account", "list", "--tenant", "", "--config", str(config)])  # listed them all
+    assert (unnamed.exit_code, unnamed.output) == (2, "error: --tenant: an empty name\n")
     shown = runner.invoke(app, ["account", "show", "alice", "--json", "--config", str(config)])
     assert json.loads(shown.output)["BalanceMap"]["*monetary"][0]["Value"] == 12.5
     assert runner.invoke(app, ["account", "show", "nobody", "--config", str(config)]).exit_code == 1

@@ -42,6 +42,9 @@ def _summary(acc: Account) -> str:
 def account_list(tenant: str | None = typer.Option(None, "--tenant", help="only this tenant"),
                  config: str | None = ConfigOption) -> None:
     """One line per account: tenant:account and the total of each balance type."""
+    if tenant is not None and not tenant.strip():  # listed every tenant's accounts, as if --tenant were absent
+        typer.echo("error: --tenant: an empty name", err=True)
+        raise typer.Exit(2)
     with open_store(config) as store:
         accounts = ChargingStore(store).list_accounts(tenant)
     for acc in accounts:
