@@ -125,3 +125,16 @@ def test_ims_add_takes_the_forms_of_ts_23003(tmp_path: Path, monkeypatch: pytest
                                      "001010000000001@ims.mnc001.mcc001.3gppnetwork.org", "--password", "p",
                                      *(part for uri in uris for part in ("--impu", uri))])
     assert added.exit_code == 0, added.output
+
+
+@pytest.mark.parametrize("command", ["show", "delete"])
+@pytest.mark.parametrize("impi", ["", "  "])
+def test_ims_show_and_delete_refuse_a_blank_impi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str,
+                                                 impi: str) -> None:
+    """It was looked up: "error: no IMPI " with nothing after it, exit 1 (and the database created)."""
+    monkeypatch.setenv("SIGCORE_KEK", "ab" * 32)
+    config = tmp_path / "sigcore.yaml"
+    config.write_text(f"database:\n  url: sqlite:///{tmp_path / 'db.sqlite'}\n")
+    result = CliRunner().invoke(app, ["ims", command, impi, "--config", str(config)])
+    assert (result.exit_code, result.output) == (2, f"error: IMPI: an empty identity, got {impi!r}\n")
+    assert not (tmp_path / "db.sqlite").exists()

@@ -16,6 +16,7 @@ from sigcore.store.ims import ImsStore
 from sigcore.store.ims_models import PROFILE_NAME_LEN, URI_LEN
 
 ImpuOption = typer.Option(..., "--impu", help="public identity (repeat for the implicit set; first is default)")
+ImpiArgument = typer.Argument(..., help="private identity")
 
 
 def _open(config: str | None) -> Store:
@@ -65,10 +66,17 @@ def add(
     typer.echo(f"added {user.impi}: {', '.join(impu)}; {scheme}")
 
 
+def _open_for(impi: str, config: str | None) -> Store:
+    """The store, to find any stored IMPI; but a blank one (which was 'error: no IMPI ', exit 1) is refused."""
+    if not impi.strip():
+        raise fail(f"IMPI: an empty identity, got {impi!r}", 2)
+    return _open(config)
+
+
 @ims_app.command("show")
-def show(impi: str = typer.Argument(..., help="private identity"), config: str | None = ConfigOption) -> None:
+def show(impi: str = ImpiArgument, config: str | None = ConfigOption) -> None:
     """The IMPUs of an IMPI with their registration state and S-CSCF."""
-    store = _open(config)
+    store = _open_for(impi, config)
     try:
         ims = ImsStore(store)
         user = ims.get_impi(impi)
@@ -82,9 +90,9 @@ def show(impi: str = typer.Argument(..., help="private identity"), config: str |
 
 
 @ims_app.command("delete")
-def delete(impi: str = typer.Argument(..., help="private identity"), config: str | None = ConfigOption) -> None:
+def delete(impi: str = ImpiArgument, config: str | None = ConfigOption) -> None:
     """Remove an IMPI and the IMPUs no other IMPI shares (no RTR is sent: deregister first)."""
-    store = _open(config)
+    store = _open_for(impi, config)
     try:
         ImsStore(store).delete_user(impi)
     except StoreError as err:
