@@ -32,7 +32,7 @@ def test_parse_destination() -> None:
 
 
 @pytest.mark.parametrize("dst", ["host:abc", "host:99999", "host:0", "host:-1", "host:", "[::1", "[::1]5555",
-                                 "", ":5555", "host:١٢"])
+                                 "", ":5555", "host:١٢", " ", " :5555", "collector one", "host\n:5555"])
 def test_a_bad_collector_is_one_line_naming_dst(dst: str) -> None:
     root = typer.Typer()
     register(root)

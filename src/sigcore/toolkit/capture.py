@@ -52,8 +52,10 @@ def parse_destination(value: str, default_port: int = tzsp.TZSP_PORT) -> tuple[s
         port = rest[1:] if rest else port
     elif value.count(":") == 1:
         host, port = value.split(":")
-    if not host:
+    if not host.strip():  # ' ' was looked up: "cannot resolve the collector  : ..."
         raise CaptureError(f"--dst: no collector host in {value!r}")
+    if any(c.isspace() or not c.isprintable() for c in host):
+        raise CaptureError(f"--dst: a host name has no spaces or control characters, got {value!r}")
     if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
         raise CaptureError(f"--dst: the port must be 1-65535, got {port!r}")
     return host, int(port)
