@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from sigcore.store.errors import InvalidValue, StoreError
+
 app = typer.Typer(help="sigcore: a 4G/IMS signalling core on one Diameter stack.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
@@ -22,3 +24,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` on stderr; raise the returned Exit (2: bad input, 1: the store said no)."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
+
+
+def refused(err: StoreError) -> typer.Exit:
+    """`fail` for what the store refused: exit 2 when it was the value given (`InvalidValue`), as for every
+    other bad argument; 1 when the store's state said no (unknown, already there, no key...)."""
+    return fail(str(err), 2 if isinstance(err, InvalidValue) else 1)

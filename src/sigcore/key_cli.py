@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from sigcore.cli_groups import ConfigOption
+from sigcore.cli_groups import ConfigOption, fail, refused
 from sigcore.config import ConfigError, DatabaseConfig, load_config
 from sigcore.store import Store, StoreError
 from sigcore.store.crypto import KEK_BYTES, write_new_key_file
@@ -20,16 +20,11 @@ from sigcore.store.rotate import rotate_key
 key_app = typer.Typer(help="The key-encryption key of the stored Ki/OPc/OP.", no_args_is_help=True)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
 def _database(config: str | None) -> DatabaseConfig:
     try:
         return load_config(config).database
     except ConfigError as err:
-        raise _fail(str(err), 2) from None
+        raise fail(str(err), 2) from None
 
 
 @key_app.command("create")
@@ -43,15 +38,15 @@ def create(
     import secrets
 
     if file is not None and not file.strip():  # it was taken as "no --file": the default file
-        raise _fail("--file: an empty path", 2)
+        raise fail("--file: an empty path", 2)
     database = _database(config)
     path = Path(file or database.key_file or default_key_file(database))
     try:
         created = write_new_key_file(path, secrets.token_bytes(KEK_BYTES))
     except OSError as err:  # a parent that is a file, a name too long: was a traceback
-        raise _fail(f"cannot create the key file {path}: {err.strerror or err}", 2) from None
+        raise fail(f"cannot create the key file {path}: {err.strerror or err}", 2) from None
     if not created:
-        raise _fail(f"{path} exists: a key file is never overwritten (`sigcore key rotate` replaces the key)")
+        raise fail(f"{path} exists: a key file is never overwritten (`sigcore key rotate` replaces the key)")
     typer.echo(f"created key-encryption key {path} (mode 0600): back it up, without it no stored Ki/OPc can "
                "be read")
 
@@ -65,14 +60,14 @@ def rotate(config: str | None = ConfigOption) -> None:
         source = configured_source(database)
         store = Store.from_config(database, auto_migrate=True, key="required")
     except StoreError as err:
-        raise _fail(str(err), 2) from None
+        raise fail(str(err), 2) from None
     try:
         if source is None or source.path is None:
-            raise _fail(f"the key comes from ${database.key_env}: rotation writes the new key to a file; "
+            raise fail(f"the key comes from ${database.key_env}: rotation writes the new key to a file; "
                         "put the key in one (database.key_file) first", 2)
         done = rotate_key(store, source.path)
     except StoreError as err:
-        raise _fail(str(err)) from None
+        raise refused(err) from None
     finally:
         store.close()
     typer.echo(f"re-sealed the secrets of {done.resealed} subscribers under key {done.new_key_id} (was "

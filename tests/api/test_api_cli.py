@@ -213,7 +213,7 @@ def test_cli_subscriber_add_attaches_to_the_existing_apn_in_another_case(config:
     assert "apn internet: context 1, qci 7" in shown.output, shown.output
     assert "Internet" not in run(config, "apn", "list").output
     refused = run(config, "apn", "add", "\N{GRINNING FACE}")
-    assert refused.exit_code == 1 and refused.output.startswith("error: apn: '\N{GRINNING FACE}' is not an APN name")
+    assert refused.exit_code == 2 and refused.output.startswith("error: apn: '\N{GRINNING FACE}' is not an APN name")
     assert len(refused.output.strip().splitlines()) == 1
     checked = run(config, "apn", "check")
     assert checked.exit_code == 0 and checked.output.startswith("ok: 1 APN profile(s)"), checked.output
@@ -231,7 +231,7 @@ def test_cli_names_case_variants_from_before_and_keeps_both(config: Path, db_url
     assert listed.exit_code == 0 and "Internet" in listed.stdout and "differ only in case" in listed.stderr
     add = ("subscriber", "add", "--imsi", "001010000000001", "--ki", KI, "--opc", OPC, "--apn")
     refused = run(config, *add, "INTERNET")
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert refused.output == ("error: apn: 'INTERNET' matches APN profiles 'Internet' and 'internet', which differ "
                               "only in case; give one of them exactly\n")
     exact = run(config, *add, "Internet")

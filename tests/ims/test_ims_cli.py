@@ -43,7 +43,7 @@ def test_ims_add_show_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize(("option", "value", "code", "error"), [
     ("--scscf", "sip:" + "s" * 300 + ":6060", 2, "--scscf: 1 to 255 characters, got 309"),
     ("--profile", "p" * 101, 2, "--profile: 1 to 100 characters, got 101"),
-    ("--impu", "sip:bob@localdomain", 1, "impu: sip:bob@localdomain given twice"),
+    ("--impu", "sip:bob@localdomain", 2, "impu: sip:bob@localdomain given twice"),
     ("--realm", "r" * 10_000, 2, "--realm: 1 to 255 characters, got 10000"),  # was an IntegrityError traceback
 ])
 def test_ims_add_refuses_what_the_columns_cannot_keep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: str,

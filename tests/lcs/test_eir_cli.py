@@ -75,6 +75,6 @@ def test_check_refuses_an_imsi_that_is_not_one(cli, imsi: str) -> None:  # type:
 
 def test_add_refuses_a_comment_that_would_split_the_listing(cli) -> None:  # type: ignore[no-untyped-def]
     # "a\nb" was stored: `eir list` then printed half a rule on a line of its own
-    said = cli("add", "--prefix", "35", "--status", "blacklisted", "--comment", "a\nb", code=1)
+    said = cli("add", "--prefix", "35", "--status", "blacklisted", "--comment", "a\nb", code=2)
     assert said.startswith("error: comment: printable characters only")
     assert "no EIR rules" in cli("list")

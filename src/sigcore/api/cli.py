@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sigcore.cli_groups import ConfigOption, apn_app, subscriber_app
+from sigcore.cli_groups import ConfigOption, apn_app, fail, refused, subscriber_app
 from sigcore.store import PdnType, Store, StoreError
 from sigcore.store.bulk import BulkImporter, NewSubscriber, Rejected
 from sigcore.store.store import KeyNeed
@@ -29,11 +29,6 @@ console = Console(highlight=False)
 SHOWN_REJECTS = 50
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
 @contextmanager
 def open_store(config: str | None, key: KeyNeed = "optional") -> Iterator[Store]:
     """The store of `config`, migrated to the current schema; closed on exit."""
@@ -42,7 +37,7 @@ def open_store(config: str | None, key: KeyNeed = "optional") -> Iterator[Store]
     try:
         store = Store.from_config(load_config(config).database, auto_migrate=True, key=key)
     except (ConfigError, StoreError) as err:
-        raise _fail(str(err), 2) from None
+        raise fail(str(err), 2) from None
     try:
         yield store
     finally:
@@ -72,7 +67,7 @@ def token_create(role: Role = typer.Option(..., "--role", help="read, provision 
         try:
             issued = TokenRepository(store).create(role, name)
         except StoreError as err:  # a --name too long or with control characters
-            raise _fail(f"--{err}", 2) from None
+            raise fail(f"--{err}", 2) from None
         audit(store, "TOKEN", f"token #{issued.token.id}", f"created {issued.token.name} role {role.value}")
     typer.echo(f"created token #{issued.token.id} {issued.token.name!r} with role {role.value}; "
                "store it now, it cannot be shown again:", err=True)
@@ -100,7 +95,7 @@ def token_revoke(token_id: int = typer.Argument(..., min=1, max=2**63 - 1),  # p
         try:
             TokenRepository(store).revoke(token_id)
         except StoreError as err:
-            raise _fail(str(err)) from None
+            raise refused(err) from None
         audit(store, "TOKEN", f"token #{token_id}", "revoked")
     typer.echo(f"revoked token #{token_id}")
 
@@ -165,14 +160,14 @@ def subscriber_import(
         try:
             rejects.open("a").close()
         except OSError as err:
-            raise _fail(f"--rejects {rejects}: {err.strerror}", 2) from None
+            raise fail(f"--rejects {rejects}: {err.strerror}", 2) from None
     need: KeyNeed = "optional" if dry_run else "create"
     with open_store(config, need) as store, file.open(newline="", encoding="utf-8-sig") as f:
         try:
             total = count_utf8_rows(file)
             batch = read_batch(f, apn)
         except InvalidValue as err:
-            raise _fail(f"{file}: {err}", 2) from None
+            raise fail(f"{file}: {err}", 2) from None
         importer = BulkImporter(store, dry_run=dry_run)
         progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), console=console, transient=False)
@@ -226,7 +221,7 @@ def apn_add(name: str = typer.Argument(...),
         try:
             profile = store.add_apn(name, **fields)
         except StoreError as err:
-            raise _fail(str(err)) from None
+            raise refused(err) from None
         audit(store, "APN", f"apn {profile.name}", "created; fields: " + ", ".join(sorted(fields)))
     typer.echo(f"created APN profile {profile.name} (QCI {profile.qci}, ARP {profile.arp_priority})")
 
@@ -273,7 +268,7 @@ def apn_show(name: str = typer.Argument(...), config: str | None = ConfigOption)
         try:
             profile = store.get_apn(name)
         except StoreError as err:
-            raise _fail(str(err)) from None
+            raise refused(err) from None
     for field in profile.__dataclass_fields__:
         value = getattr(profile, field)
         typer.echo(f"{field:<30} {value.value if isinstance(value, PdnType) else value}")
@@ -286,7 +281,7 @@ def apn_delete(name: str = typer.Argument(...), config: str | None = ConfigOptio
         try:
             store.delete_apn(name)
         except StoreError as err:
-            raise _fail(str(err)) from None
+            raise refused(err) from None
         audit(store, "APN", f"apn {name}", "deleted")
     typer.echo(f"deleted APN profile {name}")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from sigcore.cli_groups import ConfigOption, fail, ims_app
+from sigcore.cli_groups import ConfigOption, fail, ims_app, refused
 from sigcore.config import ConfigError, load_config
 from sigcore.hss.ims import identities
 from sigcore.store import Store, StoreError, validate
@@ -59,7 +59,7 @@ def add(
         user = ImsStore(store).add_user(impi, impu, password=password, imsi=imsi, realm=realm, profile=profile,
                                         scscf=scscf)
     except StoreError as err:
-        raise fail(str(err)) from None
+        raise refused(err) from None
     finally:
         store.close()
     scheme = f"AKA (IMSI {user.imsi})" if user.imsi else f"SIP Digest (realm {user.digest_realm})"
@@ -84,7 +84,7 @@ def show(impi: str = ImpiArgument, config: str | None = ConfigOption) -> None:
             barred = " (barred)" if i.barred else ""
             typer.echo(f"{i.impu}{barred}: {i.reg_state.value}" + (f" at {i.scscf_name}" if i.scscf_name else ""))
     except StoreError as err:
-        raise fail(str(err)) from None
+        raise refused(err) from None
     finally:
         store.close()
 
@@ -96,7 +96,7 @@ def delete(impi: str = ImpiArgument, config: str | None = ConfigOption) -> None:
     try:
         ImsStore(store).delete_user(impi)
     except StoreError as err:
-        raise fail(str(err)) from None
+        raise refused(err) from None
     finally:
         store.close()
     typer.echo(f"deleted {impi}")

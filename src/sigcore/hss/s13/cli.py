@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from sigcore.api.cli import audit, open_store
-from sigcore.cli_groups import ConfigOption
+from sigcore.cli_groups import ConfigOption, fail, refused
 from sigcore.hss.s13.eir import Eir, InvalidImei, normalise_imei
 from sigcore.store import StoreError, validate
 from sigcore.store.eir import EirRepository, EirRule, EquipmentStatus
@@ -19,16 +19,11 @@ eir_app = typer.Typer(help="EIR equipment rules (IMEI, TAC/prefix, IMSI binding)
                       no_args_is_help=True)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
 def _imei(text: str) -> str:
     try:
         return normalise_imei(text)[0]
     except InvalidImei as err:
-        raise _fail(f"imei: {err}", 2) from None
+        raise fail(f"imei: {err}", 2) from None
 
 
 def describe(rule: EirRule) -> str:
@@ -47,14 +42,14 @@ def eir_add(status: EquipmentStatus = typer.Option(..., "--status", help="whitel
             config: str | None = ConfigOption) -> None:
     """Add a rule for one IMEI (--imei) or every IMEI starting with --prefix."""
     if (imei is None) == (prefix is None):
-        raise _fail("give exactly one of --imei or --prefix", 2)
+        raise fail("give exactly one of --imei or --prefix", 2)
     pattern = _imei(imei) if imei is not None else str(prefix)
     with open_store(config) as store:
         try:
             rule = EirRepository(store).add_rule(pattern, status, exact=imei is not None, imsi=imsi,
                                                  comment=comment)
         except StoreError as err:
-            raise _fail(str(err)) from None
+            raise refused(err) from None
         audit(store, "EIR", f"eir rule #{rule.id}", f"added {describe(rule)}")
     typer.echo(describe(rule))
 
@@ -79,7 +74,7 @@ def eir_delete(rule_id: int = typer.Argument(..., min=1, max=2**63 - 1,  # past 
         try:
             EirRepository(store).delete_rule(rule_id)
         except StoreError as err:
-            raise _fail(str(err)) from None
+            raise refused(err) from None
         audit(store, "EIR", f"eir rule #{rule_id}", "deleted")
     typer.echo(f"deleted rule {rule_id}")
 
@@ -97,7 +92,7 @@ def eir_check(imei: str = typer.Argument(..., help="14 digits, 15 with check dig
         try:
             validate.imsi(imsi)
         except StoreError as err:
-            raise _fail(str(err), 2) from None
+            raise fail(str(err), 2) from None
     with open_store(config) as store:
         decision = Eir(EirRepository(store), unknown, record_history=record).check(
             value, imsi=imsi, origin_host="cli" if record else None)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from sigcore.cli_groups import ConfigOption, app, subscriber_app
+from sigcore.cli_groups import ConfigOption, app, fail, refused, subscriber_app
 from sigcore.config import ConfigError, load_config
 from sigcore.secret_input import SECRET_HELP, SecretInputError, read_secret
 from sigcore.store import NotFound, Store, StoreError, Subscriber, SubscriberFilter, create_key_file, validate
@@ -24,23 +24,18 @@ DEMO_MSISDN = "15550100001"
 DEMO_APN = "internet"
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
 def _open(config: str | None, key: KeyNeed = "optional") -> Store:
     try:
         return Store.from_config(load_config(config).database, auto_migrate=True, key=key)
     except (ConfigError, StoreError) as err:
-        raise _fail(str(err), 2) from None
+        raise fail(str(err), 2) from None
 
 
 def _hex_int(text: str, name: str) -> int:
     try:
         return int(text, 16)
     except ValueError:
-        raise _fail(f"{name} must be hexadecimal, got {text!r}", 2) from None
+        raise fail(f"{name} must be hexadecimal, got {text!r}", 2) from None
 
 
 def describe(sub: Subscriber) -> list[str]:
@@ -76,7 +71,7 @@ def _check_before_opening(imsi: str, keys: dict[str, str | None], amf: int, sqn:
         validate.optional_digits("msisdn", msisdn, 1, 15)
         validate.apn_names(apns)
     except StoreError as err:
-        raise _fail(str(err)) from None
+        raise refused(err) from None
 
 
 @subscriber_app.command("add")
@@ -93,11 +88,11 @@ def add(
 ) -> None:
     """Provision a subscriber. An APN with no profile yet gets the default one (QCI 9, ARP 8)."""
     if (opc is None) == (op is None):
-        raise _fail("give exactly one of --opc and --op", 2)
+        raise fail("give exactly one of --opc and --op", 2)
     try:
         ki, opc, op = read_secret(ki, "--ki") or "", read_secret(opc, "--opc"), read_secret(op, "--op")
     except SecretInputError as err:
-        raise _fail(str(err), 2) from None
+        raise fail(str(err), 2) from None
     amf_value = _hex_int(amf, "--amf")
     _check_before_opening(imsi, {"ki": ki, "opc": opc, "op": op}, amf_value, sqn, msisdn, apn)
     store = _open(config, "create")
@@ -105,7 +100,7 @@ def add(
         added = store.add_subscriber(imsi, ki=ki, opc=opc, op=op, amf=amf_value, sqn=sqn,
                                      msisdn=msisdn, apns=apn)
     except StoreError as err:
-        raise _fail(str(err)) from None
+        raise refused(err) from None
     finally:
         store.close()
     for name in added.created_apns:
@@ -121,7 +116,7 @@ def show(imsi: str = typer.Argument(...), config: str | None = ConfigOption) -> 
         sub = store.get_subscriber(imsi)
         serving = store.get_serving(imsi)
     except NotFound as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     finally:
         store.close()
     for line in describe(sub):
@@ -159,7 +154,7 @@ def delete(imsi: str = typer.Argument(...), config: str | None = ConfigOption) -
     try:
         store.delete_subscriber(imsi)
     except NotFound as err:
-        raise _fail(str(err)) from None
+        raise fail(str(err)) from None
     finally:
         store.close()
     typer.echo(f"deleted subscriber {imsi}")
@@ -171,7 +166,7 @@ def demo(config: str | None = ConfigOption) -> None:
     try:
         cfg = load_config(config)
     except ConfigError as err:
-        raise _fail(str(err), 2) from None
+        raise fail(str(err), 2) from None
     key_file = cfg.database.key_file
     if key_file:
         existed = Path(key_file).exists()
@@ -186,7 +181,7 @@ def demo(config: str | None = ConfigOption) -> None:
         try:
             added = store.add_subscriber(DEMO_IMSI, ki=DEMO_KI, opc=DEMO_OPC, msisdn=DEMO_MSISDN, apns=[DEMO_APN])
         except StoreError as err:
-            raise _fail(str(err)) from None
+            raise refused(err) from None
         for name in added.created_apns:
             typer.echo(f"created APN profile {name!r} with the default QoS (QCI 9, ARP priority 8)")
         typer.echo(f"provisioned demo subscriber {DEMO_IMSI} (TS 35.207 test set 1 keys), MSISDN {DEMO_MSISDN}")
