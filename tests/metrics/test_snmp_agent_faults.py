@@ -132,6 +132,7 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
      "invalid configuration: metrics.snmp.listen: expected 'host:port'"),
     ("{}", ("--listen", "foo:bar"), "Invalid value for --listen: expected 'host:port'"),  # a traceback
     ("{}", ("--refresh", "0"), "Invalid value for '--refresh'"),  # re-read Redis in a busy loop
+    ("{}", ("--refresh", "inf"), "Invalid value for '--refresh'"),  # never re-read Redis at all
 ])
 def test_bad_snmp_settings_are_one_line_before_anything_starts(tmp_path: Path, snmp: str, args: tuple[str, ...],
                                                                said: str) -> None:
@@ -151,9 +152,16 @@ def test_a_null_community_turns_v2c_off_as_documented(tmp_path: Path) -> None:
     agent = subprocess.Popen([sys.executable, "-m", "sigcore.cli", "snmp-agent", "--config", str(tmp_path / "c.yaml"),
                               "--listen", f"{LOOPBACK}:{port}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
+    seen = []
     try:
-        assert agent.stdout is not None and "listening" in agent.stdout.readline()
+        assert agent.stderr is not None
+        while not any("listening" in line for line in seen):
+            seen.append(agent.stderr.readline())
+            assert seen[-1], "".join(seen)
     finally:
         agent.terminate()
         _, err = agent.communicate(timeout=20)
+    err = "".join(seen) + err
     assert f"SNMP agent on udp {LOOPBACK}:{port} (v2c off, v3 nms)" in err and "Traceback" not in err, err
+    # logged as `sigcore run` logs (its format and redaction), not Python's default "INFO:name:..." lines
+    assert "INFO sigcore.metrics" in err and "INFO:sigcore" not in err, err

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from sigcore import config_checks as checks
+from sigcore import logging_setup
 from sigcore.cli_groups import ConfigOption
 from sigcore.config import ConfigError, load_config, split_host_port
 from sigcore.preflight import bind_failure
@@ -36,12 +37,12 @@ async def run_agent(settings: AgentSettings, redis_url: str | None, stop: asynci
     stop = stop or asyncio.Event()
 
     def reload() -> None:  # its settings are read at start
-        print("SIGHUP: nothing to reload in snmp-agent (restart it for new settings)", flush=True)
+        log.info("SIGHUP: nothing to reload in snmp-agent (restart it for new settings)")
 
     handle_stop_and_reload(stop, reload)
     agent = SnmpAgent(settings, source)
     await agent.start()
-    print(f"snmp-agent listening on udp {settings.host}:{settings.port}", flush=True)
+    log.info("snmp-agent listening on udp %s:%s", settings.host, settings.port)
     try:
         await stop.wait()
     finally:
@@ -53,7 +54,7 @@ async def run_agent(settings: AgentSettings, redis_url: str | None, stop: asynci
 def snmp_agent(
     config: str | None = ConfigOption,
     listen: str | None = typer.Option(None, help="UDP host:port (default: metrics.snmp.listen)"),
-    refresh: float = typer.Option(1.0, min=0.05, help="seconds between re-reads of the Redis counters"),
+    refresh: float = typer.Option(1.0, min=0.05, max=3600, help="seconds between re-reads of the Redis counters"),
 ) -> None:
     """Serve the metrics over SNMP (v2c community and/or v3 USM authPriv) under the SIGCORE-MIB tree."""
     from sigcore.metrics.snmp.agent import AgentSettings
@@ -73,7 +74,8 @@ def snmp_agent(
     settings = AgentSettings(host, port, snmp.community, snmp.v3_user, snmp.v3_auth_key, snmp.v3_priv_key, refresh)
     if not cfg.metrics.redis.url:
         typer.echo("warning: metrics.redis.url is not set: the agent has no counters to serve", err=True)
-    logging.basicConfig(level=cfg.logging.level.upper())
+    logging_setup.configure(cfg.logging)  # the format, level and redaction of `sigcore run`
+    logging_setup.install_signal_handlers()
     try:
         asyncio.run(run_agent(settings, cfg.metrics.redis.url))
     except OSError as err:  # the UDP port (the agent binds it before anything else)
