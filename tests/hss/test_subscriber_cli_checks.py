@@ -80,6 +80,17 @@ def test_list_refuses_a_page_it_cannot_serve(config: Path, option: str, value: s
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.parametrize("args", [["show", ""], ["show", "00101abc"], ["delete", " "], ["list", "--prefix", "abc"]])
+def test_an_imsi_that_cannot_match_is_bad_input(config: Path, tmp_path: Path, args: list[str]) -> None:
+    # was "error: no subscriber with IMSI " (exit 1) or "no subscribers with IMSI prefix abc", after making
+    # the key file and the database
+    result = CliRunner().invoke(app, ["subscriber", *args, "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(("error: IMSI: expected 6-15 decimal digits, got ",
+                                     "error: --prefix: expected 1-15 decimal digits, got 'abc'")), result.output
+    assert not (tmp_path / "hss.sqlite").exists()
+
+
 def test_a_database_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "hss.sqlite").mkdir()  # a directory where the database file should be
     config = tmp_path / "sigcore.yaml"

@@ -38,6 +38,14 @@ def _hex_int(text: str, name: str) -> int:
         raise fail(f"{name} must be hexadecimal, got {text!r}", 2) from None
 
 
+def _checked(name: str, value: str, shortest: int) -> None:
+    """An IMSI (or prefix) that cannot match is bad input, said before the store is opened (or made)."""
+    try:
+        validate.digits(name, value, shortest, 15)
+    except StoreError as err:
+        raise fail(f"{err}, got {value!r}", 2) from None
+
+
 def describe(sub: Subscriber) -> list[str]:
     """The profile as ``key: value`` lines; by construction there is no key material to print."""
     lines = [
@@ -111,6 +119,7 @@ def add(
 @subscriber_app.command("show")
 def show(imsi: str = typer.Argument(...), config: str | None = ConfigOption) -> None:
     """A subscriber's profile, APNs and serving MME (no keys)."""
+    _checked("IMSI", imsi, 6)
     store = _open(config)
     try:
         sub = store.get_subscriber(imsi)
@@ -134,6 +143,8 @@ def list_(
     config: str | None = ConfigOption,
 ) -> None:
     """IMSI, MSISDN, state and APNs, one subscriber a line, ordered by IMSI."""
+    if prefix is not None:
+        _checked("--prefix", prefix, 1)
     store = _open(config)
     try:
         subs = store.list_subscribers(offset, limit, SubscriberFilter(imsi_prefix=prefix))
@@ -150,6 +161,7 @@ def list_(
 @subscriber_app.command("delete")
 def delete(imsi: str = typer.Argument(...), config: str | None = ConfigOption) -> None:
     """Remove a subscriber and everything stored about it."""
+    _checked("IMSI", imsi, 6)
     store = _open(config)
     try:
         store.delete_subscriber(imsi)
