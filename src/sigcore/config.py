@@ -167,7 +167,7 @@ class DiameterConfig(_Section):
     origin_realm: str = "localdomain"
     listen: list[str] = Field(default_factory=lambda: ["127.0.0.1:3868"])
     host_ip_addresses: list[str] = Field(default_factory=list)
-    product_name: str = "sigcore"
+    product_name: str = Field("sigcore", min_length=1, description="Product-Name of CER/CEA")
     vendor_id: int = Field(0, ge=0, le=U32_MAX, description="Vendor-Id of CER/CEA (Unsigned32)")
     firmware_revision: int = Field(1, ge=0, le=U32_MAX, description="Firmware-Revision of CER/CEA (Unsigned32)")
     peers: list[PeerConfig] = Field(default_factory=list)
@@ -248,6 +248,11 @@ class DatabaseConfig(_Section):
     def _url(cls, value: str) -> str:
         return checks.database_url(value)
 
+    @field_validator("key_env")
+    @classmethod
+    def _key_env(cls, value: str) -> str:
+        return checks.env_name(value)
+
     @property
     def config_dir(self) -> Path | None:
         """The folder of the config file this was read from (None: built-in defaults or a dict); a server
@@ -326,6 +331,11 @@ class SlhConfig(_Section):
     allowed_gmlcs: list[str] = Field(default_factory=list, description="GMLC hosts or realms allowed besides our "
                                                                        "own realm ('*' = any); others get 5490")
 
+    @field_validator("allowed_gmlcs")
+    @classmethod
+    def _gmlcs(cls, value: list[str]) -> list[str]:  # a typo would refuse that GMLC without a word
+        return [v if v == "*" else checks.diameter_identity(v) for v in value]
+
 
 class EirConfig(_Section):
     unknown_status: Literal["whitelisted", "greylisted", "blacklisted"] | None = Field(
@@ -364,7 +374,13 @@ class GyConfig(_Section):
     default_units: int = Field(10, ge=1, description="service-specific units granted when asked without a value")
     final_unit_action: Literal["TERMINATE", "REDIRECT"] = "TERMINATE"
     redirect_address: str | None = Field(None, description="Redirect-Server-Address for REDIRECT (a URL)")
-    service_specific_balance: str = Field("*generic", description="balance type spending CC-Service-Specific-Units")
+    service_specific_balance: str = Field("*generic", min_length=1,
+                                          description="balance type spending CC-Service-Specific-Units")
+
+    @field_validator("redirect_address")
+    @classmethod
+    def _redirect(cls, value: str | None) -> str | None:  # sent as Redirect-Address-Type URL (2)
+        return checks.url(value)
 
     @model_validator(mode="after")
     def _redirect_needs_a_target(self) -> GyConfig:
@@ -396,6 +412,11 @@ class ChargingConfig(_Section):
             if not host or not 0 <= port < 65536:
                 raise ValueError(f"expected 'host:port', got {value!r}")
         return value
+
+    @field_validator("http_post_url")
+    @classmethod
+    def _post_url(cls, value: str | None) -> str | None:  # each *http_post to it would fail at run time
+        return checks.url(value, ("http", "https"))
 
     @model_validator(mode="after")
     def _exposure(self) -> ChargingConfig:

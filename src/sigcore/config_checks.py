@@ -58,6 +58,30 @@ def redis_url(value: str | None) -> str | None:
     return value
 
 
+def url(value: str | None, schemes: tuple[str, ...] = ()) -> str | None:
+    """An absolute URL with a host (of one of ``schemes`` when given), its port if any in range."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    wanted = f"a URL ({' or '.join(schemes)})" if schemes else "a URL"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError when out of range or not a number)
+    except ValueError:
+        raise ValueError(f"expected {wanted} such as 'https://topup.example.net/', got {value!r}") from None
+    if not parts.scheme or not parts.hostname or (schemes and parts.scheme not in schemes) \
+            or any(c.isspace() for c in value):
+        raise ValueError(f"expected {wanted} such as 'https://topup.example.net/', got {value!r}")
+    return value
+
+
+def env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(f"expected an environment variable name such as 'SIGCORE_KEK', got {value!r}")
+    return value
+
+
 def import_path(value: str) -> bool:
     """``package.module`` or ``package.module:function`` (the form only; the import happens at start)."""
     module_name, _, function_name = value.partition(":")

@@ -62,6 +62,15 @@ def test_fixed_keys_are_read() -> None:
     ({"hss": {"mme_peer_timeout": 0}}, "hss.mme_peer_timeout"),
     # an empty tenant means the default one in every request; the empty tenant marks ended Gy sessions
     ({"charging": {"default_tenant": ""}}, "charging.default_tenant"),
+    # accepted, then unusable: every *http_post to it failed, the PGW was redirected to no URL, a GMLC
+    # with a typo was refused without a word, the key never found under an empty variable name
+    ({"charging": {"http_post_url": "foo"}}, "charging.http_post_url: expected a URL (http or https)"),
+    ({"charging": {"http_post_url": "http://127.0.0.1:99999/x"}}, "charging.http_post_url"),
+    ({"charging": {"gy": {"redirect_address": "not a url"}}}, "charging.gy.redirect_address: expected a URL"),
+    ({"charging": {"gy": {"service_specific_balance": ""}}}, "charging.gy.service_specific_balance"),
+    ({"hss": {"slh": {"allowed_gmlcs": ["bad host!"]}}}, "hss.slh.allowed_gmlcs: expected a DiameterIdentity"),
+    ({"database": {"key_env": ""}}, "database.key_env: expected an environment variable name"),
+    ({"diameter": {"product_name": ""}}, "diameter.product_name"),
     # said "ok" to `config check`, refused only by `run`
     ({"applications": ["my-app"]}, "applications: 'my-app' is not 'package.module' or 'package.module:function'"),
     ({"applications": [":install"]}, "applications: ':install' is not 'package.module'"),
@@ -174,3 +183,13 @@ def test_an_empty_config_path_is_refused_not_taken_for_the_defaults(tmp_path: Pa
     result = CliRunner().invoke(app, ["subscriber", "list", "--config", ""])
     assert result.exit_code == 2 and result.output.startswith("error: --config: an empty path"), result.output
     assert not list(tmp_path.iterdir())
+
+
+def test_urls_gmlcs_and_names_in_their_forms_are_taken() -> None:
+    cfg = parse_config({"charging": {"http_post_url": "https://hooks.example.net:8443/topup",
+                                     "gy": {"final_unit_action": "REDIRECT",
+                                            "redirect_address": "http://topup.example.net/?msisdn"}},
+                        "hss": {"slh": {"allowed_gmlcs": ["*", "gmlc.example.net", "example.net"]}},
+                        "database": {"key_env": "MY_KEK_1"}})
+    assert cfg.charging is not None and cfg.charging.http_post_url == "https://hooks.example.net:8443/topup"
+    assert cfg.hss.slh.allowed_gmlcs == ["*", "gmlc.example.net", "example.net"]
