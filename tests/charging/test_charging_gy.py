@@ -193,6 +193,26 @@ async def one_ccr_i(ocs: Ocs, session: str, services: list[MultipleServicesCredi
         await asyncio.to_thread(peer.stop)
 
 
+async def test_two_services_of_one_rating_group_share_its_credit_and_get_their_own_answers(ocs: Ocs) -> None:
+    """Two MSCCs with Rating-Group 7 (a gateway reporting per Service-Identifier): the second used to release
+    the first's hold and be granted from the whole balance again (4 MB granted on a 3 MB balance), and
+    neither answer said which service it was for. Now the grants add up to what is there, and each
+    answer MSCC carries its request's Service-Identifier."""
+    ocs.rpc("APIerSv1.SetBalance", {"Account": MSISDN, "BalanceType": "*data", "Value": 3 * MB,
+                                    "Balance": {"ID": "d"}})
+    video, web = mscc(7, {"cc_total_octets": 2 * MB}), mscc(7, {"cc_total_octets": 2 * MB})
+    video.service_identifier, web.service_identifier = [1001], [1002]
+    cca = await one_ccr_i(ocs, "svc;1", [video, web])
+    assert cca.result_code == 2001
+    answers = {m.service_identifier[0]: m for m in cca.multiple_services_credit_control}
+    assert granted(answers[1001]) == (2 * MB, None) and fui(answers[1001]) is None
+    assert granted(answers[1002]) == (1 * MB, None) and fui(answers[1002]) == 0  # what is left, the last of it
+    acc = ocs.charging.engine.store.get_account("cgrates.org", MSISDN)
+    assert acc is not None and sum(r.units for r in acc.reservations[f"{PGW};svc;1"].values()) == 3 * MB
+    other = await one_ccr_i(ocs, "svc;2", [mscc(7, {"cc_total_octets": MB})])
+    assert by_rg(other)[7].result_code == 4012  # all 3 MB are held by the first session
+
+
 async def test_gy_unknown_subscriber_is_5030(ocs: Ocs) -> None:
     cca = await one_ccr_i(ocs, "2;x", [mscc(10, {"cc_total_octets": 1})])
     assert cca.result_code == 5030

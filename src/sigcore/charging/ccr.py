@@ -46,6 +46,7 @@ class ServiceRequest:
     rating_group: int
     requested: Units | None = None  # None: no Requested-Service-Unit (nothing more wanted)
     used: list[Units] = field(default_factory=list)
+    service_ids: list[int] = field(default_factory=list)  # the MSCC's Service-Identifiers, echoed in its answer
 
 
 @dataclass
@@ -54,6 +55,7 @@ class ServiceResult:
     result_code: int
     granted: Units | None = None
     final: bool = False  # Final-Unit-Indication: the grant is what is left
+    service_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -83,14 +85,15 @@ class CreditAnswer:
     def to_json(self) -> list[Any]:
         return [self.result_code, self.balance_left, [
             [s.rating_group, s.result_code, s.final,
-             None if s.granted is None else [s.granted.balance_type, str(s.granted.amount), s.granted.avp]]
+             None if s.granted is None else [s.granted.balance_type, str(s.granted.amount), s.granted.avp],
+             s.service_ids]
             for s in self.services]]
 
     @classmethod
     def from_json(cls, doc: list[Any]) -> CreditAnswer:
         code, balance_left, services = doc
-        return cls(code, [ServiceResult(rg, rc, None if g is None else Units(g[0], Decimal(g[1]), g[2]), final)
-                          for rg, rc, final, g in services], balance_left)
+        return cls(code, [ServiceResult(rg, rc, None if g is None else Units(g[0], Decimal(g[1]), g[2]), final, ids)
+                          for rg, rc, final, g, ids in services], balance_left)
 
 
 def refuse_blocking(post: Post) -> None:
@@ -153,36 +156,19 @@ def apply(engine: ChargingEngine, req: CreditRequest, session_timeout: float,
         if session is None:
             session = GySession(req.session_id, req.tenant, req.account, req.origin_host, req.origin_realm,
                                 req.peer, now)
-        results = []
+        results: list[ServiceResult] = []
         debited = False
+        seen: set[int] = set()  # rating groups an earlier MSCC of this CCR already holds units for
         for svc in req.services:
             for used in svc.used:
                 taken = credit.debit(acc, used.balance_type, used.amount, svc.rating_group, now)
                 session.add_use(svc.rating_group, used.balance_type, taken.taken)
                 debited = debited or taken.taken > 0
-            if req.request_type == TERMINATION:
-                credit.release(acc, req.session_id, svc.rating_group)
-                results.append(ServiceResult(svc.rating_group, SUCCESS))
-                continue
-            if acc.disabled:
-                credit.release(acc, req.session_id, svc.rating_group)
-                results.append(ServiceResult(svc.rating_group, END_USER_SERVICE_DENIED))
-                continue
-            if req.request_type == EVENT:
-                results.append(_event(acc, req, svc, session, now))
-                debited = True
-                continue
-            if svc.requested is None:
-                credit.release(acc, req.session_id, svc.rating_group)
-                results.append(ServiceResult(svc.rating_group, SUCCESS))
-                continue
-            ask = svc.requested
-            grant = credit.reserve(acc, req.session_id, svc.rating_group, ask.balance_type, ask.amount, now, expires)
-            if grant <= 0:
-                results.append(ServiceResult(svc.rating_group, CREDIT_LIMIT_REACHED, final=True))
-            else:
-                results.append(ServiceResult(svc.rating_group, SUCCESS, Units(ask.balance_type, grant, ask.avp),
-                                             final=grant < ask.amount))
+            outcome = _service(acc, req, svc, session, now, expires, again=svc.rating_group in seen)
+            outcome.service_ids = svc.service_ids
+            results.append(outcome)
+            seen.add(svc.rating_group)
+            debited = debited or req.request_type == EVENT
         if debited:
             job = ActionRun(acc, now, lambda n: store.actions(n, conn), engine.default_post_url,
                             post_sync or engine.poster.post)
@@ -202,6 +188,31 @@ def apply(engine: ChargingEngine, req: CreditRequest, session_timeout: float,
         else:
             gy_sessions.save(conn, session, expires, new)
         return result
+
+
+def _service(acc: Account, req: CreditRequest, svc: ServiceRequest, session: GySession, now: dt.datetime,
+             expires: dt.datetime, again: bool) -> ServiceResult:
+    """One MSCC's outcome. `again`: an earlier MSCC of this CCR had the same rating group (two services
+    sharing it, told apart by Service-Identifier): its hold is added to, never replaced or released, so the
+    grants of one CCR never add up to more than the account holds."""
+    if req.request_type == TERMINATION:
+        credit.release(acc, req.session_id, svc.rating_group)
+        return ServiceResult(svc.rating_group, SUCCESS)
+    if acc.disabled:
+        credit.release(acc, req.session_id, svc.rating_group)
+        return ServiceResult(svc.rating_group, END_USER_SERVICE_DENIED)
+    if req.request_type == EVENT:
+        return _event(acc, req, svc, session, now)
+    if svc.requested is None:
+        if not again:
+            credit.release(acc, req.session_id, svc.rating_group)
+        return ServiceResult(svc.rating_group, SUCCESS)
+    ask = svc.requested
+    grant = credit.reserve(acc, req.session_id, svc.rating_group, ask.balance_type, ask.amount, now, expires,
+                           add=again)
+    if grant <= 0:
+        return ServiceResult(svc.rating_group, CREDIT_LIMIT_REACHED, final=True)
+    return ServiceResult(svc.rating_group, SUCCESS, Units(ask.balance_type, grant, ask.avp), final=grant < ask.amount)
 
 
 def _event(acc: Account, req: CreditRequest, svc: ServiceRequest, session: GySession,

@@ -99,12 +99,17 @@ def _new_default(acc: Account, balance_type: str) -> Balance:
 
 
 def reserve(acc: Account, session_id: str, rating_group: int, balance_type: str, asked: Decimal,
-            now: dt.datetime, expires: dt.datetime) -> Decimal:
-    """Hold up to `asked` units for the session's rating group (replacing its previous hold); the units held."""
-    release(acc, session_id, rating_group)  # the new request replaces the hold (its use is debited already)
+            now: dt.datetime, expires: dt.datetime, add: bool = False) -> Decimal:
+    """Hold up to `asked` units for the session's rating group, replacing its previous hold (or, with `add`,
+    on top of the hold this same CCR made for another MSCC of that rating group); the units granted."""
+    held = acc.reservations.get(session_id, {}).get(rating_group)
+    if not add:
+        release(acc, session_id, rating_group)  # the new request replaces the hold (its use is debited already)
+        held = None
     grant = min(asked, available(acc, balance_type, rating_group, now)).to_integral_value(ROUND_FLOOR)
     if grant > 0:
-        acc.reservations.setdefault(session_id, {})[rating_group] = Reservation(balance_type, grant, expires)
+        total = grant + (held.units if held is not None and held.balance_type == balance_type else 0)
+        acc.reservations.setdefault(session_id, {})[rating_group] = Reservation(balance_type, total, expires)
     return grant
 
 

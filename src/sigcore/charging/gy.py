@@ -164,8 +164,8 @@ class GyService:
         return None
 
     def _service(self, rating_group: int, rsu: Any, usus: list[Any], context: str,
-                 request_type: int) -> ServiceRequest:
-        svc = ServiceRequest(rating_group)
+                 request_type: int, service_ids: list[int] | None = None) -> ServiceRequest:
+        svc = ServiceRequest(rating_group, service_ids=service_ids or [])
         if rsu is not None and request_type != ccr.TERMINATION:
             asked = self._units(rsu)
             if asked is None:
@@ -187,7 +187,8 @@ class GyService:
             rating_group = mscc.get("Rating-Group")
             services.append(self._service(int(rating_group) if rating_group is not None else 0,
                                           mscc.get("Requested-Service-Unit"), mscc.get_all("Used-Service-Unit"),
-                                          context, request_type))
+                                          context, request_type,
+                                          [int(i) for i in mscc.get_all("Service-Identifier")]))
         if not services and ("Requested-Service-Unit" in avps or avps["Used-Service-Unit"]):
             rsu = D.value(avps["Requested-Service-Unit"]) if "Requested-Service-Unit" in avps else None
             services.append(self._service(0, rsu, [D.value(u) for u in avps["Used-Service-Unit"]], context,
@@ -216,6 +217,7 @@ class GyService:
         group: list[Any] = []
         if svc.granted is not None and req.request_type != ccr.TERMINATION:
             group.append(("Granted-Service-Unit", [(svc.granted.avp, self._grant_value(svc.granted))]))
+        group += [("Service-Identifier", i) for i in svc.service_ids]  # how the client tells its MSCCs apart
         group.append(("Rating-Group", svc.rating_group))
         if svc.granted is not None and req.request_type in (ccr.INITIAL, ccr.UPDATE):
             group.append(("Validity-Time", self.cfg.validity_time))
