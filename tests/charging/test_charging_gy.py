@@ -213,6 +213,21 @@ async def test_two_services_of_one_rating_group_share_its_credit_and_get_their_o
     assert by_rg(other)[7].result_code == 4012  # all 3 MB are held by the first session
 
 
+async def test_a_ccr_without_mscc_is_answered_at_the_command_level(ocs: Ocs) -> None:
+    """A single-service client (Requested-Service-Unit at the command level, no MSCC, RFC 4006 §5.1.2) looks
+    for Granted-Service-Unit there: it used to come inside an MSCC with Rating-Group 0, which such a client
+    does not read, and a 4012 was only the MSCC's (the command's Result-Code 2001)."""
+    ocs.rpc("APIerSv1.SetBalance", {"Account": MSISDN, "BalanceType": "*data", "Value": 3 * MB,
+                                    "Balance": {"ID": "d"}})
+    cca = await one_ccr_i(ocs, "single;1", [], requested_service_unit=RequestedServiceUnit(cc_total_octets=2 * MB))
+    assert cca.result_code == 2001 and not cca.multiple_services_credit_control
+    assert cca.granted_service_unit.cc_total_octets == 2 * MB and cca.validity_time == 300
+    last = await one_ccr_i(ocs, "single;2", [], requested_service_unit=RequestedServiceUnit(cc_total_octets=2 * MB))
+    assert last.granted_service_unit.cc_total_octets == 1 * MB and last.final_unit_indication.final_unit_action == 0
+    none = await one_ccr_i(ocs, "single;3", [], requested_service_unit=RequestedServiceUnit(cc_total_octets=MB))
+    assert none.result_code == 4012 and getattr(none, "granted_service_unit", None) is None
+
+
 async def test_gy_unknown_subscriber_is_5030(ocs: Ocs) -> None:
     cca = await one_ccr_i(ocs, "2;x", [mscc(10, {"cc_total_octets": 1})])
     assert cca.result_code == 5030

@@ -106,7 +106,18 @@ class GyService:
         if result.result_code == ccr.USER_UNKNOWN:
             return answer(req, self.node.identity, ccr.USER_UNKNOWN, base,
                           error_message="no account for the Subscription-Id")
+        if not avps["Multiple-Services-Credit-Control"] and len(result.services) == 1:
+            return self._single_service(req, result, credit_req, base)
         return answer(req, self.node.identity, result.result_code, base + self._mscc(result, credit_req))
+
+    def _single_service(self, req: Message, result: CreditAnswer, credit_req: CreditRequest,
+                        base: list[Any]) -> Message:
+        """A CCR without MSCC (Requested/Used-Service-Unit at the command level: a client without multiple
+        services, RFC 4006 §5.1.2) is answered at the command level too, where it looks: Granted-Service-Unit,
+        Validity-Time, Final-Unit-Indication, and the service's Result-Code (4012 when nothing is left)."""
+        svc = result.services[0]
+        code = svc.result_code if result.result_code == ccr.SUCCESS else result.result_code
+        return answer(req, self.node.identity, code, base + self._one_mscc(svc, credit_req, with_ids=False))
 
     async def _submit(self, request: CreditRequest) -> CreditAnswer:
         """On SQLite (one writer at a time) the HSS's way: CCRs queue for the next batch, which runs on the
@@ -213,15 +224,18 @@ class GyService:
             items.append(("Multiple-Services-Credit-Control", self._one_mscc(svc, req)))
         return items
 
-    def _one_mscc(self, svc: ServiceResult, req: CreditRequest) -> list[Any]:
+    def _one_mscc(self, svc: ServiceResult, req: CreditRequest, with_ids: bool = True) -> list[Any]:
+        """The AVPs of one service's answer: an MSCC's content, or (`with_ids` False) the command level's."""
         group: list[Any] = []
         if svc.granted is not None and req.request_type != ccr.TERMINATION:
             group.append(("Granted-Service-Unit", [(svc.granted.avp, self._grant_value(svc.granted))]))
-        group += [("Service-Identifier", i) for i in svc.service_ids]  # how the client tells its MSCCs apart
-        group.append(("Rating-Group", svc.rating_group))
+        if with_ids:
+            group += [("Service-Identifier", i) for i in svc.service_ids]  # how the client tells its MSCCs apart
+            group.append(("Rating-Group", svc.rating_group))
         if svc.granted is not None and req.request_type in (ccr.INITIAL, ccr.UPDATE):
             group.append(("Validity-Time", self.cfg.validity_time))
-        group.append(("Result-Code", svc.result_code))
+        if with_ids:
+            group.append(("Result-Code", svc.result_code))
         if svc.final and req.request_type in (ccr.INITIAL, ccr.UPDATE):
             group.append(self._fui())
         return group
