@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from sigcore.store import psi_wildcard
 from sigcore.store import tables as t
@@ -153,8 +154,11 @@ def _put_repository(conn: Connection, impu: PublicIdentity, service_indication: 
     if row is None:
         if data is None or sequence != 0:
             raise SequenceOutOfSync(f"no data for {service_indication}: expected sequence 0")
-        conn.execute(insert(sh_repository).values(impu_id=impu.id, service_indication=service_indication,
-                                                  sequence=0, data=data))
+        try:
+            conn.execute(insert(sh_repository).values(impu_id=impu.id, service_indication=service_indication,
+                                                      sequence=0, data=data))
+        except IntegrityError:  # another AS created it since our read: this one is out of sync, as in turn
+            raise SequenceOutOfSync(f"{service_indication}: created meanwhile at sequence 0") from None
         return RepositoryData(service_indication, 0, data)
     if sequence != next_sh_sequence(row.sequence):
         raise SequenceOutOfSync(f"{service_indication}: stored {row.sequence}, got {sequence}")
