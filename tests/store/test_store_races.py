@@ -6,6 +6,7 @@ deterministically; the row it would have found is already committed."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ import sqlalchemy
 
 from sigcore.store import Store
 from sigcore.store import ims as ims_module
-from sigcore.store.ims import ImsStore, SequenceOutOfSync
+from sigcore.store.ims import ImsStore, SequenceOutOfSync, ShSubscription
 
 
 def _blind(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> None:
@@ -42,3 +43,17 @@ def test_a_pur_creating_data_another_as_created_meanwhile_is_out_of_sync(
         ims.put_repository_data(impu, "svc", 0, b"<second/>")
     monkeypatch.undo()
     assert [(r.sequence, r.data) for r in ims.repository_data(impu)] == [(0, b"<first/>")]
+
+
+def test_an_snr_repeating_a_subscription_made_meanwhile_replaces_it(
+        ims: ImsStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sh SNR of one subscription twice at once (PostgreSQL 34 of 40 an IntegrityError, MariaDB 33 of 40 a
+    deadlock): both succeed, the later one's expiry stands, one subscription is kept."""
+    later = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    ims.subscribe(ShSubscription("sip:alice@ims.example", "as.example", "example", 0, "", None, False))
+    _blind(monkeypatch, ims_module, "delete")
+    ims.subscribe(ShSubscription("sip:alice@ims.example", "as.example", "example", 0, "", later, True))
+    monkeypatch.undo()
+    impu = ims.get_impu("sip:alice@ims.example")
+    assert impu is not None
+    assert [(s.expires_at, s.one_time) for s in ims.subscriptions(impu, 0)] == [(later, True)]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Self
 
-from sqlalchemy import Connection, CursorResult, Engine, bindparam, select
+from sqlalchemy import ColumnElement, Connection, CursorResult, Engine, Table, bindparam, insert, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +29,21 @@ def new_id(result: CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def insert_or_update(conn: Connection, table: Table, key: ColumnElement[bool], values: dict[str, Any]) -> None:
+    """Insert the row `values`, or update the row of its unique `key` when there is one: a concurrent writer
+    may have inserted it after any check of ours, and the last writer wins as it would have in turn.
+
+    The insert comes first, in a savepoint: a check (or an update of no row) before it would take
+    MariaDB's gap lock, and two writers each holding one deadlock on their inserts.
+    """
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(table).values(values))
+    except IntegrityError:
+        if not conn.execute(update(table).where(key).values(values)).rowcount:
+            raise  # not the unique key (a foreign key, say): nothing to update
 
 
 def utc_now() -> dt.datetime:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sigcore.store import psi_wildcard
 from sigcore.store import tables as t
-from sigcore.store.base import as_utc, new_id, utc_now
+from sigcore.store.base import as_utc, insert_or_update, new_id, utc_now
 from sigcore.store.errors import Conflict, InvalidValue, NotFound
 from sigcore.store.ims_models import (
     PROFILE_NAME_LEN,
@@ -683,9 +683,8 @@ class ImsStore:
         key = and_(sh_subscriptions.c.impu_id == impu.id, sh_subscriptions.c.as_host == sub.as_host,
                    sh_subscriptions.c.data_reference == sub.data_reference,
                    sh_subscriptions.c.service_indication == sub.service_indication)
-        with self.store.writing() as conn:
-            conn.execute(delete(sh_subscriptions).where(key))
-            conn.execute(insert(sh_subscriptions).values(
+        with self.store.writing() as conn:  # the AS's latest SNR replaces its subscription to the same data
+            insert_or_update(conn, sh_subscriptions, key, dict(
                 impu_id=impu.id, as_host=sub.as_host, as_realm=sub.as_realm, data_reference=sub.data_reference,
                 service_indication=sub.service_indication, expires_at=sub.expires_at, one_time=sub.one_time))
 
