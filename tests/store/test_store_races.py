@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import sqlalchemy
 
+from sigcore.charging import repo as repo_module
+from sigcore.charging.repo import ChargingStore
 from sigcore.store import Store
 from sigcore.store import ims as ims_module
 from sigcore.store.ims import ImsStore, SequenceOutOfSync, ShSubscription
@@ -57,3 +59,15 @@ def test_an_snr_repeating_a_subscription_made_meanwhile_replaces_it(
     impu = ims.get_impu("sip:alice@ims.example")
     assert impu is not None
     assert [(s.expires_at, s.one_time) for s in ims.subscriptions(impu, 0)] == [(later, True)]
+
+
+def test_mapping_a_subscription_id_mapped_meanwhile_replaces_the_mapping(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sigcore account map` of one Subscription-Id twice at once (PostgreSQL 35 of 40 an IntegrityError,
+    MariaDB 35 of 40 a deadlock: a CLI traceback): both succeed, the later account standing."""
+    charging = ChargingStore(store)
+    charging.map_subscription(1, "001010000000001", "tenant", "first")
+    _blind(monkeypatch, repo_module, "delete")
+    charging.map_subscription(1, "001010000000001", "tenant", "second")
+    monkeypatch.undo()
+    assert charging.resolve([(1, "001010000000001")], "tenant") == ("tenant", "second")

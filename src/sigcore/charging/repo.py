@@ -22,7 +22,7 @@ from sigcore.charging.actions import Action
 from sigcore.charging.model import Account
 from sigcore.charging.times import parse_absolute
 from sigcore.store import tables as st
-from sigcore.store.base import StoreBase, as_utc
+from sigcore.store.base import StoreBase, as_utc, insert_or_update
 from sigcore.store.raw import RawStatement
 
 Clock = Callable[[], dt.datetime]
@@ -311,11 +311,10 @@ class ChargingStore:
         check_names(Tenant=tenant, Account=account)
         if len(value) > t.IDENTITY_LEN:
             raise NameTooLong(f"Subscription-Id-Data longer than {t.IDENTITY_LEN} characters")
-        with self.store.writing() as conn:
-            conn.execute(delete(t.subscriptions).where(and_(t.subscriptions.c.id_type == id_type,
-                                                            t.subscriptions.c.value == value)))
-            conn.execute(insert(t.subscriptions).values(id_type=id_type, value=value, tenant=tenant,
-                                                        account=account))
+        key = and_(t.subscriptions.c.id_type == id_type, t.subscriptions.c.value == value)
+        with self.store.writing() as conn:  # a new mapping of the identity replaces the old one
+            insert_or_update(conn, t.subscriptions, key, dict(id_type=id_type, value=value, tenant=tenant,
+                                                              account=account))
 
     def resolve(self, ids: list[tuple[int, str]], tenant: str, conn: Connection | None = None
                 ) -> tuple[str, str] | None:
