@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy
 
 from sigcore.charging import repo as repo_module
-from sigcore.charging.repo import ChargingStore
+from sigcore.charging.repo import ChargingStore, Exists
 from sigcore.store import Store
 from sigcore.store import ims as ims_module
 from sigcore.store.ims import ImsStore, SequenceOutOfSync, ShSubscription
@@ -71,3 +71,21 @@ def test_mapping_a_subscription_id_mapped_meanwhile_replaces_the_mapping(
     charging.map_subscription(1, "001010000000001", "tenant", "second")
     monkeypatch.undo()
     assert charging.resolve([(1, "001010000000001")], "tenant") == ("tenant", "second")
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_a_document_created_meanwhile_is_overwritten_or_exists(
+        store: Store, monkeypatch: pytest.MonkeyPatch, overwrite: bool) -> None:
+    """JSON-RPC SetActions/SetActionPlan of one id twice at once (with Overwrite: PostgreSQL 30 of 40,
+    MariaDB 20 of 40 were an IntegrityError): with Overwrite the later one stands, without it the loser is
+    told the id exists."""
+    charging = ChargingStore(store)
+    charging.set_document("actions", "TOPUP", ["first"], overwrite)
+    _blind(monkeypatch, repo_module, "select")
+    if overwrite:
+        charging.set_document("actions", "TOPUP", ["second"], overwrite)
+    else:
+        with pytest.raises(Exists):
+            charging.set_document("actions", "TOPUP", ["second"], overwrite)
+    monkeypatch.undo()
+    assert charging.get_document("actions", "TOPUP") == (["second"] if overwrite else ["first"])

@@ -170,15 +170,20 @@ class ChargingStore:
     def set_document(self, kind: str, name: str, document: Any, overwrite: bool) -> None:
         check_names(**{_DOCUMENT_FIELDS.get(kind, kind): name})
         text = json.dumps(document)
+        key = and_(t.documents.c.kind == kind, t.documents.c.name == name)
         with self.store.writing() as conn:
-            found = conn.execute(select(t.documents.c.id).where(
-                and_(t.documents.c.kind == kind, t.documents.c.name == name))).first()
+            found = conn.execute(select(t.documents.c.id).where(key)).first()
             if found is not None:
                 if not overwrite:
                     raise Exists(name)
                 conn.execute(update(t.documents).where(t.documents.c.id == found.id).values(document=text))
+            elif overwrite:  # another writer may create it after our check: then ours overwrites theirs
+                insert_or_update(conn, t.documents, key, {"kind": kind, "name": name, "document": text})
             else:
-                conn.execute(insert(t.documents).values(kind=kind, name=name, document=text))
+                try:
+                    conn.execute(insert(t.documents).values(kind=kind, name=name, document=text))
+                except IntegrityError:  # created after our check: exists, as it would have in turn
+                    raise Exists(name) from None
 
     def get_document(self, kind: str, name: str, conn: Connection | None = None) -> Any:
         stmt = select(t.documents.c.document).where(and_(t.documents.c.kind == kind, t.documents.c.name == name))
