@@ -14,7 +14,7 @@ import sqlalchemy
 
 from sigcore.charging import repo as repo_module
 from sigcore.charging.repo import ChargingStore, Exists
-from sigcore.store import Store
+from sigcore.store import Conflict, Store
 from sigcore.store import ims as ims_module
 from sigcore.store.ims import ImsStore, SequenceOutOfSync, ShSubscription
 
@@ -89,3 +89,29 @@ def test_a_document_created_meanwhile_is_overwritten_or_exists(
             charging.set_document("actions", "TOPUP", ["second"], overwrite)
     monkeypatch.undo()
     assert charging.get_document("actions", "TOPUP") == (["second"] if overwrite else ["first"])
+
+
+def test_an_impi_added_meanwhile_is_a_conflict(ims: ImsStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sigcore ims add` (or POST of an IMPI) of one IMPI twice at once: PostgreSQL 40 of 40, MariaDB 39 of
+    40 were an IntegrityError (a CLI traceback); the loser is a Conflict, and nothing of it is kept."""
+    _blind(monkeypatch, ims_module, "select")
+    with pytest.raises(Conflict, match="IMPI alice@ims"):
+        ims.add_user("alice@ims.example", ["sip:alice2@ims.example"], password="secret")
+    monkeypatch.undo()
+    assert ims.get_impu("sip:alice2@ims.example") is None
+
+
+def test_impis_added_at_once_share_a_new_impu_and_the_default_profile(
+        ims: ImsStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two IMPIs added at once sharing a new IMPU (PostgreSQL 32, MariaDB 39 of 40 an IntegrityError), or
+    both creating the ``default`` service profile (33 and 40 of 40): both succeed, the IMPU linked to both
+    (as one that existed before is), the profile made once."""
+    _blind(monkeypatch, ims_module, "select")
+    bob = ims.add_user("bob@ims.example", ["sip:bob@ims.example", "sip:alice@ims.example"], password="secret")
+    monkeypatch.undo()
+    alice = ims.get_impu("sip:alice@ims.example")
+    assert alice is not None
+    assert ims.impis_of(alice) == ["alice@ims.example", "bob@ims.example"]
+    assert [i.impu for i in ims.impus_of(bob)] == ["sip:alice@ims.example", "sip:bob@ims.example"]
+    new = ims.get_impu("sip:bob@ims.example")
+    assert new is not None and new.implicit_set == new.id and new.profile_id == alice.profile_id

@@ -46,6 +46,24 @@ def insert_or_update(conn: Connection, table: Table, key: ColumnElement[bool], v
             raise  # not the unique key (a foreign key, say): nothing to update
 
 
+def insert_or_find(conn: Connection, table: Table, key: ColumnElement[bool], values: dict[str, Any]
+                   ) -> tuple[int, bool]:
+    """The id of a new row `values` (and True), or of the row of its unique `key` that a concurrent writer
+    inserted after our check that there was none (and False).
+
+    The insert is in a savepoint, so the transaction goes on after it fails; the row is then read
+    locking, as MariaDB's REPEATABLE READ would show a plain read the snapshot from before it was there.
+    """
+    try:
+        with conn.begin_nested():
+            return new_id(conn.execute(insert(table).values(values))), True
+    except IntegrityError:
+        found = conn.execute(select(table.c.id).where(key).with_for_update(read=True)).scalar_one_or_none()
+        if found is None:
+            raise  # not the unique key (a foreign key, say)
+        return int(found), False
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sigcore.store import psi_wildcard
 from sigcore.store import tables as t
-from sigcore.store.base import as_utc, insert_or_update, new_id, utc_now
+from sigcore.store.base import as_utc, insert_or_find, insert_or_update, new_id, utc_now
 from sigcore.store.errors import Conflict, InvalidValue, NotFound
 from sigcore.store.ims_models import (
     PROFILE_NAME_LEN,
@@ -339,7 +339,7 @@ class ImsStore:
         found = conn.execute(select(profiles.c.id).where(profiles.c.name == name)).scalar_one_or_none()
         if found is not None:
             return int(found)
-        return new_id(conn.execute(insert(profiles).values(name=name, **columns)))
+        return insert_or_find(conn, profiles, profiles.c.name == name, {"name": name, **columns})[0]
 
     def update_profile(self, name: str, **columns: Any) -> None:
         """Change media profile or charging addresses (``ccf_primary=…``); the caller pushes a PPR."""
@@ -413,21 +413,23 @@ class ImsStore:
             if conn.execute(select(impis.c.id).where(impis.c.impi == impi)).first() is not None:
                 raise Conflict(f"IMPI {impi} exists")
             subscriber_id = self.store.subscriber_id(conn, imsi) if imsi else None
-            impi_id = new_id(conn.execute(insert(impis).values(
+            impi_id, created = insert_or_find(conn, impis, impis.c.impi == impi, dict(
                 impi=impi, subscriber_id=subscriber_id, roaming_allowed=roaming_allowed,
                 digest_realm=realm if password is not None else None,
-                digest_ha1=digest_ha1(impi, realm, password) if password is not None else None)))
+                digest_ha1=digest_ha1(impi, realm, password) if password is not None else None))
+            if not created:  # added by a concurrent writer since our check
+                raise Conflict(f"IMPI {impi} exists")
             profile_id = self._ensure_profile(conn, profile, {})
             implicit_set: int | None = None
             for uri in public_identities:
                 _check_uri("impu", uri)
                 impu_id = conn.execute(select(impus.c.id).where(impus.c.impu == uri)).scalar_one_or_none()
-                if impu_id is None:
-                    impu_id = new_id(conn.execute(insert(impus).values(
+                if impu_id is None:  # a concurrent writer's new IMPU is linked, as one that existed is
+                    impu_id, created = insert_or_find(conn, impus, impus.c.impu == uri, dict(
                         impu=uri, identity_type=IdentityType.PUBLIC_USER, barred=uri in barred_set,
                         profile_id=profile_id, implicit_set=implicit_set or 0, preferred_scscf=scscf,
-                        reg_state=RegState.NOT_REGISTERED.value)))
-                    if implicit_set is None:
+                        reg_state=RegState.NOT_REGISTERED.value))
+                    if created and implicit_set is None:
                         implicit_set = impu_id
                         conn.execute(update(impus).where(impus.c.id == impu_id).values(implicit_set=impu_id))
                 conn.execute(insert(links).values(impi_id=impi_id, impu_id=impu_id))
