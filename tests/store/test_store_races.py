@@ -47,6 +47,31 @@ def test_a_pur_creating_data_another_as_created_meanwhile_is_out_of_sync(
     assert [(r.sequence, r.data) for r in ims.repository_data(impu)] == [(0, b"<first/>")]
 
 
+
+def test_a_pur_updating_data_another_as_updated_meanwhile_is_out_of_sync(ims: ImsStore) -> None:
+    """Sh PUR of the next sequence from two ASes at once (PostgreSQL 31, MariaDB 39 of 40 such races told
+    both "success", the later write silently replacing the earlier): the loser is out of sync (5105).
+    A real race: the other AS's PUR commits right after this one read the stored sequence."""
+    if ims.store.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's BEGIN IMMEDIATE keeps the two writers apart")
+    impu = ims.get_impu("sip:alice@ims.example")
+    assert impu is not None
+    ims.put_repository_data(impu, "svc", 0, b"<created/>")
+    fired: list[bool] = []
+
+    def meanwhile(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not fired and statement.lstrip().upper().startswith("SELECT") and "sh_repository" in statement:
+            fired.append(True)  # before: the other AS's PUR reads too
+            ims.put_repository_data(impu, "svc", 1, b"<other/>")
+
+    sqlalchemy.event.listen(ims.store.engine, "after_cursor_execute", meanwhile)
+    try:
+        with pytest.raises(SequenceOutOfSync, match="svc"):
+            ims.put_repository_data(impu, "svc", 1, b"<mine/>")
+    finally:
+        sqlalchemy.event.remove(ims.store.engine, "after_cursor_execute", meanwhile)
+    assert [(r.sequence, r.data) for r in ims.repository_data(impu)] == [(1, b"<other/>")]
+
 def test_an_snr_repeating_a_subscription_made_meanwhile_replaces_it(
         ims: ImsStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """Sh SNR of one subscription twice at once (PostgreSQL 34 of 40 an IntegrityError, MariaDB 33 of 40 a

@@ -162,11 +162,15 @@ def _put_repository(conn: Connection, impu: PublicIdentity, service_indication: 
         return RepositoryData(service_indication, 0, data)
     if sequence != next_sh_sequence(row.sequence):
         raise SequenceOutOfSync(f"{service_indication}: stored {row.sequence}, got {sequence}")
+    # only the sequence read: another AS may have written the next one since, and is not to be overwritten
+    read = and_(where, sh_repository.c.sequence == row.sequence)
     if data is None:
-        conn.execute(delete(sh_repository).where(where))
-        return None
-    conn.execute(update(sh_repository).where(where).values(sequence=sequence, data=data))
-    return RepositoryData(service_indication, sequence, data)
+        done = conn.execute(delete(sh_repository).where(read))
+    else:
+        done = conn.execute(update(sh_repository).where(read).values(sequence=sequence, data=data))
+    if not done.rowcount:
+        raise SequenceOutOfSync(f"{service_indication}: changed meanwhile from {row.sequence}")
+    return None if data is None else RepositoryData(service_indication, sequence, data)
 
 
 def _check_uri(field_name: str, value: str) -> str:
