@@ -7,6 +7,7 @@ deterministically; the row it would have found is already committed."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
@@ -140,3 +141,37 @@ def test_impis_added_at_once_share_a_new_impu_and_the_default_profile(
     assert [i.impu for i in ims.impus_of(bob)] == ["sip:alice@ims.example", "sip:bob@ims.example"]
     new = ims.get_impu("sip:bob@ims.example")
     assert new is not None and new.implicit_set == new.id and new.profile_id == alice.profile_id
+
+
+def test_an_account_created_by_two_writers_at_once_is_made_once(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AddBalance / SetAccount of a new account from two processes at once (MariaDB 39 of 40 such races a
+    deadlock, the top-up failed): both succeed on the one account. A real race: the second writer runs
+    while the first is between its read of the account and its insert."""
+    charging = ChargingStore(store)
+    second: list[BaseException | None] = []
+
+    def create() -> None:
+        try:
+            with charging.locked_account("tenant", "new", create=True) as (_conn, slot):
+                assert slot.account is not None
+            second.append(None)
+        except BaseException as err:  # the outcome is asserted below
+            second.append(err)
+
+    thread = threading.Thread(target=create)
+    read = ChargingStore._select_account
+
+    def read_then_wait(self: ChargingStore, *args: Any, **kwargs: Any) -> Any:
+        found = read(self, *args, **kwargs)
+        if threading.current_thread() is not thread and thread.ident is None:
+            thread.start()
+            thread.join(0.5)  # it reads and tries its insert meanwhile (on MariaDB: waits on our gap lock)
+        return found
+
+    monkeypatch.setattr(ChargingStore, "_select_account", read_then_wait)
+    with charging.locked_account("tenant", "new", create=True) as (_conn, slot):
+        assert slot.account is not None
+    thread.join(30)
+    assert second == [None]
+    assert [a.name for a in charging.list_accounts("tenant")] == ["new"]

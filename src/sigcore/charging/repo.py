@@ -125,9 +125,14 @@ class ChargingStore:
 
     def _locked(self, conn: Connection, tenant: str, name: str, create: bool
                 ) -> Iterator[tuple[Connection, AccountSlot]]:
-        row = self._select_account(conn, tenant, name, lock=True)
-        if row is None and create:
+        if create and self._select_account(conn, tenant, name, lock=False) is None:
+            # not a locking read first: of a missing row it takes MariaDB's gap lock, and two creators
+            # holding one deadlock on their inserts
             row = self._create(conn, tenant, name)
+        else:
+            row = self._select_account(conn, tenant, name, lock=True)
+            if row is None and create:  # removed since the read above
+                row = self._create(conn, tenant, name)
         slot = AccountSlot(None if row is None else Account.from_doc(tenant, name, json.loads(row.document)))
         original = None if row is None else row.document
         yield conn, slot
