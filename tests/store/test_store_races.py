@@ -17,6 +17,7 @@ from sigcore.charging import repo as repo_module
 from sigcore.charging.repo import ChargingStore, Exists
 from sigcore.store import Conflict, Store
 from sigcore.store import ims as ims_module
+from sigcore.store import subscribers as subscribers_module
 from sigcore.store.ims import ImsStore, SequenceOutOfSync, ShSubscription
 
 
@@ -175,3 +176,35 @@ def test_an_account_created_by_two_writers_at_once_is_made_once(
     thread.join(30)
     assert second == [None]
     assert [a.name for a in charging.list_accounts("tenant")] == ["new"]
+
+
+def test_two_replacements_of_a_subscribers_apn_list_at_once_both_succeed(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two PATCHes replacing one subscriber's APN list at once (PostgreSQL: 39 of 40 such races were a 409
+    "a concurrent change conflicts", from the second one's insert breaking the key of the first one's
+    rows): both succeed, the later list standing. A real race: the second PATCH runs while the first has
+    written its rows and not committed."""
+    store.add_subscriber("001010000000001", ki="00" * 16, opc="00" * 16, apns=["internet", "ims"])
+    second: list[BaseException | None] = []
+
+    def replace() -> None:
+        try:
+            store.update_subscriber("001010000000001", apns=["ims", "internet"])
+            second.append(None)
+        except BaseException as err:  # the outcome is asserted below
+            second.append(err)
+
+    thread = threading.Thread(target=replace)
+    write = subscribers_module.SubscriberRepository._write_apns
+
+    def write_then_wait(*args: Any) -> None:
+        write(*args)
+        if thread.ident is None:
+            thread.start()
+            thread.join(0.5)  # it reads, deletes the old rows and waits on ours meanwhile
+
+    monkeypatch.setattr(subscribers_module.SubscriberRepository, "_write_apns", staticmethod(write_then_wait))
+    store.update_subscriber("001010000000001", apns=["internet", "ims"])
+    thread.join(30)
+    assert second == [None]
+    assert [a.profile.name for a in store.get_subscriber("001010000000001").apns] == ["ims", "internet"]

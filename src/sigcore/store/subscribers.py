@@ -262,6 +262,9 @@ class SubscriberRepository(ApnRepository):
     def _update(self, imsi: str, columns: dict[str, Any], requests: list[ApnRequest] | None,
                 profiles: list[ApnProfile] | None, default_apn: str | None) -> Subscriber:
         with self.writing() as conn:
+            if requests is not None:  # writers replacing the APN list take turns: on PostgreSQL the second
+                # one's delete missed the first one's new rows, and its insert then broke their key
+                conn.execute(SUBSCRIBER_ID_BY_IMSI.with_for_update(), {"imsi": imsi})
             current = self._profile(conn, imsi)
             self._check_msisdn_free(conn, columns.get("msisdn"), imsi)
             if requests is not None and profiles is not None:
