@@ -18,6 +18,8 @@ from sigcore.charging.repo import ChargingStore, Exists
 from sigcore.store import Conflict, Store
 from sigcore.store import ims as ims_module
 from sigcore.store import subscribers as subscribers_module
+from sigcore.store.eir import EirRepository
+from sigcore.store.eir_models import eir_rules
 from sigcore.store.ims import ImsStore, SequenceOutOfSync, ShSubscription
 
 
@@ -208,3 +210,16 @@ def test_two_replacements_of_a_subscribers_apn_list_at_once_both_succeed(
     thread.join(30)
     assert second == [None]
     assert [a.profile.name for a in store.get_subscriber("001010000000001").apns] == ["ims", "internet"]
+
+
+def test_an_eir_rule_added_twice_by_a_race_is_still_a_conflict_to_add(store: Store) -> None:
+    """Two adds of one EIR rule at once both pass the check (PostgreSQL 29, MariaDB 37 of 40 such races
+    stored it twice: no unique key covers a rule without IMSI). Adding it again then failed with
+    MultipleResultsFound (an API 500, a CLI traceback) instead of the Conflict naming the rule."""
+    rules = EirRepository(store)
+    first = rules.add_rule("35000000", "blacklisted", exact=False)
+    with store.writing() as conn:  # the second copy the race left
+        conn.execute(sqlalchemy.insert(eir_rules), {"pattern": "35000000", "exact": False, "imsi": None,
+                                                   "status": "blacklisted", "created_at": first.created_at})
+    with pytest.raises(Conflict, match=f"rule {first.id} already covers prefix 35000000"):
+        rules.add_rule("35000000", "greylisted", exact=False)

@@ -107,7 +107,8 @@ class EirRepository:
         values = {"pattern": pattern, "exact": exact, "imsi": imsi, "status": chosen.value, "comment": comment,
                   "created_at": utc_now()}
         with self.store.writing() as conn:
-            existing = conn.execute(same).scalar_one_or_none()
+            # the first: two adds at once may both have passed this check (no unique key covers a NULL IMSI)
+            existing = conn.execute(same.order_by(eir_rules.c.id).limit(1)).scalar_one_or_none()
             if existing is not None:
                 raise Conflict(f"rule {existing} already covers {'IMEI' if exact else 'prefix'} {pattern}"
                                + (f" with IMSI {imsi}" if imsi else ""))
