@@ -228,6 +228,33 @@ async def test_a_ccr_without_mscc_is_answered_at_the_command_level(ocs: Ocs) -> 
     assert none.result_code == 4012 and getattr(none, "granted_service_unit", None) is None
 
 
+async def test_check_balance_and_price_enquiry_events(ocs: Ocs) -> None:
+    """A single-service CCR-Event with Requested-Action CHECK_BALANCE is answered Check-Balance-Result; a
+    PRICE_ENQUIRY (no tariffs here to quote) 5031 RATING_FAILED: it used to be debited."""
+    ocs.rpc("APIerSv1.SetBalance", {"Account": MSISDN, "BalanceType": "*data", "Value": 3 * MB,
+                                    "Balance": {"ID": "d"}})
+
+    async def event(session: str, action: int, octets: int) -> Any:
+        peer = PyDiameterPeer(PGW, REALM, 4, remote_host=OCS, connect_port=ocs.port)
+        peer.start()
+        try:
+            await asyncio.to_thread(peer.wait_ready)
+            req = ccr(peer, f"{PGW};{session}", 4, 0, [])
+            req.requested_action = action
+            req.requested_service_unit = RequestedServiceUnit(cc_total_octets=octets)
+            return await asyncio.to_thread(peer.request, req)
+        finally:
+            await asyncio.to_thread(peer.stop)
+
+    enough, short = await event("chk;1", 2, 3 * MB), await event("chk;2", 2, 4 * MB)
+    assert (enough.result_code, enough.check_balance_result) == (2001, 0)  # ENOUGH_CREDIT
+    assert (short.result_code, short.check_balance_result) == (2001, 1)  # NO_CREDIT
+    price = await event("price;1", 3, MB)
+    assert price.result_code == 5031
+    acc = ocs.charging.engine.store.get_account("cgrates.org", MSISDN)
+    assert acc is not None and sum(b.value for b in acc.balances) == 3 * MB  # nothing debited
+
+
 async def test_gy_unknown_subscriber_is_5030(ocs: Ocs) -> None:
     cca = await one_ccr_i(ocs, "2;x", [mscc(10, {"cc_total_octets": 1})])
     assert cca.result_code == 5030

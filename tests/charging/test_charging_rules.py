@@ -185,10 +185,28 @@ def test_event_direct_debit_check_balance_and_refund(charging: Charging) -> None
         return ccr.apply(engine, req, 60).services[0].result_code
 
     assert event(ccr.CHECK_BALANCE, 2) == ccr.SUCCESS and values(charging, "*sms") == {"sms": 2}
+    # a price enquiry used to be debited like a DIRECT_DEBITING (with no tariffs to quote, it is refused)
+    assert event(ccr.PRICE_ENQUIRY, 2) == ccr.RATING_FAILED and values(charging, "*sms") == {"sms": 2}
     assert event(ccr.DIRECT_DEBITING, 2) == ccr.SUCCESS and values(charging, "*sms") == {"sms": 0}
     assert event(ccr.DIRECT_DEBITING) == ccr.CREDIT_LIMIT_REACHED  # all or nothing
     assert event(ccr.REFUND_ACCOUNT, 5) == ccr.SUCCESS and values(charging, "*sms") == {"sms": 5}
-    assert len(engine.store.get_cdrs(sources=["*diameter_gy"])) == 4  # one per event
+    assert len(engine.store.get_cdrs(sources=["*diameter_gy"])) == 5  # one per event
+
+
+def test_a_balance_check_is_answered_with_its_result_not_refused(charging: Charging) -> None:
+    """RFC 4006 §6.3: CHECK_BALANCE gets Check-Balance-Result (ENOUGH_CREDIT / NO_CREDIT), its services
+    2001; a check finding too little was a 4012 refusal and no result."""
+    rpc(charging, "APIerSv1.SetBalance", {**ACC, "BalanceType": "*sms", "Value": 2, "Balance": {"ID": "sms"}})
+
+    def check(units: int) -> ccr.CreditAnswer:
+        svc = ServiceRequest(3, Units("*sms", Decimal(units), "CC-Service-Specific-Units"))
+        return ccr.apply(charging.engine, CreditRequest(f"c{units}", ccr.EVENT, "cgrates.org", "rules", "smsc",
+                                                        "localdomain", "smsc", [svc], ccr.CHECK_BALANCE), 60)
+
+    enough, short = check(2), check(3)
+    assert enough.balance_left is True and [s.result_code for s in enough.services] == [ccr.SUCCESS]
+    assert short.balance_left is False and [s.result_code for s in short.services] == [ccr.SUCCESS]
+    assert values(charging, "*sms") == {"sms": 2}
 
 
 def test_max_event_counter_trigger(charging: Charging) -> None:

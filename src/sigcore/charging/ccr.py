@@ -23,7 +23,7 @@ from sigcore.charging.values import as_json_number
 
 log = logging.getLogger("sigcore.charging.gy")
 INITIAL, UPDATE, TERMINATION, EVENT = 1, 2, 3, 4
-DIRECT_DEBITING, REFUND_ACCOUNT, CHECK_BALANCE = 0, 1, 2
+DIRECT_DEBITING, REFUND_ACCOUNT, CHECK_BALANCE, PRICE_ENQUIRY = 0, 1, 2, 3
 SUCCESS = 2001
 END_USER_SERVICE_DENIED = 4010
 CREDIT_LIMIT_REACHED = 4012
@@ -176,6 +176,11 @@ def apply(engine: ChargingEngine, req: CreditRequest, session_timeout: float,
             store.add_cdrs(conn, job.cdrs)
         top = END_USER_SERVICE_DENIED if acc.disabled and req.request_type != TERMINATION else SUCCESS
         result = CreditAnswer(top, results)
+        if req.request_type == EVENT and req.requested_action == CHECK_BALANCE and not acc.disabled:
+            # RFC 4006 §6.3: a check is answered with Check-Balance-Result, not refused with 4012
+            result.balance_left = all(r.result_code == SUCCESS for r in results)
+            for r in results:
+                r.result_code = SUCCESS
         if req.number is not None:
             session.last = gy_sessions.LastRequest(req.number, req.end_to_end, result.to_json())
         if req.request_type in (TERMINATION, EVENT):
@@ -221,6 +226,8 @@ def _event(acc: Account, req: CreditRequest, svc: ServiceRequest, session: GySes
     ask = svc.requested
     if ask is None:
         return ServiceResult(svc.rating_group, SUCCESS)
+    if req.requested_action == PRICE_ENQUIRY:  # no tariffs to quote from (Cost-Information); never a debit
+        return ServiceResult(svc.rating_group, RATING_FAILED)
     if req.requested_action == REFUND_ACCOUNT:
         balances = credit.serving_balances(acc, ask.balance_type, svc.rating_group, now)
         if balances:

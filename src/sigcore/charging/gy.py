@@ -106,6 +106,8 @@ class GyService:
         if result.result_code == ccr.USER_UNKNOWN:
             return answer(req, self.node.identity, ccr.USER_UNKNOWN, base,
                           error_message="no account for the Subscription-Id")
+        if result.balance_left is not None:  # CHECK_BALANCE (RFC 4006 §8.6: ENOUGH_CREDIT 0, NO_CREDIT 1)
+            base.append(("Check-Balance-Result", 0 if result.balance_left else 1))
         if not avps["Multiple-Services-Credit-Control"] and len(result.services) == 1:
             return self._single_service(req, result, credit_req, base)
         return answer(req, self.node.identity, result.result_code, base + self._mscc(result, credit_req))
