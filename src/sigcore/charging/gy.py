@@ -119,7 +119,7 @@ class GyService:
         Validity-Time, Final-Unit-Indication, and the service's Result-Code (4012 when nothing is left)."""
         svc = result.services[0]
         code = svc.result_code if result.result_code == ccr.SUCCESS else result.result_code
-        return answer(req, self.node.identity, code, base + self._one_mscc(svc, credit_req, with_ids=False))
+        return answer(req, self.node.identity, code, base + self._one_mscc(svc, credit_req, in_mscc=False))
 
     async def _submit(self, request: CreditRequest) -> CreditAnswer:
         """On SQLite (one writer at a time) the HSS's way: CCRs queue for the next batch, which runs on the
@@ -226,17 +226,17 @@ class GyService:
             items.append(("Multiple-Services-Credit-Control", self._one_mscc(svc, req)))
         return items
 
-    def _one_mscc(self, svc: ServiceResult, req: CreditRequest, with_ids: bool = True) -> list[Any]:
-        """The AVPs of one service's answer: an MSCC's content, or (`with_ids` False) the command level's."""
+    def _one_mscc(self, svc: ServiceResult, req: CreditRequest, in_mscc: bool = True) -> list[Any]:
+        """The AVPs of one service's answer: an MSCC's content, or (`in_mscc` False) the command level's."""
         group: list[Any] = []
         if svc.granted is not None and req.request_type != ccr.TERMINATION:
             group.append(("Granted-Service-Unit", [(svc.granted.avp, self._grant_value(svc.granted))]))
-        if with_ids:
+        if in_mscc:
             group += [("Service-Identifier", i) for i in svc.service_ids]  # how the client tells its MSCCs apart
             group.append(("Rating-Group", svc.rating_group))
         if svc.granted is not None and req.request_type in (ccr.INITIAL, ccr.UPDATE):
             group.append(("Validity-Time", self.cfg.validity_time))
-        if with_ids:
+        if in_mscc:
             group.append(("Result-Code", svc.result_code))
         if svc.final and req.request_type in (ccr.INITIAL, ccr.UPDATE):
             group.append(self._fui())
