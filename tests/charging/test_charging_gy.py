@@ -211,6 +211,10 @@ async def test_two_services_of_one_rating_group_share_its_credit_and_get_their_o
     assert acc is not None and sum(r.units for r in acc.reservations[f"{PGW};svc;1"].values()) == 3 * MB
     other = await one_ccr_i(ocs, "svc;2", [mscc(7, {"cc_total_octets": MB})])
     assert by_rg(other)[7].result_code == 4012  # all 3 MB are held by the first session
+    by_service = MultipleServicesCreditControl(requested_service_unit=RequestedServiceUnit(cc_total_octets=1))
+    by_service.service_identifier = [1003]  # named by Service-Identifier alone: answered so, no Rating-Group 0
+    (alone,) = (await one_ccr_i(ocs, "svc;3", [by_service])).multiple_services_credit_control
+    assert alone.service_identifier == [1003] and getattr(alone, "rating_group", None) is None
 
 
 async def test_a_ccr_without_mscc_is_answered_at_the_command_level(ocs: Ocs) -> None:

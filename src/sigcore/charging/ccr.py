@@ -47,6 +47,7 @@ class ServiceRequest:
     requested: Units | None = None  # None: no Requested-Service-Unit (nothing more wanted)
     used: list[Units] = field(default_factory=list)
     service_ids: list[int] = field(default_factory=list)  # the MSCC's Service-Identifiers, echoed in its answer
+    rated: bool = True  # the MSCC named its Rating-Group (else 0 here, and none in its answer)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class ServiceResult:
     granted: Units | None = None
     final: bool = False  # Final-Unit-Indication: the grant is what is left
     service_ids: list[int] = field(default_factory=list)
+    rated: bool = True
 
 
 @dataclass
@@ -86,14 +88,14 @@ class CreditAnswer:
         return [self.result_code, self.balance_left, [
             [s.rating_group, s.result_code, s.final,
              None if s.granted is None else [s.granted.balance_type, str(s.granted.amount), s.granted.avp],
-             s.service_ids]
+             s.service_ids, s.rated]
             for s in self.services]]
 
     @classmethod
     def from_json(cls, doc: list[Any]) -> CreditAnswer:
         code, balance_left, services = doc
-        return cls(code, [ServiceResult(rg, rc, None if g is None else Units(g[0], Decimal(g[1]), g[2]), final, ids)
-                          for rg, rc, final, g, ids in services], balance_left)
+        return cls(code, [ServiceResult(rg, rc, None if g is None else Units(g[0], Decimal(g[1]), g[2]), final, ids,
+                                        rated) for rg, rc, final, g, ids, rated in services], balance_left)
 
 
 def refuse_blocking(post: Post) -> None:
@@ -165,7 +167,7 @@ def apply(engine: ChargingEngine, req: CreditRequest, session_timeout: float,
                 session.add_use(svc.rating_group, used.balance_type, taken.taken)
                 debited = debited or taken.taken > 0
             outcome = _service(acc, req, svc, session, now, expires, again=svc.rating_group in seen)
-            outcome.service_ids = svc.service_ids
+            outcome.service_ids, outcome.rated = svc.service_ids, svc.rated
             results.append(outcome)
             seen.add(svc.rating_group)
             debited = debited or req.request_type == EVENT

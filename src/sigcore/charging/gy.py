@@ -177,8 +177,8 @@ class GyService:
         return None
 
     def _service(self, rating_group: int, rsu: Any, usus: list[Any], context: str,
-                 request_type: int, service_ids: list[int] | None = None) -> ServiceRequest:
-        svc = ServiceRequest(rating_group, service_ids=service_ids or [])
+                 request_type: int, service_ids: list[int] | None = None, rated: bool = True) -> ServiceRequest:
+        svc = ServiceRequest(rating_group, service_ids=service_ids or [], rated=rated)
         if rsu is not None and request_type != ccr.TERMINATION:
             asked = self._units(rsu)
             if asked is None:
@@ -200,8 +200,8 @@ class GyService:
             rating_group = mscc.get("Rating-Group")
             services.append(self._service(int(rating_group) if rating_group is not None else 0,
                                           mscc.get("Requested-Service-Unit"), mscc.get_all("Used-Service-Unit"),
-                                          context, request_type,
-                                          [int(i) for i in mscc.get_all("Service-Identifier")]))
+                                          context, request_type, [int(i) for i in mscc.get_all("Service-Identifier")],
+                                          rating_group is not None))
         if not services and ("Requested-Service-Unit" in avps or avps["Used-Service-Unit"]):
             rsu = D.value(avps["Requested-Service-Unit"]) if "Requested-Service-Unit" in avps else None
             services.append(self._service(0, rsu, [D.value(u) for u in avps["Used-Service-Unit"]], context,
@@ -233,7 +233,8 @@ class GyService:
             group.append(("Granted-Service-Unit", [(svc.granted.avp, self._grant_value(svc.granted))]))
         if in_mscc:
             group += [("Service-Identifier", i) for i in svc.service_ids]  # how the client tells its MSCCs apart
-            group.append(("Rating-Group", svc.rating_group))
+            if svc.rated:  # an MSCC named by Service-Identifier alone is answered so
+                group.append(("Rating-Group", svc.rating_group))
         if svc.granted is not None and req.request_type in (ccr.INITIAL, ccr.UPDATE):
             group.append(("Validity-Time", self.cfg.validity_time))
         if in_mscc:
