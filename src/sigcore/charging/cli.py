@@ -19,7 +19,7 @@ from sigcore.charging.model import Account
 from sigcore.charging.repo import ChargingStore, NameTooLong
 from sigcore.charging.times import rfc3339
 from sigcore.charging.values import as_json_number
-from sigcore.cli_groups import ConfigOption
+from sigcore.cli_groups import ConfigOption, fail
 from sigcore.store import validate
 from sigcore.store.errors import InvalidValue
 
@@ -43,8 +43,7 @@ def account_list(tenant: str | None = typer.Option(None, "--tenant", help="only 
                  config: str | None = ConfigOption) -> None:
     """One line per account: tenant:account and the total of each balance type."""
     if tenant is not None and not tenant.strip():  # listed every tenant's accounts, as if --tenant were absent
-        typer.echo("error: --tenant: an empty name", err=True)
-        raise typer.Exit(2)
+        raise fail("--tenant: an empty name", 2)
     with open_store(config) as store:
         accounts = ChargingStore(store).list_accounts(tenant)
     for acc in accounts:
@@ -61,8 +60,7 @@ def account_show(account: str = typer.Argument(..., help="the account name"), te
     with open_store(config) as store:
         acc = ChargingStore(store).get_account(tenant, account)
     if acc is None:
-        typer.echo(f"error: no account {tenant}:{account}", err=True)
-        raise typer.Exit(1)
+        raise fail(f"no account {tenant}:{account}", 1)
     if as_json:
         typer.echo(json.dumps(acc.to_api(), indent=2))
         return
@@ -83,8 +81,7 @@ def account_map(account: str = typer.Argument(..., help="the account Gy charges"
                 tenant: str = TenantOption, config: str | None = ConfigOption) -> None:
     """Map a Subscription-Id (IMSI and/or E.164 MSISDN) to an account for Gy/Ro."""
     if imsi is None and msisdn is None:
-        typer.echo("error: give --imsi and/or --msisdn", err=True)
-        raise typer.Exit(2)
+        raise fail("give --imsi and/or --msisdn", 2)
     # A CCR's Subscription-Id-Data is matched as sent, digits only (E.164 without '+'): another form, or an
     # empty value (which mapped nothing and exited 0), or an empty name could never charge anything.
     for option, value, low in (("--imsi", imsi, 6), ("--msisdn", msisdn, 1)):
@@ -92,17 +89,13 @@ def account_map(account: str = typer.Argument(..., help="the account Gy charges"
             if value is not None:
                 validate.digits(option, value, low, 15)
         except InvalidValue as err:
-            typer.echo(f"error: {err}, got {value!r}", err=True)
-            raise typer.Exit(2) from None
+            raise fail(f"{err}, got {value!r}", 2) from None
     for what, name in (("ACCOUNT", account), ("--tenant", tenant)):
         if not name.strip():
-            typer.echo(f"error: {what}: an empty name", err=True)
-            raise typer.Exit(2)
+            raise fail(f"{what}: an empty name", 2)
         # a newline was stored and split `account list`; ' x' was another account than 'x', unseen
         if not name.isprintable() or name != name.strip():
-            typer.echo(f"error: {what}: printable characters without leading or trailing spaces, got {name!r}",
-                       err=True)
-            raise typer.Exit(2)
+            raise fail(f"{what}: printable characters without leading or trailing spaces, got {name!r}", 2)
     with open_store(config) as store:
         charging = ChargingStore(store)
         for kind, value in (("imsi", imsi), ("msisdn", msisdn)):
@@ -110,8 +103,7 @@ def account_map(account: str = typer.Argument(..., help="the account Gy charges"
                 try:
                     charging.map_subscription(SUBSCRIPTION_TYPES[kind], value, tenant, account)
                 except NameTooLong as err:
-                    typer.echo(f"error: {err}", err=True)
-                    raise typer.Exit(2) from None
+                    raise fail(str(err), 2) from None
                 typer.echo(f"{kind} {value} -> {tenant}:{account}")
 
 
@@ -123,20 +115,17 @@ def cdr_export(as_csv: bool = typer.Option(False, "--csv", help="CSV with a head
                config: str | None = ConfigOption) -> None:
     """Every CDR (oldest first) with CGrateS's fields; ExtraFields as one JSON column."""
     if not as_csv:
-        typer.echo("error: only --csv is supported", err=True)
-        raise typer.Exit(2)
+        raise fail("only --csv is supported", 2)
     # '' was taken for "no --output" (stdout), an empty --account or --source for a filter nothing matches
     for option, values in (("--output", [output] if output is not None else []), ("--account", account),
                            ("--source", source)):
         if any(not value.strip() for value in values):
-            typer.echo(f"error: {option}: an empty value", err=True)
-            raise typer.Exit(2)
+            raise fail(f"{option}: an empty value", 2)
     with contextlib.ExitStack() as opened:
         try:  # before the database: an unwritable path was a traceback
             handle = opened.enter_context(open(output, "w", newline="")) if output else sys.stdout
         except OSError as err:
-            typer.echo(f"error: --output {output}: {err.strerror}", err=True)
-            raise typer.Exit(2) from None
+            raise fail(f"--output {output}: {err.strerror}", 2) from None
         with open_store(config) as store:
             records = ChargingStore(store).get_cdrs(accounts=account or None, sources=source or None)
         columns = ["OrderID", *CDR_FIELDS, "ExtraFields"]

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import typer
 
-from sigcore.cli_groups import ConfigOption
+from sigcore.cli_groups import ConfigOption, fail
 from sigcore.config import Config, ConfigError, load_config, split_host_port
 from sigcore.dra.routes import RouteTable
 
@@ -104,8 +104,7 @@ def routes(config: str | None = ConfigOption,
     url = None if offline else _default_metrics_url(cfg) if metrics_url is None else metrics_url
     problem = None if url is None else _url_problem(url)
     if problem is not None:
-        typer.echo(f"error: --metrics-url: {problem}, got {url!r}", err=True)
-        raise typer.Exit(2)
+        raise fail(f"--metrics-url: {problem}, got {url!r}", 2)
     for line in routes_text(cfg):
         typer.echo(line)
     samples = None
